@@ -1,0 +1,203 @@
+"""Command line: ``main(argv) -> int``; one handler maps exceptions to the documented exit codes.
+
+Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import scanner
+from scanner.errors import (
+    EXIT_BLOCKED,
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    LeakstopError,
+    UsageError,
+)
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().rstrip("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10M, 512k, 0 for no cap)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
+    parser.add_argument("--version", action="version", version=f"leakstop {scanner.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="scan files, a directory or stdin ('-')")
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
+    scan.add_argument("--format", "-f", choices=["text", "json", "sarif"], default="text")
+    scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    scan.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the repo root)")
+    scan.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+    scan.add_argument("--show-secrets", action="store_true", help="print full secret values (off by default)")
+    scan.add_argument("--max-file-size", type=_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)")
+    scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
+    scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
+    scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
+    scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
+    scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+    rules = sub.add_parser("rules", help="list or check rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
+    rules_list = rules_sub.add_parser("list", help="list the rules")
+    rules_list.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    rules_list.add_argument("--config", "-c", metavar="FILE", help="include the rules of this config")
+    rules_check = rules_sub.add_parser("check", help="check rule files: schema, regex, examples and negatives")
+    rules_check.add_argument("files", nargs="*", metavar="FILE", help="rule files (default: the built-in rules)")
+    return parser
+
+
+def _open_output(path: str | None) -> TextIO:
+    if not path:
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write report: {exc.strerror}") from None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from scanner.config import find_config, load_config
+    from scanner.models import ScanResult
+    from scanner.report import REPORTERS, ReportOptions
+    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSource, FileSourceOptions, Skips
+
+    paths = args.paths or ["."]
+    if args.no_config:
+        config_path = None
+    elif args.config:
+        config_path = Path(args.config)
+        if not config_path.is_file():
+            raise UsageError(f"{args.config}: config file not found")
+    else:
+        config_path = find_config(paths)
+    config = load_config(config_path)
+    max_size = args.max_file_size if args.max_file_size is not None else config.max_file_size
+    options = FileSourceOptions(
+        max_file_size=DEFAULT_MAX_FILE_SIZE if max_size is None else max_size,
+        scan_binary=args.scan_binary or bool(config.scan_binary),
+        excludes=tuple(config.exclude) + tuple(args.exclude),
+        respect_gitignore=not args.no_gitignore and config.respect_gitignore is not False,
+    )
+    ruleset = build_ruleset(config)
+    detector = build_detector(ruleset, config)
+    skips = Skips()
+    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+    Scan(ruleset, detector, ScanSettings(config=config), result).run(FileSource(paths, options, skips))
+
+    out = _open_output(args.output)
+    try:
+        color = args.color == "always" or (args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
+        report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
+        REPORTERS[args.format](result, out, report_options)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.output and args.format != "text":
+        blocked = sum(1 for f in result.findings if f.verdict == "block")
+        print(
+            f"leakstop: {len(result.findings)} findings ({blocked} blocking) in {result.stats.items_scanned} items;"
+            f" report written to {args.output}",
+            file=sys.stderr,
+        )
+    return EXIT_BLOCKED if result.blocked else EXIT_PASS
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from scanner.config import load_config
+    from scanner.ruleset.load import load_ruleset
+    from scanner.scan import build_ruleset
+
+    if args.rules_command == "list":
+        config = load_config(Path(args.config)) if args.config else load_config(None)
+        ruleset = build_ruleset(config)
+        if args.format == "json":
+            import json
+
+            rows = [
+                {
+                    "id": r.id,
+                    "name": r.spec.name,
+                    "severity": r.spec.severity,
+                    "confidence": r.spec.confidence,
+                    "provider": r.spec.provider,
+                    "keywords": list(r.spec.keywords),
+                    "source": os.path.basename(r.spec.source),
+                }
+                for r in ruleset.rules
+            ]
+            print(json.dumps(rows, indent=2))
+        else:
+            width = max((len(r.id) for r in ruleset.rules), default=10)
+            for r in ruleset.rules:
+                print(f"{r.id:<{width}}  {r.spec.severity:<8}  {r.spec.confidence:<6}  {r.spec.name}")
+            print(f"{len(ruleset.rules)} rules")
+        return EXIT_PASS
+    if args.rules_command == "check":
+        from scanner.detect.engine import Detector
+        from scanner.rulecheck import check_rule
+        from scanner.ruleset.load import cache_dir
+
+        files = [Path(f) for f in args.files] if args.files else None
+        for f in files or []:
+            if not f.is_file():
+                raise UsageError(f"{f}: rule file not found")
+        ruleset = load_ruleset(files)
+        detector = Detector(ruleset, cache_dir())
+        failures = [failure for rule in ruleset.rules for failure in check_rule(detector, rule)]
+        for failure in failures:
+            print(failure.message())
+        examples = sum(len(r.spec.examples) + len(r.spec.negative_examples) for r in ruleset.rules)
+        print(f"{len(ruleset.rules)} rules, {examples} examples checked, {len(failures)} failures ({detector.engine})")
+        return EXIT_ERROR if failures else EXIT_PASS
+    raise UsageError("rules: give an action: list or check")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "scan":
+            return cmd_scan(args)
+        if args.command == "rules":
+            return cmd_rules(args)
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    except LeakstopError as exc:
+        print(f"leakstop: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("leakstop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); not our error. Silence the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PASS
+    except Exception as exc:  # noqa: BLE001 - the top-level handler: a crash must never look like a leak
+        import traceback
+
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+        print(f"leakstop: internal error: {type(exc).__name__} at {where} (please report it)", file=sys.stderr)
+        if os.environ.get("LEAKSTOP_DEBUG"):
+            traceback.print_exc()
+        return EXIT_INTERNAL

@@ -1,0 +1,142 @@
+"""``.leakstop.yaml``: found at the scanned repository's root or given with ``--config``; schema-validated.
+
+Validation (yaml + jsonschema) is cached by the file's content hash like the rules are, so the hook path does
+not import jsonschema on every commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ConfigError
+from scanner.ruleset.load import cache_dir
+from scanner.ruleset.model import RuleSpec
+from scanner.sources.ignore import IgnoreRules
+
+CONFIG_NAME = ".leakstop.yaml"
+_SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str = ""
+    extend_default: bool = True
+    disabled_rules: tuple[str, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    allow_paths: tuple[str, ...] = ()
+    allow_stopwords: tuple[str, ...] = ()
+    allow_regexes: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_size: int | None = None
+    scan_binary: bool | None = None
+    respect_gitignore: bool | None = None
+    max_decode_depth: int | None = None
+    _allow_path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
+
+    def path_allowed(self, path: str) -> bool:
+        return bool(self._allow_path_rules) and self._allow_path_rules.ignored(path.lstrip("/"), False)
+
+    def secret_allowed(self, secret: str) -> bool:
+        lowered = secret.lower()
+        return any(w in lowered for w in self.allow_stopwords) or any(rx.search(secret) for rx in self.allow_regexes)
+
+
+def find_config(scan_paths: list[str]) -> Path | None:
+    """``.leakstop.yaml`` at the root of the repository holding the first scan path (or in that directory)."""
+    first = next((p for p in scan_paths if p != "-"), ".")
+    start = Path(first).resolve()
+    if not start.is_dir():
+        start = start.parent
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
+def _validated_doc(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
+    cached = cache_dir() / f"config-{key}.pickle"
+    try:
+        with open(cached, "rb") as fh:
+            doc: dict[str, Any] = pickle.load(fh)  # noqa: S301 - our own cache, keyed by content hash
+            return doc
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    from scanner.ruleset.load import _yaml_load
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config is not UTF-8: {exc}") from None
+    doc = _yaml_load(text, str(path)) or {}
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(_SCHEMA_PATH.read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{path}: {where}: {error.message}")
+    from scanner.ruleset.load import _validate
+
+    for index, rule in enumerate(doc.get("rules", [])):
+        # Examples are optional in a config; the rule schema requires them, so validate with stand-ins.
+        probe = {**rule, "examples": rule.get("examples") or ["-"]}
+        probe["negative_examples"] = rule.get("negative_examples") or ["-"]
+        _validate({"rules": [probe]}, f"{path}: rules/{index}")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(doc, fh)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    return doc
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    doc = _validated_doc(path)
+    source = str(path)
+    rules = []
+    for raw in doc.get("rules", []):
+        rules.append(RuleSpec.from_dict(raw, source))
+    allow = doc.get("allowlist", {})
+    regexes = []
+    for rx in allow.get("regexes", []):
+        try:
+            regexes.append(re.compile(rx))
+        except re.error as exc:
+            raise ConfigError(f"{source}: allowlist/regexes: invalid regex {rx!r}: {exc}") from None
+    path_rules = IgnoreRules()
+    path_rules.add_lines(list(allow.get("paths", [])), source=source)
+    return Config(
+        source=source,
+        extend_default=doc.get("extend", "default") == "default",
+        disabled_rules=tuple(doc.get("disabled_rules", [])),
+        rules=tuple(rules),
+        allow_paths=tuple(allow.get("paths", [])),
+        allow_stopwords=tuple(s.lower() for s in allow.get("stopwords", [])),
+        allow_regexes=tuple(regexes),
+        exclude=tuple(doc.get("exclude", [])),
+        max_file_size=doc.get("max_file_size"),
+        scan_binary=doc.get("scan_binary"),
+        respect_gitignore=doc.get("respect_gitignore"),
+        max_decode_depth=doc.get("max_decode_depth"),
+        _allow_path_rules=path_rules,
+    )

@@ -1,0 +1,218 @@
+"""The detector: keyword prefilter → regex → secret group → entropy → checksum → false-positive heuristics,
+then a rescan of decoded spans (base64, hex, percent, JSON escapes) to a bounded depth.
+
+``Detector.detect`` is a pure function of the content given the ruleset; it is safe to build one per worker
+process.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.detect.checksums import CHECKSUMS
+from scanner.detect.decode import encoded_spans
+from scanner.detect.entropy import shannon_entropy
+from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
+from scanner.detect.prefilter import Prefilter, make_prefilter
+from scanner.models import Match, Secret
+from scanner.ruleset.model import CompiledRule, Ruleset
+
+SNIPPET_WIDTH = 160
+
+
+@dataclass(frozen=True, slots=True)
+class RawMatch:
+    """A match before positions and snippets are worked out; offsets are into the scanned content."""
+
+    rule: CompiledRule
+    start: int
+    end: int
+    secret: str
+    entropy: float
+    decoded: tuple[str, ...] = ()
+
+
+def reject_reason(rule: CompiledRule, secret: str, match_text: str) -> str | None:
+    """Why a regex match of ``rule`` is not reported, or None if it is a finding.
+
+    Depends on the content only, never on the path, so a blob's matches can be computed once and reused for
+    every path it appears at (see ``path_reason`` for the path-dependent part).
+    """
+    spec = rule.spec
+    if not secret.strip():
+        return "empty"
+    if spec.min_entropy and shannon_entropy(secret) < spec.min_entropy:
+        return "low-entropy"
+    if spec.checksum and not CHECKSUMS[spec.checksum](secret):
+        return "bad-checksum"
+    lowered = secret.lower()
+    if any(word in lowered for word in spec.allow_stopwords):
+        return "rule-stopword"
+    if any(rx.search(secret) for rx in rule.allow_regexes):
+        return "rule-allowlist"
+    reason = placeholder_reason(secret)
+    if reason is None and spec.generic:
+        reason = generic_reason(secret, match_text)
+    return reason
+
+
+def path_reason(rule: CompiledRule, path: str) -> str | None:
+    """Why a match of ``rule`` at ``path`` is not reported: the rule's path allowlist, lockfiles for generic rules."""
+    if any(rx.search(path) for rx in rule.allow_paths):
+        return "rule-allowlist-path"
+    if rule.spec.generic and is_lockfile(path):
+        return "lockfile"
+    return None
+
+
+class Detector:
+    def __init__(self, ruleset: Ruleset, cache_dir: Path, max_decode_depth: int = 2) -> None:
+        self.rules: tuple[CompiledRule, ...] = ruleset.rules
+        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, cache_dir)
+        self.max_decode_depth = max_decode_depth
+
+    @property
+    def engine(self) -> str:
+        return self.prefilter.name
+
+    def raw_matches(self, content: bytes, depth: int = 0) -> list[RawMatch]:
+        lowered = content.lower()
+        found: list[RawMatch] = []
+        for index in self.prefilter.candidates(content, lowered):
+            rule = self.rules[index]
+            if not any(k in lowered for k in rule.keywords):
+                continue
+            group = rule.secret_group
+            for m in rule.pattern.finditer(content):
+                start, end = m.span(group)
+                if start < 0 or start == end:
+                    continue
+                secret = content[start:end].decode("utf-8", "replace")
+                match_text = m.group().decode("utf-8", "replace")
+                if reject_reason(rule, secret, match_text) is None:
+                    found.append(RawMatch(rule, start, end, secret, shannon_entropy(secret)))
+        if depth < self.max_decode_depth:
+            for span in encoded_spans(content):
+                for inner in self.raw_matches(span.content, depth + 1):
+                    found.append(
+                        RawMatch(
+                            inner.rule,
+                            span.start,
+                            span.end,
+                            inner.secret,
+                            inner.entropy,
+                            (span.encoding, *inner.decoded),
+                        )
+                    )
+        return _dedupe(found)
+
+    def detect(self, content: bytes) -> list[Match]:
+        raw = self.raw_matches(content)
+        if not raw:
+            return []
+        return to_matches(content, raw)
+
+
+def _dedupe(found: list[RawMatch]) -> list[RawMatch]:
+    """One report per secret site.
+
+    The same secret at the same place found twice (raw and again after decoding, or by a generic rule and a
+    specific one) is reported once: the specific rule wins over a generic one, the raw match over a decoded one.
+    """
+    if len(found) < 2:
+        return found
+    found.sort(key=lambda r: (r.rule.spec.generic, len(r.decoded), r.start))
+    kept: list[RawMatch] = []
+    for cand in found:
+        duplicate = False
+        for other in kept:
+            overlaps = cand.start < other.end and other.start < cand.end
+            if not overlaps:
+                continue
+            same_secret = cand.secret == other.secret or cand.secret in other.secret or other.secret in cand.secret
+            if (cand.rule is other.rule and (same_secret or cand.decoded)) or (
+                cand.rule.spec.generic and not other.rule.spec.generic
+            ) or (same_secret and cand.decoded):
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(cand)
+    kept.sort(key=lambda r: (r.start, r.rule.id))
+    return kept
+
+
+class _Lines:
+    """Line lookups in one chunk, built only when a chunk has a match."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        starts = [0]
+        pos = content.find(b"\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = content.find(b"\n", pos + 1)
+        self.starts = starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        index = bisect_right(self.starts, offset) - 1
+        return index + 1, offset - self.starts[index] + 1
+
+    def bounds(self, line: int) -> tuple[int, int]:
+        start = self.starts[line - 1]
+        end = self.starts[line] - 1 if line < len(self.starts) else len(self.content)
+        return start, end
+
+
+def to_matches(content: bytes, raw: Sequence[RawMatch]) -> list[Match]:
+    lines = _Lines(content)
+    # Every secret span is redacted in every snippet, so a line holding two secrets shows neither.
+    spans = sorted((r.start, r.end, _mask(r)) for r in raw)
+    out: list[Match] = []
+    for r in raw:
+        line, column = lines.position(r.start)
+        end_line, end_column = lines.position(max(r.end - 1, r.start))
+        out.append(
+            Match(
+                rule_id=r.rule.id,
+                secret=Secret(r.secret),
+                start=r.start,
+                end=r.end,
+                line=line,
+                column=column,
+                end_line=end_line,
+                end_column=end_column + 1,
+                snippet=_snippet(lines, line, r.start, spans),
+                entropy=round(r.entropy, 3),
+                decoded=r.decoded,
+            )
+        )
+    return out
+
+
+def _mask(r: RawMatch) -> str:
+    secret = Secret(r.secret)
+    if r.decoded:
+        return f"[{'+'.join(r.decoded)}-encoded secret {secret.redacted()}]"
+    return secret.redacted()
+
+
+def _snippet(lines: _Lines, line: int, anchor: int, spans: Sequence[tuple[int, int, str]]) -> str:
+    line_start, line_end = lines.bounds(line)
+    lo = max(line_start, anchor - SNIPPET_WIDTH // 2)
+    hi = min(line_end, lo + SNIPPET_WIDTH)
+    pieces: list[str] = []
+    pos = lo
+    for start, end, mask in spans:
+        if end <= pos or start >= hi:
+            continue
+        if start > pos:
+            pieces.append(lines.content[pos:start].decode("utf-8", "replace"))
+        pieces.append(mask)
+        pos = max(pos, end)
+    if pos < hi:
+        pieces.append(lines.content[pos:hi].decode("utf-8", "replace"))
+    text = "".join(pieces).rstrip("\r")
+    return ("…" if lo > line_start else "") + text + ("…" if hi < line_end else "")

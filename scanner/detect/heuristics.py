@@ -1,0 +1,95 @@
+"""False-positive heuristics: reasons a regex match is not a live secret.
+
+Each check returns a short reason string (kept for debugging and the rules check) or ``None``. They run after
+the entropy and checksum checks, on the secret text and, for generic rules, on the whole match, whose left side
+names what is being assigned.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PLACEHOLDER = re.compile(
+    r"(?i)(xxxx|\*\*\*\*|•••|your[_-]?(?:api[_-]?|access[_-]?|secret[_-]?)?(?:key|token|secret|password|pass)"
+    r"|changeme|change[_-]me|replace[_-]?me|placeholder|redacted|dummy|example|sample|insert[_-]|"
+    r"<[a-z0-9_ .-]+>|todo|fixme|not[_-]a[_-]real|fake[_-]|foobar)"
+)
+_TEMPLATE = re.compile(
+    r"(\$\{|\{\{|\$\(|%\(|\{%|#\{|\bos\.environ|\bgetenv|process\.env|\bsecrets\.|\bvars?\.|\benv\.|"
+    r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
+)
+LONG_SECRET = 100
+_LONG_PLACEHOLDER = re.compile(
+    r"(?i)(xxxxx|\.\.\.|…|<[a-z0-9_ .-]+>|\*\*\*\*|your[_ -](?:private[_ -])?key|redacted|placeholder|\$\{|\{\{)"
+)
+_SEQUENCES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba")
+_REPEAT = re.compile(r"(.)\1{5,}")
+
+# Generic rules only: shapes that are identifiers, digests or references rather than credentials.
+_UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEX = re.compile(r"(?i)^(?:sha\d*[:-])?[0-9a-f]+$")
+_DIGEST_PREFIX = re.compile(r"(?i)^(?:sha(?:1|224|256|384|512)|md5|blake2b?|h1)[:-]")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.\-]*[A-Za-z]$|^[a-z]+(?:[A-Z][a-z]*)+$")
+_CODE = re.compile(r"[()\[\]]|^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::")
+_PATH = re.compile(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)+/?$")
+_NUMBER = re.compile(r"^[0-9.,_:+-]+$")
+_URL_NO_CREDS = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://[^@\s]*$")
+_HASHY_NAME = re.compile(
+    r"(?i)(sha\d*|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public|pub_?key|"
+    r"(?:client|app|tenant|workspace|subscription|object|account|project|user|key)[_-]?id\b|uuid|guid|nonce|salt|"
+    r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint)"
+)
+_LOCKFILE = re.compile(
+    r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Pipfile\.lock|"
+    r"Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock|uv\.lock|pdm\.lock|packages\.lock\.json|"
+    r"[^/]*SUMS|[^/]*\.sha(?:1|256|512)|mix\.lock|pubspec\.lock|Podfile\.lock|flake\.lock)$"
+)
+
+
+def placeholder_reason(secret: str) -> str | None:
+    if len(secret) >= LONG_SECRET:
+        # Key material (PEM bodies, service-account JSON) legitimately holds runs like AAAAAA, and a 1,600-char
+        # base64 body holds short words like 'todo' by chance; only unmistakable stand-ins count there.
+        if _LONG_PLACEHOLDER.search(secret):
+            return "placeholder"
+        return None
+    if _PLACEHOLDER.search(secret):
+        return "placeholder"
+    if _TEMPLATE.search(secret):
+        return "template-or-reference"
+    if _REPEAT.search(secret):
+        return "repeated-characters"
+    lowered = secret.lower()
+    for run in _SEQUENCES:
+        for i in range(len(run) - 7):
+            if run[i : i + 8] in lowered:
+                return "sequential-characters"
+    return None
+
+
+def is_lockfile(path: str) -> bool:
+    return _LOCKFILE.search(path) is not None
+
+
+def generic_reason(secret: str, match_text: str) -> str | None:
+    """Extra checks for rules with no fixed token format (``generic: true``)."""
+    name = match_text[: match_text.find(secret)] if secret in match_text else match_text
+    if _HASHY_NAME.search(name):
+        return "non-secret-name"
+    if _UUID.match(secret):
+        return "uuid"
+    if _DIGEST_PREFIX.match(secret):
+        return "digest"
+    if _HEX.match(secret) and len(secret) in (7, 8, 12):
+        return "short-hex"
+    if _NUMBER.match(secret):
+        return "number"
+    if _IDENTIFIER.match(secret):
+        return "identifier"
+    if _CODE.search(secret):
+        return "code"
+    if _PATH.match(secret):
+        return "path"
+    if _URL_NO_CREDS.match(secret):
+        return "url"
+    return None

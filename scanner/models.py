@@ -1,0 +1,187 @@
+"""Core types: plain frozen dataclasses with no I/O.
+
+A ``Source`` yields ``Chunk``s; the detector turns a chunk into ``Match``es; the scan wraps each match with its
+rule and origin into a ``Finding``; everything ends up in a ``ScanResult``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Confidence = Literal["high", "medium", "low"]
+Verdict = Literal["block", "warn", "allow"]
+Target = Literal["files", "git", "image", "tfstate"]
+
+SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+CONFIDENCE_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+
+
+class Secret:
+    """A secret value that never shows itself.
+
+    ``str``, ``repr`` and f-strings give the redacted form, and ``json`` cannot encode it, so no log line,
+    traceback or report leaks it by accident. ``reveal()`` is the one explicit way to the value.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def redacted(self) -> str:
+        """At most the first quarter (never more than 4 characters) and the length: ``ghp_…(40)``."""
+        shown = min(4, len(self._value) // 4)
+        return f"{self._value[:shown]}…({len(self._value)})"
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.redacted()!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # Pickling is how worker processes hand matches back; it is not a way to print.
+        return (Secret, (self._value,))
+
+
+@dataclass(frozen=True, slots=True)
+class FileOrigin:
+    path: str
+    kind: Literal["file"] = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class GitOrigin:
+    path: str
+    commit: str
+    author: str = ""
+    email: str = ""
+    date: str = ""
+    where: Literal["blob", "commit-message", "tag-message"] = "blob"
+    kind: Literal["git"] = "git"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOrigin:
+    image: str
+    path: str
+    layer_digest: str = ""
+    layer_index: int = -1
+    created_by: str = ""
+    status: str = "visible"
+    kind: Literal["image"] = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class TfstateOrigin:
+    path: str
+    address: str = ""
+    attribute: str = ""
+    kind: Literal["tfstate"] = "tfstate"
+
+
+Origin = FileOrigin | GitOrigin | ImageOrigin | TfstateOrigin
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Content to scan and where it came from. ``content_id`` is the git blob id of ``content``."""
+
+    content: bytes
+    origin: Origin
+    content_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What a report needs to know about the rule behind a finding."""
+
+    id: str
+    name: str
+    description: str
+    severity: Severity
+    confidence: Confidence
+    provider: str = ""
+    tags: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One secret found in one chunk. Offsets are bytes into the chunk; lines and columns are 1-based.
+
+    For a secret found inside an encoded span (base64, hex, percent, JSON escapes), ``start``/``end`` and the
+    positions cover that span in the original content and ``decoded`` names the encodings peeled off.
+    """
+
+    rule_id: str
+    secret: Secret
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    snippet: str
+    entropy: float
+    decoded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: RuleInfo
+    match: Match
+    origin: Origin
+    finding_id: str
+    secret_id: str
+    verdict: Verdict = "block"
+    reason: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.origin.path
+
+
+@dataclass(frozen=True, slots=True)
+class ScanIssue:
+    """A non-fatal input problem: something not scanned, or scanned only in part, and why."""
+
+    path: str
+    reason: str
+    message: str
+
+
+@dataclass
+class ScanStats:
+    items_scanned: int = 0
+    bytes_scanned: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    duration_s: float = 0.0
+
+
+@dataclass
+class ScanResult:
+    target: str
+    findings: list[Finding] = field(default_factory=list)
+    issues: list[ScanIssue] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+    ruleset_hash: str = ""
+    rule_infos: dict[str, RuleInfo] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.verdict == "block" for f in self.findings)

@@ -1,0 +1,75 @@
+"""JSON report, format version 1 (documented in docs/json-report.md; schema in scanner/report/report.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+import scanner
+from scanner.models import Finding, ScanResult
+from scanner.report import ReportOptions
+from scanner.report.common import location_uri, origin_fields
+
+FORMAT_VERSION = 1
+
+
+def finding_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
+    m = finding.match
+    data: dict[str, Any] = {
+        "id": finding.finding_id,
+        "secret_id": finding.secret_id,
+        "rule": {
+            "id": finding.rule.id,
+            "name": finding.rule.name,
+            "severity": finding.rule.severity,
+            "confidence": finding.rule.confidence,
+            "provider": finding.rule.provider,
+            "tags": list(finding.rule.tags),
+        },
+        "location": {
+            "kind": finding.origin.kind,
+            "path": location_uri(finding.origin),
+            "line": m.line,
+            "column": m.column,
+            "end_line": m.end_line,
+            "end_column": m.end_column,
+            **origin_fields(finding.origin),
+        },
+        "secret_redacted": m.secret.redacted(),
+        "snippet": m.snippet,
+        "entropy": m.entropy,
+        "decoded": list(m.decoded),
+        "verdict": finding.verdict,
+        "reason": finding.reason,
+    }
+    if show_secrets:
+        data["secret"] = m.secret.reveal()
+    return data
+
+
+def result_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
+    verdicts = {"block": 0, "warn": 0, "allow": 0}
+    for f in result.findings:
+        verdicts[f.verdict] += 1
+    return {
+        "version": FORMAT_VERSION,
+        "tool": {"name": "leakstop", "version": scanner.__version__},
+        "target": result.target,
+        "ruleset": result.ruleset_hash[:16],
+        "summary": {
+            "findings": len(result.findings),
+            **verdicts,
+            "blocked": result.blocked,
+            "items_scanned": result.stats.items_scanned,
+            "bytes_scanned": result.stats.bytes_scanned,
+            "skipped": dict(sorted(result.stats.skipped.items())),
+            "duration_s": round(result.stats.duration_s, 3),
+        },
+        "findings": [finding_dict(f, options.show_secrets) for f in result.findings],
+        "issues": [{"path": i.path, "reason": i.reason, "message": i.message} for i in result.issues],
+    }
+
+
+def write_json(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    json.dump(result_dict(result, options), out, indent=2, ensure_ascii=False)
+    out.write("\n")

@@ -1,0 +1,80 @@
+"""Human-readable report. The one module that writes to a terminal; colour only when the stream is a TTY."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from scanner.models import Finding, ScanResult
+from scanner.report import ReportOptions
+from scanner.report.common import location_uri, origin_fields
+
+VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
+LISTED_ISSUES = 20
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{n} B"
+        size /= 1024
+    return f"{n} B"
+
+
+def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
+    """(style, text) pairs, so the same words print with or without colour."""
+    m = f.match
+    head = f"{f.verdict.upper():5}  {f.rule.id}  {f.rule.name}  [{f.rule.severity}]"
+    lines = [(VERDICT_STYLE[f.verdict], head), ("cyan", f"  {location_uri(f.origin)}:{m.line}:{m.column}")]
+    extra = origin_fields(f.origin)
+    if "commit" in extra:
+        lines.append(("", f"  commit {extra['commit'][:12]} by {extra['author']} on {extra['date']}"))
+    if extra.get("status") and extra.get("status") != "visible":
+        lines.append(("", f"  {extra['status']}"))
+    lines.append(("dim", f"  │ {m.snippet}"))
+    secret = m.secret.reveal() if show_secrets else m.secret.redacted()
+    detail = f"  secret {secret} · id {f.finding_id[:12]}"
+    if m.decoded:
+        detail += f" · decoded from {'+'.join(m.decoded)}"
+    if f.reason:
+        detail += f" · {f.reason}"
+    lines.append(("", detail))
+    return lines
+
+
+def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    lines: list[tuple[str, str]] = []
+    for f in result.findings:
+        lines.extend(_finding_lines(f, options.show_secrets))
+        lines.append(("", ""))
+    issues = [i for i in result.issues if options.verbose or i.reason != "binary"]
+    for issue in issues[: None if options.verbose else LISTED_ISSUES]:
+        lines.append(("yellow", f"not scanned: {issue.path}: {issue.reason}: {issue.message}"))
+    if len(issues) > LISTED_ISSUES and not options.verbose:
+        lines.append(("yellow", f"… and {len(issues) - LISTED_ISSUES} more (--verbose lists all)"))
+    stats = result.stats
+    counts = {"block": 0, "warn": 0, "allow": 0}
+    for f in result.findings:
+        counts[f.verdict] += 1
+    summary = (
+        f"scanned {stats.items_scanned} items ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
+        f" · {len(result.findings)} findings: {counts['block']} blocked, {counts['warn']} warned,"
+        f" {counts['allow']} allowed"
+    )
+    if stats.skipped:
+        summary += " · skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items()))
+    lines.append(("bold", summary))
+    verdict = ("bold red", "BLOCKED: remove the secrets above and revoke them") if result.blocked else (
+        "bold green",
+        "PASSED",
+    )
+    lines.append(verdict)
+    if not options.color:
+        out.write("\n".join(text for _, text in lines) + "\n")
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    for style, text in lines:
+        console.print(Text(text, style=style))

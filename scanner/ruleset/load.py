@@ -1,0 +1,152 @@
+"""Load rule files: YAML, validated against ``rules.schema.json``, cached on disk by content hash.
+
+Parsing and validating ~200 rules costs tens of milliseconds (yaml, jsonschema, regex compilation); a hook
+that runs on every commit should not pay that each time. The cache key is the hash of every rule file's bytes
+plus the leakstop version, so an edited rule or an upgrade misses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import scanner
+from scanner.errors import ConfigError
+from scanner.ruleset.model import CompiledRule, RuleSpec, Ruleset
+
+_SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
+
+
+def builtin_rules_dir() -> Path:
+    """``scanner/builtin_rules`` in an installed wheel, the top-level ``rules/`` in a source checkout."""
+    here = Path(scanner.__file__).parent
+    installed = here / "builtin_rules"
+    return installed if installed.is_dir() else here.parent / "rules"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("LEAKSTOP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "leakstop"
+    )
+    return Path(base)
+
+
+def rule_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _yaml_load(text: str, source: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
+
+
+def _validate(doc: Any, source: str) -> None:
+    import jsonschema
+
+    schema = json.loads(_SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    where = "/".join(str(p) for p in path) or "(top level)"
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rule = doc["rules"][path[1]]
+        rule_id = rule.get("id") if isinstance(rule, dict) else None
+        field_path = "/".join(str(p) for p in path[2:]) or "(rule)"
+        where = f"rule {rule_id or '#' + str(path[1])}: {field_path}"
+    raise ConfigError(f"{source}: {where}: {error.message}")
+
+
+def parse_rule_file(text: str, source: str) -> list[RuleSpec]:
+    doc = _yaml_load(text, source)
+    _validate(doc, source)
+    provider = str(doc.get("provider", ""))
+    return [RuleSpec.from_dict(r, source, provider) for r in doc["rules"]]
+
+
+def load_rule_files(paths: Iterable[Path]) -> list[RuleSpec]:
+    """Parse and validate rule files; errors name the file, the rule and the field."""
+    specs: list[RuleSpec] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read rule file: {exc}") from None
+        specs.extend(parse_rule_file(text, str(path)))
+    return specs
+
+
+def compile_specs(
+    specs: Sequence[RuleSpec], validate: bool = True, existing: Sequence[RuleSpec] = ()
+) -> tuple[CompiledRule, ...]:
+    seen: dict[str, str] = {spec.id: spec.source for spec in existing}
+    for spec in specs:
+        if spec.id in seen:
+            raise ConfigError(f"{spec.source}: rule {spec.id}: id: duplicate (first defined in {seen[spec.id]})")
+        seen[spec.id] = spec.source
+    return tuple(spec.compile(validate=validate) for spec in specs)
+
+
+def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] = ()) -> Ruleset:
+    """Load rule files (the built-ins by default) plus ``extra`` specs, through the on-disk cache."""
+    files = rule_files(builtin_rules_dir()) if paths is None else list(paths)
+    digest = hashlib.sha256(scanner.__version__.encode())
+    contents = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read rule file: {exc}") from None
+        contents.append(data)
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key = digest.hexdigest()
+    cache_file = cache_dir() / f"rules-{key[:32]}.pickle"
+    specs: list[RuleSpec] | None = None
+    try:
+        with open(cache_file, "rb") as fh:
+            specs = pickle.load(fh)  # noqa: S301 - our own cache file, keyed by content hash
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        specs = None
+    if specs is None:
+        specs = []
+        for path, data in zip(files, contents, strict=True):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{path}: rule file is not UTF-8: {exc}") from None
+            specs.extend(parse_rule_file(text, str(path)))
+        compiled = compile_specs(specs)
+        specs = [rule.spec for rule in compiled]
+        _write_cache(cache_file, specs)
+    else:
+        compiled = compile_specs(specs, validate=False)
+    extra_compiled = compile_specs(extra, existing=specs)
+    rules = compiled + tuple(extra_compiled)
+    full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
+    return Ruleset(rules=rules, hash=full_hash)
+
+
+def _write_cache(cache_file: Path, specs: list[RuleSpec]) -> None:
+    """Best effort: a read-only home directory only costs speed."""
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(specs, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass

@@ -1,0 +1,166 @@
+"""The two layers of a rule: ``RuleSpec`` (checked data from YAML) and ``CompiledRule`` (ready to run)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from scanner.detect.checksums import CHECKSUMS
+from scanner.errors import ConfigError
+from scanner.models import Confidence, RuleInfo, Severity
+
+# Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
+# possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
+_UNPORTABLE = re.compile(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    name: str
+    regex: str
+    keywords: tuple[str, ...]
+    severity: Severity
+    confidence: Confidence
+    source: str = ""
+    description: str = ""
+    secret_group: int | None = None
+    min_entropy: float = 0.0
+    checksum: str = ""
+    generic: bool = False
+    provider: str = ""
+    tags: tuple[str, ...] = ()
+    allow_regexes: tuple[str, ...] = ()
+    allow_stopwords: tuple[str, ...] = ()
+    allow_paths: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object], source: str, default_provider: str = "") -> RuleSpec:
+        """Build from an already schema-valid mapping."""
+        allow = data.get("allowlist") or {}
+        assert isinstance(allow, dict)
+
+        def strings(value: object) -> tuple[str, ...]:
+            return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+        group = data.get("secret_group")
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            regex=str(data["regex"]),
+            keywords=tuple(k.lower() for k in strings(data["keywords"])),
+            severity=data["severity"],  # type: ignore[arg-type]
+            confidence=data["confidence"],  # type: ignore[arg-type]
+            source=source,
+            description=str(data.get("description", "")),
+            secret_group=group if isinstance(group, int) else None,
+            min_entropy=float(data.get("min_entropy", 0.0)),  # type: ignore[arg-type]
+            checksum=str(data.get("checksum", "")),
+            generic=bool(data.get("generic", False)),
+            provider=str(data.get("provider", default_provider)),
+            tags=strings(data.get("tags")),
+            allow_regexes=strings(allow.get("regexes")),
+            allow_stopwords=tuple(s.lower() for s in strings(allow.get("stopwords"))),
+            allow_paths=strings(allow.get("paths")),
+            examples=strings(data.get("examples")),
+            negative_examples=strings(data.get("negative_examples")),
+            references=strings(data.get("references")),
+        )
+
+    def info(self) -> RuleInfo:
+        return RuleInfo(
+            id=self.id,
+            name=self.name,
+            description=self.description or self.name,
+            severity=self.severity,
+            confidence=self.confidence,
+            provider=self.provider,
+            tags=self.tags,
+            references=self.references,
+        )
+
+    def compile(self, validate: bool = True) -> CompiledRule:
+        """Check the invariants the schema cannot express; errors name the file, the rule and the field.
+
+        ``validate=False`` is for specs that passed validation before (the on-disk cache): it skips compiling
+        the regex now, which is the costly part of loading a ruleset.
+        """
+        if not validate:
+            group = self.secret_group
+            if group is None:
+                group = 1 if re.compile(self.regex.encode()).groups else 0
+            return CompiledRule(
+                spec=self,
+                secret_group=group,
+                keywords=tuple(k.encode() for k in self.keywords),
+                allow_regexes=tuple(re.compile(rx) for rx in self.allow_regexes),
+                allow_paths=tuple(re.compile(rx) for rx in self.allow_paths),
+            )
+        where = f"{self.source}: rule {self.id}"
+        if _UNPORTABLE.search(self.regex):
+            raise ConfigError(
+                f"{where}: regex: uses lookaround, a backreference, a named or atomic group or a possessive "
+                "quantifier, which Hyperscan and RE2 cannot run"
+            )
+        try:
+            pattern = re.compile(self.regex.encode())
+        except re.error as exc:
+            raise ConfigError(f"{where}: regex: invalid: {exc}") from None
+        group = self.secret_group if self.secret_group is not None else (1 if pattern.groups else 0)
+        if group > pattern.groups:
+            raise ConfigError(f"{where}: secret_group: {group}, but the regex has {pattern.groups} groups")
+        if self.checksum and self.checksum not in CHECKSUMS:
+            raise ConfigError(
+                f"{where}: checksum: unknown validator {self.checksum!r} (known: {', '.join(sorted(CHECKSUMS))})"
+            )
+        allow = []
+        for rx in self.allow_regexes:
+            try:
+                allow.append(re.compile(rx))
+            except re.error as exc:
+                raise ConfigError(f"{where}: allowlist.regexes: invalid regex {rx!r}: {exc}") from None
+        allow_paths = []
+        for rx in self.allow_paths:
+            try:
+                allow_paths.append(re.compile(rx))
+            except re.error as exc:
+                raise ConfigError(f"{where}: allowlist.paths: invalid regex {rx!r}: {exc}") from None
+        return CompiledRule(
+            spec=replace(self, secret_group=group),
+            secret_group=group,
+            keywords=tuple(k.encode() for k in self.keywords),
+            allow_regexes=tuple(allow),
+            allow_paths=tuple(allow_paths),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    spec: RuleSpec
+    secret_group: int
+    keywords: tuple[bytes, ...]
+    allow_regexes: tuple[re.Pattern[str], ...] = ()
+    allow_paths: tuple[re.Pattern[str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @cached_property
+    def pattern(self) -> re.Pattern[bytes]:
+        # Compiled on first use: a hook run that never needs a rule's regex never pays for it.
+        return re.compile(self.spec.regex.encode())
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    rules: tuple[CompiledRule, ...]
+    hash: str
+    by_id: dict[str, CompiledRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id.update({r.id: r for r in self.rules})

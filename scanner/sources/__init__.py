@@ -1,0 +1,1 @@
+"""Sources turn a scan target into ``Chunk``s and record what they could not scan as ``ScanIssue``s."""
