@@ -68,7 +68,7 @@ def _open_output(path: str | None) -> TextIO:
     if not path:
         return sys.stdout
     try:
-        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+        return open(path, "w", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot write report: {exc.strerror}") from None
 
@@ -154,14 +154,13 @@ def cmd_rules(args: argparse.Namespace) -> int:
     if args.rules_command == "check":
         from scanner.detect.engine import Detector
         from scanner.rulecheck import check_rule
-        from scanner.ruleset.load import cache_dir
 
         files = [Path(f) for f in args.files] if args.files else None
         for f in files or []:
             if not f.is_file():
                 raise UsageError(f"{f}: rule file not found")
         ruleset = load_ruleset(files)
-        detector = Detector(ruleset, cache_dir())
+        detector = Detector(ruleset)
         failures = [failure for rule in ruleset.rules for failure in check_rule(detector, rule)]
         for failure in failures:
             print(failure.message())
@@ -192,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_PASS
-    except Exception as exc:  # noqa: BLE001 - the top-level handler: a crash must never look like a leak
+    except Exception as exc:
         import traceback
 
         frame = traceback.extract_tb(exc.__traceback__)[-1]

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import cache
 from scanner.errors import ConfigError
-from scanner.ruleset.load import cache_dir
 from scanner.ruleset.model import RuleSpec
 from scanner.sources.ignore import IgnoreRules
 
@@ -69,13 +68,14 @@ def _validated_doc(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
     key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
-    cached = cache_dir() / f"config-{key}.pickle"
-    try:
-        with open(cached, "rb") as fh:
-            doc: dict[str, Any] = pickle.load(fh)  # noqa: S301 - our own cache, keyed by content hash
+    cache_name = f"config-{key}.pickle"
+    cached = cache.read(cache_name)
+    if cached is not None:
+        try:
+            doc: dict[str, Any] = pickle.loads(cached)
             return doc
-    except (OSError, pickle.UnpicklingError, EOFError):
-        pass
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            pass
     from scanner.ruleset.load import _yaml_load
 
     try:
@@ -97,14 +97,7 @@ def _validated_doc(path: Path) -> dict[str, Any]:
         probe = {**rule, "examples": rule.get("examples") or ["-"]}
         probe["negative_examples"] = rule.get("negative_examples") or ["-"]
         _validate({"rules": [probe]}, f"{path}: rules/{index}")
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(doc, fh)
-        os.replace(tmp, cached)
-    except OSError:
-        pass
+    cache.write(cache_name, pickle.dumps(doc))
     return doc
 
 

@@ -35,9 +35,15 @@ class Secret:
         return self._value
 
     def redacted(self) -> str:
-        """At most the first quarter (never more than 4 characters) and the length: ``ghp_…(40)``."""
-        shown = min(4, len(self._value) // 4)
-        return f"{self._value[:shown]}…({len(self._value)})"
+        """At most the first quarter (never more than 4 characters) and the length: ``ghp_…(40)``.
+
+        A PEM block shows its BEGIN line instead, which names the key type and holds nothing secret.
+        """
+        value = self._value
+        if value.startswith("-----BEGIN ") and (end := value.find("-----", 11)) != -1:
+            return f"{value[: end + 5]}…({len(value)})"
+        shown = min(4, len(value) // 4)
+        return f"{value[:shown]}…({len(value)})"
 
     def __len__(self) -> int:
         return len(self._value)

@@ -16,7 +16,6 @@ from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
 from scanner.models import Chunk, Finding, Match, ScanResult, Verdict
 from scanner.ruleset import Ruleset, load_ruleset
-from scanner.ruleset.load import cache_dir
 from scanner.ruleset.model import CompiledRule
 
 
@@ -43,7 +42,7 @@ def build_ruleset(config: Config) -> Ruleset:
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:
     depth = config.max_decode_depth
-    return Detector(ruleset, cache_dir(), max_decode_depth=2 if depth is None else depth)
+    return Detector(ruleset, max_decode_depth=2 if depth is None else depth)
 
 
 def default_verdict(rule: CompiledRule) -> Verdict:

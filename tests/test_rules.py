@@ -11,7 +11,6 @@ import pytest
 from scanner.detect.engine import Detector
 from scanner.rulecheck import check_rule
 from scanner.ruleset import load_ruleset
-from scanner.ruleset.load import cache_dir
 from scanner.ruleset.model import Ruleset
 
 RULESET = load_ruleset()
@@ -24,7 +23,7 @@ def detector(engine: str) -> Detector:
     previous = os.environ.get("LEAKSTOP_ENGINE")
     os.environ["LEAKSTOP_ENGINE"] = engine
     try:
-        return Detector(RULESET, cache_dir())
+        return Detector(RULESET)
     finally:
         if previous is None:
             del os.environ["LEAKSTOP_ENGINE"]

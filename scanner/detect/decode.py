@@ -87,9 +87,9 @@ def _base64_and_hex(content: bytes) -> Iterator[DecodedSpan]:
             continue
         while end < len(content) and end - run_end < 2 and content[end] == 61:  # '=' padding
             end += 1
-        decoded = _base64_decode(content[start:end])
-        if decoded is not None and _mostly_printable(decoded):
-            yield DecodedSpan(start, end, decoded, "base64")
+        text = _base64_decode(content[start:end])
+        if text is not None and _mostly_printable(text):
+            yield DecodedSpan(start, end, text, "base64")
 
 
 def _percent(content: bytes) -> Iterator[DecodedSpan]:

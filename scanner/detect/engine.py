@@ -10,7 +10,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from scanner.detect.checksums import CHECKSUMS
 from scanner.detect.decode import encoded_spans
@@ -69,9 +68,9 @@ def path_reason(rule: CompiledRule, path: str) -> str | None:
 
 
 class Detector:
-    def __init__(self, ruleset: Ruleset, cache_dir: Path, max_decode_depth: int = 2) -> None:
+    def __init__(self, ruleset: Ruleset, max_decode_depth: int = 2) -> None:
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
-        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, cache_dir)
+        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash)
         self.max_decode_depth = max_decode_depth
 
     @property
@@ -119,29 +118,28 @@ class Detector:
 def _dedupe(found: list[RawMatch]) -> list[RawMatch]:
     """One report per secret site.
 
-    The same secret at the same place found twice (raw and again after decoding, or by a generic rule and a
-    specific one) is reported once: the specific rule wins over a generic one, the raw match over a decoded one.
+    Where matches overlap, a specific rule wins over a generic one, a raw match over a decoded one, and of two
+    specific rules whose secrets contain one another, the one that captured more (a service-account key file
+    rule over the bare private-key rule inside it).
     """
     if len(found) < 2:
         return found
-    found.sort(key=lambda r: (r.rule.spec.generic, len(r.decoded), r.start))
+    found.sort(key=lambda r: (r.rule.spec.generic, len(r.decoded), -len(r.secret), r.start))
     kept: list[RawMatch] = []
     for cand in found:
-        duplicate = False
-        for other in kept:
-            overlaps = cand.start < other.end and other.start < cand.end
-            if not overlaps:
-                continue
-            same_secret = cand.secret == other.secret or cand.secret in other.secret or other.secret in cand.secret
-            if (cand.rule is other.rule and (same_secret or cand.decoded)) or (
-                cand.rule.spec.generic and not other.rule.spec.generic
-            ) or (same_secret and cand.decoded):
-                duplicate = True
-                break
-        if not duplicate:
+        if not any(_covered_by(cand, other) for other in kept):
             kept.append(cand)
     kept.sort(key=lambda r: (r.start, r.rule.id))
     return kept
+
+
+def _covered_by(cand: RawMatch, other: RawMatch) -> bool:
+    """Is ``cand`` the same secret site as ``other``, which sorts before it?"""
+    if not (cand.start < other.end and other.start < cand.end):
+        return False
+    if cand.rule.spec.generic and not other.rule.spec.generic:
+        return True
+    return cand.secret in other.secret or other.secret in cand.secret
 
 
 class _Lines:

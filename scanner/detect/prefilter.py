@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
+from scanner import cache
 from scanner.ruleset.model import CompiledRule
 
 
@@ -39,23 +39,21 @@ class KeywordPrefilter:
 class HyperscanPrefilter:
     name = "hyperscan"
 
-    def __init__(self, rules: Sequence[CompiledRule], ruleset_hash: str, cache_dir: Path) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], ruleset_hash: str) -> None:
         import hyperscan
 
         self._hs = hyperscan
         self._always: list[int] = []
-        cache_file = cache_dir / f"hs-{ruleset_hash[:32]}-{hyperscan.__version__}.db"
-        db = self._load(cache_file)
+        cache_name = f"hs-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        db = self._load(cache.read(cache_name))
         if db is None:
             db, self._always = self._compile(rules)
-            self._save(cache_file, db, self._always)
+            cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
         self._db = db
         self._hits: list[int] = []
 
-    def _load(self, cache_file: Path) -> Any:
-        try:
-            data = cache_file.read_bytes()
-        except OSError:
+    def _load(self, data: bytes | None) -> Any:
+        if data is None:
             return None
         header, _, blob = data.partition(b"\n")
         try:
@@ -64,24 +62,13 @@ class HyperscanPrefilter:
         except (ValueError, TypeError, self._hs.HyperscanError):
             return None
 
-    def _save(self, cache_file: Path, db: Any, always: list[int]) -> None:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(",".join(map(str, always)).encode() + b"\n" + self._hs.dumpb(db))
-            os.replace(tmp, cache_file)
-        except OSError:
-            pass
-
     def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any, list[int]]:
         hs = self._hs
         flags = hs.HS_FLAG_SINGLEMATCH
         everything = list(range(len(rules)))
         db = hs.Database()
         try:
-            db.compile(
-                expressions=[r.spec.regex.encode() for r in rules], ids=everything, flags=[flags] * len(rules)
-            )
+            db.compile(expressions=[r.spec.regex.encode() for r in rules], ids=everything, flags=[flags] * len(rules))
             return db, []
         except hs.HyperscanError:
             pass  # find the rules Hyperscan refuses; they run on every chunk instead
@@ -95,9 +82,7 @@ class HyperscanPrefilter:
             except hs.HyperscanError:
                 always.append(i)
         db = hs.Database()
-        db.compile(
-            expressions=[rules[i].spec.regex.encode() for i in usable], ids=usable, flags=[flags] * len(usable)
-        )
+        db.compile(expressions=[rules[i].spec.regex.encode() for i in usable], ids=usable, flags=[flags] * len(usable))
         return db, always
 
     def _on_match(self, rule_index: int, start: int, end: int, flags: int, context: object) -> None:
@@ -110,12 +95,12 @@ class HyperscanPrefilter:
         return self._hits
 
 
-def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str, cache_dir: Path) -> Prefilter:
+def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:
     """Hyperscan where it loads, else the pure-Python prefilter. ``LEAKSTOP_ENGINE`` forces one."""
     choice = os.environ.get("LEAKSTOP_ENGINE", "auto")
     if choice != "python":
         try:
-            return HyperscanPrefilter(rules, ruleset_hash, cache_dir)
+            return HyperscanPrefilter(rules, ruleset_hash)
         except ImportError:
             if choice == "hyperscan":
                 raise

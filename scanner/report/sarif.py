@@ -113,9 +113,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     }
                 },
                 "automationDetails": {"id": f"leakstop/{result.target}/"},
-                "invocations": [
-                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
-                ],
+                "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
                 "results": [_result(f, index[f.rule.id], options.show_secrets) for f in result.findings],
             }
         ],

@@ -45,6 +45,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
 def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     lines: list[tuple[str, str]] = []
     for f in result.findings:
+        if f.verdict == "allow" and not options.verbose:
+            continue  # counted in the summary; --verbose lists them
         lines.extend(_finding_lines(f, options.show_secrets))
         lines.append(("", ""))
     issues = [i for i in result.issues if options.verbose or i.reason != "binary"]
@@ -59,14 +61,18 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     summary = (
         f"scanned {stats.items_scanned} items ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
         f" · {len(result.findings)} findings: {counts['block']} blocked, {counts['warn']} warned,"
-        f" {counts['allow']} allowed"
+        f" {counts['allow']} allowed" + (" (--verbose lists them)" if counts["allow"] and not options.verbose else "")
     )
     if stats.skipped:
         summary += " · skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items()))
     lines.append(("bold", summary))
-    verdict = ("bold red", "BLOCKED: remove the secrets above and revoke them") if result.blocked else (
-        "bold green",
-        "PASSED",
+    verdict = (
+        ("bold red", "BLOCKED: remove the secrets above and revoke them")
+        if result.blocked
+        else (
+            "bold green",
+            "PASSED",
+        )
     )
     lines.append(verdict)
     if not options.color:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import scanner
+from scanner import cache
 from scanner.errors import ConfigError
-from scanner.ruleset.model import CompiledRule, RuleSpec, Ruleset
+from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 
@@ -29,13 +29,6 @@ def builtin_rules_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "rules"
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("LEAKSTOP_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "leakstop"
-    )
-    return Path(base)
-
-
 def rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
@@ -45,7 +38,7 @@ def _yaml_load(text: str, source: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -114,13 +107,14 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
         contents.append(data)
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    cache_file = cache_dir() / f"rules-{key[:32]}.pickle"
+    cache_name = f"rules-{key[:32]}.pickle"
     specs: list[RuleSpec] | None = None
-    try:
-        with open(cache_file, "rb") as fh:
-            specs = pickle.load(fh)  # noqa: S301 - our own cache file, keyed by content hash
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        specs = None
+    cached = cache.read(cache_name)
+    if cached is not None:
+        try:
+            specs = pickle.loads(cached)
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            specs = None
     if specs is None:
         specs = []
         for path, data in zip(files, contents, strict=True):
@@ -131,22 +125,10 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
             specs.extend(parse_rule_file(text, str(path)))
         compiled = compile_specs(specs)
         specs = [rule.spec for rule in compiled]
-        _write_cache(cache_file, specs)
+        cache.write(cache_name, pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL))
     else:
         compiled = compile_specs(specs, validate=False)
     extra_compiled = compile_specs(extra, existing=specs)
     rules = compiled + tuple(extra_compiled)
     full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
     return Ruleset(rules=rules, hash=full_hash)
-
-
-def _write_cache(cache_file: Path, specs: list[RuleSpec]) -> None:
-    """Best effort: a read-only home directory only costs speed."""
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(specs, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_file)
-    except OSError:
-        pass

@@ -74,9 +74,7 @@ def parse_pattern(line: str, base: str = "", source: str = "") -> IgnorePattern 
     if not line:
         return None
     negate = line.startswith("!")
-    if negate:
-        line = line[1:]
-    elif line.startswith("\\!") or line.startswith("\\#"):
+    if negate or line.startswith("\\!") or line.startswith("\\#"):
         line = line[1:]
     dir_only = line.endswith("/")
     line = line.rstrip("/")
@@ -94,18 +92,42 @@ def parse_pattern(line: str, base: str = "", source: str = "") -> IgnorePattern 
 class IgnoreRules:
     def __init__(self) -> None:
         self.patterns: list[IgnorePattern] = []
+        # One alternation per base directory: most paths match no pattern, and one regex call says so.
+        self._any: dict[str, re.Pattern[str]] = {}
 
     def add_lines(self, lines: list[str], base: str = "", source: str = "") -> None:
+        added = False
         for line in lines:
             pattern = parse_pattern(line, base, source)
             if pattern is not None:
                 self.patterns.append(pattern)
+                added = True
+        if added:
+            bases = {p.base for p in self.patterns}
+            self._any = {
+                b: re.compile("|".join(f"(?:{p.regex.pattern})" for p in self.patterns if p.base == b), re.DOTALL)
+                for b in bases
+            }
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
+    def _maybe(self, path: str) -> bool:
+        for base, combined in self._any.items():
+            if not base:
+                rel = path
+            elif path.startswith(base + "/"):
+                rel = path[len(base) + 1 :]
+            else:
+                continue
+            if combined.match(rel):
+                return True
+        return False
+
     def ignored(self, path: str, is_dir: bool) -> bool:
         """Is ``path`` (relative to the scan root, '/'-separated) ignored? The last matching pattern wins."""
+        if not self._maybe(path):
+            return False
         result = False
         for p in self.patterns:
             if p.base:
@@ -119,9 +141,7 @@ class IgnoreRules:
                 continue
             if p.dir_only and not is_dir:
                 # 'build/' matches files inside build/, not a file named build.
-                prefix_match = any(
-                    p.regex.fullmatch(rel[:i]) for i in range(len(rel)) if rel[i] == "/"
-                )
+                prefix_match = any(p.regex.fullmatch(rel[:i]) for i in range(len(rel)) if rel[i] == "/")
                 if not prefix_match:
                     continue
             result = not p.negate
