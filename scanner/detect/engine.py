@@ -16,10 +16,11 @@ from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.prefilter import Prefilter, make_prefilter
-from scanner.models import Match, Secret
+from scanner.models import CONFIDENCE_RANK, Match, Secret
 from scanner.ruleset.model import CompiledRule, Ruleset
 
 SNIPPET_WIDTH = 160
+CONTEXT_WINDOW = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class RawMatch:
     decoded: tuple[str, ...] = ()
 
 
-def reject_reason(rule: CompiledRule, secret: str, match_text: str) -> str | None:
+def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
     """Why a regex match of ``rule`` is not reported, or None if it is a finding.
 
     Depends on the content only, never on the path, so a blob's matches can be computed once and reused for
@@ -54,8 +55,14 @@ def reject_reason(rule: CompiledRule, secret: str, match_text: str) -> str | Non
         return "rule-allowlist"
     reason = placeholder_reason(secret)
     if reason is None and spec.generic:
-        reason = generic_reason(secret, match_text)
+        reason = generic_reason(secret, context)
     return reason
+
+
+def _context_before(content: bytes, start: int) -> str:
+    """The text before the secret on its line, at most CONTEXT_WINDOW bytes: it names what the secret is."""
+    line_start = content.rfind(b"\n", max(0, start - CONTEXT_WINDOW), start) + 1
+    return content[max(line_start, start - CONTEXT_WINDOW) : start].decode("utf-8", "replace")
 
 
 def path_reason(rule: CompiledRule, path: str) -> str | None:
@@ -80,6 +87,9 @@ class Detector:
     def raw_matches(self, content: bytes, depth: int = 0) -> list[RawMatch]:
         lowered = content.lower()
         found: list[RawMatch] = []
+        # Spans a specific rule recognised by format but rejected as never issued (a wrong checksum): a generic
+        # rule must not report the same token again just because it sits after "token =".
+        vetoed: list[tuple[int, int]] = []
         for index in self.prefilter.candidates(content, lowered):
             rule = self.rules[index]
             if not any(k in lowered for k in rule.keywords):
@@ -90,9 +100,17 @@ class Detector:
                 if start < 0 or start == end:
                     continue
                 secret = content[start:end].decode("utf-8", "replace")
-                match_text = m.group().decode("utf-8", "replace")
-                if reject_reason(rule, secret, match_text) is None:
+                reason = reject_reason(rule, secret, _context_before(content, start) if rule.spec.generic else "")
+                if reason is None:
                     found.append(RawMatch(rule, start, end, secret, shannon_entropy(secret)))
+                elif reason == "bad-checksum":
+                    vetoed.append((start, end))
+        if vetoed:
+            found = [
+                r
+                for r in found
+                if not (r.rule.spec.generic and any(r.start < v_end and v_start < r.end for v_start, v_end in vetoed))
+            ]
         if depth < self.max_decode_depth:
             for span in encoded_spans(content):
                 for inner in self.raw_matches(span.content, depth + 1):
@@ -120,17 +138,34 @@ def _dedupe(found: list[RawMatch]) -> list[RawMatch]:
 
     Where matches overlap, a specific rule wins over a generic one, a raw match over a decoded one, and of two
     specific rules whose secrets contain one another, the one that captured more (a service-account key file
-    rule over the bare private-key rule inside it).
+    rule over the bare private-key rule inside it); of two rules capturing the same secret, one that recognises
+    the token by its own format (its keyword is inside the secret: ``pscale_pw_``) wins over one that found it
+    by context (a database URL), then the higher confidence, then the rule id, so every run picks the same one.
     """
     if len(found) < 2:
         return found
-    found.sort(key=lambda r: (r.rule.spec.generic, len(r.decoded), -len(r.secret), r.start))
+    found.sort(
+        key=lambda r: (
+            r.rule.spec.generic,
+            len(r.decoded),
+            -len(r.secret),
+            not _self_identifying(r),
+            -CONFIDENCE_RANK[r.rule.spec.confidence],
+            r.rule.id,
+            r.start,
+        )
+    )
     kept: list[RawMatch] = []
     for cand in found:
         if not any(_covered_by(cand, other) for other in kept):
             kept.append(cand)
     kept.sort(key=lambda r: (r.start, r.rule.id))
     return kept
+
+
+def _self_identifying(r: RawMatch) -> bool:
+    lowered = r.secret.lower()
+    return any(k in lowered for k in r.rule.spec.keywords)
 
 
 def _covered_by(cand: RawMatch, other: RawMatch) -> bool:

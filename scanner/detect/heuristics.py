@@ -30,20 +30,38 @@ _UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 _HEX = re.compile(r"(?i)^(?:sha\d*[:-])?[0-9a-f]+$")
 _DIGEST_PREFIX = re.compile(r"(?i)^(?:sha(?:1|224|256|384|512)|md5|blake2b?|h1)[:-]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.\-]*[A-Za-z]$|^[a-z]+(?:[A-Z][a-z]*)+$")
-_CODE = re.compile(r"[()\[\]]|^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::")
-_PATH = re.compile(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)+/?$")
+# Code, not a literal: a call (get_token(cfg), rsa.generate(...)), indexing (env["X"]), an attribute of a usual
+# object, -> or ::.
+_CODE = re.compile(
+    r"^[A-Za-z_$][\w$]{2,}\(|\.[A-Za-z_$][\w$]*\(|^[\w.$]+\[.+\]$|"
+    r"^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::"
+)
+_NAME_TOKEN = re.compile(r"[A-Za-z_$][\w.$:-]*")
+_ARN_TAIL = re.compile(r"\barn:[^\s\"']*$")
+_DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
+_PATH = re.compile(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)*/[\w-]+\.[A-Za-z]{1,5}$")
 _NUMBER = re.compile(r"^[0-9.,_:+-]+$")
 _URL_NO_CREDS = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://[^@\s]*$")
 _HASHY_NAME = re.compile(
-    r"(?i)(sha\d*|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public|pub_?key|"
+    r"(?i)(sha\d*|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public[_-]?(?:key|cert)|pub_?key|"
     r"(?:client|app|tenant|workspace|subscription|object|account|project|user|key)[_-]?id\b|uuid|guid|nonce|salt|"
-    r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint)"
+    r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint|"
+    r"csrf|xsrf|next[_-]?(?:page[_-]?)?token|page[_-]?token|continuation|cursor|pagination|starting[_-]?token|"
+    r"\w::\w)"
 )
 _LOCKFILE = re.compile(
     r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Pipfile\.lock|"
     r"Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock|uv\.lock|pdm\.lock|packages\.lock\.json|"
     r"[^/]*SUMS|[^/]*\.sha(?:1|256|512)|mix\.lock|pubspec\.lock|Podfile\.lock|flake\.lock)$"
 )
+
+
+def _counting_up(secret: str) -> bool:
+    """Hand-made fillers count up: 'abcd1234defg5678', 'a1b2c3d4567890ab'. Random text almost never holds three
+    characters in a row that each follow the last (a random hex string: about one per 250 positions)."""
+    codes = [ord(c) for c in secret.lower()]
+    runs = sum(1 for a, b, c in zip(codes, codes[1:], codes[2:]) if b == a + 1 and c == b + 1)
+    return runs >= 3 and runs * 10 >= len(secret)
 
 
 def placeholder_reason(secret: str) -> str | None:
@@ -59,6 +77,8 @@ def placeholder_reason(secret: str) -> str | None:
         return "template-or-reference"
     if _REPEAT.search(secret):
         return "repeated-characters"
+    if _counting_up(secret):
+        return "counting-sequence"
     lowered = secret.lower()
     for run in _SEQUENCES:
         for i in range(len(run) - 7):
@@ -71,11 +91,32 @@ def is_lockfile(path: str) -> bool:
     return _LOCKFILE.search(path) is not None
 
 
-def generic_reason(secret: str, match_text: str) -> str | None:
-    """Extra checks for rules with no fixed token format (``generic: true``)."""
-    name = match_text[: match_text.find(secret)] if secret in match_text else match_text
-    if _HASHY_NAME.search(name):
+def looks_random(text: str) -> bool:
+    """Character-class switches (upper/lower/digit) between neighbours: about 0.6 of pairs in random base62, about
+    0.2-0.3 in identifiers, whose words are runs of lowercase letters (``X25519PrivateKey``, ``settings``)."""
+    if len(text) < 10:
+        return False
+    classes = ["u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else "o" for c in text]
+    switches = sum(1 for a, b in zip(classes, classes[1:]) if a != b)
+    return switches / (len(text) - 1) >= 0.45
+
+
+def assigned_name(context: str) -> str:
+    """The key or variable a value is assigned to: the last name-like token before it on its line."""
+    tokens = _NAME_TOKEN.findall(context)
+    return tokens[-1].rstrip(":.-") if tokens else ""
+
+
+def generic_reason(secret: str, context: str) -> str | None:
+    """Extra checks for rules with no fixed token format (``generic: true``).
+
+    ``context`` is the text before the secret on its line (bounded), which names what it is assigned to.
+    """
+    if _HASHY_NAME.search(assigned_name(context)):
         return "non-secret-name"
+    if _ARN_TAIL.search(context):
+        return "arn"
+    secret = secret.rstrip(")]},;")  # an unquoted value runs into the closing bracket of the call around it
     if _UUID.match(secret):
         return "uuid"
     if _DIGEST_PREFIX.match(secret):
@@ -86,6 +127,8 @@ def generic_reason(secret: str, match_text: str) -> str | None:
         return "number"
     if _IDENTIFIER.match(secret):
         return "identifier"
+    if _DOTTED.match(secret) and not any(looks_random(part) for part in secret.split(".")):
+        return "attribute-path"
     if _CODE.search(secret):
         return "code"
     if _PATH.match(secret):
