@@ -36,6 +36,8 @@ _CODE = re.compile(
     r"^[A-Za-z_$][\w$]{2,}\(|\.[A-Za-z_$][\w$]*\(|^[\w.$]+\[.+\]$|"
     r"^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::"
 )
+_CAMEL_WORDS = re.compile(r"[A-Z][a-z]{2,}.*[A-Z][a-z]{2,}")  # PKCS7PrivateKeyTypes, X25519PublicKey
+_ALNUM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_TOKEN = re.compile(r"[A-Za-z_$][\w.$:-]*")
 _ARN_TAIL = re.compile(r"\barn:[^\s\"']*$")
 _DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
@@ -58,10 +60,11 @@ _LOCKFILE = re.compile(
 
 def _counting_up(secret: str) -> bool:
     """Hand-made fillers count up: 'abcd1234defg5678', 'a1b2c3d4567890ab'. Random text almost never holds three
-    characters in a row that each follow the last (a random hex string: about one per 250 positions)."""
+    characters in a row that each follow the last (a random hex string: about one per 250 positions), so five such
+    runs, or three in a short string, are a filler."""
     codes = [ord(c) for c in secret.lower()]
     runs = sum(1 for a, b, c in zip(codes, codes[1:], codes[2:]) if b == a + 1 and c == b + 1)
-    return runs >= 3 and runs * 10 >= len(secret)
+    return runs >= 5 or (runs >= 3 and runs * 10 >= len(secret))
 
 
 def placeholder_reason(secret: str) -> str | None:
@@ -93,12 +96,12 @@ def is_lockfile(path: str) -> bool:
 
 def looks_random(text: str) -> bool:
     """Character-class switches (upper/lower/digit) between neighbours: about 0.6 of pairs in random base62, about
-    0.2-0.3 in identifiers, whose words are runs of lowercase letters (``X25519PrivateKey``, ``settings``)."""
+    0.2-0.45 in identifiers, whose words are runs of lowercase letters (``X25519PrivateKey``, ``settings``)."""
     if len(text) < 10:
         return False
     classes = ["u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else "o" for c in text]
     switches = sum(1 for a, b in zip(classes, classes[1:]) if a != b)
-    return switches / (len(text) - 1) >= 0.45
+    return switches / (len(text) - 1) >= 0.5
 
 
 def assigned_name(context: str) -> str:
@@ -125,7 +128,9 @@ def generic_reason(secret: str, context: str) -> str | None:
         return "short-hex"
     if _NUMBER.match(secret):
         return "number"
-    if _IDENTIFIER.match(secret):
+    if _IDENTIFIER.match(secret) or (
+        _CAMEL_WORDS.search(secret) and _ALNUM_NAME.match(secret) and not looks_random(secret)
+    ):
         return "identifier"
     if _DOTTED.match(secret) and not any(looks_random(part) for part in secret.split(".")):
         return "attribute-path"
