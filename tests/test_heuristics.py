@@ -100,8 +100,15 @@ def test_sequences_of_eight_are_rejected(value: str) -> None:
 
 
 def test_sequences_of_seven_are_not_enough() -> None:
-    assert placeholder_reason("Qz1234567Lk9") is None
-    assert placeholder_reason("Qzabcdefg9Lk") is None
+    """Seven in a row is not the eight-character rule; five counting triples still mark a hand-made filler."""
+    assert placeholder_reason("Qz1234567Lk9") == "counting-sequence"
+    assert placeholder_reason("Qzabcdefg9Lk") == "counting-sequence"
+    assert placeholder_reason("Qz1357924Lk9") is None
+
+
+def test_counting_fillers_are_rejected() -> None:
+    assert placeholder_reason("abcd1234defg5678") == "counting-sequence"
+    assert placeholder_reason("a1b2c3d4567890ab") == "counting-sequence"
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -124,7 +131,7 @@ def test_random_tokens_are_not_placeholders(seed: int) -> None:
 def test_random_passwords_and_hex_keys_pass_the_generic_checks(seed: int) -> None:
     factory = TokenFactory(seed)
     for value in (factory.password(), factory.hex(40), factory.hex(64), factory.chars(ALNUM, 32)):
-        assert generic_reason(value, f"password = {value}") is None, value
+        assert generic_reason(value, "password = ") is None, value
 
 
 # --- generic-only shape checks ---
@@ -162,20 +169,20 @@ def test_random_passwords_and_hex_keys_pass_the_generic_checks(seed: int) -> Non
     ],
 )
 def test_generic_shapes_are_rejected(value: str, reason: str) -> None:
-    assert generic_reason(value, f"password = {value}") == reason
+    assert generic_reason(value, "password = ") == reason
 
 
 def test_base64_secret_with_a_slash_is_not_a_path() -> None:
     factory = TokenFactory(21)
     secret = factory.clean_chars(ALNUM, 20) + "/" + factory.clean_chars(ALNUM, 19)
-    assert generic_reason(secret, f"secret_key = {secret}") is None
+    assert generic_reason(secret, "secret_key = ") is None
 
 
 @pytest.mark.parametrize("seed", range(100))
 def test_base64_secrets_pass_the_generic_checks(seed: int) -> None:
     """A quarter of random 40-character base64 secrets hold a '/' but no '+': none of them is a path."""
     value = TokenFactory(seed).aws_secret()
-    assert generic_reason(value, f"secret_access_key = {value}") is None
+    assert generic_reason(value, "secret_access_key = ") is None
 
 
 @pytest.mark.parametrize(
@@ -196,24 +203,24 @@ def test_base64_secrets_pass_the_generic_checks(seed: int) -> None:
 )
 def test_non_secret_names_are_rejected(name: str) -> None:
     value = TokenFactory(11).chars(ALNUM, 32)
-    assert generic_reason(value, name + value) == "non-secret-name"
+    assert generic_reason(value, name) == "non-secret-name"
 
 
 def test_a_secret_name_is_not_a_reason() -> None:
     value = TokenFactory(12).chars(ALNUM, 32)
     for name in ("password = ", "api_secret: ", "DB_PASS=", "token = "):
-        assert generic_reason(value, name + value) is None
+        assert generic_reason(value, name) is None
 
 
 @given(st.uuids())
 def test_every_uuid_is_rejected(value: object) -> None:
-    assert generic_reason(str(value), f"secret = {value}") == "uuid"
+    assert generic_reason(str(value), "secret = ") == "uuid"
 
 
 @given(st.binary(), st.sampled_from(["sha1", "sha256", "sha512", "md5"]), st.sampled_from([":", "-"]))
 def test_every_prefixed_digest_is_rejected(data: bytes, algorithm: str, separator: str) -> None:
     digest = f"{algorithm}{separator}{hashlib.new(algorithm, data).hexdigest()}"
-    assert generic_reason(digest, f"token = {digest}") == "digest"
+    assert generic_reason(digest, "token = ") == "digest"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -62,12 +63,13 @@ def test_rule_is_portable(rule: object) -> None:
         assert any(k in example.lower() for k in spec.keywords), f"no keyword in example {example[:40]!r}"
 
 
-def test_ruleset_hash_changes_with_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ruleset_hash_changes_with_rules(tmp_path: Path) -> None:
     src = next(p for p in sorted({r.spec.source for r in RULESET.rules}) if p.endswith("github.yaml"))
+    text = Path(src).read_text()
     copy = tmp_path / "github.yaml"
-    copy.write_text(open(src).read())
+    copy.write_text(text)
     first = load_ruleset([copy])
-    copy.write_text(open(src).read().replace("severity: critical", "severity: high", 1))
+    copy.write_text(text.replace("severity: critical", "severity: high", 1))
     second = load_ruleset([copy])
     assert isinstance(first, Ruleset) and first.hash != second.hash
     assert first.rules[0].spec.severity == "critical" and second.rules[0].spec.severity == "high"

@@ -36,8 +36,6 @@ _CODE = re.compile(
     r"^[A-Za-z_$][\w$]{2,}\(|\.[A-Za-z_$][\w$]*\(|^[\w.$]+\[.+\]$|"
     r"^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::"
 )
-_CAMEL_WORDS = re.compile(r"[A-Z][a-z]{2,}.*[A-Z][a-z]{2,}")  # PKCS7PrivateKeyTypes, X25519PublicKey
-_ALNUM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_TOKEN = re.compile(r"[A-Za-z_$][\w.$:-]*")
 _ARN_TAIL = re.compile(r"\barn:[^\s\"']*$")
 _DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
@@ -80,13 +78,13 @@ def placeholder_reason(secret: str) -> str | None:
         return "template-or-reference"
     if _REPEAT.search(secret):
         return "repeated-characters"
-    if _counting_up(secret):
-        return "counting-sequence"
     lowered = secret.lower()
     for run in _SEQUENCES:
         for i in range(len(run) - 7):
             if run[i : i + 8] in lowered:
                 return "sequential-characters"
+    if _counting_up(secret):
+        return "counting-sequence"
     return None
 
 
@@ -128,14 +126,12 @@ def generic_reason(secret: str, context: str) -> str | None:
         return "short-hex"
     if _NUMBER.match(secret):
         return "number"
-    if _IDENTIFIER.match(secret) or (
-        _CAMEL_WORDS.search(secret) and _ALNUM_NAME.match(secret) and not looks_random(secret)
-    ):
+    if _IDENTIFIER.match(secret):
         return "identifier"
-    if _DOTTED.match(secret) and not any(looks_random(part) for part in secret.split(".")):
-        return "attribute-path"
     if _CODE.search(secret):
         return "code"
+    if _DOTTED.match(secret) and not any(looks_random(part) for part in secret.split(".")):
+        return "attribute-path"
     if _PATH.match(secret):
         return "path"
     if _URL_NO_CREDS.match(secret):
