@@ -715,9 +715,7 @@ def render_table(results: list[Result]) -> str:
     for r in results:
         status = r.status if len(r.status) <= 60 else r.status[:57] + "..."
         rng = f"{r.min_s:.2f}–{r.max_s:.2f}" if r.min_s is not None and r.max_s is not None else "—"
-        ratio = (
-            "(base)" if r.tool == "leakstop" and r.median_s is not None else _fmt(r.ratio_vs_leakstop, ".2f")
-        )
+        ratio = "(base)" if r.tool == "leakstop" and r.median_s is not None else _fmt(r.ratio_vs_leakstop, ".2f")
         rows.append(
             [
                 r.tool,
@@ -741,17 +739,12 @@ def render_table(results: list[Result]) -> str:
         return (
             "| "
             + " | ".join(
-                c.rjust(w) if i in numeric else c.ljust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
             + " |"
         )
 
-    sep = (
-        "| "
-        + " | ".join(("-" * (w - 1) + ":") if i in numeric else "-" * w for i, w in enumerate(widths))
-        + " |"
-    )
+    sep = "| " + " | ".join(("-" * (w - 1) + ":") if i in numeric else "-" * w for i, w in enumerate(widths)) + " |"
     return "\n".join([line(headers), sep, *(line(row) for row in rows)])
 
 
@@ -776,8 +769,7 @@ def machine_info() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Benchmark leakstop against gitleaks, betterleaks, Kingfisher (and detect-secrets) on "
-        "one target.",
+        description="Benchmark leakstop against gitleaks, betterleaks, Kingfisher (and detect-secrets) on one target.",
     )
     p.add_argument("target", type=Path, help="directory (dir), git repository (history) or image tarball")
     p.add_argument("--mode", choices=MODES, required=True)
@@ -797,9 +789,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default $PEERS_VENV/peers.env, PEERS_VENV=/tmp/peers)",
     )
     p.add_argument("--only", metavar="TOOLS", help="comma-separated subset, e.g. leakstop,kingfisher")
-    p.add_argument(
-        "--with-detect-secrets", action="store_true", help="also run detect-secrets (slow; dir only)"
-    )
+    p.add_argument("--with-detect-secrets", action="store_true", help="also run detect-secrets (slow; dir only)")
     p.add_argument(
         "--no-variants",
         dest="variants",
@@ -838,9 +828,7 @@ def check_target(mode: str, target: Path) -> str | None:
     if not target.is_dir():
         return f"{target} is not a directory"
     if mode == "history":
-        proc = subprocess.run(
-            ["git", "-C", str(target), "rev-parse", "--git-dir"], capture_output=True, check=False
-        )
+        proc = subprocess.run(["git", "-C", str(target), "rev-parse", "--git-dir"], capture_output=True, check=False)
         if proc.returncode != 0:
             return f"{target} is not a git repository"
     return None
@@ -928,9 +916,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
 
-        print(
-            f"target: {target} ({mode}): {nbytes / MB:.1f} MB — {target_info['definition']}", file=sys.stderr
-        )
+        print(f"target: {target} ({mode}): {nbytes / MB:.1f} MB — {target_info['definition']}", file=sys.stderr)
         measured: list[Result] = []
         measurers: list[Measurer] = []
         for run in runs:
@@ -940,9 +926,7 @@ def main(argv: list[str] | None = None) -> int:
                 why = leakstop_preflight(leak_cmd, leak_cwd, env)
                 if why:
                     print(f"  leakstop unavailable: {why}", file=sys.stderr)
-                    unavailable = Result(
-                        tool="leakstop", mode=mode, status=f"unavailable: {why}", argv=run.argv
-                    )
+                    unavailable = Result(tool="leakstop", mode=mode, status=f"unavailable: {why}", argv=run.argv)
                     measured.append(unavailable)
                     continue
             measurers.append(Measurer(run, mode, env, workdir, args))
@@ -958,10 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     results = measured + results
 
     print()
-    print(
-        f"target: {target}  mode: {mode}  bytes: {nbytes:,} "
-        f"({nbytes / MB:.1f} MB, {target_info['definition']})"
-    )
+    print(f"target: {target}  mode: {mode}  bytes: {nbytes:,} ({nbytes / MB:.1f} MB, {target_info['definition']})")
     if mode == "history":
         print(
             f"history: {target_info['commits_all_refs']:,} commits on all refs, "
@@ -980,12 +961,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_table(results))
     print()
-    print(
-        "wall = whole process, spawn to exit; MB/s = target bytes / median wall (same bytes for all tools);"
-    )
-    print(
-        "peak RSS = wait4 ru_maxrss: the LARGEST single process among the tool and its waited-for children;"
-    )
+    print("wall = whole process, spawn to exit; MB/s = target bytes / median wall (same bytes for all tools);")
+    print("peak RSS = wait4 ru_maxrss: the LARGEST single process among the tool and its waited-for children;")
     print("tree RSS = summed RSS of the tool's session, sampled from /proc during the warm-up run;")
     print("tool-read MB = what the tool says it scanned; peer/leakstop > 1 means leakstop is faster.")
     for r in results:

@@ -42,9 +42,7 @@ def build(src: Path, out: Path, tag: str) -> None:
             }
         ).encode()
         config_name = hashlib.sha256(config).hexdigest() + ".json"
-        manifest = json.dumps(
-            [{"Config": config_name, "RepoTags": [tag], "Layers": [f"{diff_id}/layer.tar"]}]
-        ).encode()
+        manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [f"{diff_id}/layer.tar"]}]).encode()
         with tarfile.open(out, mode="w") as image:
             layer.seek(0)
             info = tarfile.TarInfo(f"{diff_id}/layer.tar")

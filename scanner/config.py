@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -39,8 +40,21 @@ class Config:
     max_decode_depth: int | None = None
     _allow_path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
 
-    def path_allowed(self, path: str) -> bool:
-        return bool(self._allow_path_rules) and self._allow_path_rules.ignored(path.lstrip("/"), False)
+    @property
+    def root(self) -> str:
+        """The directory ``allowlist.paths`` and ``exclude`` are relative to: the config file's own."""
+        return os.path.dirname(os.path.abspath(self.source)) if self.source else ""
+
+    def path_allowed(self, path: str, base: str) -> bool:
+        """``path`` is as reported, relative to ``base`` (or absolute); patterns are relative to the config's root."""
+        if not self._allow_path_rules:
+            return False
+        rel = path
+        if self.root:
+            candidate = os.path.relpath(os.path.normpath(os.path.join(base, path)), self.root)
+            if not candidate.startswith(".."):
+                rel = candidate
+        return self._allow_path_rules.ignored(rel.replace(os.sep, "/").lstrip("/"), False)
 
     def secret_allowed(self, secret: str) -> bool:
         lowered = secret.lower()

@@ -6,6 +6,7 @@ Each blob is detected once (cached by its content id); the path-dependent filter
 from __future__ import annotations
 
 import difflib
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from scanner.ruleset.model import CompiledRule
 class ScanSettings:
     config: Config = field(default_factory=Config)
     fingerprint_key: bytes = field(default_factory=default_key)
+    path_base: str = field(default_factory=os.getcwd)  # what relative finding paths are relative to
 
 
 def build_ruleset(config: Config) -> Ruleset:
@@ -91,7 +93,7 @@ class Scan:
                 continue
             secret = match.secret.reveal()
             verdict, reason = default_verdict(rule), ""
-            if config.path_allowed(path):
+            if config.path_allowed(path, self.settings.path_base):
                 verdict, reason = "allow", "allowlist:paths"
             elif config.secret_allowed(secret):
                 verdict, reason = "allow", "allowlist:secret"

@@ -427,11 +427,6 @@ def test_fifo_in_a_tree_is_skipped(tmp_path: Path, run_cli: RunCli, make_config:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
-@pytest.mark.xfail(
-    reason="BUG: a FIFO given as an explicit path is opened for reading and blocks the scan forever "
-    "(only the directory walk checks for regular files)",
-    strict=True,
-)
 def test_fifo_given_as_a_path_does_not_block(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -497,12 +492,6 @@ def test_allowlist_paths_turn_a_finding_into_allow(
     assert code == 1  # without the allowlist it blocks
 
 
-@pytest.mark.xfail(
-    reason="BUG: allowlist.paths are matched against the path as displayed (relative to the current "
-    "directory), not to the repository root, so anchored patterns stop matching when the scan starts "
-    "elsewhere",
-    strict=True,
-)
 def test_allowlist_paths_are_relative_to_the_repository_root(
     tmp_path: Path, run_cli: RunCli, tokens: TokenFactory
 ) -> None:

@@ -321,11 +321,6 @@ def test_generic_rules_skip_lockfiles_but_specific_rules_do_not(test_ruleset: Ru
 # --- known bugs ---
 
 
-@pytest.mark.xfail(
-    reason="BUG: placeholder heuristics also run on checksum-validated tokens, so a valid GitHub token whose "
-    "random part happens to contain 'todo' or 'xxxx' (about 1 in 13,000) is dropped",
-    strict=True,
-)
 def test_checksum_valid_token_with_a_placeholder_word_is_still_found(github_detector: Detector) -> None:
     body = TokenFactory().clean_chars(ALNUM, 26) + "ToDo"
     token = "ghp_" + body + crc32_base62(body)

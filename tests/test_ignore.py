@@ -296,22 +296,11 @@ GIT_CASES = [
     ["*.log", "!debug.log", "debug.log"],
 ]
 
-KNOWN_DIFFERENCES = {
-    ("d[!a]5",): "BUG: a negated bracket expression [!a] matches '/' (git's wildmatch never matches '/' with it)",
-    ("a[!x]b",): "BUG: a negated bracket expression [!x] matches '/' (git's wildmatch never matches '/' with it)",
-    ("d[[:digit:]]",): "BUG: POSIX classes like [[:digit:]] are not supported (and compile with a FutureWarning)",
-    (
-        "*.txt",
-        "!doc/",
-    ): "BUG: negating a directory ('!doc/') re-includes files inside it that another pattern "
-    "ignores; git keeps doc/a.txt ignored because '!doc/' only matches the directory itself",
-    ("a[b",): "BUG: an unclosed '[' is taken literally; git's wildmatch matches nothing with it",
-}
+# Cases that once differed from git (bracket negation and '/', POSIX classes, '!dir/' re-including files, an
+# unclosed '['); kept as regression cases.
+FIXED_DIFFERENCES = [["d[!a]5"], ["a[!x]b"], ["d[[:digit:]]"], ["*.txt", "!doc/"], ["a[b"]]
 
-GIT_PARAMS = [pytest.param(case, id=" ".join(case)) for case in GIT_CASES] + [
-    pytest.param(list(case), id=" ".join(case), marks=pytest.mark.xfail(reason=reason, strict=True))
-    for case, reason in KNOWN_DIFFERENCES.items()
-]
+GIT_PARAMS = [pytest.param(case, id=" ".join(case)) for case in GIT_CASES + FIXED_DIFFERENCES]
 
 
 @pytest.fixture(scope="module")
@@ -399,27 +388,9 @@ def test_generated_patterns_match_git(git_tree: Path, pattern_list: list[str]) -
 @pytest.mark.parametrize(
     "line",
     [
-        pytest.param(
-            "[!]]",
-            marks=pytest.mark.xfail(
-                reason="BUG: '[!]]' compiles to an unterminated regex class (re.error escapes as an internal error)",
-                strict=True,
-            ),
-        ),
-        pytest.param(
-            "[!]",
-            marks=pytest.mark.xfail(
-                reason="BUG: '[!]' compiles to an unterminated regex class (re.error escapes as an internal error)",
-                strict=True,
-            ),
-        ),
-        pytest.param(
-            "[[]",
-            marks=pytest.mark.xfail(
-                reason="BUG: '[[]' compiles to a regex Python warns about (FutureWarning: possible nested set)",
-                strict=True,
-            ),
-        ),
+        "[!]]",
+        "[!]",
+        "[[]",
         "[]",
         "[",
         "a[",

@@ -32,12 +32,6 @@ def test_engine_can_be_forced(github_ruleset: Ruleset, monkeypatch: pytest.Monke
     assert prefilter.make_prefilter(github_ruleset.rules, github_ruleset.hash).name == "python"
 
 
-@pytest.mark.xfail(
-    reason="BUG: the cached Hyperscan database never loads (hyperscan.loadb is given a bytearray and raises "
-    "TypeError, which is swallowed), so every run recompiles; a fixed loader must also allocate scratch "
-    "space",
-    strict=True,
-)
 def test_hyperscan_database_is_loaded_from_the_cache(
     github_ruleset: Ruleset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -342,11 +342,6 @@ def test_text_with_colour_is_still_redacted(tree: Tree, run_cli: RunCli, monkeyp
     assert not any(s in out for s in tree.secrets)
 
 
-@pytest.mark.xfail(
-    reason="BUG: --color always gives no colour when the output is not a terminal (the rich Console is not "
-    "told to force it), unlike ls/grep --color=always",
-    strict=True,
-)
 def test_color_always_forces_colour(tree: Tree, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")

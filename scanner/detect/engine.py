@@ -46,17 +46,24 @@ def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
         return "empty"
     if spec.min_entropy and shannon_entropy(secret) < spec.min_entropy:
         return "low-entropy"
-    if spec.checksum and not CHECKSUMS[spec.checksum](secret):
-        return "bad-checksum"
-    lowered = secret.lower()
-    if any(word in lowered for word in spec.allow_stopwords):
-        return "rule-stopword"
-    if any(rx.search(secret) for rx in rule.allow_regexes):
-        return "rule-allowlist"
-    reason = placeholder_reason(secret)
+    if spec.checksum:
+        if not CHECKSUMS[spec.checksum](secret):
+            return "bad-checksum"
+        # A valid checksum means the provider's generator made it: 'todo' or 'xxxx' in it is chance, not a stand-in.
+        return _allowlisted(rule, secret)
+    reason = _allowlisted(rule, secret) or placeholder_reason(secret)
     if reason is None and spec.generic:
         reason = generic_reason(secret, context)
     return reason
+
+
+def _allowlisted(rule: CompiledRule, secret: str) -> str | None:
+    lowered = secret.lower()
+    if any(word in lowered for word in rule.spec.allow_stopwords):
+        return "rule-stopword"
+    if any(rx.search(secret) for rx in rule.allow_regexes):
+        return "rule-allowlist"
+    return None
 
 
 def _context_before(content: bytes, start: int) -> str:

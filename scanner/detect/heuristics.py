@@ -8,6 +8,7 @@ names what is being assigned.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 _PLACEHOLDER = re.compile(
     r"(?i)(xxxx|\*\*\*\*|•••|your[_-]?(?:api[_-]?|access[_-]?|secret[_-]?)?(?:key|token|secret|password|pass)"
@@ -61,7 +62,7 @@ def _counting_up(secret: str) -> bool:
     characters in a row that each follow the last (a random hex string: about one per 250 positions), so five such
     runs, or three in a short string, are a filler."""
     codes = [ord(c) for c in secret.lower()]
-    runs = sum(1 for a, b, c in zip(codes, codes[1:], codes[2:]) if b == a + 1 and c == b + 1)
+    runs = sum(1 for a, b, c in zip(codes, codes[1:], codes[2:], strict=False) if b == a + 1 and c == b + 1)
     return runs >= 5 or (runs >= 3 and runs * 10 >= len(secret))
 
 
@@ -98,7 +99,7 @@ def looks_random(text: str) -> bool:
     if len(text) < 10:
         return False
     classes = ["u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else "o" for c in text]
-    switches = sum(1 for a, b in zip(classes, classes[1:]) if a != b)
+    switches = sum(1 for a, b in pairwise(classes) if a != b)
     return switches / (len(text) - 1) >= 0.5
 
 

@@ -56,11 +56,16 @@ class HyperscanPrefilter:
         if data is None:
             return None
         header, _, blob = data.partition(b"\n")
+        hs = self._hs
         try:
-            self._always = [int(x) for x in header.split(b",") if x]
-            return self._hs.loadb(bytearray(blob), self._hs.HS_MODE_BLOCK)
-        except (ValueError, TypeError, self._hs.HyperscanError):
+            always = [int(x) for x in header.split(b",") if x]
+            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+            # A deserialised database comes without scratch space; scanning without it fails.
+            db.scratch = hs.Scratch(db)
+        except (ValueError, TypeError, hs.HyperscanError):
             return None
+        self._always = always
+        return db
 
     def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any, list[int]]:
         hs = self._hs

@@ -81,6 +81,6 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=True)
     for style, text in lines:
         console.print(Text(text, style=style))

@@ -74,6 +74,8 @@ class FileSource:
                 raise InputError(f"{path}: cannot access: {exc.strerror}") from None
             if stat.S_ISDIR(st.st_mode):
                 yield from self._walk(path)
+            elif not stat.S_ISREG(st.st_mode):
+                self.skips.skip(_display(path), "special-file", "not a regular file (a FIFO, socket or device)")
             else:
                 chunk = self._read(path, _display(path), st.st_size)
                 if chunk is not None:
@@ -124,7 +126,7 @@ class FileSource:
                     continue
                 if is_dir and entry.name == ".git":
                     continue  # repository internals: the git source scans history
-                if rules and rules.ignored(rel, is_dir):
+                if rules and rules.ignored(rel, is_dir, check_parents=False):
                     self.skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
                     continue
                 if is_dir:

@@ -1,14 +1,36 @@
-"""``.gitignore``-style patterns (gitignore(5)): used for ``.gitignore`` files, ``--exclude`` and config excludes.
+"""``.gitignore``-style patterns (gitignore(5)): used for ``.gitignore`` files, ``--exclude`` and config paths.
 
 Semantics kept: comments, ``\\`` escapes, trailing-space trimming, ``!`` negation (last match wins), trailing
 ``/`` for directories only, patterns with an inner ``/`` anchored to their base directory, ``**`` in leading,
-trailing and middle positions, ``*``/``?``/``[...]`` that never cross ``/``.
+trailing and middle positions, ``*``/``?``/``[...]`` that never match ``/``, POSIX classes (``[[:digit:]]``),
+an unclosed ``[`` matching nothing (git's wildmatch), and git's rule that a file inside an ignored directory
+stays ignored whatever later patterns say about the file.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+_POSIX_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "\\x21-\\x7e",
+    "lower": "a-z",
+    "print": "\\x20-\\x7e",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~").replace("/", ""),
+    "space": " \\t\\n\\r\\f\\v",
+    "upper": "A-Z",
+    "xdigit": "0-9A-Fa-f",
+}
+_NEVER = "(?!)"
+
+
+class _Unmatchable(Exception):
+    """The glob can match nothing (an unclosed bracket)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +40,47 @@ class IgnorePattern:
     negate: bool
     dir_only: bool
     source: str
+
+
+def _class_member(c: str) -> str:
+    return "\\" + c if c in "\\]^-[" else c
+
+
+def _translate_bracket(glob: str, i: int) -> tuple[str, int]:
+    """``glob[i]`` is '['; returns the regex class and the index after the closing ']'."""
+    j = i + 1
+    negate = j < len(glob) and glob[j] in "!^"
+    if negate:
+        j += 1
+    members: list[str] = []
+    first = True
+    while j < len(glob):
+        c = glob[j]
+        if c == "]" and not first:
+            body = "".join(members)
+            return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), j + 1
+        first = False
+        if c == "[" and glob.startswith("[:", j):
+            end = glob.find(":]", j + 2)
+            if end != -1 and glob[j + 2 : end] in _POSIX_CLASSES:
+                members.append(_POSIX_CLASSES[glob[j + 2 : end]])
+                j = end + 2
+                continue
+        if c == "\\" and j + 1 < len(glob):
+            c = glob[j + 1]
+            j += 1
+        if j + 2 < len(glob) and glob[j + 1] == "-" and glob[j + 2] != "]":
+            high = glob[j + 2]
+            if high == "\\" and j + 3 < len(glob):
+                high = glob[j + 3]
+                j += 1
+            if ord(high) >= ord(c):
+                members.append(f"{_class_member(c)}-{_class_member(high)}")
+            j += 3
+            continue
+        members.append(_class_member(c))
+        j += 1
+    raise _Unmatchable
 
 
 def _translate_glob(glob: str) -> str:
@@ -37,22 +100,18 @@ def _translate_glob(glob: str) -> str:
                         out.append("(?:.*/)?")
                         i += 3
                     continue
+                while i < n and glob[i] == "*":
+                    i += 1
+                out.append("[^/]*")
+                continue
             out.append("[^/]*")
             i += 1
         elif c == "?":
             out.append("[^/]")
             i += 1
         elif c == "[":
-            j = glob.find("]", i + 2 if glob[i + 1 : i + 2] in ("!", "^", "]") else i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-                i += 1
-                continue
-            body = glob[i + 1 : j]
-            if body[:1] in ("!", "^"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = j + 1
+            piece, i = _translate_bracket(glob, i)
+            out.append(piece)
         elif c == "\\" and i + 1 < n:
             out.append(re.escape(glob[i + 1]))
             i += 2
@@ -64,17 +123,18 @@ def _translate_glob(glob: str) -> str:
 
 def parse_pattern(line: str, base: str = "", source: str = "") -> IgnorePattern | None:
     """One line of a gitignore file, or None for blanks and comments."""
+    line = line.rstrip("\n\r")
     if not line or line.startswith("#"):
         return None
     # Trailing spaces are trimmed unless escaped with a backslash.
     stripped = line.rstrip(" ")
     if stripped.endswith("\\") and len(stripped) < len(line):
         stripped += " "
-    line = stripped.rstrip("\n\r")
+    line = stripped
     if not line:
         return None
     negate = line.startswith("!")
-    if negate or line.startswith("\\!") or line.startswith("\\#"):
+    if negate or line.startswith(("\\!", "\\#")):
         line = line[1:]
     dir_only = line.endswith("/")
     line = line.rstrip("/")
@@ -82,11 +142,12 @@ def parse_pattern(line: str, base: str = "", source: str = "") -> IgnorePattern 
         return None
     anchored = "/" in line
     line = line.lstrip("/")
-    body = _translate_glob(line)
+    try:
+        body = _translate_glob(line)
+    except _Unmatchable:
+        body = _NEVER
     prefix = "" if anchored or line.startswith("**/") else "(?:.*/)?"
-    # A pattern also matches everything inside a matched directory.
-    regex = re.compile(f"^{prefix}{body}(?:/.*)?$", re.DOTALL)
-    return IgnorePattern(base.strip("/"), regex, negate, dir_only, source)
+    return IgnorePattern(base.strip("/"), re.compile(f"^{prefix}{body}$", re.DOTALL), negate, dir_only, source)
 
 
 class IgnoreRules:
@@ -112,37 +173,39 @@ class IgnoreRules:
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
+    def _relative(self, base: str, path: str) -> str | None:
+        if not base:
+            return path
+        return path[len(base) + 1 :] if path.startswith(base + "/") else None
+
     def _maybe(self, path: str) -> bool:
         for base, combined in self._any.items():
-            if not base:
-                rel = path
-            elif path.startswith(base + "/"):
-                rel = path[len(base) + 1 :]
-            else:
-                continue
-            if combined.match(rel):
+            rel = self._relative(base, path)
+            if rel is not None and combined.match(rel):
                 return True
         return False
 
-    def ignored(self, path: str, is_dir: bool) -> bool:
-        """Is ``path`` (relative to the scan root, '/'-separated) ignored? The last matching pattern wins."""
+    def _ignored_here(self, path: str, is_dir: bool) -> bool:
+        """The verdict of the last pattern matching ``path`` itself (not its parents)."""
         if not self._maybe(path):
             return False
         result = False
         for p in self.patterns:
-            if p.base:
-                if not path.startswith(p.base + "/"):
-                    continue
-                rel = path[len(p.base) + 1 :]
-            else:
-                rel = path
-            m = p.regex.match(rel)
-            if m is None:
-                continue
             if p.dir_only and not is_dir:
-                # 'build/' matches files inside build/, not a file named build.
-                prefix_match = any(p.regex.fullmatch(rel[:i]) for i in range(len(rel)) if rel[i] == "/")
-                if not prefix_match:
-                    continue
-            result = not p.negate
+                continue
+            rel = self._relative(p.base, path)
+            if rel is not None and p.regex.match(rel):
+                result = not p.negate
         return result
+
+    def ignored(self, path: str, is_dir: bool, check_parents: bool = True) -> bool:
+        """Is ``path`` (relative to the root, '/'-separated) ignored? A file inside an ignored directory is.
+
+        A directory walk that prunes ignored directories passes ``check_parents=False``: it never gets there.
+        """
+        if check_parents:
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                if self._ignored_here("/".join(parts[:i]), True):
+                    return True
+        return self._ignored_here(path, is_dir)
