@@ -20,6 +20,8 @@ import yaml
 from helpers import RunCli
 from tokens import TokenFactory
 
+import scanner
+
 TESTS = Path(__file__).resolve().parent
 GOLDEN = TESTS / "golden"
 SARIF_SCHEMA = json.loads((TESTS / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
@@ -203,6 +205,17 @@ def test_json_structure(tree: Tree, run_cli: RunCli) -> None:
         },
     ]
     assert "secret" not in pat
+
+
+def test_json_validates_against_its_published_schema(tree: Tree, run_cli: RunCli) -> None:
+    schema = json.loads((Path(scanner.__file__).parent / "report" / "report.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    for args in ((), ("--show-secrets",)):
+        _, out = report(run_cli, "json", *args)
+        doc = json.loads(out)
+        assert [e.message for e in validator.iter_errors(doc)] == []
+    doc["findings"][0]["verdict"] = "maybe"
+    assert list(validator.iter_errors(doc))
 
 
 def test_json_ids_are_stable_and_do_not_depend_on_the_line(tree: Tree, run_cli: RunCli) -> None:
