@@ -7,17 +7,18 @@ process.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.detect.checksums import CHECKSUMS
 from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
-from scanner.detect.prefilter import Prefilter, make_prefilter
+from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match, Secret
-from scanner.ruleset.model import CompiledRule, Ruleset
+from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 
 SNIPPET_WIDTH = 160
 CONTEXT_WINDOW = 120
@@ -97,12 +98,14 @@ class Detector:
         # Spans a specific rule recognised by format but rejected as never issued (a wrong checksum): a generic
         # rule must not report the same token again just because it sits after "token =".
         vetoed: list[tuple[int, int]] = []
-        for index in self.prefilter.candidates(content, lowered):
+        scanned = self.prefilter.scan(content, lowered)
+        hits = scanned.hits
+        for index in scanned.candidates:
             rule = self.rules[index]
-            if not any(k in lowered for k in rule.keywords):
+            if not any(hits.positions(k) for k in rule.keywords):
                 continue
             group = rule.secret_group
-            for m in rule.pattern.finditer(content):
+            for m in rule_matches(rule, content, lowered, hits):
                 start, end = m.span(group)
                 if start < 0 or start == end:
                     continue
@@ -138,6 +141,46 @@ class Detector:
         if not raw:
             return []
         return to_matches(content, raw)
+
+
+def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: KeywordHits) -> Iterator[re.Match[bytes]]:
+    """The rule's regex matches: over the whole content, or for a keyword-anchored rule only in windows around
+    keyword occurrences (its line, or its bounded width either side), keeping matches that contain a keyword
+    (see ``ruleset.model.scan_window``).
+
+    A window always ends beyond where a keyword-holding match can end (past the line's newline and one more
+    byte, or one byte past the widest match), so ``re`` treating the window's end as the end of the string can
+    only change matches that hold no keyword, and those are dropped.
+    """
+    width = rule.spec.window
+    if not width:
+        yield from rule.pattern.finditer(content)
+        return
+    windows = []
+    for keyword in rule.keywords:
+        line_end = -1
+        for pos in hits.positions(keyword):
+            if width == LINE_WINDOW:
+                if pos < line_end:
+                    continue  # the rest of this line is in the window already
+                line_end = content.find(b"\n", pos)
+                line_end = len(content) if line_end == -1 else line_end
+                windows.append((content.rfind(b"\n", 0, pos) + 1, line_end + 2))
+            else:
+                windows.append((max(0, pos - width), pos + len(keyword) + width + 1))
+    windows.sort()
+    resume = 0
+    index = 0
+    while index < len(windows):
+        lo, hi = windows[index]
+        index += 1
+        while index < len(windows) and windows[index][0] <= hi:
+            hi = max(hi, windows[index][1])
+            index += 1
+        for m in rule.pattern.finditer(content, max(lo, resume), min(hi, len(content))):
+            if any(k in lowered[m.start() : m.end()] for k in rule.keywords):
+                resume = m.end()
+                yield m
 
 
 def _dedupe(found: list[RawMatch]) -> list[RawMatch]:

@@ -1,29 +1,68 @@
-"""Prefilters: which rules are worth running on a chunk. Two engines, one contract.
+"""Prefilters: which rules are worth running on a chunk, and where their keywords are. Two engines, one contract.
 
-The contract (called from several processes; each builds its own): ``candidates(content)`` returns the indices
-of rules that *may* match. It may return too many, never too few: the final decision is always Python ``re``
-plus the keyword check in ``engine.py``, so both prefilters give identical findings by construction.
+The contract (called from several processes; each builds its own): ``scan(content, lowered)`` returns a
+``Scanned``: the indices of rules that *may* match (never too few; too many is fine) and a ``KeywordHits`` that
+gives the exact start offsets of each keyword in the lower-cased content. The final decision is always Python
+``re`` near those keywords plus the keyword check in ``engine.py``, so both engines give identical findings.
 
-* ``HyperscanPrefilter`` runs every rule's regex at once with Hyperscan (SIMD, one pass). Rules Hyperscan
-  cannot compile are returned as candidates every time. The compiled database is cached on disk, keyed by the
-  ruleset hash and the Hyperscan version: compiling ~200 rules takes about a second, loading it a millisecond.
-* ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs.
+* ``HyperscanPrefilter`` runs every rule's regex (one report per rule) and every keyword literal (every
+  occurrence) in one Hyperscan pass. Rules Hyperscan cannot compile are returned as candidates every time. The
+  compiled database is cached on disk, keyed by the ruleset hash and the Hyperscan version: compiling ~250
+  rules takes seconds, loading it a millisecond.
+* ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs, and
+  keyword positions come from ``bytes.find``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scanner import cache
 from scanner.ruleset.model import CompiledRule
 
 
+class KeywordHits:
+    """Start offsets of keywords in a chunk's lower-cased content: precomputed, or searched on first request."""
+
+    __slots__ = ("_found", "_lazy", "_lowered")
+
+    def __init__(self, lowered: bytes, found: dict[bytes, list[int]] | None = None) -> None:
+        self._lowered = lowered
+        self._lazy = found is None
+        self._found: dict[bytes, list[int]] = {} if found is None else found
+
+    def positions(self, keyword: bytes) -> list[int]:
+        hits = self._found.get(keyword)
+        if hits is None:
+            if not self._lazy:
+                return []
+            hits = self._found[keyword] = _find_all(self._lowered, keyword)
+        return hits
+
+
+def _find_all(haystack: bytes, needle: bytes) -> list[int]:
+    found = []
+    pos = haystack.find(needle)
+    while pos != -1:
+        found.append(pos)
+        pos = haystack.find(needle, pos + 1)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    candidates: Sequence[int]
+    hits: KeywordHits
+
+
 class Prefilter(Protocol):
     name: str
 
-    def candidates(self, content: bytes, lowered: bytes) -> Sequence[int]: ...
+    def scan(self, content: bytes, lowered: bytes) -> Scanned: ...
 
 
 class KeywordPrefilter:
@@ -32,8 +71,9 @@ class KeywordPrefilter:
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self._keywords = [(i, rule.keywords) for i, rule in enumerate(rules)]
 
-    def candidates(self, content: bytes, lowered: bytes) -> Sequence[int]:
-        return [i for i, keywords in self._keywords if any(k in lowered for k in keywords)]
+    def scan(self, content: bytes, lowered: bytes) -> Scanned:
+        candidates = [i for i, keywords in self._keywords if any(k in lowered for k in keywords)]
+        return Scanned(candidates, KeywordHits(lowered))
 
 
 class HyperscanPrefilter:
@@ -43,14 +83,18 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._hs = hyperscan
+        self._rule_count = len(rules)
+        self._keywords = sorted({k for rule in rules for k in rule.keywords})
         self._always: list[int] = []
-        cache_name = f"hs-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        # "hs2": rule regexes plus keyword literals in one database.
+        cache_name = f"hs2-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
         db = self._load(cache.read(cache_name))
         if db is None:
             db, self._always = self._compile(rules)
             cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
         self._db = db
-        self._hits: list[int] = []
+        self._rules_hit: list[int] = []
+        self._keyword_hits: dict[bytes, list[int]] = {}
 
     def _load(self, data: bytes | None) -> Any:
         if data is None:
@@ -69,12 +113,22 @@ class HyperscanPrefilter:
 
     def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any, list[int]]:
         hs = self._hs
-        flags = hs.HS_FLAG_SINGLEMATCH
-        everything = list(range(len(rules)))
-        db = hs.Database()
+        single = hs.HS_FLAG_SINGLEMATCH
+        keyword_ids = list(range(len(rules), len(rules) + len(self._keywords)))
+        keyword_exprs = [re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords]
+        keyword_flags = [hs.HS_FLAG_CASELESS] * len(self._keywords)
+
+        def build(usable: list[int]) -> Any:
+            db = hs.Database()
+            db.compile(
+                expressions=[rules[i].spec.regex.encode() for i in usable] + keyword_exprs,
+                ids=usable + keyword_ids,
+                flags=[single] * len(usable) + keyword_flags,
+            )
+            return db
+
         try:
-            db.compile(expressions=[r.spec.regex.encode() for r in rules], ids=everything, flags=[flags] * len(rules))
-            return db, []
+            return build(list(range(len(rules)))), []
         except hs.HyperscanError:
             pass  # find the rules Hyperscan refuses; they run on every chunk instead
         usable: list[int] = []
@@ -82,22 +136,25 @@ class HyperscanPrefilter:
         for i, rule in enumerate(rules):
             probe = hs.Database()
             try:
-                probe.compile(expressions=[rule.spec.regex.encode()], ids=[i], flags=flags)
+                probe.compile(expressions=[rule.spec.regex.encode()], ids=[i], flags=single)
                 usable.append(i)
             except hs.HyperscanError:
                 always.append(i)
-        db = hs.Database()
-        db.compile(expressions=[rules[i].spec.regex.encode() for i in usable], ids=usable, flags=[flags] * len(usable))
-        return db, always
+        return build(usable), always
 
-    def _on_match(self, rule_index: int, start: int, end: int, flags: int, context: object) -> None:
-        self._hits.append(rule_index)
+    def _on_match(self, pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+        if pattern_id < self._rule_count:
+            self._rules_hit.append(pattern_id)
+        else:
+            keyword = self._keywords[pattern_id - self._rule_count]
+            self._keyword_hits.setdefault(keyword, []).append(end - len(keyword))
 
-    def candidates(self, content: bytes, lowered: bytes) -> Sequence[int]:
-        self._hits = list(self._always)
+    def scan(self, content: bytes, lowered: bytes) -> Scanned:
+        self._rules_hit = list(self._always)
+        self._keyword_hits = {}
         if content:
             self._db.scan(content, match_event_handler=self._on_match)
-        return self._hits
+        return Scanned(self._rules_hit, KeywordHits(lowered, self._keyword_hits))
 
 
 def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:

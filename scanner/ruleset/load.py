@@ -20,6 +20,8 @@ from scanner.errors import ConfigError
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
+# Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
+SPEC_FORMAT = 3
 
 
 def builtin_rules_dir() -> Path:
@@ -97,7 +99,7 @@ def compile_specs(
 def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] = ()) -> Ruleset:
     """Load rule files (the built-ins by default) plus ``extra`` specs, through the on-disk cache."""
     files = rule_files(builtin_rules_dir()) if paths is None else list(paths)
-    digest = hashlib.sha256(scanner.__version__.encode())
+    digest = hashlib.sha256(f"{scanner.__version__}/spec-format-{SPEC_FORMAT}".encode())
     contents = []
     for path in files:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 from scanner.detect.checksums import CHECKSUMS
 from scanner.errors import ConfigError
@@ -37,6 +38,8 @@ class RuleSpec:
     examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    # Derived at validation (see ``scan_window``), cached with the spec: 0 means "scan the whole content".
+    window: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, object], source: str, default_provider: str = "") -> RuleSpec:
@@ -129,13 +132,94 @@ class RuleSpec:
                 allow_paths.append(re.compile(rx))
             except re.error as exc:
                 raise ConfigError(f"{where}: allowlist.paths: invalid regex {rx!r}: {exc}") from None
+        resolved = replace(self, secret_group=group)
+        resolved = replace(resolved, window=scan_window(resolved, pattern, group))
         return CompiledRule(
-            spec=replace(self, secret_group=group),
+            spec=resolved,
             secret_group=group,
             keywords=tuple(k.encode() for k in self.keywords),
             allow_regexes=tuple(allow),
             allow_paths=tuple(allow_paths),
         )
+
+
+MAX_WINDOW = 2048
+LINE_WINDOW = -1  # ``RuleSpec.window`` value: matches stay on the line of their keyword
+
+
+def scan_window(spec: RuleSpec, pattern: re.Pattern[bytes], group: int) -> int:
+    """Where a rule's matches can be, relative to a keyword occurrence: ``LINE_WINDOW`` (on its line), a width in
+    bytes, or 0 when the whole content must be searched.
+
+    A rule is "keyword-anchored" when every example match contains one of its keywords; its matches are then
+    found by searching only near keyword occurrences, which skips most of a large file. Both engines use the same
+    windows (``detect.engine.rule_matches``), so their findings stay identical.
+    """
+    if not spec.examples:
+        return 0
+    keywords = [k.encode() for k in spec.keywords]
+    for example in spec.examples:
+        data = example.encode()
+        for m in pattern.finditer(data):
+            if not any(k in data[m.start() : m.end()].lower() for k in keywords):
+                return 0
+    parsed = _sre_parse().parse(spec.regex)
+    items = list(parsed)
+    if items and not any(_can_match_newline(op, av, parsed.state.flags) for op, av in items[:-1]):
+        last = _sre_parse().SubPattern(parsed.state, [items[-1]])
+        last_op, last_av = items[-1]
+        if not _can_match_newline(last_op, last_av, parsed.state.flags) or last.getwidth()[1] <= 1:
+            return LINE_WINDOW
+    width = parsed.getwidth()[1]
+    return int(width) if width <= MAX_WINDOW else 0
+
+
+def _sre_parse() -> Any:
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as _parser
+    return _parser
+
+
+def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
+    """Can this node of a parsed regex (``re._parser``) consume a newline?"""
+    name = str(op)
+    if name == "LITERAL":
+        return bool(av == 10)
+    if name == "NOT_LITERAL":
+        return bool(av != 10)
+    if name == "ANY":
+        return bool(flags & re.DOTALL)
+    if name == "IN":
+        return _set_has_newline(av)
+    if name == "BRANCH":
+        return any(_can_match_newline(o, a, flags) for branch in av[1] for o, a in branch)
+    if name == "SUBPATTERN":
+        _group, add_flags, del_flags, sub = av
+        inner = (flags | add_flags) & ~del_flags
+        return any(_can_match_newline(o, a, inner) for o, a in sub)
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return any(_can_match_newline(o, a, flags) for o, a in av[2])
+    if name == "ATOMIC_GROUP":
+        return any(_can_match_newline(o, a, flags) for o, a in av)
+    return name not in ("AT", "ASSERT", "ASSERT_NOT")  # anchors match no character; anything else: assume yes
+
+
+def _set_has_newline(items: Any) -> bool:
+    negate = False
+    found = False
+    for op, av in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            found |= av == 10
+        elif name == "RANGE":
+            found |= av[0] <= 10 <= av[1]
+        elif name == "CATEGORY":
+            found |= str(av) in ("CATEGORY_SPACE", "CATEGORY_NOT_DIGIT", "CATEGORY_NOT_WORD", "CATEGORY_LINEBREAK")
+    return found != negate
 
 
 @dataclass(frozen=True, eq=False)
