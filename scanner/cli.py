@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import scanner
 from scanner.errors import (
@@ -52,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
+    git = scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)")
+    modes = git.add_mutually_exclusive_group()
+    modes.add_argument("--staged", action="store_true", help="what the index adds against HEAD (pre-commit)")
+    modes.add_argument("--range", metavar="A..B", help="commits in B not in A (CI); blobs already in A are skipped")
+    modes.add_argument("--since", metavar="COMMIT", help="commits after COMMIT up to HEAD")
+    modes.add_argument("--history", action="store_true", help="every commit reachable from any ref, and stashes")
+    modes.add_argument(
+        "--pre-push",
+        action="store_true",
+        help="what a push sends: PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, else git's pre-push lines on stdin, "
+        "else HEAD minus every remote-tracking ref",
+    )
+    git.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="worker processes for history (default: cores)"
+    )
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
     rules = sub.add_parser("rules", help="list or check rules")
@@ -81,6 +97,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSource, FileSourceOptions, Skips
 
     paths = args.paths or ["."]
+    if _git_mode(args) is not None and (len(paths) != 1 or paths == ["-"]):
+        raise UsageError("git modes take one PATH: the repository")
     if args.no_config:
         config_path = None
     elif args.config:
@@ -100,8 +118,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     ruleset = build_ruleset(config)
     detector = build_detector(ruleset, config)
     skips = Skips()
-    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-    Scan(ruleset, detector, ScanSettings(config=config), result).run(FileSource(paths, options, skips))
+    git_mode = _git_mode(args)
+    if git_mode is None:
+        result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+        Scan(ruleset, detector, ScanSettings(config=config), result).run(FileSource(paths, options, skips))
+    else:
+        result = _scan_git(args, git_mode, paths, config, ruleset, detector, options)
 
     out = _open_output(args.output)
     try:
@@ -119,6 +141,57 @@ def cmd_scan(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_BLOCKED if result.blocked else EXIT_PASS
+
+
+def _git_mode(args: argparse.Namespace) -> str | None:
+    if args.staged:
+        return "staged"
+    if args.history:
+        return "history"
+    if args.range or args.since:
+        return "range"
+    if args.pre_push:
+        return "push"
+    return None
+
+
+def _scan_git(
+    args: argparse.Namespace, mode: str, paths: list[str], config: Any, ruleset: Any, detector: Any, options: Any
+) -> Any:
+    import time
+
+    from scanner.gitscan import BlobOptions, GitScanRequest, run_commits, run_staged
+    from scanner.models import ScanResult
+    from scanner.scan import Scan, ScanSettings
+    from scanner.sources.git import open_repository
+
+    repo = open_repository(paths[0])
+    root = repo.workdir or repo.path
+    result = ScanResult(target="git")
+    scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root), result)
+    blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=args.workers)
+    started = time.perf_counter()
+    if mode == "staged":
+        run_staged(scan, repo, blob_options)
+    else:
+        request = GitScanRequest(repo=repo, mode=mode, range_spec=args.range or args.since or "")
+        if mode == "push":
+            request.range_spec = _pre_commit_range()
+            if request.range_spec:
+                request.mode = "range"
+            elif not sys.stdin.isatty():
+                request.push_lines = sys.stdin.read().splitlines()
+        show_progress = not args.no_progress and sys.stderr.isatty()
+        run_commits(scan, request, blob_options, show_progress)
+    result.stats.duration_s = time.perf_counter() - started
+    return result
+
+
+def _pre_commit_range() -> str:
+    """pre-commit's pre-push stage names the range in the environment (legacy names too)."""
+    source = os.environ.get("PRE_COMMIT_FROM_REF") or os.environ.get("PRE_COMMIT_SOURCE")
+    target = os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_ORIGIN")
+    return f"{source}..{target}" if source and target else ""
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

@@ -187,6 +187,7 @@ class ScanResult:
     stats: ScanStats = field(default_factory=ScanStats)
     ruleset_hash: str = ""
     rule_infos: dict[str, RuleInfo] = field(default_factory=dict)
+    target_detail: str = ""  # e.g. "6729 commits, 8238 unique blobs"
 
     @property
     def blocked(self) -> bool:

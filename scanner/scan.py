@@ -15,7 +15,7 @@ from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
 from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
-from scanner.models import Chunk, Finding, Match, ScanResult, Verdict
+from scanner.models import Chunk, Finding, Match, Origin, ScanResult, Verdict
 from scanner.ruleset import Ruleset, load_ruleset
 from scanner.ruleset.model import CompiledRule
 
@@ -73,17 +73,19 @@ class Scan:
             self._cache[chunk.content_id] = matches
         return matches
 
-    def add(self, chunk: Chunk) -> None:
+    def add(self, chunk: Chunk, only_lines: frozenset[int] | None = None) -> None:
+        """Scan a chunk; with ``only_lines``, keep the matches that touch those lines (a diff's added lines)."""
         stats = self.result.stats
         stats.items_scanned += 1
         stats.bytes_scanned += len(chunk.content)
         matches = self.matches_for(chunk)
+        if only_lines is not None:
+            matches = [m for m in matches if any(n in only_lines for n in range(m.line, m.end_line + 1))]
         if matches:
-            self.add_matches(chunk, matches)
+            self.add_matches(chunk.origin, matches)
 
-    def add_matches(self, chunk: Chunk, matches: Iterable[Match]) -> None:
+    def add_matches(self, origin: Origin, matches: Iterable[Match]) -> None:
         config = self.settings.config
-        origin = chunk.origin
         path = origin.path
         commit = getattr(origin, "commit", "")
         key = self.settings.fingerprint_key

@@ -55,6 +55,7 @@ def result_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "tool": {"name": "leakstop", "version": scanner.__version__},
         "target": result.target,
+        "target_detail": result.target_detail,
         "ruleset": result.ruleset_hash[:16],
         "summary": {
             "findings": len(result.findings),

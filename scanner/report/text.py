@@ -58,8 +58,9 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     counts = {"block": 0, "warn": 0, "allow": 0}
     for f in result.findings:
         counts[f.verdict] += 1
+    detail = f" [{result.target_detail}]" if result.target_detail else ""
     summary = (
-        f"scanned {stats.items_scanned} items ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
+        f"scanned {stats.items_scanned} items{detail} ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
         f" · {len(result.findings)} findings: {counts['block']} blocked, {counts['warn']} warned,"
         f" {counts['allow']} allowed" + (" (--verbose lists them)" if counts["allow"] and not options.verbose else "")
     )

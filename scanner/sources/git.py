@@ -1,0 +1,283 @@
+"""The git source (pygit2): staged changes, commit ranges, pushes and full history, by unique blob.
+
+History is walked oldest first (topological order). Each commit is diffed against its first parent; a blob met
+for the first time is attributed to that commit and path and scanned once; later appearances (the same content
+at another path, a revert, a cherry-pick) are counted, not rescanned. A merge whose resolution brings new content
+introduces new blobs in its first-parent diff; blobs brought in from the other side were already seen on their
+own branch, which the topological walk visits first. Commit messages and annotated tag messages are scanned too.
+
+The walk only collects (blob, path, commit) triples; reading and scanning the blobs is ``scan_blobs``'s job, in
+worker processes (``scanner.gitscan``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from scanner.errors import InputError, UsageError
+from scanner.models import Chunk, FileOrigin, GitOrigin, ScanIssue
+from scanner.sources.files import Skips, blob_id, is_binary
+
+ZERO_OID = "0" * 40
+SUBMODULE_MODE = 0o160000
+
+
+def _pygit2() -> Any:
+    import pygit2
+
+    return pygit2
+
+
+def open_repository(path: str) -> Any:
+    """The repository holding ``path`` (a working tree or a bare repository)."""
+    pygit2 = _pygit2()
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file or directory")
+    found = pygit2.discover_repository(path)
+    if found is None:
+        raise InputError(f"{path}: not a git repository (no .git found here or above)")
+    try:
+        return pygit2.Repository(found)
+    except pygit2.GitError as exc:
+        raise InputError(f"{path}: cannot open the git repository: {exc}") from None
+
+
+def resolve_commit(repo: Any, spec: str) -> Any:
+    pygit2 = _pygit2()
+    try:
+        return repo.revparse_single(spec).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        raise UsageError(f"unknown revision {spec!r} in {repo.path}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobTask:
+    """A blob to scan, where it first appeared, and the position of that commit in the walk (oldest = 0)."""
+
+    oid: str
+    path: str
+    commit: str
+    order: int
+
+
+@dataclass
+class Walk:
+    """What a history walk found: the blobs to scan, and the text chunks (messages) scanned directly."""
+
+    blobs: list[BlobTask] = field(default_factory=list)
+    messages: list[tuple[int, Chunk]] = field(default_factory=list)
+    commits: int = 0
+    appearances: Counter[str] = field(default_factory=Counter)
+
+
+def commit_origin(commit: Any, path: str, where: str = "blob") -> GitOrigin:
+    author = commit.author
+    tz = timezone(timedelta(minutes=author.offset))
+    return GitOrigin(
+        path=path,
+        commit=str(commit.id),
+        author=author.name,
+        email=author.email,
+        date=datetime.fromtimestamp(author.time, tz).isoformat(),
+        where=where,  # type: ignore[arg-type]
+    )
+
+
+def history_tips(repo: Any, skips: Skips) -> list[Any]:
+    """Every commit a ref points at: branches, tags, remote-tracking refs, notes aside, and every stash entry."""
+    pygit2 = _pygit2()
+    tips: dict[str, Any] = {}
+    for name in repo.references:
+        if name.startswith("refs/notes/"):
+            continue
+        try:
+            target = repo.references[name].peel()
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            skips.skip(name, "unresolvable-ref", f"cannot resolve: {exc}")
+            continue
+        if isinstance(target, pygit2.Commit):
+            tips[str(target.id)] = target
+    try:
+        for stash in repo.listall_stashes():
+            commit = repo.get(stash.commit_id)
+            if commit is not None:
+                tips[str(commit.id)] = commit
+    except pygit2.GitError:
+        pass
+    return list(tips.values())
+
+
+def walk_commits(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips) -> Walk:
+    """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first, collecting new blobs."""
+    pygit2 = _pygit2()
+    walk = Walk()
+    if not tips:
+        return walk
+    walker = repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+    for tip in tips:
+        walker.push(tip.id)
+    for commit in hidden:
+        walker.hide(commit.id)
+    seen: set[Any] = set()
+    # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
+    for commit in hidden:
+        _add_tree_blobs(commit.tree, seen)
+    seen_messages: set[str] = set()
+    deleted = pygit2.enums.DeltaStatus.DELETED
+    for order, commit in enumerate(walker):
+        walk.commits += 1
+        message = commit.raw_message
+        if message and (key := blob_id(message)) not in seen_messages:
+            seen_messages.add(key)
+            walk.messages.append((order, Chunk(message, commit_origin(commit, "<commit message>", "commit-message"))))
+        try:
+            parents = commit.parents
+            diff = repo.diff(parents[0].tree, commit.tree) if parents else commit.tree.diff_to_tree(swap=True)
+        except (pygit2.GitError, KeyError) as exc:
+            skips.skip(str(commit.id), "corrupt-object", f"cannot read the commit's tree or parent: {exc}")
+            continue
+        commit_id = str(commit.id)
+        for delta in diff.deltas:
+            if delta.status == deleted:
+                continue
+            new = delta.new_file
+            if new.mode == SUBMODULE_MODE:
+                skips.skip(new.path, "submodule", f"submodule at {commit_id[:12]} not followed")
+                continue
+            oid = new.id
+            if oid in seen:
+                walk.appearances[str(oid)] += 1
+                continue
+            seen.add(oid)
+            walk.blobs.append(BlobTask(str(oid), new.path, commit_id, order))
+    return walk
+
+
+def _add_tree_blobs(tree: Any, seen: set[Any]) -> None:
+    pygit2 = _pygit2()
+    for entry in tree:
+        if entry.type == pygit2.enums.ObjectType.TREE or entry.type_str == "tree":
+            _add_tree_blobs(tree[entry.name], seen)
+        elif entry.type_str == "blob":
+            seen.add(entry.id)
+
+
+def tag_messages(repo: Any, skips: Skips) -> Iterator[Chunk]:
+    """Annotated tags carry a message of their own (release notes where a token gets pasted)."""
+    pygit2 = _pygit2()
+    for name in repo.references:
+        if not name.startswith("refs/tags/"):
+            continue
+        try:
+            obj = repo.get(repo.references[name].target)
+        except (pygit2.GitError, ValueError) as exc:
+            skips.skip(name, "corrupt-object", f"cannot read the tag: {exc}")
+            continue
+        if isinstance(obj, pygit2.Tag) and obj.message:
+            tagger = obj.tagger
+            when = ""
+            if tagger is not None:
+                when = datetime.fromtimestamp(tagger.time, timezone(timedelta(minutes=tagger.offset))).isoformat()
+            origin = GitOrigin(
+                path="<tag message>",
+                commit=str(obj.target),
+                author=tagger.name if tagger is not None else "",
+                email=tagger.email if tagger is not None else "",
+                date=when,
+                where="tag-message",
+            )
+            yield Chunk(obj.message.encode("utf-8", "surrogateescape"), origin)
+
+
+def shallow_issue(repo: Any) -> ScanIssue | None:
+    if repo.is_shallow:
+        return ScanIssue(repo.path, "shallow", "shallow clone: history before the shallow boundary is not scanned")
+    return None
+
+
+# --- staged changes ---
+
+
+@dataclass(frozen=True, slots=True)
+class StagedChunk:
+    chunk: Chunk
+    added_lines: frozenset[int]
+
+
+def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[StagedChunk]:
+    """What the index adds against HEAD: each added or modified file, with the line numbers it adds."""
+    pygit2 = _pygit2()
+    if repo.is_bare:
+        raise InputError(f"{repo.path}: a bare repository has no index to scan (--staged)")
+    index = repo.index
+    if repo.head_is_unborn:
+        diff = index.diff_to_tree(repo.get(repo.TreeBuilder().write()))
+    else:
+        diff = index.diff_to_tree(repo.head.peel(pygit2.Commit).tree)
+    for patch in diff:
+        delta = patch.delta
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            continue
+        new = delta.new_file
+        if new.mode == SUBMODULE_MODE:
+            skips.skip(new.path, "submodule", "submodule change not followed")
+            continue
+        if max_size and new.size > max_size:
+            skips.skip(new.path, "too-large", f"{new.size} bytes is over the {max_size}-byte cap")
+            continue
+        try:
+            data = repo[new.id].data
+        except KeyError:
+            skips.skip(new.path, "missing-object", f"staged blob {new.id} is missing")
+            continue
+        if not scan_binary and is_binary(data):
+            skips.skip(new.path, "binary", "binary file (NUL byte in the first 8000 bytes)")
+            continue
+        added = frozenset(
+            line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+" and line.new_lineno > 0
+        )
+        if added:
+            yield StagedChunk(Chunk(data, FileOrigin(new.path), str(new.id)), added)
+
+
+# --- pushes ---
+
+
+def push_ranges(repo: Any, lines: Iterable[str]) -> tuple[list[Any], list[Any]]:
+    """Tips and hidden commits for what a push sends, from git's pre-push (or pre-receive) stdin lines.
+
+    A line is ``<local ref> <local oid> <remote ref> <remote oid>``. A deleted ref sends nothing; a new ref
+    sends what no remote-tracking ref has yet; an update sends ``remote..local``.
+    """
+    tips: list[Any] = []
+    hidden: list[Any] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        _local_ref, local_oid, _remote_ref, remote_oid = parts
+        if local_oid == ZERO_OID:
+            continue
+        tips.append(resolve_commit(repo, local_oid))
+        if remote_oid != ZERO_OID and repo.get(remote_oid) is not None:
+            hidden.append(resolve_commit(repo, remote_oid))
+        else:
+            hidden.extend(remote_tips(repo))
+    return tips, hidden
+
+
+def remote_tips(repo: Any) -> list[Any]:
+    pygit2 = _pygit2()
+    found = []
+    for name in repo.references:
+        if name.startswith("refs/remotes/"):
+            try:
+                found.append(repo.references[name].peel(pygit2.Commit))
+            except (pygit2.GitError, ValueError):
+                continue
+    return found
