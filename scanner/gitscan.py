@@ -8,10 +8,10 @@ with findings.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import queue
+import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.detect.engine import Detector
@@ -20,7 +20,7 @@ from scanner.scan import Scan
 from scanner.sources.files import Skips, is_binary
 from scanner.sources.git import (
     BlobTask,
-    Walk,
+    WalkStats,
     commit_origin,
     history_tips,
     push_ranges,
@@ -32,7 +32,8 @@ from scanner.sources.git import (
     walk_commits,
 )
 
-BATCH = 64  # blobs per task sent to a worker: amortises the round trip, small enough to balance the load
+BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
+CONTEXT_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class BlobOptions:
     max_size: int
     scan_binary: bool
     workers: int
+    only_added_lines: bool = False  # ranges and pushes report what they add, not what the base already had
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,85 +53,202 @@ class BlobResult:
     message: str = ""
 
 
-# Worker-process state, set before the pool forks (or by the initializer under spawn).
+def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common prefix (at most ``limit``), compared a block at a time (C-speed slice compares)."""
+    pos = 0
+    block = 4096
+    while block:
+        while pos + block <= limit and a[pos : pos + block] == b[pos : pos + block]:
+            pos += block
+        block //= 8
+    return pos
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common suffix (at most ``limit``), like ``_common_prefix`` from the end."""
+    pos = 0
+    block = 4096
+    la, lb = len(a), len(b)
+    while block:
+        while pos + block <= limit and a[la - pos - block : la - pos] == b[lb - pos - block : lb - pos]:
+            pos += block
+        block //= 8
+    return pos
+
+
+def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
+    """The part of ``new`` that differs from ``old``: whole lines from the first to the last changed byte, with
+    ``CONTEXT_LINES`` around them, and the region's first line number. The region is empty if nothing changed.
+
+    In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
+    path. The common prefix and suffix are found with block compares, so the cost is that of the change.
+    """
+    if old == new:
+        return b"", 0
+    shorter = min(len(old), len(new))
+    prefix = _common_prefix(old, new, shorter)
+    suffix = _common_suffix(old, new, shorter - prefix)
+    start = prefix
+    end = len(new) - suffix
+    for _ in range(CONTEXT_LINES + 1):
+        start = new.rfind(b"\n", 0, max(start - 1, 0)) + 1 if start > 0 else 0
+    for _ in range(CONTEXT_LINES + 1):
+        found = new.find(b"\n", end)
+        end = len(new) if found == -1 else found + 1
+    return new[start:end], new.count(b"\n", 0, start) + 1
+
+
+def added_lines(old: bytes, new: bytes) -> frozenset[int]:
+    """Line numbers ``new`` adds over ``old``, by libgit2's diff: what a range or a push really adds."""
+    import pygit2
+
+    patch = pygit2.Patch.create_from(old, new, context_lines=0)
+    return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
+
+
+class BlobScanner:
+    """Reads and scans blobs in walk order, diffing each against the last version seen at the same path.
+
+    One per process. ``base`` holds, per path, the content the scan starts from (a range's base commit), so a
+    range reports what it adds.
+    """
+
+    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base_commits: Sequence[str]) -> None:
+        import pygit2
+
+        self.repo = pygit2.Repository(repo_path)
+        self.detector = detector
+        self.options = options
+        self.previous: dict[str, bytes] = {}
+        self.base_trees = [self.repo[c].tree for c in base_commits]
+
+    def _base_version(self, path: str) -> bytes | None:
+        for tree in self.base_trees:
+            try:
+                return bytes(self.repo[tree[path].id].read_raw())
+            except (KeyError, ValueError):
+                continue
+        return None
+
+    def scan(self, index: int, oid_hex: str, path: str) -> tuple[int, BlobResult | None]:
+        """Returns (bytes scanned, result worth sending back or None)."""
+        import pygit2
+
+        oid = pygit2.Oid(hex=oid_hex)
+        options = self.options
+        try:
+            data = self.repo.odb.read(oid)[1]  # one read; Repository[oid] then read_raw() inflates twice
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            return 0, BlobResult(index, 0, (), "missing-object", f"cannot read blob {oid_hex}: {exc}")
+        if options.max_size and len(data) > options.max_size:
+            return 0, BlobResult(index, len(data), (), "too-large", f"{len(data)} bytes is over the cap")
+        if not options.scan_binary and is_binary(data):
+            return 0, BlobResult(index, len(data), (), "binary", "binary blob")
+        previous = self.previous.get(path)
+        if previous is None and self.base_trees:
+            previous = self._base_version(path)
+        self.previous[path] = data
+        if previous is None:
+            matches = self.detector.detect(data)
+        else:
+            region, first = changed_region(previous, data)
+            matches = self.detector.detect(region, first_line=first) if region else []
+            if options.only_added_lines and matches:
+                added = added_lines(previous, data)
+                matches = [m for m in matches if any(n in added for n in range(m.line, m.end_line + 1))]
+        return len(data), BlobResult(index, len(data), tuple(matches)) if matches else None
+
+
+# Worker-process state, inherited through fork.
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(repo_path: str, detector: Detector | None, options: BlobOptions) -> None:
-    _WORKER.update(repo_path=repo_path, options=options, repo=None)
-    if detector is not None:
-        _WORKER["detector"] = detector
+def _worker_main(tasks: Any, results: Any) -> None:
+    scanner = BlobScanner(_WORKER["repo_path"], _WORKER["detector"], _WORKER["options"], _WORKER["base"])
+    while (batch := tasks.get()) is not None:
+        total = 0
+        out: list[BlobResult] = []
+        for index, oid_hex, path in batch:
+            size, result = scanner.scan(index, oid_hex, path)
+            total += size
+            if result is not None:
+                out.append(result)
+        results.put((len(batch), total, out))
+    results.put(None)
 
 
-def _scan_batch(batch: Sequence[tuple[int, str]]) -> tuple[int, int, list[BlobResult]]:
-    """Scan (index, oid) pairs; returns (blobs read, bytes read, results worth sending back)."""
-    import pygit2
+class BlobPipeline:
+    """Feeds blobs to worker processes as the walk finds them; all versions of a path go to the same worker,
+    in walk order, so each worker can diff a file against its previous version."""
 
-    repo = _WORKER.get("repo")
-    if repo is None:
-        repo = _WORKER["repo"] = pygit2.Repository(_WORKER["repo_path"])
-    detector: Detector = _WORKER["detector"]
-    options: BlobOptions = _WORKER["options"]
-    results: list[BlobResult] = []
-    read = 0
-    total = 0
-    for index, oid_hex in batch:
-        oid = pygit2.Oid(hex=oid_hex)
-        try:
-            _kind, size = repo.odb.read_header(oid)
-            if options.max_size and size > options.max_size:
-                results.append(BlobResult(index, size, (), "too-large", f"{size} bytes is over the cap"))
-                continue
-            data = repo[oid].read_raw()
-        except (KeyError, ValueError, pygit2.GitError) as exc:
-            results.append(BlobResult(index, 0, (), "missing-object", f"cannot read blob {oid_hex}: {exc}"))
-            continue
-        if not options.scan_binary and is_binary(data):
-            results.append(BlobResult(index, len(data), (), "binary", "binary blob"))
-            continue
-        read += 1
-        total += len(data)
-        matches = detector.detect(data)
-        if matches:
-            results.append(BlobResult(index, len(data), tuple(matches)))
-    return read, total, results
+    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Sequence[str]) -> None:
+        import multiprocessing
+        import os
 
+        self.workers = options.workers or os.cpu_count() or 1
+        self.inline: BlobScanner | None = None
+        self.pending: list[tuple[int, int, list[BlobResult]]] = []
+        if self.workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            self.inline = BlobScanner(repo_path, detector, options, base)
+            return
+        _WORKER.update(repo_path=repo_path, detector=detector, options=options, base=list(base))
+        context = multiprocessing.get_context("fork")  # inherits the compiled detector at no cost
+        self.results = context.Queue()
+        self.queues = [context.Queue() for _ in range(self.workers)]
+        self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
+        self.processes = [
+            context.Process(target=_worker_main, args=(queue, self.results), daemon=True) for queue in self.queues
+        ]
+        for process in self.processes:
+            process.start()
 
-def scan_blob_tasks(
-    repo_path: str,
-    tasks: Sequence[BlobTask],
-    detector: Detector,
-    options: BlobOptions,
-    progress: Callable[[int, int], None] | None = None,
-) -> Iterator[tuple[int, int, list[BlobResult]]]:
-    """Scan the blobs, in worker processes when there are enough of them to pay for the pool."""
-    batches = [
-        [(i, tasks[i].oid) for i in range(start, min(start + BATCH, len(tasks)))]
-        for start in range(0, len(tasks), BATCH)
-    ]
-    workers = options.workers or os.cpu_count() or 1
-    if workers <= 1 or len(batches) <= 2:
-        _init_worker(repo_path, detector, options)
-        for batch in batches:
-            outcome = _scan_batch(batch)
-            if progress:
-                progress(len(batch), outcome[1])
-            yield outcome
-        return
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods:
-        # Fork inherits the compiled detector (Hyperscan database, compiled regexes) at no cost.
-        _init_worker(repo_path, detector, options)
-        context: Any = multiprocessing.get_context("fork")
-        init_args: tuple[Any, ...] = (repo_path, None, options)
-    else:
-        context = multiprocessing.get_context("spawn")
-        init_args = (repo_path, detector, options)
-    with context.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-        for outcome in pool.imap_unordered(_scan_batch, batches):
-            if progress:
-                progress(BATCH, outcome[1])
-            yield outcome
+    def submit(self, index: int, task: BlobTask) -> None:
+        if self.inline is not None:
+            size, result = self.inline.scan(index, task.oid, task.path)
+            self.pending.append((1, size, [result] if result else []))
+            return
+        worker = zlib.crc32(task.path.encode("utf-8", "surrogateescape")) % self.workers
+        buffer = self.buffers[worker]
+        buffer.append((index, task.oid, task.path))
+        if len(buffer) >= BATCH:
+            self.queues[worker].put(buffer)
+            self.buffers[worker] = []
+
+    def ready(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
+        """Results already back, without waiting."""
+        yield from self.pending
+        self.pending.clear()
+        if self.inline is None:
+            while True:
+                try:
+                    item = self.results.get_nowait()
+                except queue.Empty:
+                    return
+                if item is None:
+                    self.workers_done += 1
+                else:
+                    yield item
+
+    def finish(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
+        """The remaining results, waiting for the workers to end."""
+        yield from self.pending
+        self.pending.clear()
+        if self.inline is not None:
+            return
+        for worker, buffer in enumerate(self.buffers):
+            if buffer:
+                self.queues[worker].put(buffer)
+            self.queues[worker].put(None)
+        while self.workers_done < len(self.processes):
+            item = self.results.get()
+            if item is None:
+                self.workers_done += 1
+            else:
+                yield item
+        for process in self.processes:
+            process.join()
+
+    workers_done = 0
 
 
 @dataclass
@@ -173,43 +292,54 @@ def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_
         result.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
         return
     tips, hidden = plan(request, skips)
-    walk = walk_commits(repo, tips, hidden, skips)
+    if request.mode != "history":
+        options = replace(options, only_added_lines=True)
     orders: dict[str, int] = {}
-    for order, chunk in walk.messages:
-        before = len(result.findings)
-        scan.add(chunk)
-        for finding in result.findings[before:]:
-            orders[finding.finding_id] = order
-    if request.mode == "history":
-        for chunk in tag_messages(repo, skips):
-            scan.add(chunk)
-    _scan_walk_blobs(scan, repo, walk, options, show_progress, orders)
-    result.findings[:] = _oldest_first(result.findings, orders)
-    result.stats.skipped["duplicate-blob"] += sum(walk.appearances.values())
-    result.target_detail = f"{walk.commits} commits, {len(walk.blobs)} unique blobs"
+    tasks: list[BlobTask] = []
+    stats = WalkStats()
+    pipeline = BlobPipeline(repo.path, scan.detector, options, [str(c.id) for c in hidden])
+    with _progress(show_progress) as advance:
 
+        def collect(outcomes: Iterator[tuple[int, int, list[BlobResult]]]) -> None:
+            for blobs, total, results in outcomes:
+                result.stats.items_scanned += blobs
+                result.stats.bytes_scanned += total
+                if advance:
+                    advance(blobs, len(tasks))
+                for blob in results:
+                    _add_blob_result(scan, repo, tasks[blob.index], blob, orders)
 
-def _scan_walk_blobs(
-    scan: Scan, repo: Any, walk: Walk, options: BlobOptions, show_progress: bool, orders: dict[str, int]
-) -> None:
-    result = scan.result
-    tasks = walk.blobs
-    with _progress(show_progress, len(tasks)) as advance:
-        for read, total, results in scan_blob_tasks(repo.path, tasks, scan.detector, options, advance):
-            result.stats.items_scanned += read
-            result.stats.bytes_scanned += total
-            for blob in results:
-                task = tasks[blob.index]
-                if blob.skipped:
-                    result.stats.skipped[blob.skipped] += 1
-                    if blob.skipped != "binary":
-                        result.issues.append(ScanIssue(f"{task.path}@{task.commit[:12]}", blob.skipped, blob.message))
-                    continue
-                origin = commit_origin(repo[task.commit], task.path)
+        for item in walk_commits(repo, tips, hidden, skips, stats):
+            if isinstance(item, BlobTask):
+                tasks.append(item)
+                pipeline.submit(len(tasks) - 1, item)
+                collect(pipeline.ready())
+            else:
+                order, chunk = item
                 before = len(result.findings)
-                scan.add_matches(origin, blob.matches)
+                scan.add(chunk)
                 for finding in result.findings[before:]:
-                    orders[finding.finding_id] = task.order
+                    orders[finding.finding_id] = order
+        if request.mode == "history":
+            for chunk in tag_messages(repo, skips):
+                scan.add(chunk)
+        collect(pipeline.finish())
+    result.findings[:] = _oldest_first(result.findings, orders)
+    result.stats.skipped["duplicate-blob"] += stats.appearances
+    result.target_detail = f"{stats.commits} commits, {len(tasks)} unique blobs"
+
+
+def _add_blob_result(scan: Scan, repo: Any, task: BlobTask, blob: BlobResult, orders: dict[str, int]) -> None:
+    result = scan.result
+    if blob.skipped:
+        result.stats.skipped[blob.skipped] += 1
+        if blob.skipped != "binary":
+            result.issues.append(ScanIssue(f"{task.path}@{task.commit[:12]}", blob.skipped, blob.message))
+        return
+    before = len(result.findings)
+    scan.add_matches(commit_origin(repo[task.commit], task.path), blob.matches)
+    for finding in result.findings[before:]:
+        orders[finding.finding_id] = task.order
 
 
 def _oldest_first(findings: list[Finding], orders: dict[str, int]) -> list[Finding]:
@@ -229,32 +359,31 @@ def run_staged(scan: Scan, repo: Any, options: BlobOptions) -> None:
 
 
 class _progress:
-    """A rich progress bar on a TTY (stderr); nothing otherwise."""
+    """A rich progress bar on a TTY (stderr), blobs scanned of blobs found so far; nothing otherwise."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
         self._bar: Any = None
 
     def __enter__(self) -> Callable[[int, int], None] | None:
         if not self.enabled:
             return None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self._bar = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
-            TimeRemainingColumn(),
+            TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
         )
         self._bar.start()
-        task = self._bar.add_task("blobs", total=self.total)
+        task = self._bar.add_task("blobs", total=None)
 
-        def advance(blobs: int, size: int) -> None:
-            self._bar.update(task, advance=blobs)
+        def advance(blobs: int, found: int) -> None:
+            self._bar.update(task, advance=blobs, total=found)
 
         return advance
 

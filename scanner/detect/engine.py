@@ -136,11 +136,12 @@ class Detector:
                     )
         return _dedupe(found)
 
-    def detect(self, content: bytes) -> list[Match]:
+    def detect(self, content: bytes, first_line: int = 1) -> list[Match]:
+        """Matches in ``content``; ``first_line`` numbers its lines when it is a part of a file."""
         raw = self.raw_matches(content)
         if not raw:
             return []
-        return to_matches(content, raw)
+        return to_matches(content, raw, first_line)
 
 
 def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: KeywordHits) -> Iterator[re.Match[bytes]]:
@@ -249,8 +250,9 @@ class _Lines:
         return start, end
 
 
-def to_matches(content: bytes, raw: Sequence[RawMatch]) -> list[Match]:
+def to_matches(content: bytes, raw: Sequence[RawMatch], first_line: int = 1) -> list[Match]:
     lines = _Lines(content)
+    shift = first_line - 1
     # Every secret span is redacted in every snippet, so a line holding two secrets shows neither.
     spans = sorted((r.start, r.end, _mask(r)) for r in raw)
     out: list[Match] = []
@@ -263,9 +265,9 @@ def to_matches(content: bytes, raw: Sequence[RawMatch]) -> list[Match]:
                 secret=Secret(r.secret),
                 start=r.start,
                 end=r.end,
-                line=line,
+                line=line + shift,
                 column=column,
-                end_line=end_line,
+                end_line=end_line + shift,
                 end_column=end_column + 1,
                 snippet=_snippet(lines, line, r.start, spans),
                 entropy=round(r.entropy, 3),

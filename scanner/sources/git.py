@@ -13,9 +13,8 @@ worker processes (``scanner.gitscan``).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -66,13 +65,9 @@ class BlobTask:
 
 
 @dataclass
-class Walk:
-    """What a history walk found: the blobs to scan, and the text chunks (messages) scanned directly."""
-
-    blobs: list[BlobTask] = field(default_factory=list)
-    messages: list[tuple[int, Chunk]] = field(default_factory=list)
+class WalkStats:
     commits: int = 0
-    appearances: Counter[str] = field(default_factory=Counter)
+    appearances: int = 0  # blobs met again after their first appearance (counted, not rescanned)
 
 
 def commit_origin(commit: Any, path: str, where: str = "blob") -> GitOrigin:
@@ -112,12 +107,17 @@ def history_tips(repo: Any, skips: Skips) -> list[Any]:
     return list(tips.values())
 
 
-def walk_commits(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips) -> Walk:
-    """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first, collecting new blobs."""
+def walk_commits(
+    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, stats: WalkStats
+) -> Iterator[BlobTask | tuple[int, Chunk]]:
+    """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first.
+
+    Yields each blob the first time it appears (a ``BlobTask``) and each distinct commit message as
+    ``(order, chunk)``, as the walk goes, so scanning can start before the walk ends.
+    """
     pygit2 = _pygit2()
-    walk = Walk()
     if not tips:
-        return walk
+        return
     walker = repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
     for tip in tips:
         walker.push(tip.id)
@@ -130,11 +130,11 @@ def walk_commits(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: S
     seen_messages: set[str] = set()
     deleted = pygit2.enums.DeltaStatus.DELETED
     for order, commit in enumerate(walker):
-        walk.commits += 1
+        stats.commits += 1
         message = commit.raw_message
         if message and (key := blob_id(message)) not in seen_messages:
             seen_messages.add(key)
-            walk.messages.append((order, Chunk(message, commit_origin(commit, "<commit message>", "commit-message"))))
+            yield order, Chunk(message, commit_origin(commit, "<commit message>", "commit-message"))
         try:
             parents = commit.parents
             diff = repo.diff(parents[0].tree, commit.tree) if parents else commit.tree.diff_to_tree(swap=True)
@@ -151,11 +151,10 @@ def walk_commits(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: S
                 continue
             oid = new.id
             if oid in seen:
-                walk.appearances[str(oid)] += 1
+                stats.appearances += 1
                 continue
             seen.add(oid)
-            walk.blobs.append(BlobTask(str(oid), new.path, commit_id, order))
-    return walk
+            yield BlobTask(str(oid), new.path, commit_id, order)
 
 
 def _add_tree_blobs(tree: Any, seen: set[Any]) -> None:
