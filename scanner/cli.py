@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
+    hook = sub.add_parser(
+        "install-hook",
+        help="install a plain git hook (for repositories without pre-commit)",
+        usage="leakstop install-hook {pre-commit,pre-push} [--force] [PATH]",
+        description="pre-commit runs `scan --staged`, pre-push runs `scan --pre-push`; PATH is the repository "
+        "(default: .). The hook goes where git looks for hooks (core.hooksPath if set).",
+    )
+    hook.add_argument("hook", choices=["pre-commit", "pre-push"])
+    hook.add_argument("--force", action="store_true", help="replace a hook that leakstop did not write")
+    # PATH and a later --force, parsed in cmd_install_hook: argparse (< 3.12) cannot take `HOOK --force PATH`.
+    hook.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     rules_list = rules_sub.add_parser("list", help="list the rules")
@@ -243,6 +255,26 @@ def cmd_rules(args: argparse.Namespace) -> int:
     raise UsageError("rules: give an action: list or check")
 
 
+def cmd_install_hook(args: argparse.Namespace) -> int:
+    from scanner.hooks import install_hook
+
+    force, paths, options_done = args.force, [], False
+    for arg in args.rest:
+        if arg == "--" and not options_done:
+            options_done = True
+        elif arg == "--force" and not options_done:
+            force = True
+        elif arg.startswith("-") and not options_done:
+            raise UsageError(f"install-hook: unknown option {arg!r} (usage: install-hook HOOK [--force] [PATH])")
+        else:
+            paths.append(arg)
+    if len(paths) > 1:
+        raise UsageError(f"install-hook: one PATH, the repository (got {len(paths)})")
+    target = install_hook(args.hook, paths[0] if paths else ".", force=force)
+    print(f"leakstop: installed the {args.hook} hook: {target}")
+    return EXIT_PASS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -251,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_scan(args)
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "install-hook":
+            return cmd_install_hook(args)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except LeakstopError as exc:

@@ -9,7 +9,6 @@ with findings.
 from __future__ import annotations
 
 import queue
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +19,7 @@ from scanner.scan import Scan
 from scanner.sources.files import Skips, is_binary
 from scanner.sources.git import (
     BlobTask,
+    MessageTask,
     WalkStats,
     commit_origin,
     history_tips,
@@ -34,6 +34,7 @@ from scanner.sources.git import (
 
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
 CONTEXT_LINES = 3
+LARGE_REGION = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,26 +55,28 @@ class BlobResult:
 
 
 def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
-    """Length of the common prefix (at most ``limit``), compared a block at a time (C-speed slice compares)."""
-    pos = 0
-    block = 4096
-    while block:
-        while pos + block <= limit and a[pos : pos + block] == b[pos : pos + block]:
-            pos += block
-        block //= 8
-    return pos
+    """Length of the common prefix (at most ``limit``): a binary search of C-speed ``startswith`` checks."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(b[lo:mid], lo):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     """Length of the common suffix (at most ``limit``), like ``_common_prefix`` from the end."""
-    pos = 0
-    block = 4096
     la, lb = len(a), len(b)
-    while block:
-        while pos + block <= limit and a[la - pos - block : la - pos] == b[lb - pos - block : lb - pos]:
-            pos += block
-        block //= 8
-    return pos
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.endswith(b[lb - mid : lb - lo], 0, la - lo):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
@@ -96,6 +99,30 @@ def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
         found = new.find(b"\n", end)
         end = len(new) if found == -1 else found + 1
     return new[start:end], new.count(b"\n", 0, start) + 1
+
+
+def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
+    """``changed_region``; where changes are scattered over a large file (a generated list, a changelog), the
+    region is most of the file, so it is narrowed to its new lines (lines found nowhere in ``old``) with context,
+    in blocks of consecutive lines."""
+    region, first = changed_region(old, new)
+    if len(region) < LARGE_REGION:
+        if region:
+            yield region, first
+        return
+    known = set(old.split(b"\n"))
+    lines = region.split(b"\n")
+    novel = [i for i, line in enumerate(lines) if line not in known]
+    block_start = block_end = -1
+    for i in novel:
+        lo, hi = max(0, i - CONTEXT_LINES), min(len(lines), i + CONTEXT_LINES + 1)
+        if lo > block_end:
+            if block_end > block_start:
+                yield b"\n".join(lines[block_start:block_end]), first + block_start
+            block_start = lo
+        block_end = hi
+    if block_end > block_start:
+        yield b"\n".join(lines[block_start:block_end]), first + block_start
 
 
 def added_lines(old: bytes, new: bytes) -> frozenset[int]:
@@ -151,8 +178,9 @@ class BlobScanner:
         if previous is None:
             matches = self.detector.detect(data)
         else:
-            region, first = changed_region(previous, data)
-            matches = self.detector.detect(region, first_line=first) if region else []
+            matches = []
+            for region, first in changed_regions(previous, data):
+                matches.extend(self.detector.detect(region, first_line=first))
             if options.only_added_lines and matches:
                 added = added_lines(previous, data)
                 matches = [m for m in matches if any(n in added for n in range(m.line, m.end_line + 1))]
@@ -163,7 +191,7 @@ class BlobScanner:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_main(tasks: Any, results: Any) -> None:
+def _worker_main(worker: int, tasks: Any, results: Any) -> None:
     scanner = BlobScanner(_WORKER["repo_path"], _WORKER["detector"], _WORKER["options"], _WORKER["base"])
     while (batch := tasks.get()) is not None:
         total = 0
@@ -173,13 +201,14 @@ def _worker_main(tasks: Any, results: Any) -> None:
             total += size
             if result is not None:
                 out.append(result)
-        results.put((len(batch), total, out))
+        results.put((worker, len(batch), total, out))
     results.put(None)
 
 
 class BlobPipeline:
     """Feeds blobs to worker processes as the walk finds them; all versions of a path go to the same worker,
-    in walk order, so each worker can diff a file against its previous version."""
+    in walk order, so each worker can diff a file against its previous version. New paths go to the least
+    loaded worker."""
 
     def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Sequence[str]) -> None:
         import multiprocessing
@@ -196,8 +225,11 @@ class BlobPipeline:
         self.results = context.Queue()
         self.queues = [context.Queue() for _ in range(self.workers)]
         self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
+        self.assigned: dict[str, int] = {}
+        self.load = [0] * self.workers
         self.processes = [
-            context.Process(target=_worker_main, args=(queue, self.results), daemon=True) for queue in self.queues
+            context.Process(target=_worker_main, args=(i, queue, self.results), daemon=True)
+            for i, queue in enumerate(self.queues)
         ]
         for process in self.processes:
             process.start()
@@ -207,12 +239,20 @@ class BlobPipeline:
             size, result = self.inline.scan(index, task.oid, task.path)
             self.pending.append((1, size, [result] if result else []))
             return
-        worker = zlib.crc32(task.path.encode("utf-8", "surrogateescape")) % self.workers
+        worker = self.assigned.get(task.path)
+        if worker is None:
+            # A new path goes to the worker that has read the fewest bytes so far; its later versions follow it.
+            worker = self.assigned[task.path] = self.load.index(min(self.load))
         buffer = self.buffers[worker]
         buffer.append((index, task.oid, task.path))
         if len(buffer) >= BATCH:
             self.queues[worker].put(buffer)
             self.buffers[worker] = []
+
+    def _account(self, item: tuple[int, int, int, list[BlobResult]]) -> tuple[int, int, list[BlobResult]]:
+        worker, blobs, total, results = item
+        self.load[worker] += total
+        return blobs, total, results
 
     def ready(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
         """Results already back, without waiting."""
@@ -227,7 +267,7 @@ class BlobPipeline:
                 if item is None:
                     self.workers_done += 1
                 else:
-                    yield item
+                    yield self._account(item)
 
     def finish(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
         """The remaining results, waiting for the workers to end."""
@@ -244,7 +284,7 @@ class BlobPipeline:
             if item is None:
                 self.workers_done += 1
             else:
-                yield item
+                yield self._account(item)
         for process in self.processes:
             process.join()
 
@@ -313,13 +353,10 @@ def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_
             if isinstance(item, BlobTask):
                 tasks.append(item)
                 pipeline.submit(len(tasks) - 1, item)
-                collect(pipeline.ready())
+                if len(tasks) % BATCH == 0:
+                    collect(pipeline.ready())
             else:
-                order, chunk = item
-                before = len(result.findings)
-                scan.add(chunk)
-                for finding in result.findings[before:]:
-                    orders[finding.finding_id] = order
+                _scan_message(scan, repo, item, orders)
         if request.mode == "history":
             for chunk in tag_messages(repo, skips):
                 scan.add(chunk)
@@ -327,6 +364,19 @@ def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_
     result.findings[:] = _oldest_first(result.findings, orders)
     result.stats.skipped["duplicate-blob"] += stats.appearances
     result.target_detail = f"{stats.commits} commits, {len(tasks)} unique blobs"
+
+
+def _scan_message(scan: Scan, repo: Any, task: MessageTask, orders: dict[str, int]) -> None:
+    """Commit metadata is looked up only for a message that holds a secret."""
+    result = scan.result
+    result.stats.items_scanned += 1
+    result.stats.bytes_scanned += len(task.content)
+    matches = scan.detector.detect(task.content)
+    if matches:
+        before = len(result.findings)
+        scan.add_matches(commit_origin(repo[task.commit], "<commit message>", "commit-message"), matches)
+        for finding in result.findings[before:]:
+            orders[finding.finding_id] = task.order
 
 
 def _add_blob_result(scan: Scan, repo: Any, task: BlobTask, blob: BlobResult, orders: dict[str, int]) -> None:

@@ -13,10 +13,14 @@ worker processes (``scanner.gitscan``).
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from functools import cache
+from typing import IO, Any
 
 from scanner.errors import InputError, UsageError
 from scanner.models import Chunk, FileOrigin, GitOrigin, ScanIssue
@@ -107,63 +111,163 @@ def history_tips(repo: Any, skips: Skips) -> list[Any]:
     return list(tips.values())
 
 
+@dataclass(frozen=True, slots=True)
+class MessageTask:
+    """A distinct commit message to scan, and its commit's position in the walk."""
+
+    order: int
+    commit: str
+    content: bytes
+
+
+# (commit id, message, [(new mode, new blob id, path) for each added or modified entry])
+Change = tuple[str, bytes, list[tuple[int, str, str]]]
+
+
 def walk_commits(
     repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, stats: WalkStats
-) -> Iterator[BlobTask | tuple[int, Chunk]]:
-    """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first.
+) -> Iterator[BlobTask | MessageTask]:
+    """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
-    Yields each blob the first time it appears (a ``BlobTask``) and each distinct commit message as
-    ``(order, chunk)``, as the walk goes, so scanning can start before the walk ends.
+    Yields each blob the first time it appears (a ``BlobTask``) and each distinct commit message, as the walk
+    goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about ten times
+    faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a corrupt
+    object), libgit2 walks what is left.
     """
-    pygit2 = _pygit2()
     if not tips:
         return
+    seen: set[str] = set()
+    # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
+    for commit in hidden:
+        _add_tree_blobs(commit.tree, seen)
+    seen_messages: set[str] = set()
+    visited: set[str] = set()
+    changes: Iterable[Change]
+    for attempt in ("git", "libgit2"):
+        if attempt == "git":
+            if not _git_log_usable():
+                continue
+            changes = _git_log_changes(repo, tips, hidden, skips)
+        else:
+            changes = _libgit2_changes(repo, tips, hidden, skips, visited)
+        for commit_id, message, entries in changes:
+            if commit_id in visited:
+                continue
+            visited.add(commit_id)
+            order = stats.commits
+            stats.commits += 1
+            if message and (key := blob_id(message)) not in seen_messages:
+                seen_messages.add(key)
+                yield MessageTask(order, commit_id, message)
+            for mode, oid, path in entries:
+                if mode == SUBMODULE_MODE:
+                    skips.skip(path, "submodule", f"submodule at {commit_id[:12]} not followed")
+                elif oid in seen:
+                    stats.appearances += 1
+                else:
+                    seen.add(oid)
+                    yield BlobTask(oid, path, commit_id, order)
+        if attempt == "git" and not skips.stats.skipped.get("git-log-failed"):
+            return
+
+
+class _GitLogFailed(Exception):
+    pass
+
+
+@cache
+def _git_log_usable() -> bool:
+    """``git`` on PATH and new enough for ``--diff-merges=first-parent`` (2.31)."""
+    if shutil.which("git") is None:
+        return False
+    try:
+        out = subprocess.run(["git", "version"], capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    numbers = [int(n) for n in re.findall(r"\d+", out)[:2]]
+    return len(numbers) == 2 and tuple(numbers) >= (2, 31)
+
+
+def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips) -> Iterator[Change]:
+    """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs."""
+    args = [
+        "git", "--git-dir", repo.path, "log", "--reverse", "--topo-order", "--raw", "--no-abbrev", "--no-renames",
+        "--diff-merges=first-parent", "--root", "--no-color", "--format=%x01%H%x00%B", "-z",
+        *(str(c.id) for c in tips), "--not", *(str(c.id) for c in hidden), "--",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        tokens = _nul_tokens(proc.stdout)
+        current: Change | None = None
+        for token in tokens:
+            if token.startswith(b"\x01"):
+                if current is not None:
+                    yield current
+                current = (token[1:].decode("ascii"), next(tokens, b""), [])
+                continue
+            meta = token.lstrip(b"\n")
+            if meta.startswith(b":") and current is not None:
+                path = next(tokens, b"").decode("utf-8", "surrogateescape")
+                _old_mode, new_mode, _old_id, new_id, status = meta[1:].split(b" ", 4)
+                if not status.startswith(b"D"):
+                    current[2].append((int(new_mode, 8), new_id.decode("ascii"), path))
+        error = proc.stderr.read().decode("utf-8", "replace").strip()
+        if proc.wait() != 0:
+            last = error.splitlines()[-1] if error else "no message"
+            skips.skip(repo.path, "git-log-failed", f"git log failed ({last}); libgit2 walks the rest")
+            return  # the last, possibly partial, commit is left to libgit2
+        if current is not None:
+            yield current
+
+
+def _nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
+    pending = b""
+    while chunk := stream.read(1 << 20):
+        parts = (pending + chunk).split(b"\0")
+        pending = parts.pop()
+        yield from parts
+    if pending:
+        yield pending
+
+
+def _libgit2_changes(
+    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, visited: set[str]
+) -> Iterator[Change]:
+    pygit2 = _pygit2()
     walker = repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
     for tip in tips:
         walker.push(tip.id)
     for commit in hidden:
         walker.hide(commit.id)
-    seen: set[Any] = set()
-    # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
-    for commit in hidden:
-        _add_tree_blobs(commit.tree, seen)
-    seen_messages: set[str] = set()
     deleted = pygit2.enums.DeltaStatus.DELETED
-    for order, commit in enumerate(walker):
-        stats.commits += 1
-        message = commit.raw_message
-        if message and (key := blob_id(message)) not in seen_messages:
-            seen_messages.add(key)
-            yield order, Chunk(message, commit_origin(commit, "<commit message>", "commit-message"))
+    skip_binary_check = pygit2.enums.DiffOption.SKIP_BINARY_CHECK
+    for commit in walker:
+        commit_id = str(commit.id)
+        if commit_id in visited:
+            continue
         try:
             parents = commit.parents
-            diff = repo.diff(parents[0].tree, commit.tree) if parents else commit.tree.diff_to_tree(swap=True)
+            # No binary check: it would make libgit2 read blob contents, which the workers read anyway.
+            if parents:
+                diff = parents[0].tree.diff_to_tree(commit.tree, flags=skip_binary_check)
+            else:
+                diff = commit.tree.diff_to_tree(swap=True, flags=skip_binary_check)
+            entries = [
+                (int(d.new_file.mode), str(d.new_file.id), d.new_file.path) for d in diff.deltas if d.status != deleted
+            ]
         except (pygit2.GitError, KeyError) as exc:
-            skips.skip(str(commit.id), "corrupt-object", f"cannot read the commit's tree or parent: {exc}")
-            continue
-        commit_id = str(commit.id)
-        for delta in diff.deltas:
-            if delta.status == deleted:
-                continue
-            new = delta.new_file
-            if new.mode == SUBMODULE_MODE:
-                skips.skip(new.path, "submodule", f"submodule at {commit_id[:12]} not followed")
-                continue
-            oid = new.id
-            if oid in seen:
-                stats.appearances += 1
-                continue
-            seen.add(oid)
-            yield BlobTask(str(oid), new.path, commit_id, order)
+            skips.skip(commit_id, "corrupt-object", f"cannot read the commit's tree or parent: {exc}")
+            entries = []
+        yield commit_id, commit.raw_message, entries
 
 
-def _add_tree_blobs(tree: Any, seen: set[Any]) -> None:
-    pygit2 = _pygit2()
+def _add_tree_blobs(tree: Any, seen: set[str]) -> None:
     for entry in tree:
-        if entry.type == pygit2.enums.ObjectType.TREE or entry.type_str == "tree":
+        if entry.type_str == "tree":
             _add_tree_blobs(tree[entry.name], seen)
         elif entry.type_str == "blob":
-            seen.add(entry.id)
+            seen.add(str(entry.id))
 
 
 def tag_messages(repo: Any, skips: Skips) -> Iterator[Chunk]:
