@@ -191,7 +191,7 @@ def _scan_git(
             request.range_spec = _pre_commit_range()
             if request.range_spec:
                 request.mode = "range"
-            elif not sys.stdin.isatty():
+            elif sys.stdin is not None and not sys.stdin.isatty():
                 request.push_lines = sys.stdin.read().splitlines()
         show_progress = not args.no_progress and sys.stderr.isatty()
         run_commits(scan, request, blob_options, show_progress)
@@ -201,8 +201,8 @@ def _scan_git(
 
 def _pre_commit_range() -> str:
     """pre-commit's pre-push stage names the range in the environment (legacy names too)."""
-    source = os.environ.get("PRE_COMMIT_FROM_REF") or os.environ.get("PRE_COMMIT_SOURCE")
-    target = os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_ORIGIN")
+    source = os.environ.get("PRE_COMMIT_FROM_REF") or os.environ.get("PRE_COMMIT_ORIGIN")
+    target = os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_SOURCE")
     return f"{source}..{target}" if source and target else ""
 
 

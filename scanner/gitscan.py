@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner.detect.engine import Detector
@@ -21,6 +21,7 @@ from scanner.sources.git import (
     BlobTask,
     MessageTask,
     WalkStats,
+    added_lines,
     commit_origin,
     history_tips,
     push_ranges,
@@ -34,6 +35,7 @@ from scanner.sources.git import (
 
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
 CONTEXT_LINES = 3
+CONTEXT_BYTES = 512
 LARGE_REGION = 32 * 1024
 
 
@@ -81,7 +83,8 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
 
 def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
     """The part of ``new`` that differs from ``old``: whole lines from the first to the last changed byte, with
-    ``CONTEXT_LINES`` around them, and the region's first line number. The region is empty if nothing changed.
+    ``CONTEXT_LINES`` lines and at least ``CONTEXT_BYTES`` bytes around them, and the region's first line number.
+    The region is empty if nothing changed.
 
     In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
     path. The common prefix and suffix are found with block compares, so the cost is that of the change.
@@ -97,6 +100,13 @@ def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
         start = new.rfind(b"\n", 0, max(start - 1, 0)) + 1 if start > 0 else 0
     for _ in range(CONTEXT_LINES + 1):
         found = new.find(b"\n", end)
+        end = len(new) if found == -1 else found + 1
+    # And at least CONTEXT_BYTES either side: a rule may reach a few hundred bytes back to its keyword
+    # (a Terraform provider block above a rotated key).
+    if prefix - start < CONTEXT_BYTES and start > 0:
+        start = new.rfind(b"\n", 0, max(prefix - CONTEXT_BYTES, 0)) + 1
+    if end - (len(new) - suffix) < CONTEXT_BYTES and end < len(new):
+        found = new.find(b"\n", len(new) - suffix + CONTEXT_BYTES)
         end = len(new) if found == -1 else found + 1
     return new[start:end], new.count(b"\n", 0, start) + 1
 
@@ -125,12 +135,26 @@ def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
         yield b"\n".join(lines[block_start:block_end]), first + block_start
 
 
-def added_lines(old: bytes, new: bytes) -> frozenset[int]:
-    """Line numbers ``new`` adds over ``old``, by libgit2's diff: what a range or a push really adds."""
-    import pygit2
+@dataclass(frozen=True)
+class Base:
+    """What a range starts from: its base commits, and where files renamed since then came from."""
 
-    patch = pygit2.Patch.create_from(old, new, context_lines=0)
-    return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
+    commits: tuple[str, ...] = ()
+    renamed_from: dict[str, str] = field(default_factory=dict)
+
+
+def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
+    """Renames between the base and each tip (libgit2's similarity detection), so that a file renamed and
+    edited in the range is compared with its old self instead of being reported whole."""
+    renamed: dict[str, str] = {}
+    if hidden:
+        for tip in tips:
+            diff = hidden[0].tree.diff_to_tree(tip.tree)
+            diff.find_similar()
+            for delta in diff.deltas:
+                if delta.old_file.path != delta.new_file.path:
+                    renamed[delta.new_file.path] = delta.old_file.path
+    return Base(tuple(str(c.id) for c in hidden), renamed)
 
 
 class BlobScanner:
@@ -140,21 +164,25 @@ class BlobScanner:
     range reports what it adds.
     """
 
-    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base_commits: Sequence[str]) -> None:
+    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Base) -> None:
         import pygit2
 
         self.repo = pygit2.Repository(repo_path)
         self.detector = detector
         self.options = options
         self.previous: dict[str, bytes] = {}
-        self.base_trees = [self.repo[c].tree for c in base_commits]
+        self.base_trees = [self.repo[c].tree for c in base.commits]
+        self.renamed_from = base.renamed_from
 
     def _base_version(self, path: str) -> bytes | None:
         for tree in self.base_trees:
-            try:
-                return bytes(self.repo[tree[path].id].read_raw())
-            except (KeyError, ValueError):
-                continue
+            for candidate in (path, self.renamed_from.get(path)):
+                if candidate is None:
+                    continue
+                try:
+                    return bytes(self.repo.odb.read(tree[candidate].id)[1])
+                except (KeyError, ValueError):
+                    continue
         return None
 
     def scan(self, index: int, oid_hex: str, path: str) -> tuple[int, BlobResult | None]:
@@ -210,7 +238,7 @@ class BlobPipeline:
     in walk order, so each worker can diff a file against its previous version. New paths go to the least
     loaded worker."""
 
-    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Sequence[str]) -> None:
+    def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Base) -> None:
         import multiprocessing
         import os
 
@@ -220,7 +248,7 @@ class BlobPipeline:
         if self.workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             self.inline = BlobScanner(repo_path, detector, options, base)
             return
-        _WORKER.update(repo_path=repo_path, detector=detector, options=options, base=list(base))
+        _WORKER.update(repo_path=repo_path, detector=detector, options=options, base=base)
         context = multiprocessing.get_context("fork")  # inherits the compiled detector at no cost
         self.results = context.Queue()
         self.queues = [context.Queue() for _ in range(self.workers)]
@@ -328,16 +356,16 @@ def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_
     issue = shallow_issue(repo)
     if issue is not None:
         result.issues.append(issue)
-    if repo.is_empty:
+    tips, hidden = plan(request, skips)
+    if not tips and repo.head_is_unborn and not any(True for _ in repo.references):
         result.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
         return
-    tips, hidden = plan(request, skips)
     if request.mode != "history":
         options = replace(options, only_added_lines=True)
     orders: dict[str, int] = {}
     tasks: list[BlobTask] = []
     stats = WalkStats()
-    pipeline = BlobPipeline(repo.path, scan.detector, options, [str(c.id) for c in hidden])
+    pipeline = BlobPipeline(repo.path, scan.detector, options, range_base(repo, tips, hidden))
     with _progress(show_progress) as advance:
 
         def collect(outcomes: Iterator[tuple[int, int, list[BlobResult]]]) -> None:

@@ -50,8 +50,18 @@ def is_binary(content: bytes) -> bool:
     return b"\0" in content[:BINARY_SNIFF]
 
 
+def printable_path(path: str) -> str:
+    """A path fit for reports: bytes that are not UTF-8 (old Latin-1 names arrive as lone surrogates from
+    ``os`` and git) shown as ``\\xNN`` escapes, so every report stays valid UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _display(path: str) -> str:
-    path = path.replace(os.sep, "/")
+    path = printable_path(path.replace(os.sep, "/"))
     return path[2:] if path.startswith("./") else path
 
 

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from scanner.errors import InputError, UsageError
 from scanner.models import Chunk, FileOrigin, GitOrigin, ScanIssue
-from scanner.sources.files import Skips, blob_id, is_binary
+from scanner.sources.files import Skips, blob_id, is_binary, printable_path
 
 ZERO_OID = "0" * 40
 SUBMODULE_MODE = 0o160000
@@ -88,7 +88,8 @@ def commit_origin(commit: Any, path: str, where: str = "blob") -> GitOrigin:
 
 
 def history_tips(repo: Any, skips: Skips) -> list[Any]:
-    """Every commit a ref points at: branches, tags, remote-tracking refs, notes aside, and every stash entry."""
+    """Every commit a ref points at (branches, tags, remote-tracking refs; notes aside), HEAD (which may be
+    detached) and every stash entry."""
     pygit2 = _pygit2()
     tips: dict[str, Any] = {}
     for name in repo.references:
@@ -101,6 +102,12 @@ def history_tips(repo: Any, skips: Skips) -> list[Any]:
             continue
         if isinstance(target, pygit2.Commit):
             tips[str(target.id)] = target
+    if not repo.head_is_unborn:
+        try:  # a detached HEAD can hold commits no ref reaches
+            head = repo.head.peel(pygit2.Commit)
+            tips[str(head.id)] = head
+        except (pygit2.GitError, KeyError, ValueError):
+            pass
     try:
         for stash in repo.listall_stashes():
             commit = repo.get(stash.commit_id)
@@ -208,7 +215,7 @@ def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skip
                 continue
             meta = token.lstrip(b"\n")
             if meta.startswith(b":") and current is not None:
-                path = next(tokens, b"").decode("utf-8", "surrogateescape")
+                path = next(tokens, b"").decode("utf-8", "backslashreplace")
                 _old_mode, new_mode, _old_id, new_id, status = meta[1:].split(b" ", 4)
                 if not status.startswith(b"D"):
                     current[2].append((int(new_mode, 8), new_id.decode("ascii"), path))
@@ -254,7 +261,9 @@ def _libgit2_changes(
             else:
                 diff = commit.tree.diff_to_tree(swap=True, flags=skip_binary_check)
             entries = [
-                (int(d.new_file.mode), str(d.new_file.id), d.new_file.path) for d in diff.deltas if d.status != deleted
+                (int(d.new_file.mode), str(d.new_file.id), printable_path(d.new_file.path))
+                for d in diff.deltas
+                if d.status != deleted
             ]
         except (pygit2.GitError, KeyError) as exc:
             skips.skip(commit_id, "corrupt-object", f"cannot read the commit's tree or parent: {exc}")
@@ -312,40 +321,61 @@ class StagedChunk:
     added_lines: frozenset[int]
 
 
+def added_lines(old: bytes, new: bytes) -> frozenset[int]:
+    """Line numbers ``new`` adds over ``old``, by libgit2's diff."""
+    patch = _pygit2().Patch.create_from(old, new, context_lines=0)
+    return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
+
+
+def _staged_diff(repo: Any) -> Any:
+    """HEAD against what the next commit would record (new side = staged). Git points hooks at another index
+    with GIT_INDEX_FILE during ``git commit -a`` and ``git commit <paths>``; libgit2 does not read that
+    variable, so it is honoured here."""
+    pygit2 = _pygit2()
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
+    alternate = os.environ.get("GIT_INDEX_FILE")
+    if not alternate:
+        return repo.index.diff_to_tree(head if head is not None else repo[repo.TreeBuilder().write()])
+    path = alternate if os.path.isabs(alternate) else os.path.join(repo.workdir or os.getcwd(), alternate)
+    try:
+        staged = repo[pygit2.Index(path).write_tree(repo)]
+    except (pygit2.GitError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the index named by GIT_INDEX_FILE: {exc}") from None
+    return head.diff_to_tree(staged) if head is not None else staged.diff_to_tree(swap=True)
+
+
 def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[StagedChunk]:
     """What the index adds against HEAD: each added or modified file, with the line numbers it adds."""
     pygit2 = _pygit2()
     if repo.is_bare:
         raise InputError(f"{repo.path}: a bare repository has no index to scan (--staged)")
-    index = repo.index
-    if repo.head_is_unborn:
-        diff = index.diff_to_tree(repo.get(repo.TreeBuilder().write()))
-    else:
-        diff = index.diff_to_tree(repo.head.peel(pygit2.Commit).tree)
-    for patch in diff:
-        delta = patch.delta
+    try:
+        diff = _staged_diff(repo)
+    except pygit2.GitError as exc:
+        raise InputError(f"{repo.path}: cannot read the index: {exc}") from None
+    for delta in diff.deltas:
         if delta.status == pygit2.enums.DeltaStatus.DELETED:
             continue
         new = delta.new_file
+        path = printable_path(new.path)
         if new.mode == SUBMODULE_MODE:
-            skips.skip(new.path, "submodule", "submodule change not followed")
-            continue
-        if max_size and new.size > max_size:
-            skips.skip(new.path, "too-large", f"{new.size} bytes is over the {max_size}-byte cap")
+            skips.skip(path, "submodule", "submodule change not followed")
             continue
         try:
-            data = repo[new.id].data
-        except KeyError:
-            skips.skip(new.path, "missing-object", f"staged blob {new.id} is missing")
+            data = repo.odb.read(new.id)[1]
+            old = repo.odb.read(delta.old_file.id)[1] if delta.status != pygit2.enums.DeltaStatus.ADDED else b""
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            skips.skip(path, "missing-object", f"staged content is missing from the object store: {exc}")
+            continue
+        if max_size and len(data) > max_size:
+            skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
             continue
         if not scan_binary and is_binary(data):
-            skips.skip(new.path, "binary", "binary file (NUL byte in the first 8000 bytes)")
+            skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
             continue
-        added = frozenset(
-            line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+" and line.new_lineno > 0
-        )
+        added = added_lines(old, data)
         if added:
-            yield StagedChunk(Chunk(data, FileOrigin(new.path), str(new.id)), added)
+            yield StagedChunk(Chunk(data, FileOrigin(path), str(new.id)), added)
 
 
 # --- pushes ---
