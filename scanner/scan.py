@@ -6,6 +6,7 @@ Each blob is detected once (cached by its content id); the path-dependent filter
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import time
 from collections.abc import Iterable
@@ -39,7 +40,8 @@ def build_ruleset(config: Config) -> Ruleset:
             raise ConfigError(f"{config.source}: disabled_rules: unknown rule id {rule_id!r}{hint}")
     disabled = set(config.disabled_rules)
     kept = tuple(r for r in ruleset.rules if r.id not in disabled)
-    return Ruleset(rules=kept, hash=f"{ruleset.hash}-{len(kept)}-{hash(tuple(sorted(disabled))) & 0xFFFFFFFF:x}")
+    digest = hashlib.sha256("\0".join([ruleset.hash, *sorted(disabled)]).encode()).hexdigest()
+    return Ruleset(rules=kept, hash=digest)  # stable across runs: it keys the Hyperscan cache
 
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:
