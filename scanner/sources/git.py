@@ -199,12 +199,15 @@ def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skip
     """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs."""
     args = [
         "git", "--git-dir", repo.path, "log", "--reverse", "--topo-order", "--raw", "--no-abbrev", "--no-renames",
-        "--diff-merges=first-parent", "--root", "--no-color", "--format=%x01%H%x00%B", "-z",
-        *(str(c.id) for c in tips), "--not", *(str(c.id) for c in hidden), "--",
+        "--diff-merges=first-parent", "--root", "--no-color", "--format=%x01%H%x00%B", "-z", "--stdin",
     ]  # fmt: skip
+    # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
+    revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
+    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
+        proc.stdin.close()
         tokens = _nul_tokens(proc.stdout)
         current: Change | None = None
         for token in tokens:
@@ -266,9 +269,31 @@ def _libgit2_changes(
                 if d.status != deleted
             ]
         except (pygit2.GitError, KeyError) as exc:
-            skips.skip(commit_id, "corrupt-object", f"cannot read the commit's tree or parent: {exc}")
+            # A missing object fails the whole diff: take every readable blob of this commit's tree instead
+            # (those seen before are only counted), so one bad object does not hide what later commits add.
+            skips.skip(commit_id, "corrupt-object", f"cannot diff the commit against its parent: {exc}")
             entries = []
+            _readable_blobs(repo, commit, "", entries, skips)
         yield commit_id, commit.raw_message, entries
+
+
+def _readable_blobs(repo: Any, tree_owner: Any, prefix: str, out: list[tuple[int, str, str]], skips: Skips) -> None:
+    pygit2 = _pygit2()
+    try:
+        tree = tree_owner.tree if isinstance(tree_owner, pygit2.Commit) else tree_owner
+        entries = list(tree)
+    except (pygit2.GitError, KeyError) as exc:
+        skips.skip(prefix or "/", "missing-object", f"cannot read tree: {exc}")
+        return
+    for entry in entries:
+        path = f"{prefix}{entry.name}"
+        if entry.type_str == "tree":
+            try:
+                _readable_blobs(repo, repo[entry.id], f"{path}/", out, skips)
+            except (pygit2.GitError, KeyError) as exc:
+                skips.skip(path, "missing-object", f"cannot read tree: {exc}")
+        elif entry.type_str == "blob":
+            out.append((int(entry.filemode), str(entry.id), printable_path(path)))
 
 
 def _add_tree_blobs(tree: Any, seen: set[str]) -> None:
@@ -327,6 +352,13 @@ def added_lines(old: bytes, new: bytes) -> frozenset[int]:
     return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
 
 
+def new_line_numbers(old: bytes, new: bytes) -> frozenset[int]:
+    """Line numbers of ``new`` whose text is nowhere in ``old``: what a change brings in. A line moved within
+    the file brings nothing new, so a secret already committed there does not block again."""
+    known = set(old.split(b"\n"))
+    return frozenset(i + 1 for i, line in enumerate(new.split(b"\n")) if line not in known)
+
+
 def _staged_diff(repo: Any) -> Any:
     """HEAD against what the next commit would record (new side = staged). Git points hooks at another index
     with GIT_INDEX_FILE during ``git commit -a`` and ``git commit <paths>``; libgit2 does not read that
@@ -373,7 +405,7 @@ def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> 
         if not scan_binary and is_binary(data):
             skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
             continue
-        added = added_lines(old, data)
+        added = new_line_numbers(old, data)
         if added:
             yield StagedChunk(Chunk(data, FileOrigin(path), str(new.id)), added)
 
