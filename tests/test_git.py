@@ -365,12 +365,6 @@ def test_history_reports_lines_of_secrets_added_inside_a_file(repo: Repo, scan: 
     assert [(loc["line"], loc["column"], loc["commit"]) for loc in by_secret(report, rotated)] == [(121, 11, three)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: --history misses a secret that a working-tree scan of HEAD finds: a new file version is scanned "
-    "on its changed region with 3 lines of context (gitscan.changed_region), so a rule whose match spans more "
-    "lines (aws-secret-access-key in a Terraform provider block) never sees the rotated key",
-    strict=True,
-)
 def test_history_finds_every_secret_the_head_scan_finds(
     repo: Repo, run_cli: RunCli, make_config: MakeConfig, tokens: TokenFactory
 ) -> None:
@@ -460,11 +454,6 @@ def test_range_does_not_report_a_base_secret_when_its_file_is_edited(
     assert (code, report["findings"]) == (0, [])
 
 
-@pytest.mark.xfail(
-    reason="BUG: a range that renames and edits a file reports the secret the base already had in it: the new "
-    "path has no base version, so gitscan.BlobScanner scans the whole blob as added (no rename detection)",
-    strict=True,
-)
 def test_range_does_not_report_a_base_secret_when_its_file_is_renamed_and_edited(
     repo: Repo, scan: Scan, tokens: TokenFactory
 ) -> None:
@@ -493,6 +482,17 @@ def test_since_scans_the_commits_after_the_given_one(repo: Repo, scan: Scan, tok
     assert (code, report["findings"]) == (0, [])
 
 
+@pytest.fixture(params=["git-cli", "pygit2"])
+def staged_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """--staged reads the index through the git command line (the hook's fast path) or, without git, pygit2."""
+    if request.param == "pygit2":
+        from scanner.sources import staged
+
+        monkeypatch.setattr(staged, "git_available", lambda: False)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("staged_reader")
 def test_staged_reports_only_added_lines_and_ignores_unstaged_changes(
     repo: Repo, scan: Scan, tokens: TokenFactory
 ) -> None:
@@ -512,6 +512,7 @@ def test_staged_reports_only_added_lines_and_ignores_unstaged_changes(
     assert (loc["path"], loc["line"], loc["kind"]) == ("app.env", 3, "file")
 
 
+@pytest.mark.usefixtures("staged_reader")
 def test_staged_with_nothing_secret_staged_passes(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     repo.commit("one", {"app.env": env_line(tokens.github_clean())})
     repo.write({"README.md": "# hello\n"})
@@ -520,6 +521,7 @@ def test_staged_with_nothing_secret_staged_passes(repo: Repo, scan: Scan, tokens
     assert (code, report["findings"]) == (0, [])
 
 
+@pytest.mark.usefixtures("staged_reader")
 def test_staged_before_the_first_commit(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     token = tokens.github_clean()
     repo.write({"a.env": env_line(token), "b.txt": "b\n"})
@@ -529,11 +531,7 @@ def test_staged_before_the_first_commit(repo: Repo, scan: Scan, tokens: TokenFac
     assert secrets(report) == [token]
 
 
-@pytest.mark.xfail(
-    reason="BUG: --staged reads .git/index and ignores GIT_INDEX_FILE, which git sets for hooks during "
-    "`git commit -a` and `git commit <paths>`: such commits pass the staged scan unchecked (sources/git.py)",
-    strict=True,
-)
+@pytest.mark.usefixtures("staged_reader")
 def test_staged_honours_git_index_file(
     repo: Repo, scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -581,11 +579,6 @@ def test_pre_push_uses_pre_commit_from_and_to_refs(
     assert old not in secrets(report)
 
 
-@pytest.mark.xfail(
-    reason="BUG: cli._pre_commit_range swaps pre-commit's legacy names: PRE_COMMIT_ORIGIN is the from-ref and "
-    "PRE_COMMIT_SOURCE the to-ref (pre_commit/commands/run.py), so old pre-commit versions scan nothing",
-    strict=True,
-)
 def test_pre_push_understands_pre_commits_legacy_range_names(
     new_repo: Callable[..., Repo], scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -665,11 +658,6 @@ def test_pre_push_without_range_or_stdin_scans_head_minus_remote_refs(
     assert old not in secrets(report)
 
 
-@pytest.mark.xfail(
-    reason="BUG: --pre-push with no standard input at all (sys.stdin is None, e.g. `leakstop scan --pre-push "
-    "<&-` or a service without stdin) crashes with exit 3 in cli._scan_git (sys.stdin.isatty())",
-    strict=True,
-)
 def test_pre_push_with_closed_stdin_falls_back_to_remote_refs(
     new_repo: Callable[..., Repo], scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -729,9 +717,92 @@ def test_worker_processes_give_the_same_findings_as_one_process(
     assert one["summary"]["items_scanned"] == two["summary"]["items_scanned"]
 
 
+def rich_history(repo: Repo, tokens: TokenFactory) -> list[str]:
+    """A history with every kind of place a secret can hide; returns the planted tokens."""
+    planted = [tokens.github_clean() for _ in range(7)]
+    repo.commit("initial", {"README.md": "# app\n", "conf.ini": "[app]\nvalue = base\n"})
+    repo.commit("deleted later", {"old/ci.env": env_line(planted[0])})
+    repo.git("rm", "-q", "old/ci.env")
+    repo.commit("remove")
+    repo.commit("renamed later", {"a.env": env_line(planted[1])})
+    repo.git("mv", "a.env", "b.env")
+    repo.commit("rename")
+    repo.git("switch", "-q", "-c", "side")
+    repo.commit("side", {"conf.ini": "[app]\nvalue = side\n", "side.py": f"T = '{planted[2]}'\n"})
+    repo.git("switch", "-q", "main")
+    repo.commit("main", {"conf.ini": "[app]\nvalue = main\n"})
+    repo.git("merge", "side", "-m", "merge", check=False)
+    repo.write({"conf.ini": f"[app]\nvalue = merged\ntoken = {planted[3]}\n"})
+    repo.git("add", "conf.ini")
+    repo.git("commit", "-q", "--no-edit")
+    repo.commit(f"message with {planted[4]}", {"c.txt": "c\n"})
+    repo.git("tag", "-a", "v1", "-m", f"notes {planted[5]}")
+    repo.write({"README.md": f"# app\n{env_line(planted[6])}"})
+    repo.git("stash", "-q")
+    return planted
+
+
+def findings_key(report: dict[str, Any]) -> list[tuple[str, ...]]:
+    return sorted(
+        (f["id"], f["secret"], f["location"]["path"], f["location"]["commit"], str(f["location"]["line"]))
+        for f in report["findings"]
+    )
+
+
+def test_history_walk_without_the_git_cli_gives_the_same_findings(
+    repo: Repo, scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk reads ``git log --raw`` when git is there and walks with libgit2 otherwise: same answer."""
+    from scanner.sources import git as git_source
+
+    planted = rich_history(repo, tokens)
+    code, with_git, _ = scan(repo.path, "--history")
+    monkeypatch.setattr(git_source, "_git_log_usable", lambda: False)
+    code_libgit2, with_libgit2, _ = scan(repo.path, "--history")
+
+    assert code == code_libgit2 == 1
+    assert sorted(secrets(with_git)) == sorted(planted)
+    assert findings_key(with_git) == findings_key(with_libgit2)
+    assert with_git["target_detail"] == with_libgit2["target_detail"]
+    assert with_git["summary"]["skipped"] == with_libgit2["summary"]["skipped"]
+
+
+def _history_with_a_missing_subtree(repo: Repo, tokens: TokenFactory) -> tuple[str, str]:
+    """Commit one holds a secret, two adds lib/ (whose tree object is then deleted), three adds another secret
+    outside lib/. Returns (first secret, later secret)."""
+    before, after = tokens.github_clean(), tokens.github_clean()
+    repo.commit("one", {"a.env": env_line(before)})
+    repo.commit("two", {"lib/mod.py": "x = 1\n"})
+    tree = repo.git("rev-parse", "HEAD:lib")
+    repo.commit("three", {"b.env": env_line(after)})  # does not touch lib/
+    (repo.path / ".git" / "objects" / tree[:2] / tree[2:]).unlink()  # after the commits: git would rewrite it
+    return before, after
+
+
+def test_missing_tree_object_is_reported_and_the_scan_goes_on(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
+    before, _ = _history_with_a_missing_subtree(repo, tokens)
+
+    code, report, err = scan(repo.path, "--history")
+
+    assert code == 1, err  # not 3: what could be read was scanned
+    assert before in secrets(report)
+    assert "corrupt-object" in issue_reasons(report)
+    assert report["target_detail"].startswith("3 commits")
+
+
+def test_missing_subtree_does_not_hide_later_commits(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
+    before, after = _history_with_a_missing_subtree(repo, tokens)
+
+    code, report, _ = scan(repo.path, "--history")
+
+    assert secrets(report) == sorted([before, after])
+    assert code == 1
+
+
 # --- bad input ---
 
 
+@pytest.mark.usefixtures("staged_reader")
 def test_not_a_git_repository(tmp_path: Path, scan: Scan) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -748,6 +819,7 @@ def test_git_mode_on_a_missing_path(tmp_path: Path, scan: Scan) -> None:
     assert_one_line_error(err, "nope", "no such file or directory")
 
 
+@pytest.mark.usefixtures("staged_reader")
 def test_bare_repository_history_works_and_staged_is_an_error(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     token = tokens.github_clean()
     introduced = repo.commit("one", {"a.env": env_line(token)})
@@ -798,11 +870,7 @@ def test_missing_blob_is_reported_and_the_scan_goes_on(repo: Repo, scan: Scan, t
     assert report["summary"]["skipped"]["missing-object"] == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: --staged with a missing staged blob crashes (exit 3, pygit2 NotFoundError while building the "
-    "patch in sources/git.staged_chunks) instead of reporting a missing-object issue",
-    strict=True,
-)
+@pytest.mark.usefixtures("staged_reader")
 def test_missing_staged_blob_is_reported(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     repo.commit("one", {"README.md": "# app\n"})
     repo.write({"lost.env": env_line(tokens.github_clean())})
@@ -816,21 +884,30 @@ def test_missing_staged_blob_is_reported(repo: Repo, scan: Scan, tokens: TokenFa
     assert issue_reasons(report)["missing-object"] == ["lost.env"]
 
 
-@pytest.mark.parametrize(
-    "branch",
-    [
-        "master",
-        pytest.param(
-            "main",
-            marks=pytest.mark.xfail(
-                reason="BUG: an empty repository whose unborn HEAD is not libgit2's idea of the default branch "
-                "(init.defaultBranch=main given on the command line, or a clone of an empty remote) gets no "
-                "empty-repository issue: gitscan.run_commits relies on pygit2's Repository.is_empty",
-                strict=True,
-            ),
-        ),
-    ],
-)
+def test_history_of_a_repository_with_very_many_refs(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
+    token = tokens.github_clean()
+    count = 55_000  # distinct commits, one tag each: 41 bytes of argv apiece is over the usual 2 MiB
+    stream = "".join(
+        f"commit refs/heads/main\nmark :{n}\ncommitter T <t@example.com> {EPOCH + n} +0000\ndata 0\n\n"
+        for n in range(1, count + 1)
+    )
+    repo.git("fast-import", "--quiet", f"--export-marks={repo.path / 'marks'}", stdin=stream)
+    with (repo.path / ".git" / "packed-refs").open("a") as packed:
+        for line in (repo.path / "marks").read_text().splitlines():
+            mark, oid = line.split()
+            packed.write(f"{oid} refs/tags/build-{mark[1:]}\n")
+    (repo.path / "marks").unlink()
+    repo.git("reset", "-q", "--hard", "main")
+    repo.commit("the secret", {"a.env": env_line(token)})
+
+    code, report, err = scan(repo.path, "--history")
+
+    assert code == 1, err
+    assert secrets(report) == [token]
+    assert report["target_detail"].startswith(f"{count + 1} commits")
+
+
+@pytest.mark.parametrize("branch", ["master", "main"])  # libgit2 calls only "master" empty by default
 def test_empty_repository(tmp_path: Path, scan: Scan, branch: str, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = Repo.init(tmp_path / "empty", "--initial-branch", branch)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # --pre-push reads git's ref lines from stdin
@@ -862,11 +939,6 @@ def test_detached_head(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     assert secrets(report) == [staged]
 
 
-@pytest.mark.xfail(
-    reason="BUG: --history walks refs only (sources/git.history_tips): commits made on a detached HEAD that no "
-    "branch or tag reaches are never scanned, though HEAD is a ref (`git log --all` lists them)",
-    strict=True,
-)
 def test_history_includes_commits_only_reachable_from_a_detached_head(
     repo: Repo, scan: Scan, tokens: TokenFactory
 ) -> None:
@@ -899,6 +971,7 @@ def test_git_modes_take_one_repository_path(repo: Repo, run_cli: RunCli, config:
     assert_one_line_error(err, "one PATH")
 
 
+@pytest.mark.usefixtures("staged_reader")
 def test_submodule_entries_are_reported_not_followed(repo: Repo, scan: Scan) -> None:
     repo.commit("one", {"README.md": "# app\n"})
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/sub")
@@ -912,6 +985,21 @@ def test_submodule_entries_are_reported_not_followed(repo: Repo, scan: Scan) -> 
     assert code == 0
     assert issue_reasons(report)["submodule"] == ["vendor/sub"]
     assert report["summary"]["skipped"]["submodule"] == 1
+
+
+def test_a_non_utf8_file_name_gives_a_valid_utf8_report(
+    repo: Repo, run_cli: RunCli, config: Path, tokens: TokenFactory
+) -> None:
+    repo.commit("one", {"README.md": "# app\n"})
+    (repo.path / os.fsdecode(b"caf\xe9.env")).write_text(env_line(tokens.github_clean()))
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "latin-1 name")
+
+    code, out, _ = run_cli("scan", "--history", "--format", "json", "--config", config, repo.path)
+
+    assert code == 1
+    report = json.loads(out.encode("utf-8"))  # what a UTF-8 reader of the report gets
+    assert report["findings"][0]["location"]["path"].startswith("caf")
 
 
 def test_binary_blobs_are_skipped_and_counted(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:

@@ -82,11 +82,6 @@ def test_pre_commit_hook_lets_a_clean_commit_through(repo: Repo, run_cli: RunCli
     assert repo.git("log", "-1", "--format=%s") == "clean"
 
 
-@pytest.mark.xfail(
-    reason="BUG: `git commit -a` (and `git commit <paths>`) stage into a temporary index named by "
-    "GIT_INDEX_FILE; --staged reads .git/index instead (sources/git.staged_chunks), so the secret goes through",
-    strict=True,
-)
 def test_pre_commit_hook_blocks_git_commit_all_with_a_secret(repo: Repo, run_cli: RunCli, tokens: TokenFactory) -> None:
     assert install(run_cli, "pre-commit", repo.path)[0] == 0
     repo.commit("settings", {"app.env": "USER=ci\n"})
@@ -197,6 +192,26 @@ def test_install_honours_core_hooks_path(repo: Repo, run_cli: RunCli, tokens: To
     repo.write({"a.env": env_line(tokens.github_clean())})
     repo.git("add", "a.env")
     assert attempt(repo, "commit", "-m", "blocked by the hook in core.hooksPath").returncode != 0
+
+
+def test_install_hook_takes_force_before_or_after_the_path(repo: Repo, run_cli: RunCli) -> None:
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    for argv in (
+        ("--force", "pre-commit", repo.path),
+        ("pre-commit", repo.path, "--force"),
+        ("pre-commit", "--force", "--", repo.path),
+    ):
+        hook.write_text("#!/bin/sh\necho mine\n")
+        code, _, err = install(run_cli, *argv)
+        assert (code, err) == (0, ""), argv
+        assert MARKER in hook.read_text()
+    code, _, err = install(run_cli, "pre-commit", repo.path, repo.path)
+    assert code == 2
+    assert "one PATH" in err
+    code, _, err = install(run_cli, "pre-commit", "--forse", repo.path)
+    assert code == 2
+    assert "unknown option '--forse'" in err
 
 
 def test_install_outside_a_repository_is_an_error(tmp_path: Path, run_cli: RunCli) -> None:

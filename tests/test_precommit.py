@@ -61,11 +61,14 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path) -> tuple[Path, str]:
-    """This working tree (tracked and untracked, not ignored files) committed into a new repository: (path, rev)."""
+    """This working tree (tracked and untracked files that git does not ignore) committed into a new repository.
+
+    Returns (path, rev)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},  # e.g. run from inside a git hook
         check=False,
     )
     if listed.returncode != 0:
@@ -73,7 +76,8 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path) -
     target = tmp_path_factory.mktemp("leakstop-hook-repo")
     for name in listed.stdout.decode("utf-8", "surrogateescape").split("\0"):
         source = ROOT / name
-        if name and source.is_file():
+        # What `pip install .` and pre-commit read: top-level files, the package and its rules (not tests, bench).
+        if ("/" not in name or name.startswith(("scanner/", "rules/"))) and source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     assert (target / ".pre-commit-hooks.yaml").is_file()
