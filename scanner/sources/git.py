@@ -399,15 +399,23 @@ def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> 
         except (KeyError, ValueError, pygit2.GitError) as exc:
             skips.skip(path, "missing-object", f"staged content is missing from the object store: {exc}")
             continue
-        if max_size and len(data) > max_size:
-            skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
-            continue
-        if not scan_binary and is_binary(data):
-            skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
-            continue
-        added = new_line_numbers(old, data)
-        if added:
-            yield StagedChunk(Chunk(data, FileOrigin(path), str(new.id)), added)
+        staged = staged_chunk(path, str(new.id), old, data, max_size, scan_binary, skips)
+        if staged is not None:
+            yield staged
+
+
+def staged_chunk(
+    path: str, oid: str, old: bytes, data: bytes, max_size: int, scan_binary: bool, skips: Skips
+) -> StagedChunk | None:
+    """A staged file version to scan on its new lines, or None (skipped and counted, or nothing new)."""
+    if max_size and len(data) > max_size:
+        skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
+        return None
+    if not scan_binary and is_binary(data):
+        skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
+        return None
+    added = new_line_numbers(old, data)
+    return StagedChunk(Chunk(data, FileOrigin(path), oid), added) if added else None
 
 
 # --- pushes ---

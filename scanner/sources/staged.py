@@ -12,9 +12,8 @@ import subprocess
 from collections.abc import Iterator
 
 from scanner.errors import InputError
-from scanner.models import Chunk, FileOrigin
-from scanner.sources.files import Skips, is_binary, printable_path
-from scanner.sources.git import SUBMODULE_MODE, StagedChunk, new_line_numbers
+from scanner.sources.files import Skips, printable_path
+from scanner.sources.git import SUBMODULE_MODE, StagedChunk, staged_chunk
 
 ZERO = "0" * 40
 
@@ -67,15 +66,9 @@ def staged_chunks_cli(root: str, max_size: int, scan_binary: bool, skips: Skips)
         if data is None or (old_id != ZERO and old_id not in blobs):
             skips.skip(path, "missing-object", "staged content is missing from the object store")
             continue
-        if max_size and len(data) > max_size:
-            skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
-            continue
-        if not scan_binary and is_binary(data):
-            skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
-            continue
-        added = new_line_numbers(blobs.get(old_id, b""), data)
-        if added:
-            yield StagedChunk(Chunk(data, FileOrigin(path), new_id), added)
+        staged = staged_chunk(path, new_id, blobs.get(old_id, b""), data, max_size, scan_binary, skips)
+        if staged is not None:
+            yield staged
 
 
 def _read_blobs(root: str, oids: list[str]) -> dict[str, bytes]:
