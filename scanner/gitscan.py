@@ -35,6 +35,8 @@ from scanner.sources.git import (
     walk_commits,
 )
 
+REBALANCE = 128  # blobs a path's worker may be behind the least busy one before the path moves
+AHEAD = 1024  # blobs sent to workers and not yet back, before the walk waits
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
 CONTEXT_LINES = 3
 CONTEXT_BYTES = 512
@@ -237,8 +239,7 @@ def _worker_main(worker: int, tasks: Any, results: Any) -> None:
 
 class BlobPipeline:
     """Feeds blobs to worker processes as the walk finds them; all versions of a path go to the same worker,
-    in walk order, so each worker can diff a file against its previous version. New paths go to the least
-    loaded worker."""
+    in walk order, so each worker can diff a file against its previous version (see ``submit`` for balance)."""
 
     def __init__(self, repo_path: str, detector: Detector, options: BlobOptions, base: Base) -> None:
         import multiprocessing
@@ -256,7 +257,7 @@ class BlobPipeline:
         self.queues = [context.Queue() for _ in range(self.workers)]
         self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
         self.assigned: dict[str, int] = {}
-        self.load = [0] * self.workers
+        self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
             context.Process(target=_worker_main, args=(i, queue, self.results), daemon=True)
             for i, queue in enumerate(self.queues)
@@ -270,28 +271,35 @@ class BlobPipeline:
             self.pending.append((1, size, [result] if result else []))
             return
         worker = self.assigned.get(task.path)
-        if worker is None:
-            # A new path goes to the worker that has read the fewest bytes so far; its later versions follow it.
-            worker = self.assigned[task.path] = self.load.index(min(self.load))
+        least = self.outstanding.index(min(self.outstanding))
+        if worker is None or self.outstanding[worker] > self.outstanding[least] + REBALANCE:
+            # A new path goes to the least busy worker. A path whose worker has fallen far behind moves too:
+            # the new worker has no previous version of it, so it scans this one whole, a small price for
+            # keeping both cores busy.
+            worker = self.assigned[task.path] = least
+        self.outstanding[worker] += 1
         buffer = self.buffers[worker]
         buffer.append((index, task.oid, task.path))
         if len(buffer) >= BATCH:
             self.queues[worker].put(buffer)
+            self.in_flight += len(buffer)
             self.buffers[worker] = []
 
     def _account(self, item: tuple[int, int, int, list[BlobResult]]) -> tuple[int, int, list[BlobResult]]:
         worker, blobs, total, results = item
-        self.load[worker] += total
+        self.outstanding[worker] -= blobs
+        self.in_flight -= blobs
         return blobs, total, results
 
     def ready(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
-        """Results already back, without waiting."""
+        """Results already back; waits only while the walk is too far ahead of the workers, so that a path
+        is placed knowing how busy each worker really is."""
         yield from self.pending
         self.pending.clear()
         if self.inline is None:
             while True:
                 try:
-                    item = self.results.get_nowait()
+                    item = self.results.get() if self.in_flight > AHEAD else self.results.get_nowait()
                 except queue.Empty:
                     return
                 if item is None:
@@ -319,6 +327,7 @@ class BlobPipeline:
             process.join()
 
     workers_done = 0
+    in_flight = 0
 
 
 @dataclass
