@@ -23,9 +23,9 @@ from scanner.sources.git import (
     BlobTask,
     MessageTask,
     WalkStats,
-    added_lines,
     commit_origin,
     history_tips,
+    new_line_numbers,
     push_ranges,
     remote_tips,
     resolve_commit,
@@ -214,7 +214,7 @@ class BlobScanner:
             for region, first in changed_regions(previous, data):
                 matches.extend(self.detector.detect(region, first_line=first))
             if options.only_added_lines and matches:
-                added = added_lines(previous, data)
+                added = new_line_numbers(previous, data)
                 matches = [m for m in matches if any(n in added for n in range(m.line, m.end_line + 1))]
         return len(data), BlobResult(index, len(data), tuple(matches)) if matches else None
 

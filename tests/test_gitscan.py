@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from scanner.gitscan import changed_regions
 from scanner.sources import git as git_source
 from scanner.sources.files import Skips
-from scanner.sources.git import BlobTask, MessageTask, WalkStats, added_lines, history_tips, open_repository
+from scanner.sources.git import BlobTask, MessageTask, WalkStats, history_tips, open_repository
+
+
+def added_lines(old: bytes, new: bytes) -> frozenset[int]:
+    """Git's own idea of the added lines (libgit2's diff): the reference the regions are checked against."""
+    import pygit2
+
+    patch = pygit2.Patch.create_from(old, new, context_lines=0)
+    return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
+
 
 lines = st.lists(st.sampled_from([b"alpha", b"beta", b"gamma", b"", b"token = x", b"delta" * 30]), max_size=60)
 

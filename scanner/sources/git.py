@@ -346,12 +346,6 @@ class StagedChunk:
     added_lines: frozenset[int]
 
 
-def added_lines(old: bytes, new: bytes) -> frozenset[int]:
-    """Line numbers ``new`` adds over ``old``, by libgit2's diff."""
-    patch = _pygit2().Patch.create_from(old, new, context_lines=0)
-    return frozenset(line.new_lineno for hunk in patch.hunks for line in hunk.lines if line.origin == "+")
-
-
 def new_line_numbers(old: bytes, new: bytes) -> frozenset[int]:
     """Line numbers of ``new`` whose text is nowhere in ``old``: what a change brings in. A line moved within
     the file brings nothing new, so a secret already committed there does not block again."""
