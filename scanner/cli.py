@@ -46,12 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     scan.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the repo root)")
     scan.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="default: the policy's, else .leakstop-baseline.json at the root",
+    )
+    scan.add_argument("--no-baseline", action="store_true", help="ignore any baseline: report every finding")
     scan.add_argument("--show-secrets", action="store_true", help="print full secret values (off by default)")
     scan.add_argument("--max-file-size", type=_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)")
     scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
     scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
+    artifacts = scan.add_argument_group("artifacts (instead of PATH)")
+    artifacts.add_argument("--image", metavar="TARBALL|OCI-DIR", help="a docker save tarball or an OCI image layout")
+    artifacts.add_argument(
+        "--tfstate", metavar="FILE|-", help="a Terraform state file or `terraform show -json` output"
+    )
     git = scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)")
     modes = git.add_mutually_exclusive_group()
     modes.add_argument("--staged", action="store_true", help="what the index adds against HEAD (pre-commit)")
@@ -82,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
     # PATH and a later --force, parsed in cmd_install_hook: argparse (< 3.12) cannot take `HOOK --force PATH`.
     hook.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
+    baseline = sub.add_parser(
+        "baseline",
+        help="accept the current findings: create, update or prune .leakstop-baseline.json",
+        description="create: a new baseline of every blocking or warning finding in PATH (default: .), with a fresh "
+        "salt; update: add the current findings to the existing baseline (created if missing); prune: drop the "
+        "fingerprints no longer found. The file goes to the repository root unless --output says otherwise.",
+    )
+    actions = baseline.add_subparsers(dest="action", metavar="ACTION")
+    for action, text in (
+        ("create", "a new baseline of the current findings, with a fresh salt"),
+        ("update", "add the current findings to the baseline (created if missing)"),
+        ("prune", "drop the fingerprints no longer found"),
+    ):
+        each = actions.add_parser(action, help=text)
+        each.add_argument("path", nargs="?", default=".", metavar="PATH", help="the tree to scan (default: .)")
+        each.add_argument("--output", "-o", metavar="FILE", help="default: ROOT/.leakstop-baseline.json")
+        each.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
+        each.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+        if action == "create":
+            each.add_argument("--force", action="store_true", help="replace an existing baseline (new salt)")
+
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     rules_list = rules_sub.add_parser("list", help="list the rules")
@@ -101,16 +133,9 @@ def _open_output(path: str | None) -> TextIO:
         raise UsageError(f"{path}: cannot write report: {exc.strerror}") from None
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def _load_config(args: argparse.Namespace, paths: list[str]) -> Any:
     from scanner.config import find_config, load_config
-    from scanner.models import ScanResult
-    from scanner.report import REPORTERS, ReportOptions
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
-    from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSource, FileSourceOptions, Skips
 
-    paths = args.paths or ["."]
-    if _git_mode(args) is not None and (len(paths) != 1 or paths == ["-"]):
-        raise UsageError("git modes take one PATH: the repository")
     if args.no_config:
         config_path = None
     elif args.config:
@@ -119,23 +144,64 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.config}: config file not found")
     else:
         config_path = find_config(paths)
-    config = load_config(config_path)
-    max_size = args.max_file_size if args.max_file_size is not None else config.max_file_size
-    options = FileSourceOptions(
+    return load_config(config_path)
+
+
+def _file_options(args: argparse.Namespace, config: Any) -> Any:
+    from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSourceOptions
+
+    max_size = getattr(args, "max_file_size", None)
+    max_size = max_size if max_size is not None else config.max_file_size
+    return FileSourceOptions(
         max_file_size=DEFAULT_MAX_FILE_SIZE if max_size is None else max_size,
-        scan_binary=args.scan_binary or bool(config.scan_binary),
-        excludes=tuple(config.exclude) + tuple(args.exclude),
-        respect_gitignore=not args.no_gitignore and config.respect_gitignore is not False,
+        scan_binary=getattr(args, "scan_binary", False) or bool(config.scan_binary),
+        excludes=tuple(config.exclude) + tuple(getattr(args, "exclude", ())),
+        respect_gitignore=not getattr(args, "no_gitignore", False) and config.respect_gitignore is not False,
     )
+
+
+def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> Any:
+    from scanner import baseline
+
+    if args.no_baseline:
+        return None
+    named = args.baseline or config.baseline_path
+    if named:
+        if not os.path.isfile(named):
+            raise UsageError(f"{named}: baseline file not found")
+        return baseline.load(named)
+    found = baseline.find_baseline(paths)
+    return baseline.load(found) if found is not None else None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from scanner.models import ScanResult
+    from scanner.report import REPORTERS, ReportOptions
+    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.sources.files import FileSource, Skips
+
+    paths = args.paths or ["."]
+    if _git_mode(args) is not None and (len(paths) != 1 or paths == ["-"]):
+        raise UsageError("git modes take one PATH: the repository")
+    config = _load_config(args, paths)
+    options = _file_options(args, config)
     ruleset = build_ruleset(config)
     detector = build_detector(ruleset, config)
+    baseline = _find_baseline(args, paths, config)
     skips = Skips()
     git_mode = _git_mode(args)
-    if git_mode is None:
+    if args.image or args.tfstate:
+        from scanner.sources.artifacts import scan_artifact
+
+        result = scan_artifact(args, ruleset, detector, ScanSettings(config=config, baseline=baseline), options)
+    elif git_mode is None:
         result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-        Scan(ruleset, detector, ScanSettings(config=config), result).run(FileSource(paths, options, skips))
+        settings = ScanSettings(config=config, baseline=baseline)
+        Scan(ruleset, detector, settings, result).run(FileSource(paths, options, skips))
     else:
-        result = _scan_git(args, git_mode, paths, config, ruleset, detector, options)
+        result = _scan_git(args, git_mode, paths, config, ruleset, detector, options, baseline)
+    if baseline is not None:
+        result.baseline = baseline.path
 
     out = _open_output(args.output)
     try:
@@ -168,7 +234,14 @@ def _git_mode(args: argparse.Namespace) -> str | None:
 
 
 def _scan_git(
-    args: argparse.Namespace, mode: str, paths: list[str], config: Any, ruleset: Any, detector: Any, options: Any
+    args: argparse.Namespace,
+    mode: str,
+    paths: list[str],
+    config: Any,
+    ruleset: Any,
+    detector: Any,
+    options: Any,
+    baseline: Any = None,
 ) -> Any:
     import time
 
@@ -184,7 +257,7 @@ def _scan_git(
 
         if staged.git_available():
             root = staged.repository_root(paths[0])
-            scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root), result)
+            scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
             skips = Skips(result.issues, result.stats)
             for chunk in staged.staged_chunks_cli(root, options.max_file_size, options.scan_binary, skips):
                 scan.add(chunk.chunk, only_lines=chunk.added_lines)
@@ -195,7 +268,7 @@ def _scan_git(
 
     repo = open_repository(paths[0])
     root = repo.workdir or repo.path
-    scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root), result)
+    scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
     blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=args.workers)
     if mode == "staged":
         run_staged(scan, repo, blob_options)
@@ -218,6 +291,52 @@ def _pre_commit_range() -> str:
     source = os.environ.get("PRE_COMMIT_FROM_REF") or os.environ.get("PRE_COMMIT_ORIGIN")
     target = os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_SOURCE")
     return f"{source}..{target}" if source and target else ""
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from scanner import baseline
+    from scanner.models import ScanResult
+    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.sources.files import FileSource, Skips
+
+    if args.action is None:
+        raise UsageError("baseline: give an action: create, update or prune")
+    if not os.path.isdir(args.path):
+        raise UsageError(f"{args.path}: not a directory")
+    paths = [args.path]
+    config = _load_config(args, paths)
+    target = args.output or str(baseline.repository_root(args.path) / baseline.BASELINE_NAME)
+    exists = os.path.exists(target)
+    if args.action == "create" and exists and not args.force:
+        raise UsageError(f"{target}: baseline exists (use `baseline update`, or `create --force` for a new salt)")
+    if args.action == "prune" and not exists:
+        raise UsageError(f"{target}: no baseline to prune")
+    current = baseline.load(target) if exists and args.action != "create" else baseline.new_baseline(target)
+    ruleset = build_ruleset(config)
+    skips = Skips()
+    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+    base = os.getcwd()
+    Scan(ruleset, build_detector(ruleset, config), ScanSettings(config=config), result).run(
+        FileSource(paths, _file_options(args, config), skips)
+    )
+    found = {
+        current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, base)
+        for f in result.findings
+        if f.verdict != "allow"
+    }
+    if args.action == "prune":
+        kept = current.fingerprints & found
+    elif args.action == "update":
+        kept = current.fingerprints | found
+    else:
+        kept = frozenset(found)
+    updated = baseline.Baseline(path=target, salt=current.salt, fingerprints=frozenset(kept))
+    changed = baseline.write(updated)
+    added = len(kept - current.fingerprints)
+    removed = len(current.fingerprints - kept)
+    state = "written" if changed else "unchanged"
+    print(f"leakstop: baseline {state}: {target}: {len(kept)} fingerprints ({added} added, {removed} removed)")
+    return EXIT_PASS
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -297,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_scan(args)
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "baseline":
+            return cmd_baseline(args)
         if args.command == "install-hook":
             return cmd_install_hook(args)
         parser.print_help(sys.stderr)

@@ -6,6 +6,8 @@ not import jsonschema on every commit.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +19,7 @@ from typing import Any
 
 from scanner import cache
 from scanner.errors import ConfigError
+from scanner.policy import InlineAllow, Override, Policy, PolicyException, Threshold
 from scanner.ruleset.model import RuleSpec
 from scanner.sources.ignore import IgnoreRules
 
@@ -38,6 +41,7 @@ class Config:
     scan_binary: bool | None = None
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
+    policy: Policy = field(default_factory=Policy)
     _allow_path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
 
     @property
@@ -45,16 +49,27 @@ class Config:
         """The directory ``allowlist.paths`` and ``exclude`` are relative to: the config file's own."""
         return os.path.dirname(os.path.abspath(self.source)) if self.source else ""
 
-    def path_allowed(self, path: str, base: str) -> bool:
-        """``path`` is as reported, relative to ``base`` (or absolute); patterns are relative to the config's root."""
-        if not self._allow_path_rules:
-            return False
+    def relative_path(self, path: str, base: str) -> str:
+        """``path`` as reported (relative to ``base``, or absolute), made relative to the config's root."""
         rel = path
         if self.root:
             candidate = os.path.relpath(os.path.normpath(os.path.join(base, path)), self.root)
             if not candidate.startswith(".."):
                 rel = candidate
-        return self._allow_path_rules.ignored(rel.replace(os.sep, "/").lstrip("/"), False)
+        return rel.replace(os.sep, "/").lstrip("/")
+
+    def path_allowed(self, path: str, base: str) -> bool:
+        """``path`` is as reported, relative to ``base`` (or absolute); patterns are relative to the config's root."""
+        if not self._allow_path_rules:
+            return False
+        return self._allow_path_rules.ignored(self.relative_path(path, base), False)
+
+    @property
+    def baseline_path(self) -> str:
+        """The policy's ``baseline``, resolved against the config's directory; "" when it names none."""
+        if not self.policy.baseline:
+            return ""
+        return os.path.join(self.root, self.policy.baseline) if self.root else self.policy.baseline
 
     def secret_allowed(self, secret: str) -> bool:
         lowered = secret.lower()
@@ -90,8 +105,6 @@ def _validated_doc(path: Path) -> dict[str, Any]:
             return doc
         except (pickle.UnpicklingError, EOFError, ValueError):
             pass
-    from scanner.ruleset.load import _yaml_load
-
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -111,8 +124,34 @@ def _validated_doc(path: Path) -> dict[str, Any]:
         probe = {**rule, "examples": rule.get("examples") or ["-"]}
         probe["negative_examples"] = rule.get("negative_examples") or ["-"]
         _validate({"rules": [probe]}, f"{path}: rules/{index}")
+    for index, exception in enumerate(doc.get("exceptions", [])):
+        try:
+            datetime.date.fromisoformat(exception["expires"])
+        except ValueError:
+            raise ConfigError(
+                f"{path}: exceptions/{index}/expires: {exception['expires']!r} is not a date (YYYY-MM-DD)"
+            ) from None
     cache.write(cache_name, pickle.dumps(doc))
     return doc
+
+
+@functools.cache
+def _config_loader() -> Any:
+    """A safe YAML loader without implicit timestamps: an expiry date stays the string the user wrote."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    resolvers = {
+        first: [(tag, rx) for tag, rx in entries if tag != "tag:yaml.org,2002:timestamp"]
+        for first, entries in base.yaml_implicit_resolvers.items()
+    }
+    return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
+def _yaml_load(text: str, source: str) -> Any:
+    from scanner.ruleset.load import _yaml_load as load
+
+    return load(text, source, _config_loader())
 
 
 def load_config(path: Path | None) -> Config:
@@ -145,5 +184,39 @@ def load_config(path: Path | None) -> Config:
         scan_binary=doc.get("scan_binary"),
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
+        policy=_policy(doc, source),
         _allow_path_rules=path_rules,
+    )
+
+
+def _policy(doc: dict[str, Any], source: str) -> Policy:
+    raw = doc.get("policy", {})
+    default = Policy()
+    overrides = tuple(
+        Override.build(
+            action=o["action"],
+            index=index,
+            rules=tuple(o.get("rules", ())),
+            tags=tuple(o.get("tags", ())),
+            paths=tuple(o.get("paths", ())),
+            targets=tuple(o.get("targets", ())),
+            source=source,
+        )
+        for index, o in enumerate(raw.get("overrides", []))
+    )
+    inline = doc.get("inline_allow", {})
+    return Policy(
+        block=Threshold(**raw["block"]) if "block" in raw else default.block,
+        warn=Threshold(**raw["warn"]) if "warn" in raw else default.warn,
+        overrides=overrides,
+        inline_allow=InlineAllow(
+            enabled=inline.get("enabled", True), markers=tuple(inline.get("markers", default.inline_allow.markers))
+        ),
+        exceptions=tuple(
+            PolicyException(
+                id=e["id"], owner=e["owner"], reason=e["reason"], expires=datetime.date.fromisoformat(e["expires"])
+            )
+            for e in doc.get("exceptions", [])
+        ),
+        baseline=raw.get("baseline", ""),
     )

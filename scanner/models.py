@@ -145,6 +145,9 @@ class Match:
     snippet: str
     entropy: float
     decoded: tuple[str, ...] = ()
+    # Inline allow markers (``engine.INLINE_MARKERS``) on the match's line, or ``leakstop:allow-next-line`` on
+    # the line before; whether one is honoured is the policy's call.
+    inline_markers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,7 @@ class ScanResult:
     ruleset_hash: str = ""
     rule_infos: dict[str, RuleInfo] = field(default_factory=dict)
     target_detail: str = ""  # e.g. "6729 commits, 8238 unique blobs"
+    baseline: str = ""  # the baseline file the scan compared against, if any
 
     @property
     def blocked(self) -> bool:

@@ -5,20 +5,26 @@ Each blob is detected once (cached by its content id); the path-dependent filter
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import difflib
 import hashlib
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
 from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
-from scanner.models import Chunk, Finding, Match, Origin, ScanResult, Verdict
+from scanner.models import Chunk, Finding, Match, Origin, ScanResult
+from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
-from scanner.ruleset.model import CompiledRule
+
+if TYPE_CHECKING:
+    from scanner.baseline import Baseline
 
 
 @dataclass(frozen=True)
@@ -26,18 +32,27 @@ class ScanSettings:
     config: Config = field(default_factory=Config)
     fingerprint_key: bytes = field(default_factory=default_key)
     path_base: str = field(default_factory=os.getcwd)  # what relative finding paths are relative to
+    baseline: Baseline | None = None
+    today: datetime.date = field(default_factory=datetime.date.today)  # when exceptions expire
+
+
+def _check_rule_id(config: Config, known: list[str], rule_id: str, where: str) -> None:
+    if rule_id not in known:
+        close = difflib.get_close_matches(rule_id, known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"{config.source}: {where}: unknown rule id {rule_id!r}{hint}")
 
 
 def build_ruleset(config: Config) -> Ruleset:
     ruleset = load_ruleset(paths=None if config.extend_default else [], extra=config.rules)
+    known = list(ruleset.by_id)
+    for override in config.policy.overrides:
+        for rule_id in sorted(override.rules):
+            _check_rule_id(config, known, rule_id, f"policy/overrides/{override.index}/rules")
     if not config.disabled_rules:
         return ruleset
-    known = list(ruleset.by_id)
     for rule_id in config.disabled_rules:
-        if rule_id not in ruleset.by_id:
-            close = difflib.get_close_matches(rule_id, known, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"{config.source}: disabled_rules: unknown rule id {rule_id!r}{hint}")
+        _check_rule_id(config, known, rule_id, "disabled_rules")
     disabled = set(config.disabled_rules)
     kept = tuple(r for r in ruleset.rules if r.id not in disabled)
     digest = hashlib.sha256("\0".join([ruleset.hash, *sorted(disabled)]).encode()).hexdigest()
@@ -47,11 +62,6 @@ def build_ruleset(config: Config) -> Ruleset:
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:
     depth = config.max_decode_depth
     return Detector(ruleset, max_decode_depth=2 if depth is None else depth)
-
-
-def default_verdict(rule: CompiledRule) -> Verdict:
-    """Until a policy says otherwise: everything blocks but informational rules, which warn."""
-    return "warn" if rule.spec.severity == "info" else "block"
 
 
 class Scan:
@@ -87,34 +97,44 @@ class Scan:
             self.add_matches(chunk.origin, matches)
 
     def add_matches(self, origin: Origin, matches: Iterable[Match]) -> None:
-        config = self.settings.config
+        settings = self.settings
+        config = settings.config
+        policy = config.policy
+        baseline = settings.baseline
         path = origin.path
         commit = getattr(origin, "commit", "")
-        key = self.settings.fingerprint_key
+        key = settings.fingerprint_key
+        rel_path: str | None = None
+        path_allowed: bool | None = None
+        baseline_path: str | None = None
         for match in matches:
             rule = self.ruleset.by_id[match.rule_id]
             if path_reason(rule, path) is not None:
                 continue
             secret = match.secret.reveal()
-            verdict, reason = default_verdict(rule), ""
-            if config.path_allowed(path, self.settings.path_base):
-                verdict, reason = "allow", "allowlist:paths"
-            elif config.secret_allowed(secret):
-                verdict, reason = "allow", "allowlist:secret"
+            if rel_path is None:
+                rel_path = config.relative_path(path, settings.path_base)
+                path_allowed = config.path_allowed(path, settings.path_base)
+            allowlist = "paths" if path_allowed else "secret" if config.secret_allowed(secret) else ""
+            baselined = False
+            if baseline is not None and baseline.fingerprints:
+                if baseline_path is None:
+                    baseline_path = baseline.relative(path, settings.path_base)
+                baselined = baseline.keyed(rule.id, secret, baseline_path) in baseline.fingerprints
             info = self.result.rule_infos.get(rule.id)
             if info is None:
                 info = self.result.rule_infos[rule.id] = rule.spec.info()
-            self.result.findings.append(
-                Finding(
-                    rule=info,
-                    match=match,
-                    origin=origin,
-                    finding_id=finding_id(key, rule.id, secret, path, commit),
-                    secret_id=secret_id(key, rule.id, secret),
-                    verdict=verdict,
-                    reason=reason,
-                )
+            finding = Finding(
+                rule=info,
+                match=match,
+                origin=origin,
+                finding_id=finding_id(key, rule.id, secret, path, commit),
+                secret_id=secret_id(key, rule.id, secret),
             )
+            verdict, reason = decide(finding, policy, Facts(rel_path, allowlist, baselined, settings.today))
+            if (verdict, reason) != (finding.verdict, finding.reason):
+                finding = dataclasses.replace(finding, verdict=verdict, reason=reason)
+            self.result.findings.append(finding)
 
     def run(self, chunks: Iterable[Chunk]) -> ScanResult:
         started = time.perf_counter()

@@ -22,6 +22,12 @@ from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 
 SNIPPET_WIDTH = 160
 CONTEXT_WINDOW = 120
+# Inline allow comments: ours, and the ones gitleaks and detect-secrets users already have in their code.
+NEXT_LINE_MARKER = "leakstop:allow-next-line"
+SAME_LINE_MARKERS = ("leakstop:allow", "gitleaks:allow", "pragma: allowlist secret")
+INLINE_MARKERS = (*SAME_LINE_MARKERS, NEXT_LINE_MARKER)
+_NEXT_LINE_BYTES = NEXT_LINE_MARKER.encode()
+_SAME_LINE_BYTES = tuple(m.encode() for m in SAME_LINE_MARKERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,9 +278,38 @@ def to_matches(content: bytes, raw: Sequence[RawMatch], first_line: int = 1) -> 
                 snippet=_snippet(lines, line, r.start, spans),
                 entropy=round(r.entropy, 3),
                 decoded=r.decoded,
+                inline_markers=_inline_markers(lines, line, end_line),
             )
         )
     return out
+
+
+def _inline_markers(lines: _Lines, line: int, end_line: int) -> tuple[str, ...]:
+    """The inline allow markers on the match's first or last line, and a next-line marker on the line before.
+
+    Only lines holding a match get here, so the detector stays fast. Case-insensitive; ``leakstop:allow`` inside
+    ``leakstop:allow-next-line`` does not allow its own line.
+    """
+    content = lines.content
+    found: list[str] = []
+    for number in (line,) if line == end_line else (line, end_line):
+        start, end = lines.bounds(number)
+        text = content[start:end].lower()
+        if b":allow" not in text and b"pragma" not in text:
+            continue
+        for marker, raw in zip(SAME_LINE_MARKERS, _SAME_LINE_BYTES, strict=True):
+            if marker in found:
+                continue
+            pos = text.find(raw)
+            while pos != -1 and text.startswith(_NEXT_LINE_BYTES, pos):
+                pos = text.find(raw, pos + 1)
+            if pos != -1:
+                found.append(marker)
+    if line > 1:
+        start, end = lines.bounds(line - 1)
+        if _NEXT_LINE_BYTES in content[start:end].lower():
+            found.append(NEXT_LINE_MARKER)
+    return tuple(found)
 
 
 def _mask(r: RawMatch) -> str:

@@ -49,7 +49,8 @@ def _uri(path: str) -> str:
     return quote(path, safe="/!:@")
 
 
-def _result(finding: Finding, rule_index: int, show_secrets: bool) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, show_secrets: bool, baselined: str | None = None) -> dict[str, Any]:
+    """``baselined``: the baseline file the scan compared against; with one, every result gets a ``baselineState``."""
     m = finding.match
     region: dict[str, Any] = {
         "startLine": m.line,
@@ -86,8 +87,20 @@ def _result(finding: Finding, rule_index: int, show_secrets: bool) -> dict[str, 
         "properties": properties,
     }
     if finding.verdict == "allow":
-        result["suppressions"] = [{"kind": "external", "justification": finding.reason or "allowed by policy"}]
+        # An inline comment is a suppression in the source; the baseline, allowlists and policy live outside it.
+        kind = "inSource" if finding.reason == "inline" else "external"
+        result["suppressions"] = [{"kind": kind, "justification": _JUSTIFICATION.get(finding.reason, finding.reason)}]
+    if baselined is not None:
+        result["baselineState"] = "unchanged" if finding.reason == "baseline" else "new"
     return result
+
+
+_JUSTIFICATION = {
+    "": "allowed by policy",
+    "baseline": "baseline: accepted in the baseline file",
+    "inline": "inline: an allow comment on the line",
+    "below-threshold": "below-threshold: under the policy's warn threshold",
+}
 
 
 def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
@@ -114,7 +127,9 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                 },
                 "automationDetails": {"id": f"leakstop/{result.target}/"},
                 "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
-                "results": [_result(f, index[f.rule.id], options.show_secrets) for f in result.findings],
+                "results": [
+                    _result(f, index[f.rule.id], options.show_secrets, result.baseline or None) for f in result.findings
+                ],
             }
         ],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TextIO
 
 from scanner.models import Finding, ScanResult
@@ -25,6 +26,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     """(style, text) pairs, so the same words print with or without colour."""
     m = f.match
     head = f"{f.verdict.upper():5}  {f.rule.id}  {f.rule.name}  [{f.rule.severity}]"
+    if f.reason:
+        head += f"  ({f.reason})"
     lines = [(VERDICT_STYLE[f.verdict], head), ("cyan", f"  {location_uri(f.origin)}:{m.line}:{m.column}")]
     extra = origin_fields(f.origin)
     if "commit" in extra:
@@ -36,10 +39,16 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     detail = f"  secret {secret} · id {f.finding_id[:12]}"
     if m.decoded:
         detail += f" · decoded from {'+'.join(m.decoded)}"
-    if f.reason:
-        detail += f" · {f.reason}"
     lines.append(("", detail))
     return lines
+
+
+def _allow_reasons(result: ScanResult) -> str:
+    """Why findings were allowed, e.g. `` (2 baseline, 1 inline)``."""
+    reasons = Counter(f.reason or "policy" for f in result.findings if f.verdict == "allow")
+    if not reasons:
+        return ""
+    return " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) + ")"
 
 
 def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
@@ -62,8 +71,12 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     summary = (
         f"scanned {stats.items_scanned} items{detail} ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
         f" · {len(result.findings)} findings: {counts['block']} blocked, {counts['warn']} warned,"
-        f" {counts['allow']} allowed" + (" (--verbose lists them)" if counts["allow"] and not options.verbose else "")
+        f" {counts['allow']} allowed"
+        + _allow_reasons(result)
+        + (" (--verbose lists them)" if counts["allow"] and not options.verbose else "")
     )
+    if result.baseline:
+        summary += f" · baseline {result.baseline}"
     if stats.skipped:
         summary += " · skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items()))
     lines.append(("bold", summary))

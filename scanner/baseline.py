@@ -1,0 +1,175 @@
+"""``.leakstop-baseline.json``: the findings a team has accepted, as keyed fingerprints only.
+
+Format, version 1::
+
+    {"version": 1, "salt": "<random hex>", "fingerprints": ["<HMAC-SHA256(salt, rule, secret, path) hex>", ...]}
+
+No secret, no line number (moving code does not resurface a finding), no timestamp, fingerprints sorted and a
+trailing newline: the file is byte-stable when nothing changed, so it does not churn in merges. Paths are
+relative to the baseline's directory (the repository root). Older versions are upgraded on load by the
+functions in ``UPGRADES`` (detect-secrets' ``core/upgrades`` is the model); a newer version is an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ConfigError
+
+BASELINE_NAME = ".leakstop-baseline.json"
+VERSION = 1
+_HEX = re.compile(r"[0-9a-f]*")
+_FINGERPRINT_LENGTH = 64
+
+
+class BaselineError(ConfigError):
+    """An edited, corrupted or too-new baseline: exit 2 with one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: str
+    salt: str
+    fingerprints: frozenset[str]
+
+    @functools.cached_property
+    def root(self) -> str:
+        return os.path.dirname(os.path.abspath(self.path))
+
+    @functools.cached_property
+    def _key(self) -> bytes:
+        return bytes.fromhex(self.salt)
+
+    def relative(self, path: str, base: str) -> str:
+        """``path`` as reported (relative to ``base``, or absolute), relative to the baseline's root."""
+        rel = os.path.relpath(os.path.normpath(os.path.join(base, path)), self.root)
+        if rel.startswith(".."):
+            rel = path
+        return rel.replace(os.sep, "/")
+
+    def fingerprint(self, rule_id: str, secret: str, path: str, base: str) -> str:
+        return self.keyed(rule_id, secret, self.relative(path, base))
+
+    def keyed(self, rule_id: str, secret: str, rel_path: str) -> str:
+        """The fingerprint of a finding whose path is already relative to the baseline's root."""
+        message = b"\0".join(p.encode("utf-8", "surrogatepass") for p in (rule_id, secret, rel_path))
+        return hmac.digest(self._key, message, "sha256").hex()
+
+
+def new_baseline(path: str, fingerprints: Iterable[str] = ()) -> Baseline:
+    return Baseline(path=path, salt=secrets.token_hex(16), fingerprints=frozenset(fingerprints))
+
+
+def dumps(baseline: Baseline) -> str:
+    doc = {"version": VERSION, "salt": baseline.salt, "fingerprints": sorted(baseline.fingerprints)}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def write(baseline: Baseline) -> bool:
+    """Write the file if its bytes change; True if it did."""
+    text = dumps(baseline)
+    target = Path(baseline.path)
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BaselineError(f"{baseline.path}: cannot write baseline: {exc.strerror}") from None
+    return True
+
+
+def _upgrade_0_to_1(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 0 kept fingerprints as a dict {fingerprint: rule id}; version 1 keeps a sorted list."""
+    fingerprints = doc.get("fingerprints")
+    if not isinstance(fingerprints, dict):
+        raise BaselineError(f"{source}: baseline version 0: fingerprints must be an object")
+    return {"version": 1, "salt": doc.get("salt"), "fingerprints": sorted(fingerprints)}
+
+
+# version -> function turning a document of that version into one of the next version.
+UPGRADES: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {0: _upgrade_0_to_1}
+
+
+def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise BaselineError(f"{source}: baseline: version must be a non-negative integer")
+    if version > VERSION:
+        raise BaselineError(
+            f"{source}: baseline version {version} is newer than this leakstop reads ({VERSION}); upgrade leakstop"
+        )
+    while version < VERSION:
+        doc = UPGRADES[version](doc, source)
+        version = doc["version"]
+    return doc
+
+
+def parse(text: str, source: str) -> Baseline:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{source}: baseline is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise BaselineError(f"{source}: baseline must be a JSON object")
+    doc = upgrade(doc, source)
+    salt = doc.get("salt")
+    if not isinstance(salt, str) or not salt or len(salt) % 2 or not _HEX.fullmatch(salt):
+        raise BaselineError(f"{source}: baseline: salt is missing or not lowercase hex")
+    fingerprints = doc.get("fingerprints")
+    if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
+        raise BaselineError(f"{source}: baseline: fingerprints must be a list of strings")
+    # One regex call over the joined list checks every entry's alphabet; the lengths are checked alone.
+    if any(len(f) != _FINGERPRINT_LENGTH for f in fingerprints) or not _HEX.fullmatch("".join(fingerprints)):
+        raise BaselineError(f"{source}: baseline: every fingerprint must be 64 lowercase hex characters")
+    extra = set(doc) - {"version", "salt", "fingerprints"}
+    if extra:
+        raise BaselineError(f"{source}: baseline: unknown field {sorted(extra)[0]!r}")
+    return Baseline(path=source, salt=salt, fingerprints=frozenset(fingerprints))
+
+
+def load(path: str | Path) -> Baseline:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BaselineError(f"{path}: baseline is not UTF-8 text") from None
+    return parse(text, str(path))
+
+
+def find_baseline(scan_paths: list[str]) -> Path | None:
+    """``.leakstop-baseline.json`` in the first scan path's directory or a parent, up to the repository root."""
+    root = repository_root(next((p for p in scan_paths if p != "-"), "."))
+    start = Path(next((p for p in scan_paths if p != "-"), ".")).resolve()
+    if not start.is_dir():
+        start = start.parent
+    for directory in (start, *start.parents):
+        candidate = directory / BASELINE_NAME
+        if candidate.is_file():
+            return candidate
+        if directory == root:
+            return None
+    return None
+
+
+def repository_root(path: str) -> Path:
+    """The directory holding ``.git`` above ``path``, else ``path``'s own directory."""
+    start = Path(path).resolve()
+    if not start.is_dir():
+        start = start.parent
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start

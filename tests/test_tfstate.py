@@ -1,0 +1,250 @@
+"""Terraform state: rule matches tied to resource attributes, and values state keeps in plaintext."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import MakeConfig, RunCli
+from tokens import ALNUM, TokenFactory
+
+from scanner.sources.tfstate import attribute_path
+
+RULE = "terraform-sensitive-in-state"
+
+
+def state(tokens: TokenFactory) -> tuple[dict[str, Any], dict[str, str]]:
+    values = {
+        "password": tokens.clean_chars(ALNUM, 24),
+        "api_key": tokens.clean_chars(ALNUM, 32),
+        "output": tokens.clean_chars(ALNUM, 20),
+        "deposed": tokens.github_clean(),
+        "tagged": tokens.clean_chars(ALNUM, 18),
+    }
+    doc = {
+        "version": 4,
+        "terraform_version": "1.9.5",
+        "serial": 7,
+        "lineage": "00000000-0000-4000-8000-000000000000",
+        "outputs": {
+            "admin_token": {"value": values["output"], "type": "string", "sensitive": True},
+            "endpoint": {"value": "https://api.example.test", "type": "string"},
+        },
+        "resources": [
+            {
+                "mode": "managed",
+                "type": "random_password",
+                "name": "db",
+                "provider": 'provider["registry.terraform.io/hashicorp/random"]',
+                "instances": [
+                    {"schema_version": 3, "attributes": {"id": "none", "length": 24, "result": values["password"]}}
+                ],
+            },
+            {
+                "module": "module.app",
+                "mode": "managed",
+                "type": "acme_service",
+                "name": "api",
+                "provider": 'provider["registry.terraform.io/acme/acme"]',
+                "instances": [
+                    {
+                        "index_key": "eu",
+                        "attributes": {"name": "api", "settings": {"api_key": values["api_key"], "region": "eu"}},
+                        "sensitive_attributes": [
+                            [
+                                {"type": "get_attr", "value": "settings"},
+                                {"type": "index", "value": {"value": "api_key", "type": "string"}},
+                            ]
+                        ],
+                    },
+                    {
+                        "index_key": "us",
+                        "deposed": "a1b2c3d4",
+                        "attributes": {"name": "api", "notes": f"token {values['deposed']}"},
+                    },
+                ],
+            },
+            {
+                "mode": "managed",
+                "type": "aws_s3_bucket",
+                "name": "logs",
+                "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+                "instances": [{"attributes": {"bucket": "logs", "tags": {"Name": values["tagged"]}}}],
+            },
+        ],
+        "check_results": None,
+    }
+    return doc, values
+
+
+def write(path: Path, doc: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, value: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if value in line:
+            return number
+    raise AssertionError(value)
+
+
+@pytest.fixture
+def config(make_config: MakeConfig) -> Path:
+    return make_config(("github-pat", RULE))
+
+
+def scan_json(run_cli: RunCli, *argv: str | Path) -> tuple[int, dict[str, Any]]:
+    code, out, err = run_cli("scan", *argv, "-f", "json", "--show-secrets")
+    assert err == "" or "report written" in err
+    return code, json.loads(out)
+
+
+def test_state_v4_sensitive_values_secret_attributes_and_deposed_instances(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    doc, values = state(tokens)
+    path = write(tmp_path / "terraform.tfstate", doc)
+
+    code, report = scan_json(run_cli, "--tfstate", path, "-c", config)
+
+    assert code == 1
+    assert report["target"] == "tfstate"
+    got = {
+        f["secret"]: (f["rule"]["id"], f["location"]["resource"], f["location"]["attribute"], f["location"]["line"])
+        for f in report["findings"]
+    }
+    assert got == {
+        values["output"]: (RULE, "output.admin_token", "value", line_of(path, values["output"])),
+        values["password"]: (RULE, "random_password.db", "result", line_of(path, values["password"])),
+        values["api_key"]: (
+            RULE,
+            'module.app.acme_service.api["eu"]',
+            "settings.api_key",
+            line_of(path, values["api_key"]),
+        ),
+        values["deposed"]: (
+            "github-pat",
+            'module.app.acme_service.api["us"] (deposed a1b2c3d4)',
+            "notes",
+            line_of(path, values["deposed"]),
+        ),
+    }
+    assert all(f["location"]["path"] == str(path) for f in report["findings"])
+    assert values["tagged"] not in got  # neither marked nor a secret-bearing attribute
+
+
+def test_backup_files_and_stdin_read_the_same(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc, _values = state(tokens)
+    backup = write(tmp_path / "terraform.tfstate.backup", doc)
+    code, report = scan_json(run_cli, "--tfstate", backup, "-c", config)
+    assert code == 1 and len(report["findings"]) == 4
+
+    stdin = io.TextIOWrapper(io.BytesIO(backup.read_bytes()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, report = scan_json(run_cli, "--tfstate", "-", "-c", config)
+    assert code == 1
+    assert {f["location"]["path"] for f in report["findings"]} == {"-"}
+    assert len(report["findings"]) == 4
+
+
+def test_show_json_output_and_its_sensitive_values(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    secret, key = tokens.clean_chars(ALNUM, 24), tokens.clean_chars(ALNUM, 30)
+    doc = {
+        "format_version": "1.0",
+        "terraform_version": "1.9.5",
+        "values": {
+            "outputs": {"db_password": {"sensitive": True, "value": secret, "type": "string"}},
+            "root_module": {
+                "resources": [],
+                "child_modules": [
+                    {
+                        "address": "module.db",
+                        "resources": [
+                            {
+                                "address": "module.db.acme_db.main",
+                                "mode": "managed",
+                                "type": "acme_db",
+                                "name": "main",
+                                "values": {"admin_key": key, "name": "main"},
+                                "sensitive_values": {"admin_key": True},
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+    }
+    path = write(tmp_path / "show.json", doc)
+
+    code, report = scan_json(run_cli, "--tfstate", path, "-c", config)
+
+    assert code == 1
+    got = {f["secret"]: (f["location"]["resource"], f["location"]["attribute"]) for f in report["findings"]}
+    assert got == {secret: ("output.db_password", "value"), key: ("module.db.acme_db.main", "admin_key")}
+
+
+def test_a_minified_state_still_ties_each_match_to_its_attribute(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    doc, values = state(tokens)
+    doc["outputs"]["endpoint"]["value"] = "https://ëxample.test/çafé"  # non-ASCII before the values: bytes != chars
+    path = tmp_path / "min.tfstate"
+    path.write_text(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
+    code, report = scan_json(run_cli, "--tfstate", path, "-c", config)
+    assert code == 1
+    got = {f["secret"]: (f["location"]["attribute"], f["location"]["line"]) for f in report["findings"]}
+    assert got[values["api_key"]] == ("settings.api_key", 1)
+    assert got[values["deposed"]] == ("notes", 1)
+    assert got[values["output"]] == ("value", 1)
+
+
+def test_the_rule_can_be_disabled(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, make_config: MakeConfig
+) -> None:
+    doc, values = state(tokens)
+    path = write(tmp_path / "terraform.tfstate", doc)
+    config = make_config(("github-pat",))
+    code, report = scan_json(run_cli, "--tfstate", path, "-c", config)
+    assert code == 1
+    assert [f["secret"] for f in report["findings"]] == [values["deposed"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"version": 4, "resources": [', "not a Terraform state: invalid JSON"),
+        ('{"version": 3, "modules": []}', "unknown Terraform state version 3"),
+        ("[1, 2]", "not a Terraform state: the JSON is not an object"),
+    ],
+)
+def test_bad_state_is_a_one_line_error_naming_the_file(
+    tmp_path: Path, run_cli: RunCli, config: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.tfstate"
+    path.write_text(content, encoding="utf-8")
+    code, out, err = run_cli("scan", "--tfstate", path, "-c", config)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"leakstop: error: {path}: {message}")
+
+
+def test_a_missing_state_file(tmp_path: Path, run_cli: RunCli, config: Path) -> None:
+    code, _, err = run_cli("scan", "--tfstate", tmp_path / "nope.tfstate", "-c", config)
+    assert code == 2 and "no such file" in err
+
+
+def test_attribute_paths() -> None:
+    assert attribute_path(("settings", "api_key")) == "settings.api_key"
+    assert attribute_path(("rules", 0, "token")) == "rules[0].token"
+    assert attribute_path(()) == ""
