@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from helpers import RunCli
+from helpers import RunCli, write_files
 from tokens import TokenFactory
 
 import scanner
@@ -90,13 +90,7 @@ class Tree:
                 {"extend": "none", "rules": RULES, "allowlist": {"paths": ["fixtures/"]}}, sort_keys=False
             ),
         }
-        for rel, content in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
+        write_files(root, files)
 
     @property
     def secrets(self) -> list[str]:
