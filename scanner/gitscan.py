@@ -254,7 +254,9 @@ class BlobPipeline:
         _WORKER.update(repo_path=repo_path, detector=detector, options=options, base=base)
         context = multiprocessing.get_context("fork")  # inherits the compiled detector at no cost
         self.results = context.Queue()
-        self.queues = [context.Queue() for _ in range(self.workers)]
+        # SimpleQueue: put() writes straight to the pipe; a Queue hands each batch to a feeder thread, whose
+        # lock handoffs cost the walk about a second on a large history.
+        self.queues = [context.SimpleQueue() for _ in range(self.workers)]
         self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
         self.assigned: dict[str, int] = {}
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
