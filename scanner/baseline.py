@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.config import find_upward
 from scanner.errors import ConfigError
 
 BASELINE_NAME = ".leakstop-baseline.json"
@@ -151,17 +152,7 @@ def load(path: str | Path) -> Baseline:
 
 def find_baseline(scan_paths: list[str]) -> Path | None:
     """``.leakstop-baseline.json`` in the first scan path's directory or a parent, up to the repository root."""
-    root = repository_root(next((p for p in scan_paths if p != "-"), "."))
-    start = Path(next((p for p in scan_paths if p != "-"), ".")).resolve()
-    if not start.is_dir():
-        start = start.parent
-    for directory in (start, *start.parents):
-        candidate = directory / BASELINE_NAME
-        if candidate.is_file():
-            return candidate
-        if directory == root:
-            return None
-    return None
+    return find_upward(scan_paths, BASELINE_NAME)
 
 
 def repository_root(path: str) -> Path:

@@ -76,19 +76,24 @@ class Config:
         return any(w in lowered for w in self.allow_stopwords) or any(rx.search(secret) for rx in self.allow_regexes)
 
 
-def find_config(scan_paths: list[str]) -> Path | None:
-    """``.leakstop.yaml`` at the root of the repository holding the first scan path (or in that directory)."""
-    first = next((p for p in scan_paths if p != "-"), ".")
-    start = Path(first).resolve()
+def find_upward(scan_paths: list[str], name: str) -> Path | None:
+    """``name`` in the first scan path's directory or a parent of it, up to the repository root (the
+    directory holding ``.git``); None if there is none."""
+    start = Path(next((p for p in scan_paths if p != "-"), ".")).resolve()
     if not start.is_dir():
         start = start.parent
     for directory in (start, *start.parents):
-        candidate = directory / CONFIG_NAME
+        candidate = directory / name
         if candidate.is_file():
             return candidate
         if (directory / ".git").exists():
             return None
     return None
+
+
+def find_config(scan_paths: list[str]) -> Path | None:
+    """``.leakstop.yaml`` at the root of the repository holding the first scan path (or in that directory)."""
+    return find_upward(scan_paths, CONFIG_NAME)
 
 
 def _validated_doc(path: Path) -> dict[str, Any]:
