@@ -18,6 +18,8 @@ from typing import Any
 from scanner.detect.engine import Detector
 from scanner.models import Finding, Match, ScanIssue
 from scanner.scan import Scan
+from scanner.sources import git as git_source
+from scanner.sources.catfile import BlobData, CatFile
 from scanner.sources.files import Skips, is_binary
 from scanner.sources.git import (
     BlobTask,
@@ -177,6 +179,7 @@ class BlobScanner:
         self.previous: dict[str, bytes] = {}
         self.base_trees = [self.repo[c].tree for c in base.commits]
         self.renamed_from = base.renamed_from
+        self.catfile = CatFile(repo_path, options.max_size) if git_source.git_usable() else None
 
     def _base_version(self, path: str) -> bytes | None:
         for tree in self.base_trees:
@@ -189,18 +192,47 @@ class BlobScanner:
                     continue
         return None
 
-    def scan(self, index: int, oid_hex: str, path: str) -> tuple[int, BlobResult | None]:
-        """Returns (bytes scanned, result worth sending back or None)."""
-        import pygit2
+    def close(self) -> None:
+        if self.catfile is not None:
+            self.catfile.close()
 
-        oid = pygit2.Oid(hex=oid_hex)
-        options = self.options
+    def scan_batch(self, batch: Sequence[tuple[int, str, str]]) -> tuple[int, int, list[BlobResult]]:
+        """Scan a batch of (index, blob id, path): (blobs, bytes scanned, results worth sending back)."""
+        contents = self.catfile.read([oid for _, oid, _ in batch]) if self.catfile is not None else None
+        total = 0
+        out: list[BlobResult] = []
+        for index, oid_hex, path in batch:
+            content = next(contents) if contents is not None else None
+            size, result = self.scan(index, oid_hex, path, content)
+            total += size
+            if result is not None:
+                out.append(result)
+        return len(batch), total, out
+
+    def _read(self, index: int, oid_hex: str, content: BlobData | None) -> bytes | BlobResult:
+        if content is not None:
+            if content.data is not None:
+                return content.data
+            if content.problem == "too-large":
+                return BlobResult(index, content.size, (), "too-large", f"{content.size} bytes is over the cap")
+        import pygit2  # no git, or git could not read it: libgit2 reads it, or says why it cannot
+
         try:
-            data = self.repo.odb.read(oid)[1]  # one read; Repository[oid] then read_raw() inflates twice
+            data: bytes = self.repo.odb.read(pygit2.Oid(hex=oid_hex))[1]
         except (KeyError, ValueError, pygit2.GitError) as exc:
-            return 0, BlobResult(index, 0, (), "missing-object", f"cannot read blob {oid_hex}: {exc}")
-        if options.max_size and len(data) > options.max_size:
-            return 0, BlobResult(index, len(data), (), "too-large", f"{len(data)} bytes is over the cap")
+            return BlobResult(index, 0, (), "missing-object", f"cannot read blob {oid_hex}: {exc}")
+        if self.options.max_size and len(data) > self.options.max_size:
+            return BlobResult(index, len(data), (), "too-large", f"{len(data)} bytes is over the cap")
+        return data
+
+    def scan(
+        self, index: int, oid_hex: str, path: str, content: BlobData | None = None
+    ) -> tuple[int, BlobResult | None]:
+        """Returns (bytes scanned, result worth sending back or None)."""
+        options = self.options
+        data = self._read(index, oid_hex, content)
+        if isinstance(data, BlobResult):
+            return 0, data
         if not options.scan_binary and is_binary(data):
             return 0, BlobResult(index, len(data), (), "binary", "binary blob")
         previous = self.previous.get(path)
@@ -226,14 +258,8 @@ _WORKER: dict[str, Any] = {}
 def _worker_main(worker: int, tasks: Any, results: Any) -> None:
     scanner = BlobScanner(_WORKER["repo_path"], _WORKER["detector"], _WORKER["options"], _WORKER["base"])
     while (batch := tasks.get()) is not None:
-        total = 0
-        out: list[BlobResult] = []
-        for index, oid_hex, path in batch:
-            size, result = scanner.scan(index, oid_hex, path)
-            total += size
-            if result is not None:
-                out.append(result)
-        results.put((worker, len(batch), total, out))
+        results.put((worker, *scanner.scan_batch(batch)))
+    scanner.close()
     results.put(None)
 
 
@@ -248,6 +274,7 @@ class BlobPipeline:
         self.workers = options.workers or os.cpu_count() or 1
         self.inline: BlobScanner | None = None
         self.pending: list[tuple[int, int, list[BlobResult]]] = []
+        self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
         if self.workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             self.inline = BlobScanner(repo_path, detector, options, base)
             return
@@ -257,7 +284,6 @@ class BlobPipeline:
         # SimpleQueue: put() writes straight to the pipe; a Queue hands each batch to a feeder thread, whose
         # lock handoffs cost the walk about a second on a large history.
         self.queues = [context.SimpleQueue() for _ in range(self.workers)]
-        self.buffers: list[list[tuple[int, str, str]]] = [[] for _ in range(self.workers)]
         self.assigned: dict[str, int] = {}
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
@@ -269,8 +295,10 @@ class BlobPipeline:
 
     def submit(self, index: int, task: BlobTask) -> None:
         if self.inline is not None:
-            size, result = self.inline.scan(index, task.oid, task.path)
-            self.pending.append((1, size, [result] if result else []))
+            self.buffers[0].append((index, task.oid, task.path))
+            if len(self.buffers[0]) >= BATCH:
+                self.pending.append(self.inline.scan_batch(self.buffers[0]))
+                self.buffers[0] = []
             return
         worker = self.assigned.get(task.path)
         least = self.outstanding.index(min(self.outstanding))
@@ -311,6 +339,10 @@ class BlobPipeline:
 
     def finish(self) -> Iterator[tuple[int, int, list[BlobResult]]]:
         """The remaining results, waiting for the workers to end."""
+        if self.inline is not None:
+            if self.buffers[0]:
+                self.pending.append(self.inline.scan_batch(self.buffers[0]))
+            self.inline.close()
         yield from self.pending
         self.pending.clear()
         if self.inline is not None:

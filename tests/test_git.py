@@ -752,12 +752,13 @@ def findings_key(report: dict[str, Any]) -> list[tuple[str, ...]]:
 def test_history_walk_without_the_git_cli_gives_the_same_findings(
     repo: Repo, scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The walk reads ``git log --raw`` when git is there and walks with libgit2 otherwise: same answer."""
+    """The walk reads ``git log --raw`` and blobs come from ``git cat-file`` when git is there; libgit2 does
+    both otherwise: same answer."""
     from scanner.sources import git as git_source
 
     planted = rich_history(repo, tokens)
     code, with_git, _ = scan(repo.path, "--history")
-    monkeypatch.setattr(git_source, "_git_log_usable", lambda: False)
+    monkeypatch.setattr(git_source, "git_usable", lambda: False)
     code_libgit2, with_libgit2, _ = scan(repo.path, "--history")
 
     assert code == code_libgit2 == 1

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from scanner.gitscan import changed_regions
 from scanner.sources import git as git_source
+from scanner.sources.catfile import WINDOW, CatFile
 from scanner.sources.files import Skips
 from scanner.sources.git import BlobTask, MessageTask, WalkStats, history_tips, open_repository
 
@@ -88,8 +89,69 @@ def test_git_log_and_libgit2_walks_agree(tmp_path: Path, monkeypatch: pytest.Mon
         messages = sorted(i.content.decode() for i in items if isinstance(i, MessageTask))
         return blobs, messages
 
-    assert git_source._git_log_usable()
+    assert git_source.git_usable()
     with_git = walk()
-    monkeypatch.setattr(git_source, "_git_log_usable", lambda: False)
+    monkeypatch.setattr(git_source, "git_usable", lambda: False)
     assert walk() == with_git
     assert len(with_git[0]) >= 13 and len(with_git[1]) == 14
+
+
+def _blob_store(tmp_path: Path, count: int) -> tuple[Path, list[str], list[bytes]]:
+    """A bare repository holding ``count`` blobs (written loose, no commit needed)."""
+    repo_dir = tmp_path / "store.git"
+    _git(tmp_path, "init", "-q", "--bare", str(repo_dir))
+    contents = [f"blob {i}\n".encode() * (i % 7 + 1) for i in range(count)]
+    paths = [tmp_path / f"b{i}" for i in range(count)]
+    for path, content in zip(paths, contents, strict=True):
+        path.write_bytes(content)
+    result = subprocess.run(
+        ["git", "--git-dir", str(repo_dir), "hash-object", "-w", "--stdin-paths"],
+        input="".join(f"{path}\n" for path in paths),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return repo_dir, result.stdout.split(), contents
+
+
+def test_catfile_reads_more_ids_than_its_window_in_order(tmp_path: Path) -> None:
+    repo_dir, oids, contents = _blob_store(tmp_path, WINDOW * 2 + 5)  # more than fits unread in a pipe window
+    reader = CatFile(str(repo_dir), max_size=0)
+    try:
+        assert [answer.data for answer in reader.read(oids)] == contents
+    finally:
+        reader.close()
+
+
+def test_catfile_over_the_cap_missing_and_abandoned_batches(tmp_path: Path) -> None:
+    repo_dir, oids, contents = _blob_store(tmp_path, 4)
+    reader = CatFile(str(repo_dir), max_size=len(contents[0]))
+    try:
+        answers = list(reader.read([oids[1], "0" * 40, oids[0]]))
+        assert [(a.data, a.problem) for a in answers] == [
+            (None, "too-large"),  # drained from the pipe, not held
+            (None, "missing"),
+            (contents[0], ""),
+        ]
+        abandoned = reader.read(oids)
+        next(abandoned)  # the caller stops half way: the rest of that batch's answers are still in the pipe
+        abandoned.close()
+        assert [a.data for a in reader.read([oids[0]])] == [contents[0]]
+    finally:
+        reader.close()
+
+
+def test_catfile_survives_a_corrupt_object(tmp_path: Path) -> None:
+    """A corrupt loose object makes git fail: that object is reported as failed (the caller asks libgit2,
+    which says why) and a new git process reads the rest."""
+    repo_dir, oids, contents = _blob_store(tmp_path, 3)
+    loose = repo_dir / "objects" / oids[1][:2] / oids[1][2:]
+    loose.chmod(0o644)
+    loose.write_bytes(b"x\x9c not zlib at all")
+    reader = CatFile(str(repo_dir), max_size=0)
+    try:
+        answers = list(reader.read(oids))
+    finally:
+        reader.close()
+    assert answers[0].data == contents[0] and answers[2].data == contents[2]
+    assert answers[1].data is None and answers[1].problem in {"failed", "missing"}

@@ -152,7 +152,7 @@ def walk_commits(
     changes: Iterable[Change]
     for attempt in ("git", "libgit2"):
         if attempt == "git":
-            if not _git_log_usable():
+            if not git_usable():
                 continue
             changes = _git_log_changes(repo, tips, hidden, skips)
         else:
@@ -183,7 +183,7 @@ class _GitLogFailed(Exception):
 
 
 @cache
-def _git_log_usable() -> bool:
+def git_usable() -> bool:
     """``git`` on PATH and new enough for ``--diff-merges=first-parent`` (2.31)."""
     if shutil.which("git") is None:
         return False
