@@ -31,13 +31,21 @@ def scan_artifact(
         raise UsageError(f"--{mode} scans its own argument: give no PATH")
     if any(getattr(args, flag, None) for flag in ("staged", "history", "range", "since", "pre_push")):
         raise UsageError(f"--{mode} cannot be combined with a git mode")
+    if mode != "image" and (getattr(args, "platform", None) or getattr(args, "insecure_registry", None)):
+        raise UsageError("--platform and --insecure-registry go with --image")
     result = ScanResult(target="image" if mode == "image" else "tfstate")
     scan = Scan(ruleset, detector, settings, result)
     started = time.perf_counter()
     if mode == "image":
         from scanner.sources.image import ImageOptions, scan_image
+        from scanner.sources.registry import parse_platform
 
-        image_options = ImageOptions(max_member_size=options.max_file_size, scan_binary=options.scan_binary)
+        image_options = ImageOptions(
+            max_member_size=options.max_file_size,
+            scan_binary=options.scan_binary,
+            platform=parse_platform(args.platform or "linux/amd64"),
+            insecure_registries=tuple(args.insecure_registry or ()),
+        )
         scan_image(scan, args.image, image_options)
         result.target_detail = f"image {args.image}"
     else:

@@ -55,6 +55,8 @@ class ImageOptions:
     max_ratio: int = 200  # uncompressed / compressed bytes, beyond a first MiB
     max_metadata_size: int = 16 * 1024 * 1024  # manifest, index and config JSON
     scan_binary: bool = False
+    platform: str = "linux/amd64"  # os/arch[/variant]: which image of a registry index to pull
+    insecure_registries: tuple[str, ...] = ()  # host[:port] that may be pulled over plain HTTP
 
 
 class LimitExceeded(Exception):
@@ -251,12 +253,30 @@ class ImageScanner:
             self._scan_layout(_DirBlobs(path))
             return
         if not os.path.exists(path):
-            raise InputError(f"{path}: no such file or directory")
+            self._pull(path)
+            return
         blobs = _TarBlobs(path, self.skips, self._shown(""))
         try:
             self._scan_layout(blobs)
         finally:
             blobs.close()
+
+    def _pull(self, reference: str) -> None:
+        """Not a local path: an image reference, read from its registry (scanner.sources.registry)."""
+        from scanner.sources import registry
+
+        if registry.looks_like_path(reference):
+            raise InputError(f"{reference}: no such file or directory")
+        options = registry.RegistryOptions(
+            platform=self.options.platform,
+            insecure=self.options.insecure_registries,
+            max_metadata_size=self.options.max_metadata_size,
+        )
+        pulled = registry.pull(reference, options)
+        image = self._manifest_image(pulled.manifest, pulled.tag)
+        if image is None:
+            raise InputError(f"{reference}: manifest {pulled.digest} is not an image (an artifact?)")
+        self._scan_images(pulled.blobs, [image])
 
     def _scan_layout(self, blobs: _Blobs) -> None:
         if blobs.exists("manifest.json"):
@@ -267,6 +287,9 @@ class ImageScanner:
             raise InputError(f"{self.image}: not an image: no manifest.json (docker save) or index.json (OCI layout)")
         if not images:
             raise InputError(f"{self.image}: no image manifest found")
+        self._scan_images(blobs, images)
+
+    def _scan_images(self, blobs: _Blobs, images: list[_Image]) -> None:
         first_seen: dict[str, int] = {}
         for image in images:
             config = self._config(blobs, image)
@@ -339,24 +362,30 @@ class ImageScanner:
                 if depth < MAX_INDEX_DEPTH:
                     self._walk_index(blobs, doc, images, depth + 1)
                 continue
-            config = doc.get("config")
-            if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
-                continue  # an unknown media type: ignored, not fatal (image-spec)
-            if config.get("mediaType") not in IMAGE_CONFIG_TYPES:
-                continue  # an artifact or attestation, not an image
-            config_name = _blob_name(config["digest"])
-            if config_name is None:
-                continue
-            layers = []
-            for i, layer in enumerate(doc.get("layers") or []):
-                digest = layer.get("digest") if isinstance(layer, dict) else None
-                layer_name = _blob_name(digest) if isinstance(digest, str) else None
-                if layer_name is None or not isinstance(digest, str):
-                    self.skips.skip(self._shown(""), "invalid-manifest", f"layer {i} has no usable digest")
-                    continue
-                layers.append(_Layer(name=layer_name, digest=digest, expected=digest, index=i))
             tag = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-            images.append(_Image(config_name, config["digest"], layers, str(tag)))
+            image = self._manifest_image(doc, str(tag))
+            if image is not None:
+                images.append(image)
+
+    def _manifest_image(self, doc: dict[str, Any], tag: str) -> _Image | None:
+        """An image manifest's config and layers; None for an unknown media type or an artifact (image-spec)."""
+        config = doc.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            return None  # an unknown media type: ignored, not fatal (image-spec)
+        if config.get("mediaType") not in IMAGE_CONFIG_TYPES:
+            return None  # an artifact or attestation, not an image
+        config_name = _blob_name(config["digest"])
+        if config_name is None:
+            return None
+        layers = []
+        for i, layer in enumerate(doc.get("layers") or []):
+            digest = layer.get("digest") if isinstance(layer, dict) else None
+            layer_name = _blob_name(digest) if isinstance(digest, str) else None
+            if layer_name is None or not isinstance(digest, str):
+                self.skips.skip(self._shown(""), "invalid-manifest", f"layer {i} has no usable digest")
+                continue
+            layers.append(_Layer(name=layer_name, digest=digest, expected=digest, index=i))
+        return _Image(config_name, config["digest"], layers, tag)
 
     # -- config -------------------------------------------------------------------------------------------
 
@@ -416,6 +445,8 @@ class ImageScanner:
                 self.skips.skip(where, "digest-mismatch", f"layer {layer.index} does not hash to {expected}")
         except LimitExceeded as exc:
             self.skips.skip(where, "limit", f"layer {layer.index}: {exc}")
+        except FileNotFoundError as exc:  # a registry's 404 for a blob its manifest names
+            self.skips.skip(where, "missing-blob", f"layer {layer.index} ({layer.name}): {exc}")
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             self.skips.skip(
                 where, "truncated", f"layer {layer.index} is truncated or damaged ({exc}); rest not scanned"
