@@ -319,6 +319,47 @@ def test_a_zstd_layer_without_zstandard_is_skipped_with_the_reason(
     assert [(i.reason, "zstandard" in i.message) for i in result.issues] == [("unsupported", True)]
 
 
+def test_a_real_zstd_layer_is_scanned_and_a_damaged_one_reported(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    import zstandard
+
+    secret, other = tokens.github_clean(), tokens.github_clean()
+    # Written in frames of unknown size through the streaming writer, as containerd and buildkit do.
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False) as writer:
+        writer.write(layer({"opt/app/.env": f"TOKEN={secret}\n".encode(), "pad": bytes(300_000)}))
+    good = out.getvalue()
+    assert good[:4] == b"\x28\xb5\x2f\xfd"
+    damaged = zstandard.ZstdCompressor().compress(layer({"a.txt": f"t={other}\n".encode(), "b": bytes(1 << 20)}))
+    damaged = damaged[: len(damaged) // 2] + b"\xff" * 64 + damaged[len(damaged) // 2 :]
+    image = oci_tar(tmp_path / "z.tar", [good, damaged], image_config([], [], []), media="tar+zstd")
+
+    result = run_scan(github_ruleset, github_detector, image)
+
+    found = {f.match.secret.reveal(): f.origin for f in result.findings}
+    assert set(found) <= {secret, other} and secret in found
+    origin = found[secret]
+    assert isinstance(origin, ImageOrigin)
+    assert (origin.path, origin.layer_digest) == ("opt/app/.env", f"sha256:{sha(good)}")
+    assert [(i.reason, i.path) for i in result.issues] == [("truncated", f"{image}!sha256:{sha(damaged)}")]
+
+
+def test_a_zstd_bomb_stops_at_the_ratio_cap(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    import zstandard
+
+    secret = tokens.github_clean()
+    bomb = zstandard.ZstdCompressor(level=19).compress(layer({"a": f"t={secret}\n".encode(), "z": bytes(16 << 20)}))
+    image = oci_tar(tmp_path / "zb.tar", [bomb], image_config([], [], []), media="tar+zstd")
+
+    result = run_scan(github_ruleset, github_detector, image, max_ratio=20, max_member_size=64 << 20)
+
+    assert [f.match.secret.reveal() for f in result.findings] == [secret]
+    assert [(i.reason, "decompression bomb" in i.message) for i in result.issues] == [("limit", True)]
+
+
 def test_config_text_carries_env_labels_commands_and_history() -> None:
     text = config_text(
         {

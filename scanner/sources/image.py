@@ -156,8 +156,12 @@ class _Decompressed:
         self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else None
         self._zstd: Any = None
         if kind == "zstd":
-            zstandard = importlib.import_module("zstandard")  # optional; the caller checked it imports
-            self._zstd = zstandard.ZstdDecompressor().decompressobj()
+            zstandard = importlib.import_module("zstandard")  # the caller checked it imports
+            # A stream reader, not a decompressobj: its reads are bounded, so a zstd bomb cannot expand a whole
+            # input chunk (64 KiB can hold gigabytes) in memory before the caps see it.
+            self._zstd = zstandard.ZstdDecompressor().stream_reader(
+                _Input(self), read_size=READ_SIZE, read_across_frames=True, closefd=False
+            )
 
     def _input(self) -> bytes:
         if self.pending:
@@ -168,7 +172,10 @@ class _Decompressed:
     def _more(self, want: int) -> bytes:
         if self.kind == "tar":
             return self._input()
-        assert self._zlib is not None or self._zstd is not None
+        if self._zstd is not None:
+            out: bytes = self._zstd.read(want)
+            return out
+        assert self._zlib is not None
         while True:
             if self._zlib is not None and self._zlib.unconsumed_tail:
                 return self._zlib.decompress(self._zlib.unconsumed_tail, want)
@@ -182,10 +189,7 @@ class _Decompressed:
             data = self._input()
             if not data:
                 return b""
-            if self._zlib is not None:
-                out: bytes = self._zlib.decompress(data, want)
-            else:
-                out = self._zstd.decompress(data)
+            out = self._zlib.decompress(data, want)
             if out:
                 return out
 
@@ -207,6 +211,16 @@ class _Decompressed:
             self.buffer += data
         out, self.buffer = self.buffer[:want], self.buffer[want:]
         return out
+
+
+class _Input:
+    """The compressed bytes of a :class:`_Decompressed`, as the file the zstd stream reader pulls from."""
+
+    def __init__(self, owner: _Decompressed) -> None:
+        self.owner = owner
+
+    def read(self, n: int = -1) -> bytes:
+        return self.owner._input()
 
 
 @dataclass
