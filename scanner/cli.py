@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--platform", metavar="OS/ARCH[/VARIANT]", help="which image of a multi-platform REF (default linux/amd64)"
     )
     artifacts.add_argument(
+        "--max-archive-depth",
+        type=int,
+        metavar="N",
+        help="open archives (tar, tar.gz, zip, jar, war) in image layers N levels deep (default 2; 0 = off)",
+    )
+    artifacts.add_argument(
         "--insecure-registry",
         action="append",
         default=[],

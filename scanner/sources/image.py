@@ -29,10 +29,9 @@ from scanner.errors import InputError
 from scanner.models import Chunk, Finding, ImageOrigin, ScanResult, Secret
 from scanner.scan import Scan
 from scanner.sources.files import Skips, blob_id, is_binary, printable_path
+from scanner.sources.nested import ArchiveLimits, ArchiveWalker, archive_suffix, member_path
+from scanner.sources.streams import Budget, Chained, Decompressed, HashingReader, LimitExceeded, compression_of
 
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-READ_SIZE = 1 << 16
 _DIGEST = re.compile(r"^(sha256):([0-9a-f]{64})$")
 _BLOB_PATH = re.compile(r"(?:^|/)blobs/(sha256)/([0-9a-f]{64})$")
 IMAGE_CONFIG_TYPES = (
@@ -55,12 +54,10 @@ class ImageOptions:
     max_ratio: int = 200  # uncompressed / compressed bytes, beyond a first MiB
     max_metadata_size: int = 16 * 1024 * 1024  # manifest, index and config JSON
     scan_binary: bool = False
+    max_archive_depth: int = 2  # archives in a layer (tar, tar.gz, zip, jar, ...) and archives in those; 0 = off
+    max_zip_bytes: int = 64 * 1024 * 1024  # a zip in a layer is read into memory to be opened
     platform: str = "linux/amd64"  # os/arch[/variant]: which image of a registry index to pull
     insecure_registries: tuple[str, ...] = ()  # host[:port] that may be pulled over plain HTTP
-
-
-class LimitExceeded(Exception):
-    """A cap was hit while reading a layer; the message is the issue text."""
 
 
 class _Blobs(Protocol):
@@ -120,107 +117,6 @@ class _TarBlobs:
 
     def close(self) -> None:
         self.tar.close()
-
-
-class _HashingReader:
-    """Reads a blob as stored, hashing and counting the bytes that pass."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n if n is not None and n >= 0 else READ_SIZE)
-        self.hash.update(data)
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(READ_SIZE):
-            pass
-
-
-class _Decompressed:
-    """A file-like view of a decompressed stream with caps on total bytes and on the compression ratio."""
-
-    def __init__(self, source: _HashingReader, head: bytes, kind: str, budget: int, options: ImageOptions) -> None:
-        self.source = source
-        self.kind = kind
-        self.budget = budget  # what this layer may still produce
-        self.options = options
-        self.produced = 0
-        self.pending = head
-        self.buffer = b""
-        self.eof = False
-        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else None
-        self._zstd: Any = None
-        if kind == "zstd":
-            zstandard = importlib.import_module("zstandard")  # the caller checked it imports
-            # A stream reader, not a decompressobj: its reads are bounded, so a zstd bomb cannot expand a whole
-            # input chunk (64 KiB can hold gigabytes) in memory before the caps see it.
-            self._zstd = zstandard.ZstdDecompressor().stream_reader(
-                _Input(self), read_size=READ_SIZE, read_across_frames=True, closefd=False
-            )
-
-    def _input(self) -> bytes:
-        if self.pending:
-            data, self.pending = self.pending, b""
-            return data
-        return self.source.read(READ_SIZE)
-
-    def _more(self, want: int) -> bytes:
-        if self.kind == "tar":
-            return self._input()
-        if self._zstd is not None:
-            out: bytes = self._zstd.read(want)
-            return out
-        assert self._zlib is not None
-        while True:
-            if self._zlib is not None and self._zlib.unconsumed_tail:
-                return self._zlib.decompress(self._zlib.unconsumed_tail, want)
-            if self._zlib is not None and self._zlib.eof:
-                # Concatenated gzip members are legal: start over on what follows; padding after the end is not.
-                rest = self._zlib.unused_data + self.pending or self.source.read(READ_SIZE)
-                if rest[:2] != GZIP_MAGIC:
-                    return b""
-                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.pending = rest
-            data = self._input()
-            if not data:
-                return b""
-            out = self._zlib.decompress(data, want)
-            if out:
-                return out
-
-    def read(self, n: int = -1) -> bytes:
-        want = n if n is not None and n >= 0 else READ_SIZE
-        while len(self.buffer) < want and not self.eof:
-            data = self._more(max(want, READ_SIZE))
-            if not data:
-                self.eof = True
-                break
-            self.produced += len(data)
-            if self.produced > self.budget:
-                raise LimitExceeded(f"layer grew past its {self.budget}-byte cap; rest not scanned")
-            if self.kind != "tar" and self.produced > self.options.max_ratio * max(self.source.count, 1) + (1 << 20):
-                raise LimitExceeded(
-                    f"decompresses more than {self.options.max_ratio}x its stored size (a decompression bomb?); "
-                    "rest not scanned"
-                )
-            self.buffer += data
-        out, self.buffer = self.buffer[:want], self.buffer[want:]
-        return out
-
-
-class _Input:
-    """The compressed bytes of a :class:`_Decompressed`, as the file the zstd stream reader pulls from."""
-
-    def __init__(self, owner: _Decompressed) -> None:
-        self.owner = owner
-
-    def read(self, n: int = -1) -> bytes:
-        return self.owner._input()
 
 
 @dataclass
@@ -438,21 +334,21 @@ class ImageScanner:
         if not blobs.exists(layer.name):
             self.skips.skip(where, "missing-blob", f"layer {layer.index} ({layer.name}) is not in the image")
             return
-        budget = min(self.options.max_layer_bytes, self.options.max_image_bytes - self.total)
+        budget = Budget(min(self.options.max_layer_bytes, self.options.max_image_bytes - self.total))
         paths = self.paths.setdefault(layer.digest, _LayerPaths())
         try:
             with blobs.open(layer.name) as raw:
-                reader = _HashingReader(raw)
+                reader = HashingReader(raw)
                 head = reader.read(4)
-                kind = "gzip" if head[:2] == GZIP_MAGIC else "zstd" if head == ZSTD_MAGIC else "tar"
+                kind = compression_of(head)
                 if kind == "zstd" and not _zstd_available():
                     self.skips.skip(where, "unsupported", "zstd layer: install the zstandard package to scan it")
                     return
-                stream = _Decompressed(reader, head, kind, budget, self.options)
+                stream = Decompressed(reader, head, kind, budget, self.options.max_ratio)
                 try:
                     self._members(stream, layer, paths)
                 finally:
-                    self.total += stream.produced
+                    self.total += budget.limit - budget.left
                 reader.drain()
             expected = layer.expected or (layer.digest if kind == "tar" else "")
             if _matches_digest(expected, reader.hash.hexdigest()) is False:
@@ -471,24 +367,39 @@ class ImageScanner:
             else:
                 raise
 
-    def _members(self, stream: _Decompressed, layer: _Layer, paths: _LayerPaths) -> None:
-        # Plain "r|": the stream is already decompressed by _Decompressed, whose caps tarfile's own would skip.
+    def _members(self, stream: Decompressed, layer: _Layer, paths: _LayerPaths) -> None:
+        limits = ArchiveLimits(
+            max_depth=self.options.max_archive_depth,
+            max_members=self.options.max_members,
+            max_member_size=self.options.max_member_size,
+            max_zip_bytes=self.options.max_zip_bytes,
+            max_ratio=self.options.max_ratio,
+        )
+        walker = ArchiveWalker(
+            limits,
+            stream.budget,
+            emit=lambda path, data: self._emit(layer, path, data),
+            skip=lambda path, reason, message: self.skips.skip(self._shown(layer.digest, path), reason, message),
+        )
+        # Plain "r|": the stream is already decompressed by Decompressed, whose caps tarfile's own would skip.
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for count, info in enumerate(tar, 1):
                 if count > self.options.max_members:
                     raise LimitExceeded(f"more than {self.options.max_members} members")
-                if info.offset_data + info.size > stream.budget:
+                if info.offset_data + info.size - stream.produced > stream.budget.left:
                     # Skipping its data would read up to the claimed size: stop before, whatever the header says.
                     raise LimitExceeded(
-                        f"{printable_path(info.name)} claims {info.size} bytes, past the layer's {stream.budget}-byte"
-                        " cap; rest not scanned"
+                        f"{printable_path(info.name)} claims {info.size} bytes, past the layer's"
+                        f" {stream.budget.limit}-byte cap; rest not scanned"
                     )
-                self._member(tar, info, layer, paths)
+                self._member(tar, info, layer, paths, walker)
             if tar.offset > stream.produced:
                 raise tarfile.ReadError("unexpected end of data")  # tarfile stops quietly at a short last member
 
-    def _member(self, tar: tarfile.TarFile, info: tarfile.TarInfo, layer: _Layer, paths: _LayerPaths) -> None:
-        name, safe = _member_path(info.name)
+    def _member(
+        self, tar: tarfile.TarFile, info: tarfile.TarInfo, layer: _Layer, paths: _LayerPaths, walker: ArchiveWalker
+    ) -> None:
+        name, safe = member_path(info.name)
         shown = self._shown(layer.digest, printable_path(name))
         if not safe:
             self.skips.skip(shown, "unsafe-path", "member name escapes the image root; read in place, not followed")
@@ -505,22 +416,37 @@ class ImageScanner:
         if not info.isfile():
             return  # directories, devices, FIFOs
         paths.files.add(name)
+        fh = tar.extractfile(info)
+        if fh is None:
+            return
+        head = b""
+        if self.options.max_archive_depth > 0 and archive_suffix(name):
+            sniffed = walker.open(fh, name, printable_path(name), info.size, 1)
+            if sniffed is None:
+                return  # opened as an archive (or reported)
+            head = sniffed
         cap = self.options.max_member_size
         if cap and info.size > cap:
             self.skips.skip(shown, "too-large", f"{info.size} bytes is over the {cap}-byte cap (--max-file-size)")
             return
-        fh = tar.extractfile(info)
-        if fh is None:
-            return
-        data = fh.read()
+        data = Chained(head, fh).read()
         if len(data) != info.size:
             raise tarfile.ReadError(f"{printable_path(name)}: unexpected end of data")
+        self._emit(layer, printable_path(name), data)
+
+    def _emit(self, layer: _Layer, path: str, data: bytes) -> None:
+        """Scan one file of a layer; ``path`` is ``file`` or, inside archives, ``outer.tar!inner/file``."""
         if not self.options.scan_binary and is_binary(data):
-            self.skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)", listed=False)
+            self.skips.skip(
+                self._shown(layer.digest, path),
+                "binary",
+                "binary file (NUL byte in the first 8000 bytes)",
+                listed=False,
+            )
             return
         origin = ImageOrigin(
             image=self.image,
-            path=printable_path(name),
+            path=path,
             layer_digest=layer.digest,
             layer_index=layer.index,
             created_by=layer.created_by,
@@ -539,7 +465,8 @@ class ImageScanner:
                 continue
             if origin.status != "visible":
                 continue
-            status = _status(origin.path, origin.layer_index, later)
+            # A file inside an archive ("a.tar!x") shares the archive's fate.
+            status = _status(origin.path.split("!", 1)[0], origin.layer_index, later)
             if status != "visible":
                 findings[i] = _with_origin(finding, dataclasses.replace(origin, status=status))
 
@@ -575,15 +502,6 @@ def _status(path: str, index: int, layers: list[tuple[int, _LayerPaths]]) -> str
 
 def _with_origin(finding: Finding, origin: ImageOrigin) -> Finding:
     return dataclasses.replace(finding, origin=origin)
-
-
-def _member_path(name: str) -> tuple[str, bool]:
-    """The member's path relative to the layer root, and whether the name stayed inside it."""
-    stripped = name
-    while stripped.startswith("./"):
-        stripped = stripped[2:]
-    safe = not stripped.startswith("/") and ".." not in stripped.split("/")
-    return posixpath.normpath(stripped.lstrip("/")) if stripped.strip("/") else ".", safe
 
 
 def _digest_of_name(name: str) -> str:
