@@ -599,6 +599,41 @@ def test_a_rejected_token_request_names_the_realm_and_the_config_not_the_passwor
     assert_no_secret_in(err, wrong, pushed.registry.creds.split(":", 1)[1])
 
 
+def test_a_token_that_expires_during_the_pull_is_renewed(
+    token_registry: TokenRegistry, run_cli: RunCli, config: Path, docker_config_dir: Path
+) -> None:
+    """A proxy answers the first blob request with 401 and a fresh challenge, as the registry does for an expired
+    token; the pull fetches a new token and goes on."""
+    pushed, issuer = token_registry.pushed, token_registry.issuer
+    challenge = f'Bearer realm="{token_registry.realm}",service="{issuer.service}",scope="repository:private/app:pull"'
+    seen: list[tuple[str, str]] = []
+    keep = {"content-type", "docker-content-digest", "www-authenticate", "docker-distribution-api-version"}
+
+    class Expiring(Handler):
+        def do_GET(self) -> None:
+            auth = self.headers.get("Authorization", "")
+            seen.append((self.path, auth))
+            if "/blobs/" in self.path and sum("/blobs/" in path for path, _ in seen) == 1:
+                self.send(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
+                return
+            headers = {k: v for k, v in (("Accept", self.headers.get("Accept", "")), ("Authorization", auth)) if v}
+            status, answer, body = _forward(pushed.registry, self.path, headers)
+            self.send(status, body, {k: v for k, v in answer if k.lower() in keep})
+
+    with serve(Expiring) as proxy:
+        host = f"127.0.0.1:{proxy.server_address[1]}"
+        write_docker_config(docker_config_dir, host, pushed.registry.creds)
+        issuer.seen.clear()
+        code, report, err = scan(run_cli, config, "--image", f"{host}/private/app:1")
+
+    assert code == 1, err
+    assert set(by_secret(report)) == {pushed.secrets["private"], pushed.secrets["private-env"]}
+    assert report["issues"] == []
+    assert len(issuer.seen) == 2  # the first token, then its renewal
+    blob_auth = [auth for path, auth in seen if "/blobs/" in path]
+    assert len(blob_auth) == 3 and blob_auth[0] != blob_auth[1] == blob_auth[2]
+
+
 # -- redirects -----------------------------------------------------------------------------------------------
 
 

@@ -251,6 +251,7 @@ class RegistryClient:
         self.base = ""  # scheme://host[:port], known after the probe
         self.authorization = ""  # the header value sent to the registry's origin
         self.tried: list[str] = ["anonymous"]
+        self._worked = False  # the current Authorization got a response other than 401: a new 401 means it expired
         self._credentials: tuple[Credentials | None, str] | None = None
         self._tls = ssl.create_default_context()
 
@@ -344,6 +345,7 @@ class RegistryClient:
         creds, why_none = self._credentials_for_host()
         if bearer is not None and bearer.get("realm"):
             self.authorization = "Bearer " + self._token(bearer, creds)
+            self._worked = False
             return
         if basic:
             if creds is None:
@@ -365,10 +367,11 @@ class RegistryClient:
         what = f"a token from realm {_safe_url(realm)}" + (
             f" with Basic credentials from {creds.source}" if creds else " (anonymous)"
         )
-        if what in self.tried:
+        if what not in self.tried:
+            self.tried.append(what)
+        elif not self._worked:  # a fresh token from this realm was refused, not an old one expired
             _, why_none = self._credentials_for_host()
             raise self._auth_error("the registry rejected the token" + (f"; {why_none}" if creds is None else ""))
-        self.tried.append(what)
         try:
             resp = self._open(url, {"Accept": "application/json"}, creds.header() if creds else "")
         except (OSError, http.client.HTTPException) as exc:
@@ -404,6 +407,7 @@ class RegistryClient:
             if resp.status == 401:
                 resp.close()
                 raise self._auth_error("credentials accepted but access to the repository denied")
+        self._worked = self._worked or resp.status != 401
         return resp
 
     # -- manifests and blobs ------------------------------------------------------------------------------
