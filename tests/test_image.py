@@ -492,6 +492,17 @@ def zip_bytes(files: Mapping[str, bytes], level: int = 6) -> bytes:
     return buf.getvalue()
 
 
+def encrypted_flag(data: bytes) -> bytes:
+    """Mark every entry of a zip encrypted (general purpose flag bit 0), as a password-protected zip is."""
+    out = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = out.find(signature)
+        while at >= 0:
+            out[at + offset] |= 0x01
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
 def test_archives_in_a_layer_are_opened_to_depth_two(
     tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
 ) -> None:
@@ -555,6 +566,7 @@ def test_hostile_archives_in_a_layer(
         "c/cut.zip": cut_zip,
         "d/big.jar": zip_bytes({f"f{i}": os.urandom(4096) for i in range(16)}, level=0),
         "e/after.txt": f"t={after}\n".encode(),
+        "f/locked.zip": encrypted_flag(zip_bytes({"s.txt": b"x\n"})),
     }
     blob = layer(files)
     image = oci_tar(tmp_path / "hostile.tar", [blob], image_config([], [], []), media="tar")
@@ -571,6 +583,7 @@ def test_hostile_archives_in_a_layer(
         ("unsafe-path", "b/evil.tar!../../../etc/cron.d/x"),
         ("unreadable", "c/cut.zip"),
         ("too-large", "d/big.jar"),
+        ("encrypted", "f/locked.zip!s.txt"),
     }
     assert not (tmp_path / "etc").exists()
 
