@@ -702,6 +702,36 @@ def test_a_redirect_to_another_host_never_carries_the_authorization_header(
     assert all(auth == basic for path, auth in seen.front if "/blobs/" in path)
 
 
+def test_a_blob_download_that_breaks_off_is_an_issue_on_its_layer(
+    anonymous_registry: Pushed, run_cli: RunCli, config: Path
+) -> None:
+    """A proxy sends half of the layer and closes the connection: the layer is reported, the config still scanned."""
+    registry, layer_digest = anonymous_registry.registry, anonymous_registry.digests["app"]
+
+    class Cut(Handler):
+        def do_GET(self) -> None:
+            status, answer, body = _forward(registry, self.path, {"Accept": self.headers.get("Accept", "")})
+            headers = {k: v for k, v in answer if k.lower() in {"content-type", "docker-content-digest"}}
+            if layer_digest not in self.path:
+                self.send(status, body, headers)
+                return
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+
+    with serve(Cut) as proxy:
+        ref = f"127.0.0.1:{proxy.server_address[1]}/acme/app:1"
+        code, report, err = scan(run_cli, config, "--image", ref)
+
+    assert code == 1, err
+    assert set(by_secret(report)) == {anonymous_registry.secrets["app-env"]}
+    assert [(i["reason"], i["path"], "download broke off" in i["message"]) for i in report["issues"]] == [
+        ("truncated", f"{ref}!{layer_digest}", True)
+    ]
+
+
 # -- units: references, platforms, docker config ------------------------------------------------------------
 
 
@@ -733,6 +763,21 @@ def test_invalid_references_are_input_errors(text: str, run_cli: RunCli, config:
 def test_a_missing_tarball_is_not_pulled(tmp_path: Path, run_cli: RunCli, config: Path) -> None:
     code, _, err = run_cli("scan", "--image", "missing-image.tar", "-c", config)
     assert code == 2 and err.strip() == "leakstop: error: missing-image.tar: no such file or directory"
+    code, _, err = run_cli("scan", "--image", "./layout", "-c", config)
+    assert code == 2 and err.strip() == "leakstop: error: ./layout: no such file or directory"
+
+
+def test_a_docker_hub_name_that_fails_also_says_it_is_not_a_path(
+    run_cli: RunCli, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No network here: Docker Hub is made unreachable on purpose (its endpoint pointed at a closed port)."""
+    from scanner.sources import registry
+
+    monkeypatch.setattr(registry, "DOCKER_HUB_ENDPOINT", f"127.0.0.1:{free_port()}")
+    code, _, err = run_cli("scan", "--image", "layout", "-c", config)
+    assert code == 2
+    assert err.startswith("leakstop: error: docker.io: registry unreachable at 127.0.0.1:")
+    assert err.strip().endswith("(and no file or directory layout here)")
 
 
 def test_platform_selection_and_a_bad_platform_flag(run_cli: RunCli, config: Path) -> None:

@@ -182,7 +182,13 @@ class ImageScanner:
             insecure=self.options.insecure_registries,
             max_metadata_size=self.options.max_metadata_size,
         )
-        pulled = registry.pull(reference, options)
+        try:
+            pulled = registry.pull(reference, options)
+        except InputError as exc:
+            if registry.names_registry(reference):
+                raise
+            # "myimage" is a Docker Hub name and maybe a mistyped path: say both.
+            raise InputError(f"{exc} (and no file or directory {reference} here)") from None
         image = self._manifest_image(pulled.manifest, pulled.tag)
         if image is None:
             raise InputError(f"{reference}: manifest {pulled.digest} is not an image (an artifact?)")

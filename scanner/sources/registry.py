@@ -127,6 +127,12 @@ def parse_reference(text: str) -> Reference:
     return Reference(registry, repository, tag if tag or digest else "latest", digest)
 
 
+def names_registry(text: str) -> bool:
+    """Whether the reference says which registry (else it is Docker Hub's, by default)."""
+    first, slash, _ = text.removeprefix("docker://").partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
 def looks_like_path(text: str) -> bool:
     """Names a user means as a file: scanned as a path (and reported missing), never pulled."""
     return text.startswith(("/", "./", "../", "~")) or text.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst"))
@@ -470,7 +476,15 @@ class _RawBlob(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        return self._resp.resp.readinto(buffer)
+        resp = self._resp.resp
+        try:
+            n = resp.readinto(buffer)
+        except http.client.HTTPException as exc:
+            raise OSError(f"download broke off: {exc!r}") from None
+        if not n and len(buffer) and resp.length:
+            # http.client's readinto returns 0 quietly when the connection closes before Content-Length is met.
+            raise OSError(f"download broke off with {resp.length} bytes of the blob still to come")
+        return n
 
     def close(self) -> None:
         if not self.closed:
