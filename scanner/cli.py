@@ -59,7 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
     artifacts = scan.add_argument_group("artifacts (instead of PATH)")
-    artifacts.add_argument("--image", metavar="TARBALL|OCI-DIR", help="a docker save tarball or an OCI image layout")
+    artifacts.add_argument(
+        "--image",
+        metavar="TARBALL|OCI-DIR|REF",
+        help="a docker save tarball, an OCI image layout, or an image reference pulled from its registry",
+    )
+    artifacts.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]", help="which image of a multi-platform REF (default linux/amd64)"
+    )
+    artifacts.add_argument(
+        "--max-archive-depth",
+        type=int,
+        metavar="N",
+        help="open archives (tar, tar.gz, zip, jar, war) in image layers N levels deep (default 2; 0 = off)",
+    )
+    artifacts.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="allow plain HTTP to this registry (loopback always may); repeatable",
+    )
     artifacts.add_argument(
         "--tfstate", metavar="FILE|-", help="a Terraform state file or `terraform show -json` output"
     )

@@ -6,7 +6,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -319,6 +321,47 @@ def test_a_zstd_layer_without_zstandard_is_skipped_with_the_reason(
     assert [(i.reason, "zstandard" in i.message) for i in result.issues] == [("unsupported", True)]
 
 
+def test_a_real_zstd_layer_is_scanned_and_a_damaged_one_reported(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    import zstandard
+
+    secret, other = tokens.github_clean(), tokens.github_clean()
+    # Written in frames of unknown size through the streaming writer, as containerd and buildkit do.
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False) as writer:
+        writer.write(layer({"opt/app/.env": f"TOKEN={secret}\n".encode(), "pad": bytes(300_000)}))
+    good = out.getvalue()
+    assert good[:4] == b"\x28\xb5\x2f\xfd"
+    damaged = zstandard.ZstdCompressor().compress(layer({"a.txt": f"t={other}\n".encode(), "b": bytes(1 << 20)}))
+    damaged = damaged[: len(damaged) // 2] + b"\xff" * 64 + damaged[len(damaged) // 2 :]
+    image = oci_tar(tmp_path / "z.tar", [good, damaged], image_config([], [], []), media="tar+zstd")
+
+    result = run_scan(github_ruleset, github_detector, image)
+
+    found = {f.match.secret.reveal(): f.origin for f in result.findings}
+    assert set(found) <= {secret, other} and secret in found
+    origin = found[secret]
+    assert isinstance(origin, ImageOrigin)
+    assert (origin.path, origin.layer_digest) == ("opt/app/.env", f"sha256:{sha(good)}")
+    assert [(i.reason, i.path) for i in result.issues] == [("truncated", f"{image}!sha256:{sha(damaged)}")]
+
+
+def test_a_zstd_bomb_stops_at_the_ratio_cap(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    import zstandard
+
+    secret = tokens.github_clean()
+    bomb = zstandard.ZstdCompressor(level=19).compress(layer({"a": f"t={secret}\n".encode(), "z": bytes(16 << 20)}))
+    image = oci_tar(tmp_path / "zb.tar", [bomb], image_config([], [], []), media="tar+zstd")
+
+    result = run_scan(github_ruleset, github_detector, image, max_ratio=20, max_member_size=64 << 20)
+
+    assert [f.match.secret.reveal() for f in result.findings] == [secret]
+    assert [(i.reason, "decompression bomb" in i.message) for i in result.issues] == [("limit", True)]
+
+
 def test_config_text_carries_env_labels_commands_and_history() -> None:
     text = config_text(
         {
@@ -436,3 +479,141 @@ def test_a_layer_cut_inside_its_last_member_is_truncated(
 
     assert [f.match.secret.reveal() for f in result.findings] == [secret]
     assert [i.reason for i in result.issues] == ["truncated"]
+
+
+# -- archives inside layers ---------------------------------------------------------------------------------
+
+
+def zip_bytes(files: Mapping[str, bytes], level: int = 6) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def encrypted_flag(data: bytes) -> bytes:
+    """Mark every entry of a zip encrypted (general purpose flag bit 0), as a password-protected zip is."""
+    out = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = out.find(signature)
+        while at >= 0:
+            out[at + offset] |= 0x01
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+def test_archives_in_a_layer_are_opened_to_depth_two(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    in_tar, in_tgz, in_jar, too_deep, beside = (tokens.github_clean() for _ in range(5))
+    jar = zip_bytes({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "app.properties": f"t={in_jar}\n".encode()})
+    deepest = tar_bytes([("secret.txt", f"t={too_deep}\n".encode())])
+    war = zip_bytes({"WEB-INF/lib/lib.jar": jar, "WEB-INF/lib/inner.zip": zip_bytes({"x.tar": deepest})})
+    files = {
+        "opt/bundle.tar": tar_bytes([("./conf/app.env", f"TOKEN={in_tar}\n".encode()), ("bin/tool", b"\0\1")]),
+        "opt/backup.tgz": gzip.compress(tar_bytes([("etc/.netrc", f"password {in_tgz}\n".encode())])),
+        "srv/app.war": war,
+        "srv/notes.tar": f"not a tar at all: {beside}\n".encode(),  # the name says tar, the bytes do not
+    }
+    blob = gzip.compress(layer(files))
+    image = oci_tar(tmp_path / "nested.tar", [blob], image_config([], [], []))
+
+    result = run_scan(github_ruleset, github_detector, image)
+
+    where = {f.match.secret.reveal(): f.origin.path for f in result.findings if isinstance(f.origin, ImageOrigin)}
+    assert where == {
+        in_tar: "opt/bundle.tar!conf/app.env",
+        in_tgz: "opt/backup.tgz!etc/.netrc",
+        in_jar: "srv/app.war!WEB-INF/lib/lib.jar!app.properties",
+        beside: "srv/notes.tar",
+    }
+    assert [(i.reason, i.path.split("!", 2)[-1], i.message) for i in result.issues] == [
+        ("limit", "srv/app.war!WEB-INF/lib/inner.zip!x.tar", "archive nested more than 2 deep: not opened")
+    ]
+    deeper = run_scan(github_ruleset, github_detector, image, max_archive_depth=3)
+    assert too_deep in {f.match.secret.reveal() for f in deeper.findings} and deeper.issues == []
+    off = run_scan(github_ruleset, github_detector, image, max_archive_depth=0)
+    assert {f.match.secret.reveal() for f in off.findings} == {beside}  # archives are binary: not read
+
+
+def test_a_deleted_archive_gives_its_members_the_status(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    secret = tokens.github_clean()
+    base = layer({"root/keys.zip": zip_bytes({"id.txt": f"t={secret}\n".encode()})})
+    top = layer({"root/.wh.keys.zip": b""})
+    image = docker_save(tmp_path / "d.tar", [base, top], image_config([base, top], [], []))
+
+    result = run_scan(github_ruleset, github_detector, image)
+
+    assert [(f.origin.path, f.origin.status) for f in result.findings if isinstance(f.origin, ImageOrigin)] == [
+        ("root/keys.zip!id.txt", "deleted in layer 1, still extractable")
+    ]
+
+
+def test_hostile_archives_in_a_layer(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    kept, traversal, after = (tokens.github_clean() for _ in range(3))
+    bomb_zip = zip_bytes({"ok.txt": f"t={kept}\n".encode(), "zeros.bin": bytes(8 << 20)}, level=9)
+    evil_tar = tar_bytes([("../../../etc/cron.d/x", f"t={traversal}\n".encode())])
+    good_zip = zip_bytes({"a.txt": b"hello\n" * 1000})
+    cut_zip = good_zip[: len(good_zip) // 2]  # no central directory
+    files = {
+        "a/bomb.zip": bomb_zip,
+        "b/evil.tar": evil_tar,
+        "c/cut.zip": cut_zip,
+        "d/big.jar": zip_bytes({f"f{i}": os.urandom(4096) for i in range(16)}, level=0),
+        "e/after.txt": f"t={after}\n".encode(),
+        "f/locked.zip": encrypted_flag(zip_bytes({"s.txt": b"x\n"})),
+    }
+    blob = layer(files)
+    image = oci_tar(tmp_path / "hostile.tar", [blob], image_config([], [], []), media="tar")
+
+    result = run_scan(
+        github_ruleset, github_detector, image, max_ratio=50, max_zip_bytes=32 * 1024, max_member_size=16 << 20
+    )
+
+    where = {f.match.secret.reveal(): f.origin.path for f in result.findings if isinstance(f.origin, ImageOrigin)}
+    assert where == {kept: "a/bomb.zip!ok.txt", traversal: "b/evil.tar!../../../etc/cron.d/x", after: "e/after.txt"}
+    issues = {(i.reason, i.path.split("!", 2)[-1]) for i in result.issues}
+    assert issues == {
+        ("limit", "a/bomb.zip!zeros.bin"),
+        ("unsafe-path", "b/evil.tar!../../../etc/cron.d/x"),
+        ("unreadable", "c/cut.zip"),
+        ("too-large", "d/big.jar"),
+        ("encrypted", "f/locked.zip!s.txt"),
+    }
+    assert not (tmp_path / "etc").exists()
+
+
+def test_nested_archives_share_the_layer_byte_cap(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    secret = tokens.github_clean()
+    inner = gzip.compress(tar_bytes([("a.txt", f"t={secret}\n".encode()), ("pad", bytes(3 << 20))]), 9)
+    blob = layer({"x.tgz": inner})
+    assert len(blob) < 64 * 1024
+    image = oci_tar(tmp_path / "cap.tar", [blob], image_config([], [], []), media="tar")
+
+    result = run_scan(github_ruleset, github_detector, image, max_layer_bytes=1 << 20, max_ratio=10_000)
+
+    assert [f.match.secret.reveal() for f in result.findings] == [secret]
+    assert [(i.reason, "1048576-byte cap" in i.message) for i in result.issues] == [("limit", True)]
+
+
+def test_archive_depth_from_the_command_line(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    secret = tokens.github_clean()
+    blob = layer({"opt/b.tar": tar_bytes([("k.txt", f"t={secret}\n".encode())])})
+    image = oci_tar(tmp_path / "n.tar", [blob], image_config([], [], []), media="tar")
+
+    code, report, _ = findings_json(run_cli, "--image", image, "-c", config)
+    assert code == 1
+    assert [f["location"]["path"] for f in report["findings"]] == [f"{image}!sha256:{sha(blob)}!opt/b.tar!k.txt"]
+    code, report, _ = findings_json(run_cli, "--image", image, "--max-archive-depth", "0", "-c", config)
+    assert code == 0 and report["findings"] == []
+    code, _, err = run_cli("scan", "--tfstate", image, "--max-archive-depth", "1", "-c", config)
+    assert code == 2 and "go with --image" in err

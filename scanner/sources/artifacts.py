@@ -31,13 +31,23 @@ def scan_artifact(
         raise UsageError(f"--{mode} scans its own argument: give no PATH")
     if any(getattr(args, flag, None) for flag in ("staged", "history", "range", "since", "pre_push")):
         raise UsageError(f"--{mode} cannot be combined with a git mode")
+    image_only = ("platform", "insecure_registry", "max_archive_depth")
+    if mode != "image" and any(getattr(args, flag, None) not in (None, []) for flag in image_only):
+        raise UsageError("--platform, --insecure-registry and --max-archive-depth go with --image")
     result = ScanResult(target="image" if mode == "image" else "tfstate")
     scan = Scan(ruleset, detector, settings, result)
     started = time.perf_counter()
     if mode == "image":
         from scanner.sources.image import ImageOptions, scan_image
+        from scanner.sources.registry import parse_platform
 
-        image_options = ImageOptions(max_member_size=options.max_file_size, scan_binary=options.scan_binary)
+        image_options = ImageOptions(
+            max_member_size=options.max_file_size,
+            scan_binary=options.scan_binary,
+            platform=parse_platform(args.platform or "linux/amd64"),
+            insecure_registries=tuple(args.insecure_registry or ()),
+            max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
+        )
         scan_image(scan, args.image, image_options)
         result.target_detail = f"image {args.image}"
     else:

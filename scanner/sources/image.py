@@ -29,10 +29,9 @@ from scanner.errors import InputError
 from scanner.models import Chunk, Finding, ImageOrigin, ScanResult, Secret
 from scanner.scan import Scan
 from scanner.sources.files import Skips, blob_id, is_binary, printable_path
+from scanner.sources.nested import ArchiveLimits, ArchiveWalker, archive_suffix, member_path
+from scanner.sources.streams import Budget, Chained, Decompressed, HashingReader, LimitExceeded, compression_of
 
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-READ_SIZE = 1 << 16
 _DIGEST = re.compile(r"^(sha256):([0-9a-f]{64})$")
 _BLOB_PATH = re.compile(r"(?:^|/)blobs/(sha256)/([0-9a-f]{64})$")
 IMAGE_CONFIG_TYPES = (
@@ -55,10 +54,10 @@ class ImageOptions:
     max_ratio: int = 200  # uncompressed / compressed bytes, beyond a first MiB
     max_metadata_size: int = 16 * 1024 * 1024  # manifest, index and config JSON
     scan_binary: bool = False
-
-
-class LimitExceeded(Exception):
-    """A cap was hit while reading a layer; the message is the issue text."""
+    max_archive_depth: int = 2  # archives in a layer (tar, tar.gz, zip, jar, ...) and archives in those; 0 = off
+    max_zip_bytes: int = 64 * 1024 * 1024  # a zip in a layer is read into memory to be opened
+    platform: str = "linux/amd64"  # os/arch[/variant]: which image of a registry index to pull
+    insecure_registries: tuple[str, ...] = ()  # host[:port] that may be pulled over plain HTTP
 
 
 class _Blobs(Protocol):
@@ -120,93 +119,6 @@ class _TarBlobs:
         self.tar.close()
 
 
-class _HashingReader:
-    """Reads a blob as stored, hashing and counting the bytes that pass."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n if n is not None and n >= 0 else READ_SIZE)
-        self.hash.update(data)
-        self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(READ_SIZE):
-            pass
-
-
-class _Decompressed:
-    """A file-like view of a decompressed stream with caps on total bytes and on the compression ratio."""
-
-    def __init__(self, source: _HashingReader, head: bytes, kind: str, budget: int, options: ImageOptions) -> None:
-        self.source = source
-        self.kind = kind
-        self.budget = budget  # what this layer may still produce
-        self.options = options
-        self.produced = 0
-        self.pending = head
-        self.buffer = b""
-        self.eof = False
-        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else None
-        self._zstd: Any = None
-        if kind == "zstd":
-            zstandard = importlib.import_module("zstandard")  # optional; the caller checked it imports
-            self._zstd = zstandard.ZstdDecompressor().decompressobj()
-
-    def _input(self) -> bytes:
-        if self.pending:
-            data, self.pending = self.pending, b""
-            return data
-        return self.source.read(READ_SIZE)
-
-    def _more(self, want: int) -> bytes:
-        if self.kind == "tar":
-            return self._input()
-        assert self._zlib is not None or self._zstd is not None
-        while True:
-            if self._zlib is not None and self._zlib.unconsumed_tail:
-                return self._zlib.decompress(self._zlib.unconsumed_tail, want)
-            if self._zlib is not None and self._zlib.eof:
-                # Concatenated gzip members are legal: start over on what follows; padding after the end is not.
-                rest = self._zlib.unused_data + self.pending or self.source.read(READ_SIZE)
-                if rest[:2] != GZIP_MAGIC:
-                    return b""
-                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.pending = rest
-            data = self._input()
-            if not data:
-                return b""
-            if self._zlib is not None:
-                out: bytes = self._zlib.decompress(data, want)
-            else:
-                out = self._zstd.decompress(data)
-            if out:
-                return out
-
-    def read(self, n: int = -1) -> bytes:
-        want = n if n is not None and n >= 0 else READ_SIZE
-        while len(self.buffer) < want and not self.eof:
-            data = self._more(max(want, READ_SIZE))
-            if not data:
-                self.eof = True
-                break
-            self.produced += len(data)
-            if self.produced > self.budget:
-                raise LimitExceeded(f"layer grew past its {self.budget}-byte cap; rest not scanned")
-            if self.kind != "tar" and self.produced > self.options.max_ratio * max(self.source.count, 1) + (1 << 20):
-                raise LimitExceeded(
-                    f"decompresses more than {self.options.max_ratio}x its stored size (a decompression bomb?); "
-                    "rest not scanned"
-                )
-            self.buffer += data
-        out, self.buffer = self.buffer[:want], self.buffer[want:]
-        return out
-
-
 @dataclass
 class _Layer:
     name: str  # the file naming the layer blob inside the layout
@@ -251,12 +163,36 @@ class ImageScanner:
             self._scan_layout(_DirBlobs(path))
             return
         if not os.path.exists(path):
-            raise InputError(f"{path}: no such file or directory")
+            self._pull(path)
+            return
         blobs = _TarBlobs(path, self.skips, self._shown(""))
         try:
             self._scan_layout(blobs)
         finally:
             blobs.close()
+
+    def _pull(self, reference: str) -> None:
+        """Not a local path: an image reference, read from its registry (scanner.sources.registry)."""
+        from scanner.sources import registry
+
+        if registry.looks_like_path(reference):
+            raise InputError(f"{reference}: no such file or directory")
+        options = registry.RegistryOptions(
+            platform=self.options.platform,
+            insecure=self.options.insecure_registries,
+            max_metadata_size=self.options.max_metadata_size,
+        )
+        try:
+            pulled = registry.pull(reference, options)
+        except InputError as exc:
+            if registry.names_registry(reference):
+                raise
+            # "myimage" is a Docker Hub name and maybe a mistyped path: say both.
+            raise InputError(f"{exc} (and no file or directory {reference} here)") from None
+        image = self._manifest_image(pulled.manifest, pulled.tag)
+        if image is None:
+            raise InputError(f"{reference}: manifest {pulled.digest} is not an image (an artifact?)")
+        self._scan_images(pulled.blobs, [image])
 
     def _scan_layout(self, blobs: _Blobs) -> None:
         if blobs.exists("manifest.json"):
@@ -267,6 +203,9 @@ class ImageScanner:
             raise InputError(f"{self.image}: not an image: no manifest.json (docker save) or index.json (OCI layout)")
         if not images:
             raise InputError(f"{self.image}: no image manifest found")
+        self._scan_images(blobs, images)
+
+    def _scan_images(self, blobs: _Blobs, images: list[_Image]) -> None:
         first_seen: dict[str, int] = {}
         for image in images:
             config = self._config(blobs, image)
@@ -339,24 +278,30 @@ class ImageScanner:
                 if depth < MAX_INDEX_DEPTH:
                     self._walk_index(blobs, doc, images, depth + 1)
                 continue
-            config = doc.get("config")
-            if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
-                continue  # an unknown media type: ignored, not fatal (image-spec)
-            if config.get("mediaType") not in IMAGE_CONFIG_TYPES:
-                continue  # an artifact or attestation, not an image
-            config_name = _blob_name(config["digest"])
-            if config_name is None:
-                continue
-            layers = []
-            for i, layer in enumerate(doc.get("layers") or []):
-                digest = layer.get("digest") if isinstance(layer, dict) else None
-                layer_name = _blob_name(digest) if isinstance(digest, str) else None
-                if layer_name is None or not isinstance(digest, str):
-                    self.skips.skip(self._shown(""), "invalid-manifest", f"layer {i} has no usable digest")
-                    continue
-                layers.append(_Layer(name=layer_name, digest=digest, expected=digest, index=i))
             tag = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-            images.append(_Image(config_name, config["digest"], layers, str(tag)))
+            image = self._manifest_image(doc, str(tag))
+            if image is not None:
+                images.append(image)
+
+    def _manifest_image(self, doc: dict[str, Any], tag: str) -> _Image | None:
+        """An image manifest's config and layers; None for an unknown media type or an artifact (image-spec)."""
+        config = doc.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            return None  # an unknown media type: ignored, not fatal (image-spec)
+        if config.get("mediaType") not in IMAGE_CONFIG_TYPES:
+            return None  # an artifact or attestation, not an image
+        config_name = _blob_name(config["digest"])
+        if config_name is None:
+            return None
+        layers = []
+        for i, layer in enumerate(doc.get("layers") or []):
+            digest = layer.get("digest") if isinstance(layer, dict) else None
+            layer_name = _blob_name(digest) if isinstance(digest, str) else None
+            if layer_name is None or not isinstance(digest, str):
+                self.skips.skip(self._shown(""), "invalid-manifest", f"layer {i} has no usable digest")
+                continue
+            layers.append(_Layer(name=layer_name, digest=digest, expected=digest, index=i))
+        return _Image(config_name, config["digest"], layers, tag)
 
     # -- config -------------------------------------------------------------------------------------------
 
@@ -395,27 +340,29 @@ class ImageScanner:
         if not blobs.exists(layer.name):
             self.skips.skip(where, "missing-blob", f"layer {layer.index} ({layer.name}) is not in the image")
             return
-        budget = min(self.options.max_layer_bytes, self.options.max_image_bytes - self.total)
+        budget = Budget(min(self.options.max_layer_bytes, self.options.max_image_bytes - self.total))
         paths = self.paths.setdefault(layer.digest, _LayerPaths())
         try:
             with blobs.open(layer.name) as raw:
-                reader = _HashingReader(raw)
+                reader = HashingReader(raw)
                 head = reader.read(4)
-                kind = "gzip" if head[:2] == GZIP_MAGIC else "zstd" if head == ZSTD_MAGIC else "tar"
+                kind = compression_of(head)
                 if kind == "zstd" and not _zstd_available():
                     self.skips.skip(where, "unsupported", "zstd layer: install the zstandard package to scan it")
                     return
-                stream = _Decompressed(reader, head, kind, budget, self.options)
+                stream = Decompressed(reader, head, kind, budget, self.options.max_ratio)
                 try:
                     self._members(stream, layer, paths)
                 finally:
-                    self.total += stream.produced
+                    self.total += budget.limit - budget.left
                 reader.drain()
             expected = layer.expected or (layer.digest if kind == "tar" else "")
             if _matches_digest(expected, reader.hash.hexdigest()) is False:
                 self.skips.skip(where, "digest-mismatch", f"layer {layer.index} does not hash to {expected}")
         except LimitExceeded as exc:
             self.skips.skip(where, "limit", f"layer {layer.index}: {exc}")
+        except FileNotFoundError as exc:  # a registry's 404 for a blob its manifest names
+            self.skips.skip(where, "missing-blob", f"layer {layer.index} ({layer.name}): {exc}")
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             self.skips.skip(
                 where, "truncated", f"layer {layer.index} is truncated or damaged ({exc}); rest not scanned"
@@ -426,24 +373,39 @@ class ImageScanner:
             else:
                 raise
 
-    def _members(self, stream: _Decompressed, layer: _Layer, paths: _LayerPaths) -> None:
-        # Plain "r|": the stream is already decompressed by _Decompressed, whose caps tarfile's own would skip.
+    def _members(self, stream: Decompressed, layer: _Layer, paths: _LayerPaths) -> None:
+        limits = ArchiveLimits(
+            max_depth=self.options.max_archive_depth,
+            max_members=self.options.max_members,
+            max_member_size=self.options.max_member_size,
+            max_zip_bytes=self.options.max_zip_bytes,
+            max_ratio=self.options.max_ratio,
+        )
+        walker = ArchiveWalker(
+            limits,
+            stream.budget,
+            emit=lambda path, data: self._emit(layer, path, data),
+            skip=lambda path, reason, message: self.skips.skip(self._shown(layer.digest, path), reason, message),
+        )
+        # Plain "r|": the stream is already decompressed by Decompressed, whose caps tarfile's own would skip.
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for count, info in enumerate(tar, 1):
                 if count > self.options.max_members:
                     raise LimitExceeded(f"more than {self.options.max_members} members")
-                if info.offset_data + info.size > stream.budget:
+                if info.offset_data + info.size - stream.produced > stream.budget.left:
                     # Skipping its data would read up to the claimed size: stop before, whatever the header says.
                     raise LimitExceeded(
-                        f"{printable_path(info.name)} claims {info.size} bytes, past the layer's {stream.budget}-byte"
-                        " cap; rest not scanned"
+                        f"{printable_path(info.name)} claims {info.size} bytes, past the layer's"
+                        f" {stream.budget.limit}-byte cap; rest not scanned"
                     )
-                self._member(tar, info, layer, paths)
+                self._member(tar, info, layer, paths, walker)
             if tar.offset > stream.produced:
                 raise tarfile.ReadError("unexpected end of data")  # tarfile stops quietly at a short last member
 
-    def _member(self, tar: tarfile.TarFile, info: tarfile.TarInfo, layer: _Layer, paths: _LayerPaths) -> None:
-        name, safe = _member_path(info.name)
+    def _member(
+        self, tar: tarfile.TarFile, info: tarfile.TarInfo, layer: _Layer, paths: _LayerPaths, walker: ArchiveWalker
+    ) -> None:
+        name, safe = member_path(info.name)
         shown = self._shown(layer.digest, printable_path(name))
         if not safe:
             self.skips.skip(shown, "unsafe-path", "member name escapes the image root; read in place, not followed")
@@ -460,22 +422,37 @@ class ImageScanner:
         if not info.isfile():
             return  # directories, devices, FIFOs
         paths.files.add(name)
+        fh = tar.extractfile(info)
+        if fh is None:
+            return
+        head = b""
+        if self.options.max_archive_depth > 0 and archive_suffix(name):
+            sniffed = walker.open(fh, name, printable_path(name), info.size, 1)
+            if sniffed is None:
+                return  # opened as an archive (or reported)
+            head = sniffed
         cap = self.options.max_member_size
         if cap and info.size > cap:
             self.skips.skip(shown, "too-large", f"{info.size} bytes is over the {cap}-byte cap (--max-file-size)")
             return
-        fh = tar.extractfile(info)
-        if fh is None:
-            return
-        data = fh.read()
+        data = Chained(head, fh).read()
         if len(data) != info.size:
             raise tarfile.ReadError(f"{printable_path(name)}: unexpected end of data")
+        self._emit(layer, printable_path(name), data)
+
+    def _emit(self, layer: _Layer, path: str, data: bytes) -> None:
+        """Scan one file of a layer; ``path`` is ``file`` or, inside archives, ``outer.tar!inner/file``."""
         if not self.options.scan_binary and is_binary(data):
-            self.skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)", listed=False)
+            self.skips.skip(
+                self._shown(layer.digest, path),
+                "binary",
+                "binary file (NUL byte in the first 8000 bytes)",
+                listed=False,
+            )
             return
         origin = ImageOrigin(
             image=self.image,
-            path=printable_path(name),
+            path=path,
             layer_digest=layer.digest,
             layer_index=layer.index,
             created_by=layer.created_by,
@@ -494,7 +471,8 @@ class ImageScanner:
                 continue
             if origin.status != "visible":
                 continue
-            status = _status(origin.path, origin.layer_index, later)
+            # A file inside an archive ("a.tar!x") shares the archive's fate.
+            status = _status(origin.path.split("!", 1)[0], origin.layer_index, later)
             if status != "visible":
                 findings[i] = _with_origin(finding, dataclasses.replace(origin, status=status))
 
@@ -530,15 +508,6 @@ def _status(path: str, index: int, layers: list[tuple[int, _LayerPaths]]) -> str
 
 def _with_origin(finding: Finding, origin: ImageOrigin) -> Finding:
     return dataclasses.replace(finding, origin=origin)
-
-
-def _member_path(name: str) -> tuple[str, bool]:
-    """The member's path relative to the layer root, and whether the name stayed inside it."""
-    stripped = name
-    while stripped.startswith("./"):
-        stripped = stripped[2:]
-    safe = not stripped.startswith("/") and ".." not in stripped.split("/")
-    return posixpath.normpath(stripped.lstrip("/")) if stripped.strip("/") else ".", safe
 
 
 def _digest_of_name(name: str) -> str:
