@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: the policy's, else .leakstop-baseline.json at the root",
     )
     scan.add_argument("--no-baseline", action="store_true", help="ignore any baseline: report every finding")
+    scan.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="the branch policy overrides match (default: the CI's branch variables, else the checked-out branch)",
+    )
     scan.add_argument("--show-secrets", action="store_true", help="print full secret values (off by default)")
     scan.add_argument("--max-file-size", type=_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)")
     scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
@@ -177,7 +182,7 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
 def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.models import ScanResult
     from scanner.report import REPORTERS, ReportOptions
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.scan import Scan, build_detector, build_ruleset
     from scanner.sources.files import FileSource, Skips
 
     paths = args.paths or ["."]
@@ -190,16 +195,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     baseline = _find_baseline(args, paths, config)
     skips = Skips()
     git_mode = _git_mode(args)
+    settings = _scan_settings(args, paths, config, baseline)
     if args.image or args.tfstate:
         from scanner.sources.artifacts import scan_artifact
 
-        result = scan_artifact(args, ruleset, detector, ScanSettings(config=config, baseline=baseline), options)
+        result = scan_artifact(args, ruleset, detector, settings, options)
     elif git_mode is None:
         result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-        settings = ScanSettings(config=config, baseline=baseline)
         Scan(ruleset, detector, settings, result).run(FileSource(paths, options, skips))
     else:
-        result = _scan_git(args, git_mode, paths, config, ruleset, detector, options, baseline)
+        result = _scan_git(args, git_mode, paths, ruleset, detector, options, settings)
     if baseline is not None:
         result.baseline = baseline.path
 
@@ -221,6 +226,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_BLOCKED if result.blocked else EXIT_PASS
 
 
+def _scan_settings(args: argparse.Namespace, paths: list[str], config: Any, baseline: Any) -> Any:
+    """The run's settings: the branch (for branch overrides) and the bypasses asked for in the environment."""
+    from scanner.context import current_branch, run_bypasses
+    from scanner.scan import ScanSettings
+
+    path = next((p for p in paths if p != "-"), ".")
+    branch = current_branch(path, os.environ, args.branch or "")
+    return ScanSettings(config=config, baseline=baseline, branch=branch, bypasses=run_bypasses(os.environ))
+
+
 def _git_mode(args: argparse.Namespace) -> str | None:
     if args.staged:
         return "staged"
@@ -237,16 +252,16 @@ def _scan_git(
     args: argparse.Namespace,
     mode: str,
     paths: list[str],
-    config: Any,
     ruleset: Any,
     detector: Any,
     options: Any,
-    baseline: Any = None,
+    settings: Any,
 ) -> Any:
+    import dataclasses
     import time
 
     from scanner.models import ScanResult
-    from scanner.scan import Scan, ScanSettings
+    from scanner.scan import Scan
     from scanner.sources.files import Skips
 
     result = ScanResult(target="git")
@@ -257,7 +272,8 @@ def _scan_git(
 
         if staged.git_available():
             root = staged.repository_root(paths[0])
-            scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
+            # No commit message exists yet: a trailer cannot apply; LEAKSTOP_BYPASS can (README, "Bypass").
+            scan = Scan(ruleset, detector, dataclasses.replace(settings, path_base=root), result)
             skips = Skips(result.issues, result.stats)
             for chunk in staged.staged_chunks_cli(root, options.max_file_size, options.scan_binary, skips):
                 scan.add(chunk.chunk, only_lines=chunk.added_lines)
@@ -268,7 +284,11 @@ def _scan_git(
 
     repo = open_repository(paths[0])
     root = repo.workdir or repo.path
-    scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
+    from scanner.context import trailer_bypass
+
+    # Looked up even when the policy refuses trailers, so that the report can say it did.
+    settings = dataclasses.replace(settings, path_base=root, commit_bypass=lambda commit: trailer_bypass(repo[commit]))
+    scan = Scan(ruleset, detector, settings, result)
     blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=args.workers)
     if mode == "staged":
         run_staged(scan, repo, blob_options)
@@ -330,7 +350,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         kept = current.fingerprints | found
     else:
         kept = frozenset(found)
-    updated = baseline.Baseline(path=target, salt=current.salt, fingerprints=frozenset(kept))
+    updated = baseline.with_fingerprints(current, target, frozenset(kept))
     changed = baseline.write(updated)
     added = len(kept - current.fingerprints)
     removed = len(current.fingerprints - kept)

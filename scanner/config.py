@@ -19,7 +19,16 @@ from typing import Any
 
 from scanner import cache
 from scanner.errors import ConfigError
-from scanner.policy import InlineAllow, Override, Policy, PolicyException, Threshold
+from scanner.models import PolicyException
+from scanner.policy import (
+    BYPASS_CHANNELS,
+    BypassPolicy,
+    InlineAllow,
+    Override,
+    Policy,
+    Threshold,
+    parse_age,
+)
 from scanner.ruleset.model import RuleSpec
 from scanner.sources.ignore import IgnoreRules
 
@@ -206,6 +215,7 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             paths=tuple(o.get("paths", ())),
             targets=tuple(o.get("targets", ())),
             source=source,
+            branches=tuple(o.get("branches", ())),
         )
         for index, o in enumerate(raw.get("overrides", []))
     )
@@ -224,4 +234,15 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             for e in doc.get("exceptions", [])
         ),
         baseline=raw.get("baseline", ""),
+        bypass=_bypass_policy(raw.get("bypass", {})),
+    )
+
+
+def _bypass_policy(raw: dict[str, Any]) -> BypassPolicy:
+    return BypassPolicy(
+        enabled=raw.get("enabled", False),
+        channels=tuple(raw.get("channels", BYPASS_CHANNELS)),
+        reason_required=raw.get("reason_required", True),
+        max_age=parse_age(raw.get("max_age", "72h")),
+        who=tuple(raw.get("who", ())),
     )
