@@ -118,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
         each.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
         if action == "create":
             each.add_argument("--force", action="store_true", help="replace an existing baseline (new salt)")
+    audit = actions.add_parser(
+        "audit",
+        help="label the baselined findings true or false positives, one by one (on a terminal)",
+        description="Scans PATH (default: .) to find the baselined findings, shows each redacted and asks: true "
+        "positive, false positive, skip or quit. Labels are stored in the baseline per fingerprint and show in "
+        "reports. Needs a terminal.",
+    )
+    audit.add_argument("path", nargs="?", default=".", metavar="PATH", help="the tree to scan (default: .)")
+    audit.add_argument("--output", "-o", metavar="FILE", help="the baseline (default: ROOT/.leakstop-baseline.json)")
+    audit.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
+    audit.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+    audit.add_argument("--all", action="store_true", help="ask about labelled findings too (default: unlabelled)")
 
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
@@ -320,13 +332,15 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from scanner.sources.files import FileSource, Skips
 
     if args.action is None:
-        raise UsageError("baseline: give an action: create, update or prune")
+        raise UsageError("baseline: give an action: create, update, prune or audit")
     if not os.path.isdir(args.path):
         raise UsageError(f"{args.path}: not a directory")
     paths = [args.path]
     config = _load_config(args, paths)
     target = args.output or str(baseline.repository_root(args.path) / baseline.BASELINE_NAME)
     exists = os.path.exists(target)
+    if args.action == "audit":
+        return _baseline_audit(args, config, target, exists)
     if args.action == "create" and exists and not args.force:
         raise UsageError(f"{target}: baseline exists (use `baseline update`, or `create --force` for a new salt)")
     if args.action == "prune" and not exists:
@@ -356,6 +370,48 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     removed = len(current.fingerprints - kept)
     state = "written" if changed else "unchanged"
     print(f"leakstop: baseline {state}: {target}: {len(kept)} fingerprints ({added} added, {removed} removed)")
+    return EXIT_PASS
+
+
+def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: bool) -> int:
+    from scanner import baseline
+    from scanner.audit import Item, run_audit
+    from scanner.models import ScanResult
+    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.sources.files import FileSource, Skips
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("baseline audit: needs a terminal to ask on (stdin and stdout must be a TTY)")
+    if not exists:
+        raise UsageError(f"{target}: no baseline to audit")
+    current = baseline.load(target)
+    ruleset = build_ruleset(config)
+    skips = Skips()
+    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+    settings = ScanSettings(config=config, baseline=current)
+    Scan(ruleset, build_detector(ruleset, config), settings, result).run(
+        FileSource([args.path], _file_options(args, config), skips)
+    )
+    base = os.getcwd()
+    items: dict[str, Item] = {}
+    for f in result.findings:
+        if f.reason == "baseline":
+            fingerprint = current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, base)
+            items.setdefault(fingerprint, Item(fingerprint, f, current.labels.get(fingerprint, "")))
+    todo = [item for item in items.values() if args.all or not item.label]
+    print(f"leakstop: {len(items)} baselined findings in {args.path}, {len(todo)} to audit ({target})")
+    labels: dict[str, str] = {}
+    try:
+        run_audit(todo, input, print, labels)
+    finally:  # an interrupt keeps the answers given so far
+        if labels:
+            merged = {**current.labels, **labels}
+            baseline.write(baseline.Baseline(current.path, current.salt, current.fingerprints, merged))
+    counts = {label: sum(1 for v in labels.values() if v == label) for label in baseline.LABELS}
+    print(
+        f"leakstop: baseline audit: {len(labels)} labelled ({counts['true-positive']} true positive,"
+        f" {counts['false-positive']} false positive), {len(todo) - len(labels)} not: {target}"
+    )
     return EXIT_PASS
 
 
