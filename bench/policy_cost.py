@@ -131,6 +131,7 @@ class Meter:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
+        self.by_name: dict[str, float] = {}
         self._depth = 0
 
     def wrap(self, owner: Any, name: str) -> None:
@@ -146,7 +147,9 @@ class Meter:
             try:
                 return original(*args, **kwargs)
             finally:
-                meter.seconds += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                meter.seconds += spent
+                meter.by_name[name] = meter.by_name.get(name, 0.0) + spent
                 meter.calls += 1
                 meter._depth -= 1
 
@@ -189,7 +192,7 @@ def cpu_now() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def share_of_cpu(repo: Path, config: Path) -> dict[str, float]:
+def share_of_cpu(repo: Path, config: Path) -> dict[str, Any]:
     """One in-process policy scan: decision seconds over the scan's CPU seconds (workers included)."""
     from scanner.cli import main
 
@@ -206,6 +209,7 @@ def share_of_cpu(repo: Path, config: Path) -> dict[str, float]:
         "scan_wall_s": wall,
         "share_of_cpu_pct": 100 * meter.seconds / cpu,
         "share_of_wall_pct": 100 * meter.seconds / wall,
+        "by_function_ms": {name: round(1000 * t, 2) for name, t in sorted(meter.by_name.items())},
     }
 
 
@@ -234,7 +238,7 @@ def main() -> int:
     return 0
 
 
-def one_report(repo: Path, runs: dict[str, list[tuple[float, float]]], share: dict[str, float]) -> dict[str, Any]:
+def one_report(repo: Path, runs: dict[str, list[tuple[float, float]]], share: dict[str, Any]) -> dict[str, Any]:
     medians = {
         name: {
             "wall_s": statistics.median(w for w, _ in values),
