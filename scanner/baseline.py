@@ -1,8 +1,11 @@
 """``.leakstop-baseline.json``: the findings a team has accepted, as keyed fingerprints only.
 
-Format, version 1::
+Format, version 2::
 
-    {"version": 1, "salt": "<random hex>", "fingerprints": ["<HMAC-SHA256(salt, rule, secret, path) hex>", ...]}
+    {"version": 2, "salt": "<random hex>", "fingerprints": ["<HMAC-SHA256(salt, rule, secret, path) hex>", ...],
+     "labels": {"<fingerprint>": "true-positive" | "false-positive", ...}}
+
+``labels`` holds what ``leakstop baseline audit`` recorded for a fingerprint (version 1 had none).
 
 No secret, no line number (moving code does not resurface a finding), no timestamp, fingerprints sorted and a
 trailing newline: the file is byte-stable when nothing changed, so it does not churn in merges. Paths are
@@ -19,7 +22,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from scanner.config import find_upward
 from scanner.errors import ConfigError
 
 BASELINE_NAME = ".leakstop-baseline.json"
-VERSION = 1
+VERSION = 2
+LABELS = ("true-positive", "false-positive")
 _HEX = re.compile(r"[0-9a-f]*")
 _FINGERPRINT_LENGTH = 64
 
@@ -41,6 +45,7 @@ class Baseline:
     path: str
     salt: str
     fingerprints: frozenset[str]
+    labels: dict[str, str] = field(default_factory=dict, compare=False)  # fingerprint -> one of LABELS
 
     @functools.cached_property
     def root(self) -> str:
@@ -70,8 +75,15 @@ def new_baseline(path: str, fingerprints: Iterable[str] = ()) -> Baseline:
     return Baseline(path=path, salt=secrets.token_hex(16), fingerprints=frozenset(fingerprints))
 
 
+def with_fingerprints(baseline: Baseline, path: str, fingerprints: frozenset[str]) -> Baseline:
+    """``baseline`` holding ``fingerprints``: labels of the fingerprints kept stay, the others go."""
+    labels = {f: label for f, label in baseline.labels.items() if f in fingerprints}
+    return Baseline(path=path, salt=baseline.salt, fingerprints=fingerprints, labels=labels)
+
+
 def dumps(baseline: Baseline) -> str:
-    doc = {"version": VERSION, "salt": baseline.salt, "fingerprints": sorted(baseline.fingerprints)}
+    labels = {f: baseline.labels[f] for f in sorted(baseline.labels) if f in baseline.fingerprints}
+    doc = {"version": VERSION, "salt": baseline.salt, "fingerprints": sorted(baseline.fingerprints), "labels": labels}
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -99,8 +111,13 @@ def _upgrade_0_to_1(doc: dict[str, Any], source: str) -> dict[str, Any]:
     return {"version": 1, "salt": doc.get("salt"), "fingerprints": sorted(fingerprints)}
 
 
+def _upgrade_1_to_2(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 2 adds audit labels; a version 1 baseline has none yet."""
+    return {**doc, "version": 2, "labels": {}}
+
+
 # version -> function turning a document of that version into one of the next version.
-UPGRADES: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {0: _upgrade_0_to_1}
+UPGRADES: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {0: _upgrade_0_to_1, 1: _upgrade_1_to_2}
 
 
 def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
@@ -134,10 +151,13 @@ def parse(text: str, source: str) -> Baseline:
     # One regex call over the joined list checks every entry's alphabet; the lengths are checked alone.
     if any(len(f) != _FINGERPRINT_LENGTH for f in fingerprints) or not _HEX.fullmatch("".join(fingerprints)):
         raise BaselineError(f"{source}: baseline: every fingerprint must be 64 lowercase hex characters")
-    extra = set(doc) - {"version", "salt", "fingerprints"}
+    labels = doc.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) and v in LABELS for v in labels.values()):
+        raise BaselineError(f"{source}: baseline: labels must map fingerprints to {' or '.join(LABELS)}")
+    extra = set(doc) - {"version", "salt", "fingerprints", "labels"}
     if extra:
         raise BaselineError(f"{source}: baseline: unknown field {sorted(extra)[0]!r}")
-    return Baseline(path=source, salt=salt, fingerprints=frozenset(fingerprints))
+    return Baseline(path=source, salt=salt, fingerprints=frozenset(fingerprints), labels=dict(labels))
 
 
 def load(path: str | Path) -> Baseline:

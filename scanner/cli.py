@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: the policy's, else .leakstop-baseline.json at the root",
     )
     scan.add_argument("--no-baseline", action="store_true", help="ignore any baseline: report every finding")
+    scan.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="the branch policy overrides match (default: the CI's branch variables, else the checked-out branch)",
+    )
     scan.add_argument("--show-secrets", action="store_true", help="print full secret values (off by default)")
     scan.add_argument("--max-file-size", type=_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)")
     scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
@@ -133,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
         each.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
         if action == "create":
             each.add_argument("--force", action="store_true", help="replace an existing baseline (new salt)")
+    audit = actions.add_parser(
+        "audit",
+        help="label the baselined findings true or false positives, one by one (on a terminal)",
+        description="Scans PATH (default: .) to find the baselined findings, shows each redacted and asks: true "
+        "positive, false positive, skip or quit. Labels are stored in the baseline per fingerprint and show in "
+        "reports. Needs a terminal.",
+    )
+    audit.add_argument("path", nargs="?", default=".", metavar="PATH", help="the tree to scan (default: .)")
+    audit.add_argument("--output", "-o", metavar="FILE", help="the baseline (default: ROOT/.leakstop-baseline.json)")
+    audit.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
+    audit.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+    audit.add_argument("--all", action="store_true", help="ask about labelled findings too (default: unlabelled)")
 
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
@@ -197,7 +214,7 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
 def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.models import ScanResult
     from scanner.report import REPORTERS, ReportOptions
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.scan import Scan, build_detector, build_ruleset
     from scanner.sources.files import FileSource, Skips
 
     paths = args.paths or ["."]
@@ -210,16 +227,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     baseline = _find_baseline(args, paths, config)
     skips = Skips()
     git_mode = _git_mode(args)
+    settings = _scan_settings(args, paths, config, baseline)
     if args.image or args.tfstate:
         from scanner.sources.artifacts import scan_artifact
 
-        result = scan_artifact(args, ruleset, detector, ScanSettings(config=config, baseline=baseline), options)
+        result = scan_artifact(args, ruleset, detector, settings, options)
     elif git_mode is None:
         result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-        settings = ScanSettings(config=config, baseline=baseline)
         Scan(ruleset, detector, settings, result).run(FileSource(paths, options, skips))
     else:
-        result = _scan_git(args, git_mode, paths, config, ruleset, detector, options, baseline)
+        result = _scan_git(args, git_mode, paths, ruleset, detector, options, settings)
     if baseline is not None:
         result.baseline = baseline.path
 
@@ -241,6 +258,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_BLOCKED if result.blocked else EXIT_PASS
 
 
+def _scan_settings(args: argparse.Namespace, paths: list[str], config: Any, baseline: Any) -> Any:
+    """The run's settings: the branch (for branch overrides) and the bypasses asked for in the environment."""
+    from scanner.context import current_branch, run_bypasses
+    from scanner.scan import ScanSettings
+
+    path = next((p for p in paths if p != "-"), ".")
+    branch = current_branch(path, os.environ, args.branch or "")
+    return ScanSettings(config=config, baseline=baseline, branch=branch, bypasses=run_bypasses(os.environ))
+
+
 def _git_mode(args: argparse.Namespace) -> str | None:
     if args.staged:
         return "staged"
@@ -257,16 +284,16 @@ def _scan_git(
     args: argparse.Namespace,
     mode: str,
     paths: list[str],
-    config: Any,
     ruleset: Any,
     detector: Any,
     options: Any,
-    baseline: Any = None,
+    settings: Any,
 ) -> Any:
+    import dataclasses
     import time
 
     from scanner.models import ScanResult
-    from scanner.scan import Scan, ScanSettings
+    from scanner.scan import Scan
     from scanner.sources.files import Skips
 
     result = ScanResult(target="git")
@@ -277,7 +304,8 @@ def _scan_git(
 
         if staged.git_available():
             root = staged.repository_root(paths[0])
-            scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
+            # No commit message exists yet: a trailer cannot apply; LEAKSTOP_BYPASS can (README, "Bypass").
+            scan = Scan(ruleset, detector, dataclasses.replace(settings, path_base=root), result)
             skips = Skips(result.issues, result.stats)
             for chunk in staged.staged_chunks_cli(root, options.max_file_size, options.scan_binary, skips):
                 scan.add(chunk.chunk, only_lines=chunk.added_lines)
@@ -288,7 +316,11 @@ def _scan_git(
 
     repo = open_repository(paths[0])
     root = repo.workdir or repo.path
-    scan = Scan(ruleset, detector, ScanSettings(config=config, path_base=root, baseline=baseline), result)
+    from scanner.context import trailer_bypass
+
+    # Looked up even when the policy refuses trailers, so that the report can say it did.
+    settings = dataclasses.replace(settings, path_base=root, commit_bypass=lambda commit: trailer_bypass(repo[commit]))
+    scan = Scan(ruleset, detector, settings, result)
     blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=args.workers)
     if mode == "staged":
         run_staged(scan, repo, blob_options)
@@ -320,13 +352,15 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from scanner.sources.files import FileSource, Skips
 
     if args.action is None:
-        raise UsageError("baseline: give an action: create, update or prune")
+        raise UsageError("baseline: give an action: create, update, prune or audit")
     if not os.path.isdir(args.path):
         raise UsageError(f"{args.path}: not a directory")
     paths = [args.path]
     config = _load_config(args, paths)
     target = args.output or str(baseline.repository_root(args.path) / baseline.BASELINE_NAME)
     exists = os.path.exists(target)
+    if args.action == "audit":
+        return _baseline_audit(args, config, target, exists)
     if args.action == "create" and exists and not args.force:
         raise UsageError(f"{target}: baseline exists (use `baseline update`, or `create --force` for a new salt)")
     if args.action == "prune" and not exists:
@@ -350,12 +384,54 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         kept = current.fingerprints | found
     else:
         kept = frozenset(found)
-    updated = baseline.Baseline(path=target, salt=current.salt, fingerprints=frozenset(kept))
+    updated = baseline.with_fingerprints(current, target, frozenset(kept))
     changed = baseline.write(updated)
     added = len(kept - current.fingerprints)
     removed = len(current.fingerprints - kept)
     state = "written" if changed else "unchanged"
     print(f"leakstop: baseline {state}: {target}: {len(kept)} fingerprints ({added} added, {removed} removed)")
+    return EXIT_PASS
+
+
+def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: bool) -> int:
+    from scanner import baseline
+    from scanner.audit import Item, run_audit
+    from scanner.models import ScanResult
+    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
+    from scanner.sources.files import FileSource, Skips
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("baseline audit: needs a terminal to ask on (stdin and stdout must be a TTY)")
+    if not exists:
+        raise UsageError(f"{target}: no baseline to audit")
+    current = baseline.load(target)
+    ruleset = build_ruleset(config)
+    skips = Skips()
+    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+    settings = ScanSettings(config=config, baseline=current)
+    Scan(ruleset, build_detector(ruleset, config), settings, result).run(
+        FileSource([args.path], _file_options(args, config), skips)
+    )
+    base = os.getcwd()
+    items: dict[str, Item] = {}
+    for f in result.findings:
+        if f.reason == "baseline":
+            fingerprint = current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, base)
+            items.setdefault(fingerprint, Item(fingerprint, f, current.labels.get(fingerprint, "")))
+    todo = [item for item in items.values() if args.all or not item.label]
+    print(f"leakstop: {len(items)} baselined findings in {args.path}, {len(todo)} to audit ({target})")
+    labels: dict[str, str] = {}
+    try:
+        run_audit(todo, input, print, labels)
+    finally:  # an interrupt keeps the answers given so far
+        if labels:
+            merged = {**current.labels, **labels}
+            baseline.write(baseline.Baseline(current.path, current.salt, current.fingerprints, merged))
+    counts = {label: sum(1 for v in labels.values() if v == label) for label in baseline.LABELS}
+    print(
+        f"leakstop: baseline audit: {len(labels)} labelled ({counts['true-positive']} true positive,"
+        f" {counts['false-positive']} false positive), {len(todo) - len(labels)} not: {target}"
+    )
     return EXIT_PASS
 
 

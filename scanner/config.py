@@ -19,7 +19,16 @@ from typing import Any
 
 from scanner import cache
 from scanner.errors import ConfigError
-from scanner.policy import InlineAllow, Override, Policy, PolicyException, Threshold
+from scanner.models import PolicyException
+from scanner.policy import (
+    BYPASS_CHANNELS,
+    BypassPolicy,
+    InlineAllow,
+    Override,
+    Policy,
+    Threshold,
+    parse_age,
+)
 from scanner.ruleset.model import RuleSpec
 from scanner.sources.ignore import IgnoreRules
 
@@ -129,6 +138,7 @@ def _validated_doc(path: Path) -> dict[str, Any]:
         probe = {**rule, "examples": rule.get("examples") or ["-"]}
         probe["negative_examples"] = rule.get("negative_examples") or ["-"]
         _validate({"rules": [probe]}, f"{path}: rules/{index}")
+    _refuse_catastrophic_regexes(doc, str(path))
     for index, exception in enumerate(doc.get("exceptions", [])):
         try:
             datetime.date.fromisoformat(exception["expires"])
@@ -138,6 +148,23 @@ def _validated_doc(path: Path) -> dict[str, Any]:
             ) from None
     cache.write(cache_name, pickle.dumps(doc))
     return doc
+
+
+def _refuse_catastrophic_regexes(doc: dict[str, Any], source: str) -> None:
+    """User regexes run in Python's backtracking ``re``: refuse those that can hang a hook (issue #5). Checked
+    once per config content, like the schema (the result is cached)."""
+    from scanner.ruleset.redos import refuse_catastrophic
+
+    for index, rule in enumerate(doc.get("rules", [])):
+        where = f"{source}: rules/{index} (rule {rule.get('id')})"
+        refuse_catastrophic(str(rule.get("regex", "")), f"{where}: regex")
+        allow = rule.get("allowlist") or {}
+        for key in ("regexes", "paths"):
+            for n, rx in enumerate(allow.get(key) or [] if isinstance(allow, dict) else []):
+                refuse_catastrophic(str(rx), f"{where}: allowlist/{key}/{n}")
+    allowlist = doc.get("allowlist")
+    for n, rx in enumerate(allowlist.get("regexes") or [] if isinstance(allowlist, dict) else []):
+        refuse_catastrophic(str(rx), f"{source}: allowlist/regexes/{n}")
 
 
 @functools.cache
@@ -206,6 +233,7 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             paths=tuple(o.get("paths", ())),
             targets=tuple(o.get("targets", ())),
             source=source,
+            branches=tuple(o.get("branches", ())),
         )
         for index, o in enumerate(raw.get("overrides", []))
     )
@@ -224,4 +252,15 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             for e in doc.get("exceptions", [])
         ),
         baseline=raw.get("baseline", ""),
+        bypass=_bypass_policy(raw.get("bypass", {})),
+    )
+
+
+def _bypass_policy(raw: dict[str, Any]) -> BypassPolicy:
+    return BypassPolicy(
+        enabled=raw.get("enabled", False),
+        channels=tuple(raw.get("channels", BYPASS_CHANNELS)),
+        reason_required=raw.get("reason_required", True),
+        max_age=parse_age(raw.get("max_age", "72h")),
+        who=tuple(raw.get("who", ())),
     )

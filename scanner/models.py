@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -150,6 +151,39 @@ class Match:
     inline_markers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PolicyException:
+    """An accepted finding (its finding id) or credential (its secret id), with who accepted it, why and until when.
+
+    ``id`` may be a prefix of at least 12 characters, as the text report shows ids.
+    """
+
+    id: str
+    owner: str
+    reason: str
+    expires: date  # the last day it applies
+
+    def covers(self, finding: Finding) -> bool:
+        return finding.finding_id.startswith(self.id) or finding.secret_id.startswith(self.id)
+
+
+BypassChannel = Literal["trailer", "env", "push-option"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bypass:
+    """A request to let findings through (a commit trailer, ``LEAKSTOP_BYPASS`` or a push option), and whether
+    the policy accepted it: ``refused`` says why not, "" when it applied. Holds no secret: a reason that looks
+    like one is withheld (``scan.Scan``)."""
+
+    channel: BypassChannel
+    reason: str
+    who: str = ""  # commit author email (trailer), CI user (env), pushing user (push option)
+    when: str = ""  # ISO 8601: the commit's date (trailer), the run's time otherwise
+    commit: str = ""  # the commit carrying the trailer
+    refused: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: RuleInfo
@@ -159,6 +193,8 @@ class Finding:
     secret_id: str
     verdict: Verdict = "block"
     reason: str = ""
+    bypass: Bypass | None = None  # the bypass that allowed it, or one that was refused
+    audit: str = ""  # a baselined finding's label from ``baseline audit``: true-positive | false-positive
 
     @property
     def path(self) -> str:
@@ -192,6 +228,9 @@ class ScanResult:
     rule_infos: dict[str, RuleInfo] = field(default_factory=dict)
     target_detail: str = ""  # e.g. "6729 commits, 8238 unique blobs"
     baseline: str = ""  # the baseline file the scan compared against, if any
+    branch: str = ""  # the branch branch overrides were matched against ("" = unknown)
+    bypasses: list[Bypass] = field(default_factory=list)  # each bypass requested, applied or refused
+    exceptions: dict[str, PolicyException] = field(default_factory=dict)  # by id: the exceptions that applied
 
     @property
     def blocked(self) -> bool:

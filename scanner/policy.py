@@ -4,19 +4,33 @@ Order (the first that applies wins): a global allowlist (``allowlist:paths`` / `
 allow comment the policy honours (``inline``), an exception that has not expired (``exception:<id>``), the
 baseline (``baseline``), the first matching override (``override:<index>``), then the thresholds: block, warn,
 else allow (``below-threshold``). An expired exception no longer applies; a finding it covered that still blocks
-or warns says so in its reason (``exception-expired:<id>``).
+or warns says so in its reason (``exception-expired:<id>``). Last, a finding that would block or warn is allowed
+by a bypass the policy accepted (``bypass``); ``BypassPolicy.refusal`` says whether it does (issue #5).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from scanner.detect.engine import INLINE_MARKERS
-from scanner.models import CONFIDENCE_RANK, SEVERITY_RANK, Confidence, Finding, Origin, RuleInfo, Severity, Verdict
+from scanner.models import (
+    CONFIDENCE_RANK,
+    SEVERITY_RANK,
+    Bypass,
+    Confidence,
+    Finding,
+    Origin,
+    PolicyException,
+    RuleInfo,
+    Severity,
+    Verdict,
+)
 from scanner.sources.ignore import IgnoreRules
 
 TARGETS = ("files", "git", "image", "tfstate")
+BYPASS_CHANNELS = ("trailer", "env", "push-option")
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class Override:
     tags: frozenset[str] = frozenset()
     paths: tuple[str, ...] = ()
     targets: frozenset[str] = frozenset()
+    branches: tuple[str, ...] = ()  # shell-style globs (``*`` matches ``/`` too); none match an unknown branch
     _path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
     # A scan decides many findings per path; the answer for a path never changes.
     _path_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
@@ -57,17 +72,22 @@ class Override:
         paths: tuple[str, ...] = (),
         targets: tuple[str, ...] = (),
         source: str = "",
+        branches: tuple[str, ...] = (),
     ) -> Override:
         path_rules = IgnoreRules()
         path_rules.add_lines(list(paths), source=source)
-        return cls(action, index, frozenset(rules), frozenset(tags), tuple(paths), frozenset(targets), path_rules)
+        return cls(
+            action, index, frozenset(rules), frozenset(tags), tuple(paths), frozenset(targets), branches, path_rules
+        )
 
-    def applies(self, rule: RuleInfo, path: str, target: str) -> bool:
+    def applies(self, rule: RuleInfo, path: str, target: str, branch: str = "") -> bool:
         if self.rules and rule.id not in self.rules:
             return False
         if self.tags and self.tags.isdisjoint(rule.tags):
             return False
         if self.targets and target not in self.targets:
+            return False
+        if self.branches and not (branch and any(fnmatch.fnmatchcase(branch, g) for g in self.branches)):
             return False
         if not self.paths:
             return True
@@ -78,25 +98,55 @@ class Override:
 
 
 @dataclass(frozen=True)
-class PolicyException:
-    """An accepted finding (its finding id) or credential (its secret id), with who accepted it, why and until when.
-
-    ``id`` may be a prefix of at least 12 characters, as the text report shows ids.
-    """
-
-    id: str
-    owner: str
-    reason: str
-    expires: date  # the last day it applies
-
-    def covers(self, finding: Finding) -> bool:
-        return finding.finding_id.startswith(self.id) or finding.secret_id.startswith(self.id)
-
-
-@dataclass(frozen=True)
 class InlineAllow:
     enabled: bool = True
     markers: tuple[str, ...] = INLINE_MARKERS
+
+
+@dataclass(frozen=True)
+class BypassPolicy:
+    """Whether, how and by whom findings may be let through without a baseline or exception entry.
+
+    Off by default. A trailer counts only on a commit younger than ``max_age`` (by its committer date): a bypass is
+    for getting a change through now, not a permanent pass for history scans (GitHub asks for the push within 3
+    hours, integrations.md 4.7). An env or push-option bypass lasts one run by nature.
+    """
+
+    enabled: bool = False
+    channels: tuple[str, ...] = BYPASS_CHANNELS
+    reason_required: bool = True
+    max_age: timedelta = timedelta(hours=72)
+    who: tuple[str, ...] = ()  # globs over the requester (email for trailers); empty: anyone
+
+    def refusal(self, request: Bypass, now: datetime) -> str:
+        """Why ``request`` does not apply, or "" when it does."""
+        if not self.enabled:
+            return "bypass is not enabled by the policy"
+        if request.channel not in self.channels:
+            return f"the policy does not allow bypass through {request.channel}"
+        if self.reason_required and not request.reason.strip():
+            return "no reason given"
+        if self.who and not (request.who and any(fnmatch.fnmatchcase(request.who, g) for g in self.who)):
+            return f"{request.who or 'an unknown user'} may not bypass"
+        if request.channel == "trailer" and request.when:
+            try:
+                when = datetime.fromisoformat(request.when)
+            except ValueError:
+                return f"commit {request.commit[:12]} has no readable date"
+            if now - when > self.max_age:
+                return f"commit {request.commit[:12]} is older than {format_age(self.max_age)}"
+        return ""
+
+
+def format_age(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 and hours else f"{hours}h"
+
+
+def parse_age(text: str) -> timedelta:
+    """``72h`` or ``7d`` (the config schema checks the form)."""
+    amount, unit = int(text[:-1]), text[-1]
+    return timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
 
 
 @dataclass(frozen=True)
@@ -108,6 +158,7 @@ class Policy:
     inline_allow: InlineAllow = InlineAllow()
     exceptions: tuple[PolicyException, ...] = ()
     baseline: str = ""  # as written in the config: relative to the config's directory
+    bypass: BypassPolicy = BypassPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +169,8 @@ class Facts:
     allowlist: str = ""  # which global allowlist matched: "paths" or "secret"
     baselined: bool = False
     today: date | None = None  # for exception expiry; None: no exception has expired
+    branch: str = ""  # the scanned branch, "" when unknown
+    bypass: Bypass | None = None  # a bypass requested for this finding, already judged (``refused``)
 
 
 def target_of(origin: Origin) -> str:
@@ -139,6 +192,8 @@ def decide(finding: Finding, policy: Policy, facts: Facts) -> tuple[Verdict, str
     verdict, reason = _by_policy(finding, policy, facts)
     if expired is not None and verdict != "allow":
         reason = f"exception-expired:{expired.id}"
+    if verdict != "allow" and facts.bypass is not None and not facts.bypass.refused:
+        return "allow", "bypass"
     return verdict, reason
 
 
@@ -148,7 +203,7 @@ def _by_policy(finding: Finding, policy: Policy, facts: Facts) -> tuple[Verdict,
     rule = finding.rule
     target = target_of(finding.origin)
     for override in policy.overrides:
-        if override.applies(rule, facts.path, target):
+        if override.applies(rule, facts.path, target, facts.branch):
             return override.action, f"override:{override.index}"
     if policy.block.met(rule):
         return "block", ""

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
 from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
-from scanner.models import Chunk, Finding, Match, Origin, ScanResult
+from scanner.models import Bypass, Chunk, Finding, Match, Origin, ScanResult
 from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
 
@@ -34,6 +34,11 @@ class ScanSettings:
     path_base: str = field(default_factory=os.getcwd)  # what relative finding paths are relative to
     baseline: Baseline | None = None
     today: datetime.date = field(default_factory=datetime.date.today)  # when exceptions expire
+    now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+    branch: str = ""  # what branch overrides match ("" = unknown: none matches)
+    bypasses: tuple[Bypass, ...] = ()  # requests holding for the whole run (``context.run_bypasses``)
+    # A commit's trailer request, for git modes (``context.trailer_bypass``); called once per commit with findings.
+    commit_bypass: Callable[[str], Bypass | None] | None = None
 
 
 def _check_rule_id(config: Config, known: list[str], rule_id: str, where: str) -> None:
@@ -74,6 +79,33 @@ class Scan:
         self.result = result
         self._cache: dict[str, list[Match]] = {}
         result.ruleset_hash = ruleset.hash
+        result.branch = settings.branch
+        self._run_bypasses = tuple(self._judge(b) for b in settings.bypasses)
+        self._bypass_by_commit: dict[str, Bypass | None] = {}
+        self._recorded: set[Bypass] = set()
+
+    def _judge(self, request: Bypass) -> Bypass:
+        """The request with the policy's verdict; a reason that itself holds a secret is withheld."""
+        if request.reason and self.detector.detect(request.reason.encode()):
+            request = dataclasses.replace(request, reason="(withheld: it looks like a secret)")
+            return dataclasses.replace(request, refused="the reason looks like a secret")
+        refused = self.settings.config.policy.bypass.refusal(request, self.settings.now)
+        return dataclasses.replace(request, refused=refused) if refused else request
+
+    def bypass_for(self, commit: str) -> Bypass | None:
+        """The first applicable request (commit trailer, push option, environment), else the first refused one."""
+        requests = self._run_bypasses
+        lookup = self.settings.commit_bypass
+        if commit and lookup is not None:
+            if commit not in self._bypass_by_commit:
+                found = lookup(commit)
+                self._bypass_by_commit[commit] = self._judge(found) if found is not None else None
+            own = self._bypass_by_commit[commit]
+            if own is not None:
+                requests = (own, *requests)
+        if not requests:
+            return None
+        return next((b for b in requests if not b.refused), requests[0])
 
     def matches_for(self, chunk: Chunk) -> list[Match]:
         if chunk.content_id:
@@ -107,6 +139,7 @@ class Scan:
         rel_path: str | None = None
         path_allowed: bool | None = None
         baseline_path: str | None = None
+        bypass = self.bypass_for(commit)
         for match in matches:
             rule = self.ruleset.by_id[match.rule_id]
             if path_reason(rule, path) is not None:
@@ -117,10 +150,14 @@ class Scan:
                 path_allowed = config.path_allowed(path, settings.path_base)
             allowlist = "paths" if path_allowed else "secret" if config.secret_allowed(secret) else ""
             baselined = False
+            audit = ""
             if baseline is not None and baseline.fingerprints:
                 if baseline_path is None:
                     baseline_path = baseline.relative(path, settings.path_base)
-                baselined = baseline.keyed(rule.id, secret, baseline_path) in baseline.fingerprints
+                fingerprint = baseline.keyed(rule.id, secret, baseline_path)
+                baselined = fingerprint in baseline.fingerprints
+                if baselined and baseline.labels:
+                    audit = baseline.labels.get(fingerprint, "")
             info = self.result.rule_infos.get(rule.id)
             if info is None:
                 info = self.result.rule_infos[rule.id] = rule.spec.info()
@@ -131,9 +168,17 @@ class Scan:
                 finding_id=finding_id(key, rule.id, secret, path, commit),
                 secret_id=secret_id(key, rule.id, secret),
             )
-            verdict, reason = decide(finding, policy, Facts(rel_path, allowlist, baselined, settings.today))
-            if (verdict, reason) != (finding.verdict, finding.reason):
-                finding = dataclasses.replace(finding, verdict=verdict, reason=reason)
+            facts = Facts(rel_path, allowlist, baselined, settings.today, settings.branch, bypass)
+            verdict, reason = decide(finding, policy, facts)
+            # A bypass shows on the findings it allowed, and a refused one on the findings it failed to allow.
+            used = bypass if bypass is not None and (reason == "bypass" or verdict != "allow") else None
+            if (verdict, reason) != (finding.verdict, finding.reason) or used is not None or audit:
+                finding = dataclasses.replace(finding, verdict=verdict, reason=reason, bypass=used, audit=audit)
+            if reason.startswith("exception:") and reason[10:] not in self.result.exceptions:
+                self.result.exceptions.update((e.id, e) for e in policy.exceptions if e.id == reason[10:])
+            if used is not None and used not in self._recorded:
+                self._recorded.add(used)
+                self.result.bypasses.append(used)
             self.result.findings.append(finding)
 
     def run(self, chunks: Iterable[Chunk]) -> ScanResult:

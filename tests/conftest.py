@@ -50,11 +50,22 @@ def _cache_root() -> Path:
     return _CACHE_ROOT
 
 
+# What a CI runner or a server hook sets that changes a report: the branch and bypass requests.
+_RUN_CONTEXT = (
+    "LEAKSTOP_BYPASS",
+    "GIT_PUSH_OPTION_COUNT",
+    "GITHUB_HEAD_REF",
+    "GITHUB_REF_NAME",
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+    "CI_COMMIT_REF_NAME",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, _cache_root: Path) -> None:
     """Never touch ~/.cache, and no developer setting changes what a test sees."""
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(_cache_root))
-    for name in ("LEAKSTOP_FINGERPRINT_KEY", "LEAKSTOP_ENGINE", "LEAKSTOP_DEBUG", "NO_COLOR"):
+    for name in ("LEAKSTOP_FINGERPRINT_KEY", "LEAKSTOP_ENGINE", "LEAKSTOP_DEBUG", "NO_COLOR", *_RUN_CONTEXT):
         monkeypatch.delenv(name, raising=False)
 
 

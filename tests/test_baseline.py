@@ -48,7 +48,8 @@ def test_create_then_scan_reports_only_new_findings(repo: Path, run_cli: RunCli,
     assert "1 fingerprints (1 added, 0 removed)" in out
     text = (repo / BASELINE_NAME).read_text(encoding="utf-8")
     doc = json.loads(text)
-    assert list(doc) == ["version", "salt", "fingerprints"] and doc["version"] == 1
+    assert list(doc) == ["version", "salt", "fingerprints", "labels"] and doc["version"] == 2
+    assert doc["labels"] == {}
     assert re.fullmatch(r"[0-9a-f]{32}", doc["salt"])
     assert len(doc["fingerprints"]) == 1 and re.fullmatch(r"[0-9a-f]{64}", doc["fingerprints"][0])
     assert old not in text and old[4:12] not in text and "line" not in text
@@ -160,9 +161,7 @@ def test_sarif_marks_baselined_findings_unchanged_and_others_new(
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"][-4:]: r for r in doc["runs"][0]["results"]
     }
     assert results["a.py"]["baselineState"] == "unchanged"
-    assert results["a.py"]["suppressions"] == [
-        {"kind": "external", "justification": "baseline: accepted in the baseline file"}
-    ]
+    assert results["a.py"]["suppressions"] == [{"kind": "external", "justification": "in baseline (not audited)"}]
     assert results["b.py"]["baselineState"] == "new" and "suppressions" not in results["b.py"]
     # Without a baseline there is no baselineState at all.
     _, out, _ = run_cli("scan", repo, "--format", "sarif", "--no-baseline")
@@ -185,7 +184,8 @@ def test_sarif_marks_baselined_findings_unchanged_and_others_new(
         ('{"version": 1, "salt": "ab", "fingerprints": [], "secrets": []}', "unknown field 'secrets'"),
         ('{"salt": "ab", "fingerprints": []}', "version must be a non-negative integer"),
         ('{"version": "1", "salt": "ab", "fingerprints": []}', "version must be a non-negative integer"),
-        ('{"version": 2, "salt": "ab", "fingerprints": []}', "baseline version 2 is newer than this leakstop reads"),
+        ('{"version": 3, "salt": "ab", "fingerprints": []}', "baseline version 3 is newer than this leakstop reads"),
+        ('{"version": 2, "salt": "ab", "fingerprints": [], "labels": {"x": "maybe"}}', "labels must map"),
         ('{"version": 0, "salt": "ab", "fingerprints": []}', "baseline version 0: fingerprints must be an object"),
     ],
 )
@@ -203,15 +203,39 @@ def test_a_corrupted_edited_or_newer_baseline_is_a_one_line_error(
 def test_a_version_0_baseline_is_upgraded(tmp_path: Path) -> None:
     fingerprints = ["b" * 64, "a" * 64]
     doc = {"version": 0, "salt": "00ff", "fingerprints": dict.fromkeys(fingerprints, "github-pat")}
-    assert baseline.upgrade(doc, "x") == {"version": 1, "salt": "00ff", "fingerprints": sorted(fingerprints)}
+    assert baseline.UPGRADES[0](doc, "x") == {"version": 1, "salt": "00ff", "fingerprints": sorted(fingerprints)}
+    assert baseline.upgrade(doc, "x") == {
+        "version": 2,
+        "salt": "00ff",
+        "fingerprints": sorted(fingerprints),
+        "labels": {},
+    }
     path = tmp_path / BASELINE_NAME
     path.write_text(json.dumps(doc), encoding="utf-8")
     loaded = baseline.load(path)
     assert loaded.fingerprints == frozenset(fingerprints) and loaded.salt == "00ff"
     assert (
         baseline.dumps(loaded)
-        == json.dumps({"version": 1, "salt": "00ff", "fingerprints": sorted(fingerprints)}, indent=2) + "\n"
+        == json.dumps({"version": 2, "salt": "00ff", "fingerprints": sorted(fingerprints), "labels": {}}, indent=2)
+        + "\n"
     )
+
+
+def test_a_version_1_baseline_is_upgraded_to_version_2_without_labels(tmp_path: Path) -> None:
+    fingerprints = sorted(["b" * 64, "a" * 64])
+    doc = {"version": 1, "salt": "00ff", "fingerprints": fingerprints}
+    assert baseline.UPGRADES[1](doc, "x") == {**doc, "version": 2, "labels": {}}
+    path = tmp_path / BASELINE_NAME
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    loaded = baseline.load(path)
+    assert (loaded.fingerprints, loaded.labels) == (frozenset(fingerprints), {})
+    labelled = Baseline(
+        str(path), "00ff", frozenset(fingerprints), {"b" * 64: "false-positive", "c" * 64: "true-positive"}
+    )
+    # Byte-stable: sorted, and a label whose fingerprint is gone is not written.
+    assert baseline.write(labelled) is True and baseline.write(labelled) is False
+    assert json.loads(path.read_text())["labels"] == {"b" * 64: "false-positive"}
+    assert baseline.load(path).labels == {"b" * 64: "false-positive"}
 
 
 def test_an_old_baseline_keeps_matching_after_the_upgrade(repo: Path, run_cli: RunCli, tokens: TokenFactory) -> None:
@@ -256,6 +280,6 @@ def test_write_reports_whether_bytes_changed(tmp_path: Path) -> None:
 
 def test_baseline_usage_errors(tmp_path: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("baseline")
-    assert code == 2 and "give an action: create, update or prune" in err
+    assert code == 2 and "give an action: create, update, prune or audit" in err
     code, _, err = run_cli("baseline", "create", tmp_path / "nowhere")
     assert code == 2 and "nowhere: not a directory" in err

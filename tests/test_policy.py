@@ -377,3 +377,25 @@ def test_sarif_marks_inline_allows_as_in_source_suppressions(
         None,
     ]
     assert all("baselineState" not in r for r in results)
+
+
+def test_sarif_justifies_an_exception_with_its_id_owner_reason_and_expiry(
+    tmp_path: Path, run_cli: RunCli, tokens: TokenFactory
+) -> None:
+    repo = tmp_path / "repo"
+    write_files(repo, {"a.py": f"t = '{tokens.github_clean()}'\n"})
+    write_config(repo, config_doc())
+    _, findings = scan_json(run_cli, repo)
+    accepted = findings[0]["secret_id"][:16]
+    exception = {"id": accepted, "owner": "alice", "reason": "test vector, revoked", "expires": "2999-12-31"}
+    write_config(repo, config_doc(exceptions=[exception]))
+    code, out, _ = run_cli("scan", repo, "--format", "sarif")
+    assert code == 0
+    [result] = json.loads(out)["runs"][0]["results"]
+    assert result["suppressions"] == [
+        {
+            "kind": "external",
+            "justification": f"exception {accepted}: owner alice, reason: test vector, revoked, expires 2999-12-31",
+        }
+    ]
+    assert result["properties"]["reason"] == f"exception:{accepted}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.models import Finding, GitOrigin, ImageOrigin, Origin, TfstateOrigin
+from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin
 
 
 def location_uri(origin: Origin) -> str:
@@ -43,3 +43,59 @@ def origin_fields(origin: Origin) -> dict[str, Any]:
 def describe(finding: Finding) -> str:
     encoded = f" ({'+'.join(finding.match.decoded)}-encoded)" if finding.match.decoded else ""
     return f"{finding.rule.name}{encoded}: {finding.match.secret.redacted()}"
+
+
+def ordered_bypasses(result: ScanResult) -> list[Bypass]:
+    """Oldest first: history workers hand findings back in no fixed order."""
+    return sorted(result.bypasses, key=lambda b: (b.when, b.commit, b.channel))
+
+
+def bypass_fields(bypass: Bypass) -> dict[str, Any]:
+    return {
+        "channel": bypass.channel,
+        "reason": bypass.reason,
+        "who": bypass.who,
+        "when": bypass.when,
+        "commit": bypass.commit,
+        "applied": not bypass.refused,
+        "refused": bypass.refused,
+    }
+
+
+def describe_bypass(bypass: Bypass) -> str:
+    """One line: ``bypass via trailer by a@b (commit 0123456789ab): "reason"`` (+ ``refused: why``)."""
+    text = f"bypass via {bypass.channel}"
+    if bypass.who:
+        text += f" by {bypass.who}"
+    if bypass.commit:
+        text += f" (commit {bypass.commit[:12]})"
+    text += f": {bypass.reason!r}" if bypass.reason else ": no reason"
+    return f"{text}; refused: {bypass.refused}" if bypass.refused else text
+
+
+AUDIT_WORDS = {"true-positive": "true positive", "false-positive": "false positive"}
+
+
+def justification(finding: Finding, result: ScanResult) -> str:
+    """Why an allowed finding is allowed, in words (SARIF ``suppressions[].justification``)."""
+    reason = finding.reason
+    if reason == "bypass" and finding.bypass is not None:
+        return finding.bypass.reason or f"bypass via {finding.bypass.channel} (no reason given)"
+    if reason == "baseline":
+        audit = AUDIT_WORDS.get(finding.audit)
+        return f"in baseline (audited: {audit})" if audit else "in baseline (not audited)"
+    if reason.startswith("exception:"):
+        exception = result.exceptions.get(reason[len("exception:") :])
+        if exception is not None:
+            return (
+                f"exception {exception.id}: owner {exception.owner}, reason: {exception.reason},"
+                f" expires {exception.expires.isoformat()}"
+            )
+    return _JUSTIFICATION.get(reason, reason)
+
+
+_JUSTIFICATION = {
+    "": "allowed by policy",
+    "inline": "inline: an allow comment on the line",
+    "below-threshold": "below-threshold: under the policy's warn threshold",
+}

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 import scanner
 from scanner.models import Finding, ScanResult
 from scanner.report import ReportOptions
-from scanner.report.common import location_uri, origin_fields
+from scanner.report.common import bypass_fields, location_uri, ordered_bypasses, origin_fields
 
 FORMAT_VERSION = 1
 
@@ -42,6 +42,10 @@ def finding_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "verdict": finding.verdict,
         "reason": finding.reason,
     }
+    if finding.bypass is not None:
+        data["bypass"] = bypass_fields(finding.bypass)
+    if finding.audit:
+        data["audit"] = finding.audit
     if show_secrets:
         data["secret"] = m.secret.reveal()
     return data
@@ -51,12 +55,18 @@ def result_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
     verdicts = {"block": 0, "warn": 0, "allow": 0}
     for f in result.findings:
         verdicts[f.verdict] += 1
+    context: dict[str, Any] = {}
+    if result.branch:
+        context["branch"] = result.branch
+    if result.bypasses:
+        context["bypasses"] = [bypass_fields(b) for b in ordered_bypasses(result)]
     return {
         "version": FORMAT_VERSION,
         "tool": {"name": "leakstop", "version": scanner.__version__},
         "target": result.target,
         "target_detail": result.target_detail,
         "ruleset": result.ruleset_hash[:16],
+        **context,
         "summary": {
             "findings": len(result.findings),
             **verdicts,

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import scanner
 from scanner.models import Finding, GitOrigin, RuleInfo, ScanResult
 from scanner.report import ReportOptions
-from scanner.report.common import describe, location_uri, origin_fields
+from scanner.report.common import bypass_fields, describe, justification, location_uri, origin_fields
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -49,8 +49,8 @@ def _uri(path: str) -> str:
     return quote(path, safe="/!:@")
 
 
-def _result(finding: Finding, rule_index: int, show_secrets: bool, baselined: str | None = None) -> dict[str, Any]:
-    """``baselined``: the baseline file the scan compared against; with one, every result gets a ``baselineState``."""
+def _result(finding: Finding, rule_index: int, show_secrets: bool, scan: ScanResult) -> dict[str, Any]:
+    """With a baseline file compared against (``scan.baseline``), every result gets a ``baselineState``."""
     m = finding.match
     region: dict[str, Any] = {
         "startLine": m.line,
@@ -73,6 +73,10 @@ def _result(finding: Finding, rule_index: int, show_secrets: bool, baselined: st
         properties["reason"] = finding.reason
     if m.decoded:
         properties["decoded"] = list(m.decoded)
+    if finding.bypass is not None:
+        properties["bypass"] = bypass_fields(finding.bypass)
+    if finding.audit:
+        properties["audit"] = finding.audit
     if show_secrets:
         properties["secret"] = m.secret.reveal()
     result: dict[str, Any] = {
@@ -87,20 +91,13 @@ def _result(finding: Finding, rule_index: int, show_secrets: bool, baselined: st
         "properties": properties,
     }
     if finding.verdict == "allow":
-        # An inline comment is a suppression in the source; the baseline, allowlists and policy live outside it.
+        # An inline comment is a suppression in the source; the baseline, allowlists, bypasses and policy live
+        # outside it.
         kind = "inSource" if finding.reason == "inline" else "external"
-        result["suppressions"] = [{"kind": kind, "justification": _JUSTIFICATION.get(finding.reason, finding.reason)}]
-    if baselined is not None:
+        result["suppressions"] = [{"kind": kind, "justification": justification(finding, scan)}]
+    if scan.baseline:
         result["baselineState"] = "unchanged" if finding.reason == "baseline" else "new"
     return result
-
-
-_JUSTIFICATION = {
-    "": "allowed by policy",
-    "baseline": "baseline: accepted in the baseline file",
-    "inline": "inline: an allow comment on the line",
-    "below-threshold": "below-threshold: under the policy's warn threshold",
-}
 
 
 def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
@@ -127,9 +124,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                 },
                 "automationDetails": {"id": f"leakstop/{result.target}/"},
                 "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
-                "results": [
-                    _result(f, index[f.rule.id], options.show_secrets, result.baseline or None) for f in result.findings
-                ],
+                "results": [_result(f, index[f.rule.id], options.show_secrets, result) for f in result.findings],
             }
         ],
     }

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from scanner.models import Finding, ScanResult
 from scanner.report import ReportOptions
-from scanner.report.common import location_uri, origin_fields
+from scanner.report.common import AUDIT_WORDS, describe_bypass, location_uri, ordered_bypasses, origin_fields
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
 LISTED_ISSUES = 20
@@ -40,6 +40,10 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     if m.decoded:
         detail += f" · decoded from {'+'.join(m.decoded)}"
     lines.append(("", detail))
+    if f.bypass is not None:
+        lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
+    if f.audit:
+        lines.append(("", f"  audited: {AUDIT_WORDS.get(f.audit, f.audit)}"))
     return lines
 
 
@@ -63,6 +67,12 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
         lines.append(("yellow", f"not scanned: {issue.path}: {issue.reason}: {issue.message}"))
     if len(issues) > LISTED_ISSUES and not options.verbose:
         lines.append(("yellow", f"… and {len(issues) - LISTED_ISSUES} more (--verbose lists all)"))
+    for bypass in ordered_bypasses(result):
+        if bypass.refused:
+            lines.append(("yellow", f"bypass refused: {bypass.refused} ({describe_bypass(bypass).split('; ')[0]})"))
+        else:
+            used = sum(1 for f in result.findings if f.bypass == bypass and f.reason == "bypass")
+            lines.append(("yellow", f"bypass applied to {used} findings: {describe_bypass(bypass)}"))
     stats = result.stats
     counts = {"block": 0, "warn": 0, "allow": 0}
     for f in result.findings:
@@ -77,6 +87,8 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     )
     if result.baseline:
         summary += f" · baseline {result.baseline}"
+    if result.branch:
+        summary += f" · branch {result.branch}"
     if stats.skipped:
         summary += " · skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items()))
     lines.append(("bold", summary))

@@ -1,0 +1,134 @@
+"""What a run learns from its surroundings: the branch, and bypass requests (issue #5).
+
+Bypass channels:
+
+* ``trailer``: a ``Leakstop-Bypass: <reason>`` trailer on the commit that introduced a finding (git modes);
+* ``env``: ``LEAKSTOP_BYPASS=<reason>`` for one run (CI, or ``git commit`` with ``--staged``, where the commit
+  message does not exist yet, like pre-commit's ``SKIP=``);
+* ``push-option``: ``git push -o leakstop.bypass=<reason>``, which receive-pack hands a pre-receive hook as
+  ``GIT_PUSH_OPTION_COUNT`` / ``GIT_PUSH_OPTION_<n>`` (integrations.md 4.3).
+
+Whether a request applies is the policy's call (``policy.BypassPolicy.refusal``). The hook path reads the branch
+from ``.git/HEAD`` directly: no git subprocess, no pygit2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from scanner.models import Bypass
+
+ENV_BYPASS = "LEAKSTOP_BYPASS"
+PUSH_OPTION = "leakstop.bypass"
+TRAILER = "Leakstop-Bypass"
+MAX_REASON = 200
+# CI variables naming the branch, most specific first: a pull/merge request's source branch, then the ref built.
+BRANCH_VARIABLES = (
+    "GITHUB_HEAD_REF",
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+    "GITHUB_REF_NAME",
+    "CI_COMMIT_REF_NAME",
+)
+_TRAILER_LINE = re.compile(rf"^{TRAILER}[ \t]*:[ \t]*(.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def current_branch(repo_path: str, environ: Mapping[str, str], given: str = "") -> str:
+    """``given`` (``--branch``), else the CI's variables, else the repository's checked-out branch, else ""."""
+    if given:
+        return given
+    for name in BRANCH_VARIABLES:
+        if environ.get(name):
+            return environ[name]
+    return head_branch(repo_path)
+
+
+def head_branch(path: str) -> str:
+    """The branch ``HEAD`` names in the repository holding ``path``; "" when detached or not in a repository."""
+    start = Path(path).resolve()
+    if not start.is_dir():
+        start = start.parent
+    for directory in (start, *start.parents):
+        dot_git = directory / ".git"
+        if dot_git.is_file():  # a linked worktree or submodule: "gitdir: <path>"
+            try:
+                target = dot_git.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                return ""
+            if not target.startswith("gitdir:"):
+                return ""
+            dot_git = (directory / target[len("gitdir:") :].strip()).resolve()
+        if dot_git.is_dir():
+            try:
+                head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                return ""
+            return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else ""
+    return ""
+
+
+def clean_reason(text: str) -> str:
+    """One line, at most ``MAX_REASON`` characters: a reason ends up in reports and terminal output."""
+    line = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())  # no terminal escapes
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
+
+
+def _now(now: datetime | None) -> str:
+    return (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+
+
+def env_bypass(environ: Mapping[str, str], now: datetime | None = None) -> Bypass | None:
+    """``LEAKSTOP_BYPASS`` (set, even empty: an empty reason is a request the policy may refuse)."""
+    if ENV_BYPASS not in environ:
+        return None
+    who = next(
+        (environ[n] for n in ("GITLAB_USER_EMAIL", "GITHUB_ACTOR", "GIT_AUTHOR_EMAIL", "USER") if environ.get(n)),
+        "",
+    )
+    return Bypass("env", clean_reason(environ[ENV_BYPASS]), who=who, when=_now(now))
+
+
+def push_option_bypass(environ: Mapping[str, str], now: datetime | None = None) -> Bypass | None:
+    """``leakstop.bypass[=<reason>]`` among a push's options, as a pre-receive hook sees them; None if absent."""
+    try:
+        count = int(environ.get("GIT_PUSH_OPTION_COUNT", "0"))
+    except ValueError:
+        return None
+    for index in range(count):
+        option = environ.get(f"GIT_PUSH_OPTION_{index}", "")
+        name, _, value = option.partition("=")
+        if name == PUSH_OPTION:
+            who = next((environ[n] for n in ("GL_USERNAME", "GITHUB_USER_LOGIN") if environ.get(n)), "")
+            return Bypass("push-option", clean_reason(value), who=who, when=_now(now))
+    return None
+
+
+def run_bypasses(environ: Mapping[str, str], now: datetime | None = None) -> tuple[Bypass, ...]:
+    """The requests that hold for every finding of a run: push option first, then the environment."""
+    return tuple(b for b in (push_option_bypass(environ, now), env_bypass(environ, now)) if b is not None)
+
+
+def trailer_reason(message: str) -> str | None:
+    """The ``Leakstop-Bypass`` trailer's value in the last paragraph of a commit message; None if there is none."""
+    last = message.strip().split("\n\n")[-1]
+    found = _TRAILER_LINE.search(last)
+    return None if found is None else found.group(1)
+
+
+def trailer_bypass(commit: Any) -> Bypass | None:
+    """The trailer request of a pygit2 commit (``message``, ``author.email``, ``committer.time/offset``)."""
+    reason = trailer_reason(commit.message)
+    if reason is None:
+        return None
+    committer = commit.committer
+    when = datetime.fromtimestamp(committer.time, timezone(timedelta(minutes=committer.offset)))
+    return Bypass(
+        "trailer",
+        clean_reason(reason),
+        who=commit.author.email,
+        when=when.isoformat(),
+        commit=str(commit.id),
+    )

@@ -1,0 +1,423 @@
+"""Refuse user regexes that can backtrack catastrophically (integrations.md 8.2; issue #5).
+
+Python's ``re`` backtracks with no time limit, so one bad custom rule or allowlist regex can hang a hook. This is
+a static check on the parse tree (``re._parser``), run when a config is loaded; built-in rules are covered by a
+test instead. It looks for the shapes behind nearly all real ReDoS reports:
+
+* a quantifier over a body that can match a run of one character in more than one way or at more than one
+  length: nested quantifiers ``(a+)+``, ``(\\w+\\s?)*``, ``(.*a){10}`` and alternations whose branches overlap
+  ``(a|a)*``, ``(\\w|\\d)+``, ``(a|aa)+``;
+* inside a repeated group, two unbounded quantifiers that can take the same characters with nothing required
+  between them: ``(a*a*b)*``;
+* inside a repeated group, alternatives of the same width that can match the same text: ``(ab|ab)*``.
+
+The analysis runs once per representative character ``c`` (every Latin-1 character and one beyond): for each
+node it computes the lengths of runs of ``c`` the node can match (a ``Span``) and whether it can match one of them
+in two ways. A quantifier that may repeat at least ``MIN_REPEATS`` times over a body that can match runs of ``c``
+at several lengths, or ambiguously, lets ``re`` try exponentially (or high-polynomially) many splits of a long run
+of ``c`` followed by a character that makes the match fail. Atomic groups and possessive quantifiers never give
+back what they took, so their bodies count as rigid. The check is conservative by design: it may refuse a
+pattern that is in fact safe, and every refusal names the part to rewrite.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.errors import ConfigError
+from scanner.ruleset.model import _sre_parse
+
+MIN_REPEATS = 3  # a body repeated at most twice costs at most a quadratic number of splits
+MAX_SPLITS = 10_000  # ways a bounded repetition of a bounded body may split a text before it counts as costly
+_BEYOND = 0x100  # "Ā" stands for every character beyond Latin-1 (a letter, not a digit or space)
+_SYMBOLS = (*range(256), _BEYOND)
+_INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Hazard:
+    kind: str  # nested-quantifier | overlapping-alternatives | adjacent-quantifiers
+    part: str  # the offending part, written back as a regex
+
+    def message(self) -> str:
+        what = {
+            "nested-quantifier": "a quantifier over a body that can match the same text in several ways",
+            "overlapping-alternatives": "a repeated alternation whose branches can match the same text",
+            "adjacent-quantifiers": "adjacent quantifiers in a repeated group that can match the same characters",
+        }[self.kind]
+        return f"may backtrack catastrophically: {what}: {self.part}"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What a node can match from a run of one character: lengths ``lo``..``hi``; ``var``: more than one length
+    (and free to give some back); ``amb``: the kind of hazard if some run can be matched in two ways, else ""."""
+
+    lo: float
+    hi: float
+    var: bool
+    amb: str = ""
+
+
+_EMPTY = Span(0, 0, False)
+
+
+def check(pattern: str, flags: int = 0) -> Hazard | None:
+    """The first hazard in ``pattern`` (which must compile), or None. Never raises for a compilable pattern."""
+    try:
+        tree = _sre_parse().parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError):
+        return None  # not ours to judge: compiling reports the error
+    try:
+        return _Analysis(int(tree.state.flags)).run(list(tree))
+    except RecursionError:
+        return Hazard("nested-quantifier", "(too deeply nested to analyse)")
+
+
+def refuse_catastrophic(pattern: str, where: str) -> None:
+    """Raise a ``ConfigError`` naming ``where`` (file, rule, field) and the offending part, if ``pattern`` may
+    backtrack catastrophically."""
+    hazard = check(pattern)
+    if hazard is not None:
+        raise ConfigError(f"{where}: {hazard.message()}")
+
+
+class _Analysis:
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+        self.hazard: Hazard | None = None
+        self.symbol = 0
+        self._members: dict[tuple[str, object, int], frozenset[int]] = {}
+
+    def matches(self, name: str, av: Any, flags: int) -> bool:
+        """Whether the current symbol is in a character atom (``LITERAL``, ``NOT_LITERAL``, ``ANY``, ``IN``)."""
+        return self.symbol in self.members(name, av, flags)
+
+    def members(self, name: str, av: Any, flags: int) -> frozenset[int]:
+        key = (name, id(av) if name == "IN" else av, flags)  # the tree outlives the analysis: ids are stable
+        found = self._members.get(key)
+        if found is None:
+            hashable = tuple((str(op), arg) for op, arg in av) if name == "IN" else av
+            found = self._members[key] = _member_set(name, hashable, flags)
+        return found
+
+    def run(self, items: list[tuple[Any, Any]]) -> Hazard | None:
+        self._structure(items, self.flags, repeat=None)
+        if self.hazard is not None:
+            return self.hazard
+        for symbol in self._representatives(items):
+            self.symbol = symbol
+            self._seq(items, self.flags, in_repeat=False)
+            if self.hazard is not None:
+                return self.hazard
+        return None
+
+    def _flag(self, kind: str, part: str) -> None:
+        if self.hazard is None:
+            self.hazard = Hazard(kind, part)
+
+    # --- per-character spans ---
+
+    def _seq(self, items: list[tuple[Any, Any]], flags: int, in_repeat: bool) -> Span | None:
+        total: Span | None = _EMPTY
+        # Where the last unbounded variable item is, since the last item that needs a character of another kind.
+        last_unbounded: int | None = None
+        for index, (op, av) in enumerate(items):
+            span = self._node(op, av, flags, in_repeat)
+            if span is None:
+                total = None
+                last_unbounded = None
+                continue
+            if span.var and span.hi == _INF:
+                if in_repeat and last_unbounded is not None:
+                    self._flag("adjacent-quantifiers", unparse(items[last_unbounded : index + 1]))
+                last_unbounded = index
+            elif span.lo > 0:
+                last_unbounded = None
+            if total is not None:
+                amb = total.amb or span.amb or ("adjacent-quantifiers" if total.var and span.var else "")
+                total = Span(total.lo + span.lo, total.hi + span.hi, total.var or span.var, amb)
+        return total
+
+    def _node(self, op: Any, av: Any, flags: int, in_repeat: bool) -> Span | None:
+        name = str(op)
+        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
+            return Span(1, 1, False) if self.matches(name, av, flags) else None
+        if name == "SUBPATTERN":
+            _group, add, remove, sub = av
+            return self._seq(list(sub), (flags | int(add)) & ~int(remove), in_repeat)
+        if name == "BRANCH":
+            return self._branch([list(b) for b in av[1]], flags, in_repeat)
+        if name == "GROUPREF_EXISTS":
+            _group, yes, no = av
+            return self._branch([list(yes), list(no) if no is not None else []], flags, in_repeat)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            return self._repeat(name, av, flags, in_repeat)
+        if name == "ATOMIC_GROUP":
+            inner = self._seq(list(av), flags, in_repeat)
+            return None if inner is None else Span(inner.lo, inner.hi, False)
+        if name in ("ASSERT", "ASSERT_NOT"):
+            self._seq(list(av[1]), flags, in_repeat)  # for hazards inside; a lookaround consumes nothing
+            return _EMPTY
+        if name == "AT":
+            return _EMPTY
+        # A backreference matches what its group did: some length, fixed by then.
+        return Span(0, _INF, False)
+
+    def _branch(self, branches: list[list[tuple[Any, Any]]], flags: int, in_repeat: bool) -> Span | None:
+        spans = [s for s in (self._seq(b, flags, in_repeat) for b in branches) if s is not None]
+        if not spans:
+            return None
+        amb = next((s.amb for s in spans if s.amb), "")
+        if not amb:
+            for i, a in enumerate(spans):
+                # Two branches that can both match nothing are two ways too: ``(a|a)*`` parses as ``(a(?:|))*``.
+                if any(max(a.lo, b.lo) <= min(a.hi, b.hi) for b in spans[i + 1 :]):
+                    amb = "overlapping-alternatives"
+                    break
+        lo = min(s.lo for s in spans)
+        hi = max(s.hi for s in spans)
+        return Span(lo, hi, lo < hi or any(s.var for s in spans), amb)
+
+    def _repeat(self, name: str, av: Any, flags: int, in_repeat: bool) -> Span | None:
+        low, high, sub = av
+        many = high == _sre_parse().MAXREPEAT or high >= MIN_REPEATS
+        body = self._seq(list(sub), flags, in_repeat or many)
+        if body is None:
+            return _EMPTY if low == 0 else None
+        top = _INF if high == _sre_parse().MAXREPEAT else high
+        if many and body.hi >= 1 and (body.amb or body.var) and name != "POSSESSIVE_REPEAT" and _costly(body, top):
+            self._flag(body.amb or "nested-quantifier", unparse([(name, av)]))
+        hi = 0 if body.hi == 0 or top == 0 else body.hi * top
+        lo = body.lo * low
+        if name == "POSSESSIVE_REPEAT":
+            return Span(lo, hi, False)
+        amb = body.amb or ("nested-quantifier" if top >= 2 and body.var and body.hi >= 1 else "")
+        return Span(lo, hi, lo < hi, amb)
+
+    def _same_text_possible(self, branches: list[list[tuple[Any, Any]]], flags: int) -> bool:
+        """Two branches made only of single characters, of the same width, matching a common text (two empty
+        branches included: that is how ``(ab|ab)`` parses, the common prefix taken out)."""
+        simple = [b for b in branches if all(str(op) in ("LITERAL", "NOT_LITERAL", "ANY", "IN") for op, _ in b)]
+        for i, a in enumerate(simple):
+            for b in simple[i + 1 :]:
+                if len(a) == len(b) and all(
+                    self.members(str(x[0]), x[1], flags) & self.members(str(y[0]), y[1], flags)
+                    for x, y in zip(a, b, strict=True)
+                ):
+                    return True
+        return False
+
+    def _representatives(self, items: list[tuple[Any, Any]]) -> list[int]:
+        """One character per class of characters that every character atom of the pattern treats alike: spans
+        depend only on which atoms a character is in, so one of each class is enough."""
+        atoms: list[tuple[str, Any, int]] = []
+        _atoms(items, self.flags, atoms)
+        sets = [self.members(name, av, f) for name, av, f in atoms]
+        seen: dict[tuple[bool, ...], int] = {}
+        for symbol in _SYMBOLS:
+            seen.setdefault(tuple(symbol in m for m in sets), symbol)
+        return list(seen.values())
+
+    # --- multi-character alternatives (``(ab|ab)*``), which runs of one character cannot show ---
+
+    def _structure(self, items: list[tuple[Any, Any]], flags: int, repeat: tuple[Any, Any] | None) -> None:
+        """``repeat``: the innermost enclosing quantifier that may repeat ``MIN_REPEATS`` times or more."""
+        for op, av in items:
+            name = str(op)
+            if name == "SUBPATTERN":
+                self._structure(list(av[3]), (flags | int(av[1])) & ~int(av[2]), repeat)
+            elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+                many = av[1] == _sre_parse().MAXREPEAT or av[1] >= MIN_REPEATS
+                self._structure(list(av[2]), flags, (op, av) if many else repeat)
+            elif name == "POSSESSIVE_REPEAT":
+                self._structure(list(av[2]), flags, repeat)
+            elif name == "ATOMIC_GROUP":
+                self._structure(list(av), flags, repeat)
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                self._structure(list(av[1]), flags, repeat)
+            elif name == "BRANCH":
+                branches = [list(b) for b in av[1]]
+                for branch in branches:
+                    self._structure(branch, flags, repeat)
+                if repeat is not None and self._same_text_possible(branches, flags):
+                    self._flag("overlapping-alternatives", unparse([repeat]))
+
+
+def _costly(body: Span, top: float) -> bool:
+    """Whether ``top`` repetitions of an ambiguous or variable ``body`` grow with the input: an unbounded count
+    (exponential), an unbounded body (polynomial of degree ``top``), or a bounded one with over ``MAX_SPLITS``
+    ways to split (``(?:[0-9]{1,2}){0,3}`` has 8 and is fine)."""
+    if _INF in (top, body.hi):
+        return True
+    ways = (body.hi - body.lo + 1) * (2 if body.amb else 1)
+    return bool(ways ** min(top, 64) > MAX_SPLITS)
+
+
+# --- character membership ---
+
+
+def _atoms(items: list[tuple[Any, Any]], flags: int, found: list[tuple[str, Any, int]]) -> None:
+    for op, av in items:
+        name = str(op)
+        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
+            found.append((name, av, flags))
+        elif name == "SUBPATTERN":
+            _atoms(list(av[3]), (flags | int(av[1])) & ~int(av[2]), found)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            _atoms(list(av[2]), flags, found)
+        elif name == "ATOMIC_GROUP":
+            _atoms(list(av), flags, found)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            _atoms(list(av[1]), flags, found)
+        elif name == "BRANCH":
+            for branch in av[1]:
+                _atoms(list(branch), flags, found)
+        elif name == "GROUPREF_EXISTS":
+            _atoms(list(av[1]), flags, found)
+            if av[2] is not None:
+                _atoms(list(av[2]), flags, found)
+
+
+@functools.cache
+def _member_set(name: str, av: Any, flags: int) -> frozenset[int]:
+    """The symbols in a character atom; ``av`` of an ``IN`` as a tuple. Cached: rules repeat the same atoms."""
+    return frozenset(s for s in _SYMBOLS if _matches(name, av, s, flags))
+
+
+@functools.cache
+def _category(name: str, symbol: int) -> bool:
+    tests = {"DIGIT": r"\d", "SPACE": r"\s", "WORD": r"\w", "LINEBREAK": r"\n"}
+    base = next((rx for key, rx in tests.items() if name.endswith(key)), None)
+    if base is None:
+        return True  # an unknown category: assume it matches
+    hit = re.fullmatch(base, chr(symbol)) is not None
+    return hit != ("_NOT_" in name)
+
+
+_IGNORECASE, _DOTALL = int(re.IGNORECASE), int(re.DOTALL)
+
+
+def _fold(symbol: int, flags: int) -> tuple[int, ...]:
+    if flags & _IGNORECASE and symbol < 0x100:
+        char = chr(symbol)
+        return tuple({symbol, ord(char.lower()[0]), ord(char.upper()[0])})
+    return (symbol,)
+
+
+def _matches(name: str, av: Any, symbol: int, flags: int) -> bool:
+    if name == "ANY":
+        return symbol != 10 or bool(flags & _DOTALL)
+    cases = _fold(symbol, flags)
+    if name == "LITERAL":
+        return av in cases or (symbol == _BEYOND and av > _BEYOND)
+    if name == "NOT_LITERAL":
+        return not _matches("LITERAL", av, symbol, flags)
+    return any(_in_set(av, c) for c in cases)  # IN
+
+
+def _in_set(items: Any, symbol: int) -> bool:
+    negate = False
+    found = False
+    for op, av in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            found |= av == symbol or (symbol == _BEYOND and av > _BEYOND)
+        elif name == "RANGE":
+            found |= av[0] <= symbol <= av[1] or (symbol == _BEYOND and av[1] > _BEYOND)
+        elif name == "CATEGORY":
+            found |= _category(str(av), symbol)
+        else:  # CHARSET / BIGCHARSET only appear after compilation; be conservative
+            found = True
+    return found != negate
+
+
+# --- writing a part back as a regex, for the error message ---
+
+_CATEGORY_TEXT = {"DIGIT": r"\d", "SPACE": r"\s", "WORD": r"\w", "LINEBREAK": r"\n"}
+_AT_TEXT = {
+    "AT_BEGINNING": "^",
+    "AT_BEGINNING_STRING": r"\A",
+    "AT_END": "$",
+    "AT_END_STRING": r"\Z",
+    "AT_BOUNDARY": r"\b",
+    "AT_NON_BOUNDARY": r"\B",
+}
+
+
+def _char(code: int) -> str:
+    char = chr(code)
+    return re.escape(char) if char.isprintable() else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _category_text(name: str) -> str:
+    base = next((text for key, text in _CATEGORY_TEXT.items() if name.endswith(key)), "?")
+    return base.upper() if "_NOT_" in name else base
+
+
+def unparse(items: list[tuple[Any, Any]]) -> str:
+    return "".join(_unparse_node(op, av) for op, av in items)
+
+
+def _alternatives(av: Any) -> str:
+    return "|".join(unparse(list(b)) for b in av[1])
+
+
+def _unparse_node(op: Any, av: Any) -> str:
+    name = str(op)
+    if name == "LITERAL":
+        return _char(av)
+    if name == "NOT_LITERAL":
+        return f"[^{_char(av)}]"
+    if name == "ANY":
+        return "."
+    if name == "IN":
+        parts = []
+        for item_op, item_av in av:
+            item = str(item_op)
+            if item == "NEGATE":
+                parts.append("^")
+            elif item == "LITERAL":
+                parts.append(_char(item_av))
+            elif item == "RANGE":
+                parts.append(f"{_char(item_av[0])}-{_char(item_av[1])}")
+            elif item == "CATEGORY":
+                parts.append(_category_text(str(item_av)))
+        if len(parts) == 1 and parts[0].startswith("\\") and len(parts[0]) == 2:
+            return parts[0]
+        return "[" + "".join(parts) + "]"
+    if name == "SUBPATTERN":
+        group, _add, _remove, sub = av
+        inner = list(sub)
+        text = _alternatives(inner[0][1]) if len(inner) == 1 and str(inner[0][0]) == "BRANCH" else unparse(inner)
+        return ("(" if group else "(?:") + text + ")"
+    if name == "BRANCH":
+        return "(?:" + _alternatives(av) + ")"
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, high, sub = av
+        body = list(sub)
+        text = unparse(body)
+        if not (len(body) == 1 and str(body[0][0]) in ("LITERAL", "ANY", "IN", "SUBPATTERN", "NOT_LITERAL", "BRANCH")):
+            text = f"(?:{text})"
+        top = "" if high == _sre_parse().MAXREPEAT else str(high)
+        quantifier = {(0, ""): "*", (1, ""): "+", (0, "1"): "?"}.get((low, top))
+        if quantifier is None:
+            quantifier = f"{{{low}}}" if str(low) == top else f"{{{low},{top}}}"
+        suffix = {"MIN_REPEAT": "?", "POSSESSIVE_REPEAT": "+"}.get(name, "")
+        return text + quantifier + suffix
+    if name == "ATOMIC_GROUP":
+        return "(?>" + unparse(list(av)) + ")"
+    if name in ("ASSERT", "ASSERT_NOT"):
+        direction, sub = av
+        kind = ("=" if name == "ASSERT" else "!") if direction == 1 else ("<=" if name == "ASSERT" else "<!")
+        return f"(?{kind}{unparse(list(sub))})"
+    if name == "AT":
+        return _AT_TEXT.get(str(av), "")
+    if name == "GROUPREF":
+        return f"\\{av}"
+    return "…"
