@@ -49,6 +49,10 @@ def build_ruleset(config: Config) -> Ruleset:
     for override in config.policy.overrides:
         for rule_id in sorted(override.rules):
             _check_rule_id(config, known, rule_id, f"policy/overrides/{override.index}/rules")
+    for allowlist in config.allowlists.items:
+        if allowlist.where.startswith("allowlist"):  # a custom rule's own allowlists name that rule
+            for rule_id in sorted(allowlist.rules):
+                _check_rule_id(config, known, rule_id, f"{allowlist.where}/rules")
     if not config.disabled_rules:
         return ruleset
     for rule_id in config.disabled_rules:
@@ -61,7 +65,8 @@ def build_ruleset(config: Config) -> Ruleset:
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:
     depth = config.max_decode_depth
-    return Detector(ruleset, max_decode_depth=2 if depth is None else depth)
+    probes = config.allowlists.content_probes(list(ruleset.by_id)) if config.allowlists else None
+    return Detector(ruleset, max_decode_depth=2 if depth is None else depth, allow_probes=probes)
 
 
 class Scan:
@@ -104,8 +109,8 @@ class Scan:
         path = origin.path
         commit = getattr(origin, "commit", "")
         key = settings.fingerprint_key
+        allowlists = config.allowlists
         rel_path: str | None = None
-        path_allowed: bool | None = None
         baseline_path: str | None = None
         for match in matches:
             rule = self.ruleset.by_id[match.rule_id]
@@ -114,8 +119,7 @@ class Scan:
             secret = match.secret.reveal()
             if rel_path is None:
                 rel_path = config.relative_path(path, settings.path_base)
-                path_allowed = config.path_allowed(path, settings.path_base)
-            allowlist = "paths" if path_allowed else "secret" if config.secret_allowed(secret) else ""
+            allowlist = allowlists.check(rule.id, secret, rel_path, commit, match.allow_hits) if allowlists else ""
             baselined = False
             if baseline is not None and baseline.fingerprints:
                 if baseline_path is None:
