@@ -113,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
         each.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
         if action == "create":
             each.add_argument("--force", action="store_true", help="replace an existing baseline (new salt)")
+    importing = actions.add_parser(
+        "import",
+        help="convert a detect-secrets baseline, a gitleaks report or a .gitleaksignore into our baseline",
+        description="Scans the files FILE names (paths relative to FILE's directory) and adds every finding FILE "
+        "accepts to the baseline, as salted fingerprints (never a secret). Entries no leakstop finding matches "
+        "are listed, not imported. A scan can also use FILE directly as its baseline (--baseline FILE).",
+    )
+    importing.add_argument("kind", choices=["detect-secrets", "gitleaks-report", "gitleaksignore"])
+    importing.add_argument("file", metavar="FILE")
+    importing.add_argument("--output", "-o", metavar="FILE", help="default: ROOT/.leakstop-baseline.json")
+    importing.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
+    importing.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
 
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
@@ -169,7 +181,7 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
     if named:
         if not os.path.isfile(named):
             raise UsageError(f"{named}: baseline file not found")
-        return baseline.load(named)
+        return baseline.load_any(named)
     found = baseline.find_baseline(paths)
     return baseline.load(found) if found is not None else None
 
@@ -300,7 +312,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from scanner.sources.files import FileSource, Skips
 
     if args.action is None:
-        raise UsageError("baseline: give an action: create, update or prune")
+        raise UsageError("baseline: give an action: create, update, prune or import")
+    if args.action == "import":
+        return cmd_baseline_import(args)
     if not os.path.isdir(args.path):
         raise UsageError(f"{args.path}: not a directory")
     paths = [args.path]
@@ -336,6 +350,27 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     removed = len(current.fingerprints - kept)
     state = "written" if changed else "unchanged"
     print(f"leakstop: baseline {state}: {target}: {len(kept)} fingerprints ({added} added, {removed} removed)")
+    return EXIT_PASS
+
+
+def cmd_baseline_import(args: argparse.Namespace) -> int:
+    from scanner.migrate.importer import default_target, import_baseline
+
+    if not os.path.isfile(args.file):
+        raise UsageError(f"{args.file}: file not found")
+    root = os.path.dirname(os.path.abspath(args.file))
+    config = _load_config(args, [root])
+    target = args.output or default_target(args.file)
+    done = import_baseline(args.kind, args.file, target, config, _file_options(args, config))
+    state = "written" if done.written else "unchanged"
+    print(
+        f"leakstop: baseline {state}: {target}: {done.fingerprints} fingerprints ({done.added} added); "
+        f"imported {done.imported} of {done.entries} {done.kind} entries"
+    )
+    if done.unmatched:
+        print(f"leakstop: {len(done.unmatched)} entries not imported:")
+        for entry, why in done.unmatched:
+            print(f"  {entry.file}:{entry.line}  {entry.kind or '-'}  ({why})")
     return EXIT_PASS
 
 

@@ -24,7 +24,7 @@ from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
 
 if TYPE_CHECKING:
-    from scanner.baseline import Baseline
+    from scanner.baseline import Matcher
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ScanSettings:
     config: Config = field(default_factory=Config)
     fingerprint_key: bytes = field(default_factory=default_key)
     path_base: str = field(default_factory=os.getcwd)  # what relative finding paths are relative to
-    baseline: Baseline | None = None
+    baseline: Matcher | None = None
     today: datetime.date = field(default_factory=datetime.date.today)  # when exceptions expire
 
 
@@ -121,10 +121,10 @@ class Scan:
                 rel_path = config.relative_path(path, settings.path_base)
             allowlist = allowlists.check(rule.id, secret, rel_path, commit, match.allow_hits) if allowlists else ""
             baselined = False
-            if baseline is not None and baseline.fingerprints:
+            if baseline is not None:
                 if baseline_path is None:
                     baseline_path = baseline.relative(path, settings.path_base)
-                baselined = baseline.keyed(rule.id, secret, baseline_path) in baseline.fingerprints
+                baselined = baseline.contains(rule.id, secret, baseline_path, match, commit)
             info = self.result.rule_infos.get(rule.id)
             if info is None:
                 info = self.result.rule_infos[rule.id] = rule.spec.info()
