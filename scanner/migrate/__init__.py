@@ -26,13 +26,16 @@ READERS: dict[str, Callable[[str, str], ForeignBaseline]] = {
 
 def sniff(path: str, text: str) -> str:
     """ "leakstop", or a key of ``READERS``. Anything unrecognised is "leakstop", whose parser says what is wrong."""
-    if os.path.basename(path).endswith(".gitleaksignore"):
+    name = os.path.basename(path)
+    if name == ".leakstop-baseline.json":
+        return "leakstop"
+    if name.endswith(".gitleaksignore"):
         return "gitleaksignore"
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
         return "gitleaksignore" if gitleaks.looks_like_ignore(text) else "leakstop"
-    if isinstance(doc, list):
+    if isinstance(doc, list) and (not doc or (isinstance(doc[0], dict) and "RuleID" in doc[0])):
         return "gitleaks-report"
     if isinstance(doc, dict) and "results" in doc and ("plugins_used" in doc or "generated_at" in doc):
         return "detect-secrets"
