@@ -31,6 +31,8 @@ def sniff(path: str, text: str) -> str:
         return "leakstop"
     if name.endswith(".gitleaksignore"):
         return "gitleaksignore"
+    if name.endswith(".secrets.baseline"):
+        return "detect-secrets"
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
