@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
     importing.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
 
+    config_cmd = sub.add_parser("config", help="convert another scanner's config into a .leakstop.yaml")
+    config_sub = config_cmd.add_subparsers(dest="config_command", metavar="ACTION")
+    gitleaks = config_sub.add_parser(
+        "import-gitleaks",
+        help="a gitleaks TOML config as a .leakstop.yaml",
+        description="Maps [extend], [[rules]] and [[allowlists]] to ours and lists everything not converted (in "
+        "the output's header and on stderr).",
+    )
+    gitleaks.add_argument("file", metavar="GITLEAKS_TOML")
+    gitleaks.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    gitleaks.add_argument("--force", action="store_true", help="replace an existing output file")
+
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     rules_list = rules_sub.add_parser("list", help="list the rules")
@@ -374,6 +386,41 @@ def cmd_baseline_import(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from scanner.migrate.gitleaks_config import convert, to_yaml
+    from scanner.ruleset.load import load_ruleset
+
+    if args.config_command != "import-gitleaks":
+        raise UsageError("config: give an action: import-gitleaks")
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.file}: not UTF-8 text") from None
+    if args.output and os.path.exists(args.output) and not args.force:
+        raise UsageError(f"{args.output}: exists (use --force to replace it)")
+    conversion = convert(text, args.file, {rule.id for rule in load_ruleset().rules})
+    output = to_yaml(conversion, os.path.basename(args.file))
+    if args.output:
+        try:
+            Path(args.output).write_text(output, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write: {exc.strerror}") from None
+    else:
+        sys.stdout.write(output)
+    rules = len(conversion.doc.get("rules", []))
+    where = f" to {args.output}" if args.output else ""
+    print(
+        f"leakstop: converted {args.file}{where}: {rules} rules, {len(conversion.doc.get('allowlist', []))} "
+        f"allowlists; {len(conversion.not_converted)} items not converted",
+        file=sys.stderr,
+    )
+    for item in conversion.not_converted:
+        print(f"  {item}", file=sys.stderr)
+    return EXIT_PASS
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     from scanner.config import load_config
     from scanner.ruleset.load import load_ruleset
@@ -455,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_baseline(args)
         if args.command == "install-hook":
             return cmd_install_hook(args)
+        if args.command == "config":
+            return cmd_config(args)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except LeakstopError as exc:

@@ -17,6 +17,8 @@ from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
 from scanner.baseline import BASELINE_NAME
+from scanner.config import load_config
+from scanner.scan import build_ruleset
 from tests.test_git import Repo, isolate_git
 
 
@@ -279,3 +281,143 @@ def test_a_foreign_baseline_cannot_be_updated_in_place(tree: Path, run_cli: RunC
         f"leakstop: error: {path}: is a gitleaks-report file, not a leakstop baseline; "
         "convert it with `leakstop baseline import gitleaks-report`\n"
     )
+
+
+# --- gitleaks config ---
+
+GITLEAKS_TOML = """\
+title = "acme"
+
+[[rules]]
+id = "acme-api-key"
+description = "ACME API key"
+regex = '''(?i)\\b(acme_[a-z0-9]{32})(?:[\\x60'"\\s;]|\\\\[nr]|$)'''
+secretGroup = 1
+entropy = 3.5
+keywords = ["acme_"]
+tags = ["acme"]
+  [[rules.allowlists]]
+  description = "test keys"
+  regexTarget = "line"
+  regexes = ['''^\\s*ACME_TEST_''']
+
+[[allowlists]]
+description = "vendored code"
+paths = ['''(?:^|/)vendor/''']
+"""
+
+
+def acme_key(tokens: TokenFactory) -> str:
+    return "acme_" + tokens.clean_chars("abcdefghijklmnopqrstuvwxyz0123456789", 32)
+
+
+def test_a_converted_gitleaks_rule_finds_what_gitleaks_finds(tree: Path, run_cli: RunCli, tokens: TokenFactory) -> None:
+    keys = [acme_key(tokens) for _ in range(4)]
+    write_files(
+        tree,
+        {
+            "gitleaks.toml": GITLEAKS_TOML,
+            "src/app.py": f"import os\nKEY = '{keys[0]}'\n",
+            "src/settings.env": f"A=1\nacme={keys[1]}\nB=2\n",
+            "src/test_app.py": f"  ACME_TEST_KEY = '{keys[2]}'\n",  # the rule's line allowlist
+            "vendor/lib.py": f"key = '{keys[3]}'\n",  # the global path allowlist
+            "src/low.py": f"key = 'acme_{'ab' * 16}'\n",  # under the entropy floor
+        },
+    )
+    proc = gitleaks(
+        tree, "dir", "src", "vendor", "--config", "gitleaks.toml", "--report-format", "json", "--report-path", "-"
+    )
+    theirs = sorted((r["File"], r["StartLine"], r["Secret"]) for r in json.loads(proc.stdout))
+    assert theirs == [("src/app.py", 2, keys[0]), ("src/settings.env", 2, keys[1])]
+
+    code, out, err = run_cli("config", "import-gitleaks", tree / "gitleaks.toml", "-o", tree / ".leakstop.yaml")
+    assert (code, out) == (0, "")
+    assert err.splitlines()[0].endswith("1 rules, 1 allowlists; 0 items not converted")
+    code, out, err = run_cli("scan", tree / "src", tree / "vendor", "--format", "json", "--show-secrets")
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    ours = sorted(
+        (f["location"]["path"].rsplit("repo/", 1)[-1], f["location"]["line"], f["secret"])
+        for f in findings
+        if f["verdict"] == "block"
+    )
+    assert ours == theirs
+    allowed = sorted(
+        (f["location"]["path"].rsplit("repo/", 1)[-1], f["reason"]) for f in findings if f["verdict"] == "allow"
+    )
+    assert allowed == [("src/test_app.py", "allowlist:acme-api-key/0"), ("vendor/lib.py", "allowlist:0")]
+
+
+def test_what_a_gitleaks_config_cannot_say_in_ours_is_listed(tmp_path: Path, run_cli: RunCli) -> None:
+    source = tmp_path / "gitleaks.toml"
+    source.write_text(
+        """\
+[extend]
+useDefault = true
+path = "base.toml"
+disabledRules = ["github-pat", "gitleaks-only-rule"]
+
+[[rules]]
+id = "pem-files"
+path = '''\\.pem$'''
+
+[[rules]]
+id = "greek"
+regex = '''\\p{Greek}{20}'''
+keywords = ["alpha"]
+
+[[rules]]
+id = "named"
+regex = '''token=(?P<secret>[a-z]{20})\\z'''
+keywords = ["token="]
+skipReport = true
+
+[[allowlists]]
+paths = ['''[[:alpha:]]+\\.lock$''']
+stopwords = ["ab", "example"]
+
+[[allowlists]]
+condition = "AND"
+targetRules = ["named"]
+paths = ['''^tests/''']
+regexes = ['''(?i)x(?i)y''']
+""",
+        encoding="utf-8",
+    )
+    output = tmp_path / "converted.yaml"
+    code, out, err = run_cli("config", "import-gitleaks", source, "--output", output)
+    assert (code, out) == (0, "")
+    assert err.splitlines()[1:] == [
+        "  [extend] path: extending another config file is not supported; convert it too",
+        "  [extend] disabledRules 'gitleaks-only-rule': no leakstop built-in rule has this id",
+        "  [[rules]] pem-files: a rule on the path alone (no regex) is not supported; rule left out",
+        "  [[rules]] greek regex: uses Unicode classes (\\p{...}), which Python re does not have; rule left out",
+        "  [[rules]] named.skipReport: not supported",
+        "  [[allowlists]] #0 stopwords 'ab': shorter than 3 characters; left out",
+        "  [[allowlists]] #1 regexes '(?i)x(?i)y': sets flags after the start ((?i) mid-pattern), which Python re"
+        " refuses; left out",
+        "  [[allowlists]] #1: condition AND lost its regexes: it would allow more; allowlist left out",
+    ]
+    text = output.read_text(encoding="utf-8")
+    assert "#   [[rules]] named.skipReport: not supported" in text  # listed in the file's header too
+    config = load_config(output)
+    assert config.disabled_rules == ("github-pat",)
+    assert [r.regex for r in config.rules] == ["token=([a-z]{20})\\Z"]
+    assert [(a.path_regexes[0].pattern, a.stopwords) for a in config.allowlists.items] == [
+        ("[a-zA-Z]+\\.lock$", ("example",))
+    ]
+    build_ruleset(config)  # the converted rules load and compile
+
+    code, _, err = run_cli("config", "import-gitleaks", source, "--output", output)
+    assert code == 2 and err == f"leakstop: error: {output}: exists (use --force to replace it)\n"
+
+
+def test_a_malformed_gitleaks_config_is_one_line_naming_the_file(tmp_path: Path, run_cli: RunCli) -> None:
+    source = tmp_path / "gitleaks.toml"
+    source.write_text("[[rules]]\nid = 'x'\nregex = \n", encoding="utf-8")
+    code, out, err = run_cli("config", "import-gitleaks", source)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"leakstop: error: {source}: invalid TOML: ") and err.count("\n") == 1
+    source.write_text("[[rules]]\ndescription = 'no id'\n", encoding="utf-8")
+    code, out, err = run_cli("config", "import-gitleaks", source)
+    assert (code, out, err) == (2, "", f"leakstop: error: {source}: [[rules]] #0: id must be a non-empty string\n")
