@@ -93,6 +93,10 @@ def test_a_detect_secrets_baseline_is_used_directly(
 
     code, findings = scan(run_cli, tree, "--config", config, "--baseline", ds)
     assert (code, findings) == (0, [("src/app.py", "allow", "baseline")])
+    # The policy can name it too (relative to the config's directory).
+    in_policy = make_config(path=tree / ".leakstop.yaml", policy={"baseline": ".secrets.baseline"})
+    assert scan(run_cli, tree, "--config", in_policy)[1] == [("src/app.py", "allow", "baseline")]
+    in_policy.unlink()
 
     # Matched on the secret's SHA-1, not the line: moved code stays accepted; a new secret blocks, and so does the
     # old secret copied to another file (detect-secrets lists hashes per file).
@@ -208,6 +212,16 @@ def test_a_redacted_gitleaks_report_and_a_gitleaksignore_match_on_file_and_line(
         allowed = [f for f in findings if f[1] == "allow"]
         assert len(allowed) == (1 if accepted == ".gitleaksignore" else 2)
         assert [f for f in findings if f[1] == "block"] == expected
+
+    code, out, err = run_cli("baseline", "import", "gitleaksignore", tree / ".gitleaksignore", "--config", config)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"leakstop: baseline written: {tree / BASELINE_NAME}: 1 fingerprints (1 added); "
+        "imported 1 of 1 gitleaksignore entries\n"
+    )
+    assert_no_secret(tree / BASELINE_NAME, old, other)
+    code, findings = scan(run_cli, tree / "src", "--config", config)
+    assert (code, [f[1:] for f in findings]) == (1, [("allow", "baseline"), ("block", "")])
 
     # Without the secret only the line says which finding it was: moved code is no longer recognised.
     write_files(tree, {"src/app.py": f"\ntoken = '{old}'\nother = '{other}'\n"})
