@@ -435,3 +435,68 @@ def test_a_malformed_gitleaks_config_is_one_line_naming_the_file(tmp_path: Path,
     source.write_text("[[rules]]\ndescription = 'no id'\n", encoding="utf-8")
     code, out, err = run_cli("config", "import-gitleaks", source)
     assert (code, out, err) == (2, "", f"leakstop: error: {source}: [[rules]] #0: id must be a non-empty string\n")
+
+
+def test_gitleaks_rules_that_extend_or_replace_a_default_rule(
+    tree: Path, run_cli: RunCli, tokens: TokenFactory
+) -> None:
+    source = tree / "gitleaks.toml"
+    source.write_text(
+        """\
+[extend]
+useDefault = true
+
+# gitleaks: an id-only rule adds its allowlists to the default rule of that id
+[[rules]]
+id = "github-pat"
+  [[rules.allowlists]]
+  paths = ['''^fixtures/''']
+
+[[rules]]
+id = "gitleaks-only-default"
+  [[rules.allowlists]]
+  paths = ['''^x/''']
+
+# gitleaks: a full rule with a default rule's id replaces it
+[[rules]]
+id = "slack-bot-token"
+regex = '''xoxb-[0-9]{10,13}-[0-9]{10,13}-[a-zA-Z0-9]{24}'''
+
+[[allowlists]]
+targetRules = ["slack-bot-token"]
+stopwords = ["example"]
+""",
+        encoding="utf-8",
+    )
+    output = tree / ".leakstop.yaml"
+    code, _, err = run_cli("config", "import-gitleaks", source, "-o", output)
+    assert code == 0
+    assert err.splitlines()[1:] == [
+        "  [[rules]] gitleaks-only-default: extends a gitleaks default rule that leakstop does not have; left out",
+        "  [[rules]] slack-bot-token keywords: none given: using 'xoxb-', a literal every match contains",
+        "  [[rules]] slack-bot-token: replaces the built-in rule slack-bot-token (as in gitleaks): renamed "
+        "gitleaks-slack-bot-token",
+    ]
+    config = load_config(output)
+    assert config.disabled_rules == ("slack-bot-token",)
+    assert [(r.id, r.keywords) for r in config.rules] == [("gitleaks-slack-bot-token", ("xoxb-",))]
+    assert [sorted(a.rules) for a in config.allowlists.items] == [["gitleaks-slack-bot-token"], ["github-pat"]]
+
+    write_files(
+        tree,
+        {
+            "fixtures/a.py": f"t = '{tokens.github_clean()}'\n",
+            "src/a.py": f"t = '{tokens.github_clean()}'\ns = '{tokens.slack_bot()}'\n",
+        },
+    )
+    code, findings = scan(run_cli, tree / "fixtures", tree / "src")
+    assert (code, findings) == (
+        1,
+        [
+            ("fixtures/a.py", "allow", "allowlist:1"),
+            ("src/a.py", "block", ""),
+            ("src/a.py", "block", ""),
+        ],
+    )
+    _, out, _ = run_cli("scan", tree / "src", "--format", "json")
+    assert sorted(f["rule"]["id"] for f in json.loads(out)["findings"]) == ["github-pat", "gitleaks-slack-bot-token"]

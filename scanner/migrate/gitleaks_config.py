@@ -83,6 +83,7 @@ class _Converter:
         self.source = source
         self.builtin_ids = builtin_ids
         self.out = Conversion()
+        self.renamed: dict[str, str] = {}  # gitleaks rule id -> ours, for rules that replace a built-in
 
     def note(self, where: str, what: str) -> None:
         self.out.not_converted.append(f"{where}: {what}")
@@ -111,13 +112,25 @@ class _Converter:
             else:
                 self.note(f"[extend] disabledRules {rule_id!r}", "no leakstop built-in rule has this id")
         rules = []
+        extensions: list[dict[str, Any]] = []  # allowlists gitleaks adds to a default rule: ours, limited to it
         for index, raw in enumerate(doc.get("rules", [])):
-            rule = self.rule(raw, f"[[rules]] #{index}")
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
+                raise ConfigError(f"{self.source}: [[rules]] #{index}: id must be a non-empty string")
+            if use_default and "regex" not in raw and "path" not in raw:
+                extensions.extend(self.extension(raw))
+                continue
+            rule = self.rule(raw)
             if rule is None:
                 continue
-            if rule["id"] in known_ids and use_default and rule["id"] in self.builtin_ids:
-                # gitleaks: a rule with a default rule's id replaces it. Ours: disable the built-in, add this one.
-                disabled.append(rule["id"])
+            if use_default and rule["id"] in self.builtin_ids:
+                # gitleaks: a rule with a default rule's id replaces it. Ours: disable the built-in, add this one
+                # under another id (ids are unique across built-in and custom rules).
+                old, rule["id"] = rule["id"], f"gitleaks-{rule['id']}"
+                self.renamed[old] = rule["id"]
+                disabled.append(old)
+                self.note(
+                    f"[[rules]] {old}", f"replaces the built-in rule {old} (as in gitleaks): renamed {rule['id']}"
+                )
             rules.append(rule)
             known_ids.add(rule["id"])
         if disabled:
@@ -132,13 +145,34 @@ class _Converter:
             converted = self.allowlist(raw, f"[[allowlists]] #{index}", known_ids)
             if converted is not None:
                 allowlists.append(converted)
+        allowlists.extend(extensions)
         if allowlists:
             out["allowlist"] = allowlists
         return self.out
 
-    def rule(self, raw: Any, where: str) -> dict[str, Any] | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
-            raise ConfigError(f"{self.source}: {where}: id must be a non-empty string")
+    def extension(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ``[[rules]]`` entry with a default rule's id and no regex extends that rule (gitleaks' ``extend``):
+        its allowlists become ours, limited to our rule of the same id."""
+        where = f"[[rules]] {raw['id']}"
+        if raw["id"] not in self.builtin_ids:
+            self.note(where, "extends a gitleaks default rule that leakstop does not have; left out")
+            return []
+        for key in sorted(set(raw) - {"id", "allowlist", "allowlists"}):
+            self.note(f"{where}.{key}", "changing a built-in rule is not supported (only adding allowlists)")
+        converted = []
+        for index, entry in enumerate(self.rule_allowlists(raw)):
+            allowlist = self.allowlist(entry, f"{where} allowlists #{index}", None)
+            if allowlist is not None:
+                converted.append({**allowlist, "rules": [raw["id"]]})
+        return converted
+
+    def rule_allowlists(self, raw: dict[str, Any]) -> list[Any]:
+        entries = list(raw.get("allowlists", []))
+        if "allowlist" in raw:
+            entries.insert(0, raw["allowlist"])
+        return entries
+
+    def rule(self, raw: dict[str, Any]) -> dict[str, Any] | None:
         where = f"[[rules]] {raw['id']}"
         self.unknown_keys(
             raw,
@@ -165,8 +199,12 @@ class _Converter:
             return None
         keywords = [str(k).lower() for k in raw.get("keywords", []) if len(str(k)) >= 2]
         if not keywords:
-            self.note(where, "no keywords (of 2 characters or more): leakstop rules need one; rule left out")
-            return None
+            derived = required_literal(regex)
+            if derived is None:
+                self.note(where, "no keywords, and no literal in the regex to use as one; rule left out")
+                return None
+            keywords = [derived]
+            self.note(f"{where} keywords", f"none given: using {derived!r}, a literal every match contains")
         rule: dict[str, Any] = {
             "id": raw["id"],
             "name": str(raw.get("description") or raw["id"])[:200],
@@ -186,10 +224,7 @@ class _Converter:
         if "path" in raw:
             self.note(f"{where} path", "limiting a rule to some paths is not supported; it runs on every file")
         allowlists = []
-        raw_lists = list(raw.get("allowlists", []))
-        if "allowlist" in raw:
-            raw_lists.insert(0, raw["allowlist"])
-        for index, entry in enumerate(raw_lists):
+        for index, entry in enumerate(self.rule_allowlists(raw)):
             converted = self.allowlist(entry, f"{where} allowlists #{index}", None)
             if converted is not None:
                 allowlists.append(converted)
@@ -241,7 +276,7 @@ class _Converter:
         if condition == "all":
             out["condition"] = "all"
         if known_ids is not None and raw.get("targetRules"):
-            targets = [str(t) for t in raw["targetRules"]]
+            targets = [self.renamed.get(str(t), str(t)) for t in raw["targetRules"]]
             for rule_id in targets:
                 if rule_id not in known_ids:
                     self.note(f"{where} targetRules {rule_id!r}", "no such rule; left out")
@@ -261,6 +296,32 @@ class _Converter:
             else:
                 converted.append(text)
         return converted
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters (3 or more) that every match of ``pattern`` contains, lowercased:
+    a keyword for a rule that has none (leakstop's prefilter needs one)."""
+    from scanner.ruleset.model import _sre_parse
+
+    best = ""
+    run: list[str] = []
+
+    def walk(items: Any) -> None:
+        nonlocal best
+        for op, av in items:
+            name = str(op)
+            if name == "LITERAL":
+                run.append(chr(av))
+                continue
+            if name == "SUBPATTERN" and not av[1] and not av[2]:
+                walk(av[3])  # a group without flags is part of the same sequence
+                continue
+            best = max(best, "".join(run), key=len)
+            run.clear()
+
+    walk(_sre_parse().parse(pattern))
+    best = max(best, "".join(run), key=len)
+    return best.lower() if len(best) >= 3 else None
 
 
 def _has(out: dict[str, Any], key: str) -> bool:
