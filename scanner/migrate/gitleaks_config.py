@@ -3,7 +3,10 @@
 Mapped: ``[extend] useDefault`` (``extend``), ``disabledRules`` that name one of our rules (``disabled_rules``),
 ``[[rules]]`` (id, description, regex, secretGroup, entropy, keywords, tags, allowlists) as custom rules with
 their own ``allowlists``, and ``[allowlist]`` / ``[[allowlists]]`` (description, condition, commits, paths,
-regexes, regexTarget, stopwords, targetRules) as ours (gitleaks' path regexes become ``path_regexes``).
+regexes, regexTarget, stopwords, targetRules) as ours (gitleaks' path regexes become ``path_regexes``). With
+``useDefault``, a ``[[rules]]`` entry with a built-in id and no regex adds its allowlists to that rule (ours of the
+same id), and a full rule with a built-in id replaces it (ours disabled, theirs added as ``gitleaks-<id>``). A rule
+without keywords gets a literal that every match contains (``required_literal``), if there is one.
 
 Everything else is listed as not converted, never silently dropped. Regexes are Go RE2: the few Go-only forms with
 a Python equivalent are rewritten (``\\z``, named groups, POSIX classes, ``\\Q…\\E``); the rest (``\\p{…}``
@@ -90,12 +93,12 @@ class _Converter:
 
     def unknown_keys(self, table: dict[str, Any], known: set[str], where: str) -> None:
         for key in sorted(set(table) - known):
-            self.note(f"{where}.{key}", "not supported")
+            self.note(f"{where}.{key}" if where else key, "not supported")
 
     def convert(self, doc: dict[str, Any]) -> Conversion:
         out = self.out.doc
         out["version"] = 1
-        self.unknown_keys(doc, {"title", "description", "extend", "rules", "allowlist", "allowlists"}, "(top)")
+        self.unknown_keys(doc, {"title", "description", "extend", "rules", "allowlist", "allowlists"}, "")
         extend = doc.get("extend", {})
         use_default = bool(isinstance(extend, dict) and extend.get("useDefault"))
         out["extend"] = "default" if use_default else "none"
