@@ -500,3 +500,29 @@ stopwords = ["example"]
     )
     _, out, _ = run_cli("scan", tree / "src", "--format", "json")
     assert sorted(f["rule"]["id"] for f in json.loads(out)["findings"]) == ["github-pat", "gitleaks-slack-bot-token"]
+
+
+def test_detect_secrets_entries_that_hash_part_of_the_secret_match_on_their_line(
+    tree: Path, run_cli: RunCli, make_config: MakeConfig, tokens: TokenFactory
+) -> None:
+    config = make_config(("github-pat", "private-key-pkcs8"))
+    write_files(tree, {"src/app.py": f"token = '{tokens.github_clean()}'\n", "keys/k.pem": tokens.private_key_pem()})
+    ds = detect_secrets_scan(tree)
+    doc = json.loads(ds.read_text())
+    # Keep only the entries that hash a part: "GitHub Token" (SHA-1 of "ghp") and "Private Key" (of "BEGIN ...").
+    doc["results"] = {
+        name: [e for e in entries if e["type"] in ("GitHub Token", "Private Key")]
+        for name, entries in doc["results"].items()
+    }
+    assert sorted((n, [e["type"] for e in es]) for n, es in doc["results"].items()) == [
+        ("keys/k.pem", ["Private Key"]),
+        ("src/app.py", ["GitHub Token"]),
+    ]
+    ds.write_text(json.dumps(doc))
+    code, findings = scan(run_cli, tree, "--config", config, "--baseline", ds)
+    assert (code, findings) == (0, [("keys/k.pem", "allow", "baseline"), ("src/app.py", "allow", "baseline")])
+    # Only on the entry's line: another token in the same file is new.
+    with (tree / "src/app.py").open("a", encoding="utf-8") as f:
+        f.write(f"other = '{tokens.github_clean()}'\n")
+    code, findings = scan(run_cli, tree, "--config", config, "--baseline", ds)
+    assert code == 1 and ("src/app.py", "block", "") in findings

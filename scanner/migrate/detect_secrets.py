@@ -2,7 +2,9 @@
 is_secret?, is_verified}]}``, where ``hashed_secret`` is the unsalted SHA-1 hex of the secret.
 
 A finding is in it when the SHA-1 of its secret is one of the hashes listed for its file: the line number is
-not compared, so moved code stays accepted (as in detect-secrets). Entries audited ``is_secret: false`` (false
+not compared, so moved code stays accepted (as in detect-secrets). Where a detect-secrets plugin hashed only a
+part of the secret (a GitHub token's prefix, a private key's BEGIN line), an entry on the finding's line whose
+hash is of such a part matches too. Entries audited ``is_secret: false`` (false
 positives) and ``true`` (real, to rotate) are accepted alike, as detect-secrets' own hook does; use
 ``exceptions`` in ``.leakstop.yaml`` to track rotations.
 """
@@ -29,15 +31,35 @@ class DetectSecretsBaseline(ForeignBaseline):
     def __init__(self, path: str, entries: list[Entry], hashes: list[str]) -> None:
         super().__init__(path, entries)
         self.hashes = hashes
-        self._last: tuple[str, str] = ("", "")
+        self._full: tuple[str, str] = ("", "")
+        self._partial: tuple[str, frozenset[str]] = ("", frozenset())
 
     def entry_matches(self, index: int, secret: str, match: Match, commit: str) -> bool:
-        if self._last[0] != secret or not self._last[1]:
-            self._last = (
-                secret,
-                hashlib.sha1(secret.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest(),
-            )
-        return self.hashes[index] == self._last[1]
+        if self._full[0] != secret or not self._full[1]:
+            self._full = (secret, _sha1(secret))
+        if self.hashes[index] == self._full[1]:
+            return True
+        # Some detect-secrets plugins hash a part of the secret: the GitHub token plugin's regex captures only the
+        # prefix ("ghp"), the private key plugin the BEGIN line's text. Such an entry matches a finding on its line.
+        line = self.entries[index].line
+        if not match.line <= line <= max(match.end_line, match.line):
+            return False
+        if self._partial[0] != secret or not self._partial[1]:
+            self._partial = (secret, _partial_hashes(secret))
+        return self.hashes[index] in self._partial[1]
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+
+
+def _partial_hashes(secret: str) -> frozenset[str]:
+    """SHA-1s of the parts of ``secret`` a detect-secrets plugin may have hashed instead of the whole: its
+    prefixes (3 to 64 characters) and, for a PEM block, the text of its BEGIN line ("BEGIN PRIVATE KEY")."""
+    parts = [secret[:n] for n in range(3, min(len(secret), 64) + 1)]
+    if secret.startswith("-----BEGIN ") and (end := secret.find("-----", 11)) != -1:
+        parts.append(secret[5:end])
+    return frozenset(_sha1(part) for part in parts)
 
 
 def parse(text: str, source: str) -> DetectSecretsBaseline:

@@ -53,8 +53,8 @@ def import_baseline(kind: str, source: str, target: str, config: Config, options
     accepted = [f for f in result.findings if f.reason == "baseline"]
     found = {current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, root) for f in accepted}
     # Another entry on the line of an imported finding is the same secret seen by a second detector (detect-secrets
-    # reports a token as "GitHub Token" and "Base64 High Entropy String"; its GitHub Token hash is of the prefix
-    # alone, as its regex captures only "ghp"): imported too, not listed.
+    # reports a password as "Secret Keyword" and "Base64 High Entropy String", hashing different parts of the
+    # line): imported too, not listed.
     covered = {
         (foreign.relative(f.path, root), line) for f in accepted for line in range(f.match.line, f.match.end_line + 1)
     }
