@@ -11,6 +11,10 @@ No secret, no line number (moving code does not resurface a finding), no timesta
 trailing newline: the file is byte-stable when nothing changed, so it does not churn in merges. Paths are
 relative to the baseline's directory (the repository root). Older versions are upgraded on load by the
 functions in ``UPGRADES`` (detect-secrets' ``core/upgrades`` is the model); a newer version is an error.
+
+A scan can also compare against another tool's file (``load_any`` sniffs the format): a detect-secrets
+``.secrets.baseline``, a gitleaks JSON report or a ``.gitleaksignore`` (``scanner.migrate``). Every kind answers
+``contains`` (the ``Matcher`` protocol); only ours can be updated or pruned.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.config import find_upward
 from scanner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from scanner.models import Match
 
 BASELINE_NAME = ".leakstop-baseline.json"
 VERSION = 2
@@ -38,6 +45,29 @@ _FINGERPRINT_LENGTH = 64
 
 class BaselineError(ConfigError):
     """An edited, corrupted or too-new baseline: exit 2 with one line naming the file."""
+
+
+class Matcher(Protocol):
+    """What a scan asks a baseline: is this finding in it? Paths are relative to the baseline's directory."""
+
+    @property
+    def path(self) -> str: ...
+
+    def relative(self, path: str, base: str) -> str: ...
+
+    def contains(self, rule_id: str, secret: str, rel_path: str, match: Match, commit: str) -> bool: ...
+
+    def label(self, rule_id: str, secret: str, rel_path: str) -> str:
+        """What ``baseline audit`` recorded for a finding the baseline contains ("" if nothing)."""
+        ...
+
+
+def relative_to(root: str, path: str, base: str) -> str:
+    """``path`` as reported (relative to ``base``, or absolute), relative to ``root``; '/'-separated."""
+    rel = os.path.relpath(os.path.normpath(os.path.join(base, path)), root)
+    if rel.startswith(".."):
+        rel = path
+    return rel.replace(os.sep, "/")
 
 
 @dataclass(frozen=True)
@@ -57,10 +87,13 @@ class Baseline:
 
     def relative(self, path: str, base: str) -> str:
         """``path`` as reported (relative to ``base``, or absolute), relative to the baseline's root."""
-        rel = os.path.relpath(os.path.normpath(os.path.join(base, path)), self.root)
-        if rel.startswith(".."):
-            rel = path
-        return rel.replace(os.sep, "/")
+        return relative_to(self.root, path, base)
+
+    def contains(self, rule_id: str, secret: str, rel_path: str, match: Match, commit: str) -> bool:
+        return bool(self.fingerprints) and self.keyed(rule_id, secret, rel_path) in self.fingerprints
+
+    def label(self, rule_id: str, secret: str, rel_path: str) -> str:
+        return self.labels.get(self.keyed(rule_id, secret, rel_path), "") if self.labels else ""
 
     def fingerprint(self, rule_id: str, secret: str, path: str, base: str) -> str:
         return self.keyed(rule_id, secret, self.relative(path, base))
@@ -160,14 +193,37 @@ def parse(text: str, source: str) -> Baseline:
     return Baseline(path=source, salt=salt, fingerprints=frozenset(fingerprints), labels=dict(labels))
 
 
-def load(path: str | Path) -> Baseline:
+def read(path: str | Path) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read baseline: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise BaselineError(f"{path}: baseline is not UTF-8 text") from None
+
+
+def load(path: str | Path) -> Baseline:
+    """Our own baseline; another tool's file is an error that says how to import it."""
+    text = read(path)
+    from scanner.migrate import sniff
+
+    kind = sniff(str(path), text)
+    if kind != "leakstop":
+        raise BaselineError(
+            f"{path}: is a {kind} file, not a leakstop baseline; convert it with `leakstop baseline import {kind}`"
+        )
     return parse(text, str(path))
+
+
+def load_any(path: str | Path) -> Matcher:
+    """A baseline of any kind a scan can compare against: ours, or a file ``scanner.migrate`` reads."""
+    text = read(path)
+    from scanner.migrate import READERS, sniff
+
+    kind = sniff(str(path), text)
+    if kind == "leakstop":
+        return parse(text, str(path))
+    return READERS[kind](text, str(path))
 
 
 def find_baseline(scan_paths: list[str]) -> Path | None:

@@ -151,6 +151,31 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
     audit.add_argument("--all", action="store_true", help="ask about labelled findings too (default: unlabelled)")
 
+    importing = actions.add_parser(
+        "import",
+        help="convert a detect-secrets baseline, a gitleaks report or a .gitleaksignore into our baseline",
+        description="Scans the files FILE names (paths relative to FILE's directory) and adds every finding FILE "
+        "accepts to the baseline, as salted fingerprints (never a secret). Entries no leakstop finding matches "
+        "are listed, not imported. A scan can also use FILE directly as its baseline (--baseline FILE).",
+    )
+    importing.add_argument("kind", choices=["detect-secrets", "gitleaks-report", "gitleaksignore"])
+    importing.add_argument("file", metavar="FILE")
+    importing.add_argument("--output", "-o", metavar="FILE", help="default: ROOT/.leakstop-baseline.json")
+    importing.add_argument("--config", "-c", metavar="FILE", help="config file (default: .leakstop.yaml at the root)")
+    importing.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+
+    config_cmd = sub.add_parser("config", help="convert another scanner's config into a .leakstop.yaml")
+    config_sub = config_cmd.add_subparsers(dest="config_command", metavar="ACTION")
+    gitleaks = config_sub.add_parser(
+        "import-gitleaks",
+        help="a gitleaks TOML config as a .leakstop.yaml",
+        description="Maps [extend], [[rules]] and [[allowlists]] to ours and lists everything not converted (in "
+        "the output's header and on stderr).",
+    )
+    gitleaks.add_argument("file", metavar="GITLEAKS_TOML")
+    gitleaks.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    gitleaks.add_argument("--force", action="store_true", help="replace an existing output file")
+
     rules = sub.add_parser("rules", help="list or check rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     rules_list = rules_sub.add_parser("list", help="list the rules")
@@ -206,7 +231,7 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
     if named:
         if not os.path.isfile(named):
             raise UsageError(f"{named}: baseline file not found")
-        return baseline.load(named)
+        return baseline.load_any(named)
     found = baseline.find_baseline(paths)
     return baseline.load(found) if found is not None else None
 
@@ -352,7 +377,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from scanner.sources.files import FileSource, Skips
 
     if args.action is None:
-        raise UsageError("baseline: give an action: create, update, prune or audit")
+        raise UsageError("baseline: give an action: create, update, prune, audit or import")
+    if args.action == "import":
+        return cmd_baseline_import(args)
     if not os.path.isdir(args.path):
         raise UsageError(f"{args.path}: not a directory")
     paths = [args.path]
@@ -432,6 +459,62 @@ def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: 
         f"leakstop: baseline audit: {len(labels)} labelled ({counts['true-positive']} true positive,"
         f" {counts['false-positive']} false positive), {len(todo) - len(labels)} not: {target}"
     )
+    return EXIT_PASS
+
+
+def cmd_baseline_import(args: argparse.Namespace) -> int:
+    from scanner.migrate.importer import default_target, import_baseline
+
+    if not os.path.isfile(args.file):
+        raise UsageError(f"{args.file}: file not found")
+    root = os.path.dirname(os.path.abspath(args.file))
+    config = _load_config(args, [root])
+    target = args.output or default_target(args.file)
+    done = import_baseline(args.kind, args.file, target, config, _file_options(args, config))
+    state = "written" if done.written else "unchanged"
+    print(
+        f"leakstop: baseline {state}: {target}: {done.fingerprints} fingerprints ({done.added} added); "
+        f"imported {done.imported} of {done.entries} {done.kind} entries"
+    )
+    if done.unmatched:
+        print(f"leakstop: {len(done.unmatched)} entries not imported:")
+        for entry, why in done.unmatched:
+            print(f"  {entry.file}:{entry.line}  {entry.kind or '-'}  ({why})")
+    return EXIT_PASS
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from scanner.migrate.gitleaks_config import convert, to_yaml
+    from scanner.ruleset.load import load_ruleset
+
+    if args.config_command != "import-gitleaks":
+        raise UsageError("config: give an action: import-gitleaks")
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.file}: not UTF-8 text") from None
+    if args.output and os.path.exists(args.output) and not args.force:
+        raise UsageError(f"{args.output}: exists (use --force to replace it)")
+    conversion = convert(text, args.file, {rule.id for rule in load_ruleset().rules})
+    output = to_yaml(conversion, os.path.basename(args.file))
+    if args.output:
+        try:
+            Path(args.output).write_text(output, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write: {exc.strerror}") from None
+    else:
+        sys.stdout.write(output)
+    rules = len(conversion.doc.get("rules", []))
+    where = f" to {args.output}" if args.output else ""
+    print(
+        f"leakstop: converted {args.file}{where}: {rules} rules, {len(conversion.doc.get('allowlist', []))} "
+        f"allowlists; {len(conversion.not_converted)} items not converted",
+        file=sys.stderr,
+    )
+    for item in conversion.not_converted:
+        print(f"  {item}", file=sys.stderr)
     return EXIT_PASS
 
 
@@ -516,6 +599,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_baseline(args)
         if args.command == "install-hook":
             return cmd_install_hook(args)
+        if args.command == "config":
+            return cmd_config(args)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except LeakstopError as exc:

@@ -13,11 +13,13 @@ import json
 import os
 import pickle
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scanner import cache
+from scanner.allowlist import Allowlist, Allowlists
 from scanner.errors import ConfigError
 from scanner.models import PolicyException
 from scanner.policy import (
@@ -30,7 +32,6 @@ from scanner.policy import (
     parse_age,
 )
 from scanner.ruleset.model import RuleSpec
-from scanner.sources.ignore import IgnoreRules
 
 CONFIG_NAME = ".leakstop.yaml"
 _SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
@@ -42,20 +43,17 @@ class Config:
     extend_default: bool = True
     disabled_rules: tuple[str, ...] = ()
     rules: tuple[RuleSpec, ...] = ()
-    allow_paths: tuple[str, ...] = ()
-    allow_stopwords: tuple[str, ...] = ()
-    allow_regexes: tuple[re.Pattern[str], ...] = ()
+    allowlists: Allowlists = field(default_factory=Allowlists)
     exclude: tuple[str, ...] = ()
     max_file_size: int | None = None
     scan_binary: bool | None = None
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
     policy: Policy = field(default_factory=Policy)
-    _allow_path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
 
     @property
     def root(self) -> str:
-        """The directory ``allowlist.paths`` and ``exclude`` are relative to: the config file's own."""
+        """The directory allowlist ``paths`` and ``exclude`` are relative to: the config file's own."""
         return os.path.dirname(os.path.abspath(self.source)) if self.source else ""
 
     def relative_path(self, path: str, base: str) -> str:
@@ -67,22 +65,12 @@ class Config:
                 rel = candidate
         return rel.replace(os.sep, "/").lstrip("/")
 
-    def path_allowed(self, path: str, base: str) -> bool:
-        """``path`` is as reported, relative to ``base`` (or absolute); patterns are relative to the config's root."""
-        if not self._allow_path_rules:
-            return False
-        return self._allow_path_rules.ignored(self.relative_path(path, base), False)
-
     @property
     def baseline_path(self) -> str:
         """The policy's ``baseline``, resolved against the config's directory; "" when it names none."""
         if not self.policy.baseline:
             return ""
         return os.path.join(self.root, self.policy.baseline) if self.root else self.policy.baseline
-
-    def secret_allowed(self, secret: str) -> bool:
-        lowered = secret.lower()
-        return any(w in lowered for w in self.allow_stopwords) or any(rx.search(secret) for rx in self.allow_regexes)
 
 
 def find_upward(scan_paths: list[str], name: str) -> Path | None:
@@ -135,7 +123,8 @@ def _validated_doc(path: Path) -> dict[str, Any]:
 
     for index, rule in enumerate(doc.get("rules", [])):
         # Examples are optional in a config; the rule schema requires them, so validate with stand-ins.
-        probe = {**rule, "examples": rule.get("examples") or ["-"]}
+        probe = {key: value for key, value in rule.items() if key != "allowlists"}  # checked by the config schema
+        probe["examples"] = rule.get("examples") or ["-"]
         probe["negative_examples"] = rule.get("negative_examples") or ["-"]
         _validate({"rules": [probe]}, f"{path}: rules/{index}")
     _refuse_catastrophic_regexes(doc, str(path))
@@ -158,13 +147,26 @@ def _refuse_catastrophic_regexes(doc: dict[str, Any], source: str) -> None:
     for index, rule in enumerate(doc.get("rules", [])):
         where = f"{source}: rules/{index} (rule {rule.get('id')})"
         refuse_catastrophic(str(rule.get("regex", "")), f"{where}: regex")
-        allow = rule.get("allowlist") or {}
-        for key in ("regexes", "paths"):
-            for n, rx in enumerate(allow.get(key) or [] if isinstance(allow, dict) else []):
-                refuse_catastrophic(str(rx), f"{where}: allowlist/{key}/{n}")
-    allowlist = doc.get("allowlist")
-    for n, rx in enumerate(allowlist.get("regexes") or [] if isinstance(allowlist, dict) else []):
-        refuse_catastrophic(str(rx), f"{source}: allowlist/regexes/{n}")
+        # A rule's own single ``allowlist`` takes path regexes; the ``allowlists`` entries take globs.
+        for key, fields in (("allowlist", ("regexes", "paths")), ("allowlists", _REGEX_FIELDS)):
+            for path, rx in _allowlist_regexes(rule.get(key), key, fields):
+                refuse_catastrophic(rx, f"{where}: {path}")
+    for path, rx in _allowlist_regexes(doc.get("allowlist"), "allowlist", _REGEX_FIELDS):
+        refuse_catastrophic(rx, f"{source}: {path}")
+
+
+_REGEX_FIELDS = ("regexes", "path_regexes")
+
+
+def _allowlist_regexes(value: Any, where: str, fields: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(JSON path, regex) of the regex ``fields`` of an allowlist given as one object or a list of them."""
+    entries = [(where, value)] if isinstance(value, dict) else []
+    if isinstance(value, list):
+        entries = [(f"{where}/{i}", entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
+    for prefix, entry in entries:
+        for key in fields:
+            for n, rx in enumerate(entry.get(key) or []):
+                yield f"{prefix}/{key}/{n}", str(rx)
 
 
 @functools.cache
@@ -194,31 +196,66 @@ def load_config(path: Path | None) -> Config:
     rules = []
     for raw in doc.get("rules", []):
         rules.append(RuleSpec.from_dict(raw, source))
-    allow = doc.get("allowlist", {})
-    regexes = []
-    for rx in allow.get("regexes", []):
-        try:
-            regexes.append(re.compile(rx))
-        except re.error as exc:
-            raise ConfigError(f"{source}: allowlist/regexes: invalid regex {rx!r}: {exc}") from None
-    path_rules = IgnoreRules()
-    path_rules.add_lines(list(allow.get("paths", [])), source=source)
     return Config(
         source=source,
         extend_default=doc.get("extend", "default") == "default",
         disabled_rules=tuple(doc.get("disabled_rules", [])),
         rules=tuple(rules),
-        allow_paths=tuple(allow.get("paths", [])),
-        allow_stopwords=tuple(s.lower() for s in allow.get("stopwords", [])),
-        allow_regexes=tuple(regexes),
+        allowlists=_allowlists(doc, source),
         exclude=tuple(doc.get("exclude", [])),
         max_file_size=doc.get("max_file_size"),
         scan_binary=doc.get("scan_binary"),
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
         policy=_policy(doc, source),
-        _allow_path_rules=path_rules,
     )
+
+
+def _allowlists(doc: dict[str, Any], source: str) -> Allowlists:
+    """The global ``allowlist`` (one object, or a list) and each custom rule's ``allowlists``, in that order."""
+    raw = doc.get("allowlist")
+    entries: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = []
+    if isinstance(raw, dict):
+        entries.append(("allowlist", raw, raw.get("name", ""), tuple(raw.get("rules", ()))))
+    for index, entry in enumerate(raw if isinstance(raw, list) else []):
+        entries.append((f"allowlist/{index}", entry, entry.get("name", str(index)), tuple(entry.get("rules", ()))))
+    for rule_index, rule in enumerate(doc.get("rules", [])):
+        for index, entry in enumerate(rule.get("allowlists", [])):
+            label = entry.get("name", f"{rule['id']}/{index}")
+            entries.append((f"rules/{rule_index}/allowlists/{index}", entry, label, (str(rule["id"]),)))
+    items: list[Allowlist] = []
+    for where, entry, label, rules in entries:
+        if not any(entry.get(k) for k in ("paths", "path_regexes", "regexes", "stopwords", "commits")):
+            raise ConfigError(
+                f"{source}: {where}: allows nothing: give paths, path_regexes, regexes, stopwords or commits"
+            )
+        items.append(
+            Allowlist.build(
+                len(items),
+                label,
+                rules=rules,
+                paths=tuple(entry.get("paths", ())),
+                path_regexes=_regexes(entry.get("path_regexes", ()), f"{source}: {where}/path_regexes"),
+                regexes=_regexes(entry.get("regexes", ()), f"{source}: {where}/regexes"),
+                regex_target=entry.get("regex_target", "secret"),
+                stopwords=tuple(entry.get("stopwords", ())),
+                commits=tuple(entry.get("commits", ())),
+                condition=entry.get("condition", "any"),
+                source=source,
+                where=where,
+            )
+        )
+    return Allowlists(tuple(items))
+
+
+def _regexes(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for index, pattern in enumerate(patterns):
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise ConfigError(f"{where}/{index}: invalid regex {pattern!r}: {exc}") from None
+    return tuple(compiled)
 
 
 def _policy(doc: dict[str, Any], source: str) -> Policy:

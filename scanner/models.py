@@ -149,6 +149,9 @@ class Match:
     # Inline allow markers (``engine.INLINE_MARKERS``) on the match's line, or ``leakstop:allow-next-line`` on
     # the line before; whether one is honoured is the policy's call.
     inline_markers: tuple[str, ...] = ()
+    # Indexes of the config's allowlists whose regexes hold on the rule's whole match or its line
+    # (``scanner.allowlist``); the other criteria are checked per finding.
+    allow_hits: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
 
 if TYPE_CHECKING:
-    from scanner.baseline import Baseline
+    from scanner.baseline import Matcher
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ScanSettings:
     config: Config = field(default_factory=Config)
     fingerprint_key: bytes = field(default_factory=default_key)
     path_base: str = field(default_factory=os.getcwd)  # what relative finding paths are relative to
-    baseline: Baseline | None = None
+    baseline: Matcher | None = None
     today: datetime.date = field(default_factory=datetime.date.today)  # when exceptions expire
     now: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
     branch: str = ""  # what branch overrides match ("" = unknown: none matches)
@@ -54,6 +54,10 @@ def build_ruleset(config: Config) -> Ruleset:
     for override in config.policy.overrides:
         for rule_id in sorted(override.rules):
             _check_rule_id(config, known, rule_id, f"policy/overrides/{override.index}/rules")
+    for allowlist in config.allowlists.items:
+        if allowlist.where.startswith("allowlist"):  # a custom rule's own allowlists name that rule
+            for rule_id in sorted(allowlist.rules):
+                _check_rule_id(config, known, rule_id, f"{allowlist.where}/rules")
     if not config.disabled_rules:
         return ruleset
     for rule_id in config.disabled_rules:
@@ -66,7 +70,8 @@ def build_ruleset(config: Config) -> Ruleset:
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:
     depth = config.max_decode_depth
-    return Detector(ruleset, max_decode_depth=2 if depth is None else depth)
+    probes = config.allowlists.content_probes(list(ruleset.by_id)) if config.allowlists else None
+    return Detector(ruleset, max_decode_depth=2 if depth is None else depth, allow_probes=probes)
 
 
 class Scan:
@@ -136,8 +141,8 @@ class Scan:
         path = origin.path
         commit = getattr(origin, "commit", "")
         key = settings.fingerprint_key
+        allowlists = config.allowlists
         rel_path: str | None = None
-        path_allowed: bool | None = None
         baseline_path: str | None = None
         bypass = self.bypass_for(commit)
         for match in matches:
@@ -147,17 +152,15 @@ class Scan:
             secret = match.secret.reveal()
             if rel_path is None:
                 rel_path = config.relative_path(path, settings.path_base)
-                path_allowed = config.path_allowed(path, settings.path_base)
-            allowlist = "paths" if path_allowed else "secret" if config.secret_allowed(secret) else ""
+            allowlist = allowlists.check(rule.id, secret, rel_path, commit, match.allow_hits) if allowlists else ""
             baselined = False
             audit = ""
-            if baseline is not None and baseline.fingerprints:
+            if baseline is not None:
                 if baseline_path is None:
                     baseline_path = baseline.relative(path, settings.path_base)
-                fingerprint = baseline.keyed(rule.id, secret, baseline_path)
-                baselined = fingerprint in baseline.fingerprints
-                if baselined and baseline.labels:
-                    audit = baseline.labels.get(fingerprint, "")
+                baselined = baseline.contains(rule.id, secret, baseline_path, match, commit)
+                if baselined:
+                    audit = baseline.label(rule.id, secret, baseline_path)
             info = self.result.rule_infos.get(rule.id)
             if info is None:
                 info = self.result.rule_infos[rule.id] = rule.spec.info()

@@ -280,6 +280,6 @@ def test_write_reports_whether_bytes_changed(tmp_path: Path) -> None:
 
 def test_baseline_usage_errors(tmp_path: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("baseline")
-    assert code == 2 and "give an action: create, update, prune or audit" in err
+    assert code == 2 and "give an action: create, update, prune, audit or import" in err
     code, _, err = run_cli("baseline", "create", tmp_path / "nowhere")
     assert code == 2 and "nowhere: not a directory" in err

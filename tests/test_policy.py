@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,13 @@ import yaml
 from helpers import RunCli, config_doc, write_files
 from tokens import TokenFactory
 
+from scanner.allowlist import Allowlist
 from scanner.config import load_config
 from scanner.detect.engine import Detector
 from scanner.errors import ConfigError
 from scanner.models import Confidence, FileOrigin, Finding, GitOrigin, Match, Origin, RuleInfo, Secret, Severity
 from scanner.policy import Facts, InlineAllow, Override, Policy, PolicyException, Threshold, decide
+from scanner.ruleset import Ruleset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -399,3 +402,129 @@ def test_sarif_justifies_an_exception_with_its_id_owner_reason_and_expiry(
         }
     ]
     assert result["properties"]["reason"] == f"exception:{accepted}"
+
+
+# --- allowlists (issue #5): global and per rule, gitleaks-style criteria, any/all ---
+
+
+def allowlist(**criteria: Any) -> Allowlist:
+    regexes = tuple(re.compile(rx) for rx in criteria.pop("regexes", ()))
+    path_regexes = tuple(re.compile(rx) for rx in criteria.pop("path_regexes", ()))
+    label = criteria.pop("label", "")
+    return Allowlist.build(0, label, regexes=regexes, path_regexes=path_regexes, **criteria)
+
+
+@pytest.mark.parametrize(
+    ("criteria", "secret", "path", "commit", "expected"),
+    [
+        # condition any: the first criterion that holds names the reason (the legacy single object's labels)
+        ({"paths": ("tests/",)}, "s3cr3t", "tests/a.py", "", "paths"),
+        ({"paths": ("tests/",)}, "s3cr3t", "src/a.py", "", ""),
+        ({"path_regexes": (r"^vendor/.*\.js$",)}, "s3cr3t", "vendor/lib.js", "", "paths"),
+        ({"regexes": ("^s3",)}, "s3cr3t", "a", "", "secret"),
+        ({"stopwords": ("CR3",)}, "s3cr3t", "a", "", "secret"),
+        ({"commits": ("ABCDEF1",)}, "s3cr3t", "a", "abcdef1234", "commits"),
+        ({"commits": ("abcdef1",)}, "s3cr3t", "a", "", ""),  # a file finding has no commit
+        ({"paths": ("x/",), "stopwords": ("cr3",)}, "s3cr3t", "a", "", "secret"),
+        # condition all: every criterion given must hold
+        ({"paths": ("tests/",), "stopwords": ("cr3",), "condition": "all"}, "s3cr3t", "tests/a", "", "paths+secret"),
+        ({"paths": ("tests/",), "stopwords": ("cr3",), "condition": "all"}, "s3cr3t", "src/a", "", ""),
+        ({"paths": ("tests/",), "stopwords": ("zzz",), "condition": "all"}, "s3cr3t", "tests/a", "", ""),
+        ({"commits": ("abcd",), "regexes": ("t$",), "condition": "all"}, "s3cr3t", "a", "", ""),
+        # a named allowlist says its name, whatever held
+        ({"paths": ("tests/",), "label": "fixtures"}, "s3cr3t", "tests/a.py", "", "fixtures"),
+    ],
+)
+def test_allowlist_criteria_any_and_all(
+    criteria: dict[str, Any], secret: str, path: str, commit: str, expected: str
+) -> None:
+    assert allowlist(**criteria).check(secret, path, commit, ()) == expected
+
+
+def test_match_and_line_targets_are_decided_by_the_detector(github_ruleset: Ruleset, tokens: TokenFactory) -> None:
+    on_match = allowlist(regexes=("^ghp_",), regex_target="match")
+    on_line = Allowlist.build(1, "", regexes=(re.compile(r"^\s*example_token\s*="),), regex_target="line")
+    detector = Detector(github_ruleset, allow_probes={"github-pat": (on_match, on_line)})
+    text = f"example_token = '{tokens.github_clean()}'\nother = '{tokens.github_clean()}'\n"
+    assert [m.allow_hits for m in detector.detect(text.encode())] == [(0, 1), (0,)]
+    assert on_line.check("x", "a", "", (0, 1)) == "line" and on_line.check("x", "a", "", (0,)) == ""
+    assert on_match.check("x", "a", "", (0,)) == "match"
+
+
+def test_allowlists_through_the_cli(tmp_path: Path, run_cli: RunCli, tokens: TokenFactory) -> None:
+    repo = tmp_path / "repo"
+    custom = {
+        "id": "acme-key",
+        "name": "ACME key",
+        "regex": r"acme_[a-z0-9]{24}",
+        "keywords": ["acme_"],
+        "severity": "high",
+        "confidence": "high",
+        "allowlists": [{"regexes": ["^ACME_TEST"], "regex_target": "line"}],
+    }
+    doc = config_doc(("github-pat",))
+    doc["rules"].append(custom)
+    doc["allowlist"] = [
+        {"name": "fixtures", "paths": ["fixtures/"], "rules": ["github-pat"]},
+        {"regexes": [r"#\s*rotated"], "regex_target": "line", "stopwords": ["zzzzzz"]},
+        {"paths": ["docs/"], "stopwords": ["sample"], "condition": "all"},
+    ]
+    write_config(repo, doc)
+    acme = "acme_" + tokens.clean_chars("abcdefghijklmnopqrstuvwxyz0123456789", 24)
+    write_files(
+        repo,
+        {
+            "fixtures/gh.py": f"t = '{tokens.github_clean()}'\n",
+            "fixtures/acme.py": f"k = '{acme}'\n",  # the fixtures allowlist is for github-pat only
+            "src/old.py": f"t = '{tokens.github_clean()}'  # rotated 2026-01\n",
+            "src/acme.py": f"ACME_TEST_KEY = '{acme}'\n",
+            "docs/a.md": f"key: {acme}\n",  # docs/ alone is not enough: condition all
+        },
+    )
+    code, findings = scan_json(run_cli, repo)
+    assert code == 1
+    assert sorted((f["location"]["path"].split("repo/")[-1], f["verdict"], f["reason"]) for f in findings) == [
+        ("docs/a.md", "block", ""),
+        ("fixtures/acme.py", "block", ""),
+        ("fixtures/gh.py", "allow", "allowlist:fixtures"),
+        ("src/acme.py", "allow", "allowlist:acme-key/0"),
+        ("src/old.py", "allow", "allowlist:1"),
+    ]
+
+
+def test_commit_allowlists_apply_to_history_findings(tmp_path: Path, run_cli: RunCli, tokens: TokenFactory) -> None:
+    from tests.test_git import Repo, isolate_git
+
+    with pytest.MonkeyPatch.context() as mp:
+        isolate_git(mp, tmp_path / "home")
+        repo = Repo.init(tmp_path / "repo")
+        first = repo.commit("one", {"a.py": f"t = '{tokens.github_clean()}'\n"})
+        repo.commit("two", {"b.py": f"t = '{tokens.github_clean()}'\n"})
+        config = write_config(tmp_path / "config", config_doc(allowlist=[{"commits": [first[:10]]}]))
+        code, findings = scan_json(run_cli, repo.path, "--history", "--config", config)
+        assert code == 1
+        assert sorted((f["location"]["path"], f["verdict"], f["reason"]) for f in findings) == [
+            ("a.py", "allow", "allowlist:0"),
+            ("b.py", "block", ""),
+        ]
+        # A file scan of the same tree has no commits: the allowlist does not apply.
+        code, findings = scan_json(run_cli, repo.path, "--config", config)
+        assert [f["verdict"] for f in findings] == ["block", "block"]
+
+
+@pytest.mark.parametrize(
+    ("allow", "message"),
+    [
+        ([{"regexes": ["(unclosed"]}], "allowlist/0/regexes/0: invalid regex '(unclosed'"),
+        ({"rules": ["github-pat"]}, "allowlist: allows nothing: give paths, path_regexes, regexes"),
+        ([{"paths": ["a"], "regex_target": "lines"}], "allowlist/0/regex_target: 'lines' is not one of"),
+        ([{"paths": ["a"], "rules": ["github-pta"]}], "allowlist/0/rules: unknown rule id 'github-pta' (did you mean"),
+    ],
+)
+def test_a_bad_allowlist_is_one_line_naming_file_and_json_path(
+    tmp_path: Path, run_cli: RunCli, allow: Any, message: str
+) -> None:
+    config = write_config(tmp_path / "repo", config_doc(allowlist=allow))
+    code, out, err = run_cli("scan", tmp_path / "repo")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"leakstop: error: {config}: {message}") and err.count("\n") == 1, err

@@ -154,6 +154,16 @@ def custom_rule(regex: str, **extra: object) -> dict[str, object]:
             "x+x+",
         ),
         ({"allowlist": {"regexes": ["EXAMPLE", r"(\w+\s?)*$"]}}, "allowlist/regexes/1", r"(\w+\s?)*"),
+        (
+            {"allowlist": [{"paths": ["docs/"]}, {"name": "vendored", "path_regexes": [r"^(a+)+/"]}]},
+            "allowlist/1/path_regexes/0",
+            "(a+)+",
+        ),
+        (
+            {"rules": [custom_rule(r"team_[a-z]{20}", allowlists=[{"regexes": [r"(x+x+)+y"], "condition": "any"}])]},
+            "rules/0 (rule team-token): allowlists/0/regexes/0",
+            "x+x+",
+        ),
     ],
 )
 def test_a_config_with_a_catastrophic_regex_is_refused_at_load(

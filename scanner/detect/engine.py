@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from scanner.detect.checksums import CHECKSUMS
 from scanner.detect.decode import encoded_spans
@@ -30,6 +31,16 @@ _NEXT_LINE_BYTES = NEXT_LINE_MARKER.encode()
 _SAME_LINE_BYTES = tuple(m.encode() for m in SAME_LINE_MARKERS)
 
 
+class ContentProbe(Protocol):
+    """An allowlist whose regexes look at the rule's whole match or its line (``scanner.allowlist``): only the
+    detector has the text, so it records which probes hold on each match (``Match.allow_hits``)."""
+
+    @property
+    def index(self) -> int: ...
+
+    def content_hit(self, matched: str, line: str) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RawMatch:
     """A match before positions and snippets are worked out; offsets are into the scanned content."""
@@ -40,6 +51,7 @@ class RawMatch:
     secret: str
     entropy: float
     decoded: tuple[str, ...] = ()
+    allow_hits: tuple[int, ...] = ()
 
 
 def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
@@ -89,10 +101,16 @@ def path_reason(rule: CompiledRule, path: str) -> str | None:
 
 
 class Detector:
-    def __init__(self, ruleset: Ruleset, max_decode_depth: int = 2) -> None:
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        max_decode_depth: int = 2,
+        allow_probes: Mapping[str, Sequence[ContentProbe]] | None = None,
+    ) -> None:
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
         self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash)
         self.max_decode_depth = max_decode_depth
+        self.allow_probes: Mapping[str, Sequence[ContentProbe]] = allow_probes or {}
 
     @property
     def engine(self) -> str:
@@ -118,7 +136,8 @@ class Detector:
                 secret = content[start:end].decode("utf-8", "replace")
                 reason = reject_reason(rule, secret, _context_before(content, start) if rule.spec.generic else "")
                 if reason is None:
-                    found.append(RawMatch(rule, start, end, secret, shannon_entropy(secret)))
+                    probed = _probe(self.allow_probes.get(rule.id), content, m) if self.allow_probes else ()
+                    found.append(RawMatch(rule, start, end, secret, shannon_entropy(secret), allow_hits=probed))
                 elif reason == "bad-checksum":
                     vetoed.append((start, end))
         if vetoed:
@@ -138,6 +157,7 @@ class Detector:
                             inner.secret,
                             inner.entropy,
                             (span.encoding, *inner.decoded),
+                            inner.allow_hits,
                         )
                     )
         return _dedupe(found)
@@ -148,6 +168,19 @@ class Detector:
         if not raw:
             return []
         return to_matches(content, raw, first_line)
+
+
+def _probe(probes: Sequence[ContentProbe] | None, content: bytes, m: re.Match[bytes]) -> tuple[int, ...]:
+    """The indexes of the probes whose regexes hold on the whole match or the line(s) holding it."""
+    if not probes:
+        return ()
+    start, end = m.span()
+    line_start = content.rfind(b"\n", 0, start) + 1
+    line_end = content.find(b"\n", max(end - 1, start))
+    line = content[line_start : len(content) if line_end == -1 else line_end]
+    matched = content[start:end].decode("utf-8", "replace")
+    text = line.decode("utf-8", "replace").rstrip("\r")
+    return tuple(p.index for p in probes if p.content_hit(matched, text))
 
 
 def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: KeywordHits) -> Iterator[re.Match[bytes]]:
@@ -279,6 +312,7 @@ def to_matches(content: bytes, raw: Sequence[RawMatch], first_line: int = 1) -> 
                 entropy=round(r.entropy, 3),
                 decoded=r.decoded,
                 inline_markers=_inline_markers(lines, line, end_line),
+                allow_hits=r.allow_hits,
             )
         )
     return out
