@@ -355,6 +355,11 @@ def test_a_directory_scan_reads_state_files_as_state(
     assert not any("/.terraform/" in path for path, _ in issues)
     assert report["summary"]["skipped"].get("invalid-state") == 1
 
+    code, out, _ = run_cli("scan", root, "-c", config)  # the text report names the resource too
+    assert code == 1
+    assert "in state: random_password.db result" in out
+    assert "invalid-state: scanned as plain text, not as state: not a Terraform state: invalid JSON" in out
+
 
 def test_history_range_and_staged_scans_read_committed_state(
     tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path

@@ -23,7 +23,7 @@ from typing import Any
 
 from scanner.detect.engine import Detector, RawMatch, to_matches
 from scanner.detect.entropy import shannon_entropy
-from scanner.errors import InputError
+from scanner.errors import InputError, UsageError
 from scanner.models import Chunk, Match, ScanIssue, TfstateOrigin
 from scanner.ruleset import CompiledRule
 from scanner.scan import Scan
@@ -400,7 +400,7 @@ def add_state_chunk(scan: Scan, chunk: Chunk, only_lines: frozenset[int] | None 
     except InputError as exc:
         message = str(exc).removeprefix(f"{shown}: ")
         scan.result.stats.skipped["invalid-state"] += 1
-        scan.result.issues.append(ScanIssue(shown, "invalid-state", f"{message}; scanned as plain text"))
+        scan.result.issues.append(ScanIssue(shown, "invalid-state", f"scanned as plain text, not as state: {message}"))
         return False
     stats = scan.result.stats
     stats.items_scanned += 1
@@ -438,11 +438,42 @@ def _read(path: str) -> tuple[bytes, str]:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def scan_tfstate(scan: Scan, source: str) -> str:
-    """``--tfstate FILE|-``. Returns what was read, for the report's target detail."""
-    data, shown = _read(source)
-    add_groups(scan, shown, _analyse_whole(scan, data, shown))
-    return f"state {shown}"
+def scan_tfstate(scan: Scan, source: str, all_versions: bool = False) -> str:
+    """``--tfstate FILE|-|URL``: one state, or each state a remote location holds. Returns what was read, for the
+    report's target detail. A single state that cannot be read or parsed is an ``InputError``; in a listing (an
+    S3 prefix, object versions) such a state is an issue, scanned as plain text if it was read, and the scan goes
+    on."""
+    from scanner.sources import tfremote
+
+    if not tfremote.is_remote(source):
+        if all_versions:
+            raise UsageError("--all-versions reads the versions of s3:// state; it does not apply to a file")
+        data, shown = _read(source)
+        add_groups(scan, shown, _analyse_whole(scan, data, shown))
+        return f"state {shown}"
+    remote = tfremote.open_remote(source, tfremote.RemoteOptions(all_versions=all_versions))
+    seen: set[tuple[str, ...]] = set()
+    count = 0
+    for document in remote.documents():
+        count += 1
+        if document.error:
+            scan.result.stats.skipped[document.reason] += 1
+            scan.result.issues.append(ScanIssue(document.shown, document.reason, document.error))
+            continue
+        try:
+            groups = _analyse_whole(scan, document.data, document.shown)
+        except InputError as exc:
+            if not remote.listing:
+                raise
+            message = str(exc).removeprefix(f"{document.shown}: ")
+            scan.result.stats.skipped["invalid-state"] += 1
+            scan.result.issues.append(
+                ScanIssue(document.shown, "invalid-state", f"scanned as plain text, not as state: {message}")
+            )
+            scan.add(Chunk(document.data, TfstateOrigin(document.shown), blob_id(document.data)))
+            continue
+        add_groups(scan, document.shown, _first_seen(groups, document.key, seen) if remote.listing else groups)
+    return f"state {remote.shown} ({count} {'state' if count == 1 else 'states'} read)"
 
 
 def _analyse_whole(scan: Scan, data: bytes, shown: str) -> list[StateGroup]:
