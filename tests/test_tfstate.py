@@ -413,3 +413,45 @@ def test_history_range_and_staged_scans_read_committed_state(
         "random_password.db",
         "result",
     )
+
+
+def test_history_skips_the_analysis_of_versions_that_change_no_secret(tokens: TokenFactory) -> None:
+    from helpers import BUILTIN_RULES
+
+    from scanner.detect.engine import Detector
+    from scanner.ruleset import load_ruleset
+    from scanner.sources.tfstate import state_blob_groups
+
+    detector = Detector(load_ruleset([BUILTIN_RULES / "terraform.yaml", BUILTIN_RULES / "github.yaml"]))
+
+    def blob(doc: dict[str, Any]) -> bytes:
+        return (json.dumps(doc, indent=2) + "\n").encode()
+
+    password = tokens.clean_chars(ALNUM, 24)
+    base = password_state(password, serial=1, extra=notes_resource("first"))
+    previous = blob(base)
+
+    def changed(**edits: Any) -> dict[str, Any]:
+        doc = json.loads(previous)
+        doc["serial"] = 2
+        attributes = doc["resources"][1]["instances"][0]["attributes"]
+        attributes.update(edits)
+        return doc
+
+    # Only the serial and a plain attribute changed: nothing new.
+    assert state_blob_groups(detector, blob(changed(notes="second")), previous, False) == []
+
+    # A new token where a rule matches, a rotated password, a new sensitive output: the version is analysed
+    # (whole: findings the previous version already had are dropped later, as for any blob).
+    def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
+        groups = state_blob_groups(detector, blob(doc), previous, False)
+        return {(g.address, m.secret.reveal()) for g in groups or [] for m in g.matches}
+
+    token, rotated, output = tokens.github_clean(), tokens.clean_chars(ALNUM, 24), tokens.clean_chars(ALNUM, 20)
+    assert ("acme_service.api", token) in found(changed(notes=f"token {token}"))
+    assert ("random_password.db", rotated) in found(password_state(rotated, serial=2, extra=notes_resource("first")))
+    doc = changed()
+    doc["outputs"] = {"admin": {"value": output, "type": "string", "sensitive": True}}
+    assert ("output.admin", output) in found(doc)
+    # Not a state any more: None, so the blob is scanned as text.
+    assert state_blob_groups(detector, previous[:-20], previous, False) is None

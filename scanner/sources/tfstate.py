@@ -414,7 +414,13 @@ def state_blob_groups(
 ) -> list[StateGroup] | None:
     """A state file's version in a git history or range scan (called in worker processes): parsed whole, since
     a change deep in the file needs the resources around it. None when it is not a valid state (scanned as
-    plain text then). In a range, only what the version adds against ``previous`` counts."""
+    plain text then). In a range, only what the version adds against ``previous`` counts.
+
+    Most versions of a state change ids, tags and the serial, not secrets: when the changed parts hold no rule
+    match and no new value of a secret attribute, the version has nothing the previous one did not, and the
+    costly whole-file analysis is skipped (findings already made at this path stand)."""
+    if previous is not None and _nothing_new(detector, data, previous):
+        return []
     try:
         groups = analyse(data, "", detector.detect(data), sensitive_rule(detector.rules))
     except InputError:
@@ -424,6 +430,49 @@ def state_blob_groups(
 
         groups = _touching(groups, new_line_numbers(previous, data))
     return groups
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+
+
+def _nothing_new(detector: Detector, data: bytes, previous: bytes) -> bool:
+    """True when ``data`` is a valid state whose new lines (lines ``previous`` does not have) hold no rule match
+    and no string at a secret or sensitive path. Any doubt (invalid JSON, ...) is False: analyse in full."""
+    from scanner.gitscan import changed_regions  # gitscan imports this module
+    from scanner.sources.git import new_line_numbers
+
+    added = new_line_numbers(previous, data)
+    for region, first in changed_regions(previous, data):
+        for match in detector.detect(region, first_line=first):
+            if any(n in added for n in range(match.line, match.end_line + 1)):
+                return False
+    lines = data.split(b"\n")
+    fresh = {m.group() for n in added for m in _JSON_STRING.finditer(lines[n - 1])}
+    try:
+        doc = load_state(data.decode("utf-8"), "")  # still a state? (C speed; the walk is what costs)
+        values = {json.loads(token) for token in fresh}
+    except (InputError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    if not values:
+        return True
+    index = _StateIndex(doc, [])
+    for path, value in _string_leaves(doc, ()):
+        if value in values:
+            owned = index.owner(path)
+            if owned is not None and owned[1]:
+                return False
+    return True
+
+
+def _string_leaves(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _string_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _string_leaves(value, (*path, i))
+    elif isinstance(node, str) and node.strip():
+        yield path, node
 
 
 def _read(path: str) -> tuple[bytes, str]:
