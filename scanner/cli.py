@@ -86,7 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow plain HTTP to this registry (loopback always may); repeatable",
     )
     artifacts.add_argument(
-        "--tfstate", metavar="FILE|-", help="a Terraform state file or `terraform show -json` output"
+        "--tfstate",
+        metavar="FILE|-|URL",
+        help="a Terraform state file, `terraform show -json` output, or remote state: s3://BUCKET/KEY, "
+        "s3://BUCKET/PREFIX/, http(s):// (HTTP backend, GitLab), tfe://HOST/ORG/WORKSPACE; credentials from the "
+        "environment only",
+    )
+    artifacts.add_argument(
+        "--all-versions", action="store_true", help="with --tfstate s3://…: every object version, not only the latest"
     )
     git = scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)")
     modes = git.add_mutually_exclusive_group()
@@ -252,6 +259,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     baseline = _find_baseline(args, paths, config)
     skips = Skips()
     git_mode = _git_mode(args)
+    if args.all_versions and not args.tfstate:
+        raise UsageError("--all-versions goes with --tfstate s3://…")
     settings = _scan_settings(args, paths, config, baseline)
     if args.image or args.tfstate:
         from scanner.sources.artifacts import scan_artifact

@@ -20,7 +20,7 @@ from scanner.models import Finding, Match, ScanIssue
 from scanner.scan import Scan
 from scanner.sources import git as git_source
 from scanner.sources.catfile import BlobData, CatFile
-from scanner.sources.files import Skips, is_binary
+from scanner.sources.files import Skips, is_binary, is_state_path
 from scanner.sources.git import (
     BlobTask,
     MessageTask,
@@ -36,6 +36,7 @@ from scanner.sources.git import (
     tag_messages,
     walk_commits,
 )
+from scanner.sources.tfstate import StateGroup, state_blob_groups
 
 REBALANCE = 128  # blobs a path's worker may be behind the least busy one before the path moves
 AHEAD = 1024  # blobs sent to workers and not yet back, before the walk waits
@@ -60,6 +61,7 @@ class BlobResult:
     matches: tuple[Match, ...] = ()
     skipped: str = ""  # reason
     message: str = ""
+    state: tuple[StateGroup, ...] = ()  # a Terraform state file: matches per resource attribute (tfstate.py)
 
 
 def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
@@ -239,6 +241,10 @@ class BlobScanner:
         if previous is None and self.base_trees:
             previous = self._base_version(path)
         self.previous[path] = data
+        if is_state_path(path):
+            state = state_blob_groups(self.detector, data, previous, options.only_added_lines)
+            if state is not None:  # else not a valid state: scanned as text below
+                return len(data), BlobResult(index, len(data), state=tuple(state)) if state else None
         if previous is None:
             matches = self.detector.detect(data)
         else:
@@ -460,7 +466,10 @@ def _add_blob_result(scan: Scan, repo: Any, task: BlobTask, blob: BlobResult, or
             result.issues.append(ScanIssue(f"{task.path}@{task.commit[:12]}", blob.skipped, blob.message))
         return
     before = len(result.findings)
-    scan.add_matches(commit_origin(repo[task.commit], task.path), blob.matches)
+    origin = commit_origin(repo[task.commit], task.path)
+    scan.add_matches(origin, blob.matches)
+    for group in blob.state:
+        scan.add_matches(replace(origin, address=group.address, attribute=group.attribute), group.matches)
     for finding in result.findings[before:]:
         orders[finding.finding_id] = task.order
 

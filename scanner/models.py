@@ -80,6 +80,8 @@ class GitOrigin:
     date: str = ""
     where: Literal["blob", "commit-message", "tag-message"] = "blob"
     kind: Literal["git"] = "git"
+    address: str = ""  # a Terraform state file's resource address and attribute path, as in TfstateOrigin
+    attribute: str = ""
 
 
 @dataclass(frozen=True, slots=True)

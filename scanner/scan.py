@@ -19,9 +19,10 @@ from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
 from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
-from scanner.models import Bypass, Chunk, Finding, Match, Origin, ScanResult
+from scanner.models import Bypass, Chunk, FileOrigin, Finding, Match, Origin, ScanResult
 from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
+from scanner.sources.files import is_state_path
 
 if TYPE_CHECKING:
     from scanner.baseline import Matcher
@@ -124,6 +125,11 @@ class Scan:
 
     def add(self, chunk: Chunk, only_lines: frozenset[int] | None = None) -> None:
         """Scan a chunk; with ``only_lines``, keep the matches that touch those lines (a diff's added lines)."""
+        if isinstance(chunk.origin, FileOrigin) and is_state_path(chunk.origin.path):
+            from scanner.sources.tfstate import add_state_chunk
+
+            if add_state_chunk(self, chunk, only_lines):  # findings tied to resources; else scanned as text
+                return
         stats = self.result.stats
         stats.items_scanned += 1
         stats.bytes_scanned += len(chunk.content)

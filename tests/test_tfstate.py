@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,208 @@ def test_attribute_paths() -> None:
     assert attribute_path(("settings", "api_key")) == "settings.api_key"
     assert attribute_path(("rules", 0, "token")) == "rules[0].token"
     assert attribute_path(()) == ""
+
+
+# --- state files met in a directory, staged or history scan ---
+
+
+def _git(cwd: Path, *args: str, clock: list[int]) -> str:
+    """The git CLI with a pinned identity and clock (one minute per call), nothing from the developer's setup."""
+    clock[0] += 60
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT_"))}
+    env.update(
+        HOME=str(cwd.parent / "home"),
+        GIT_AUTHOR_NAME="Alice Example",
+        GIT_AUTHOR_EMAIL="alice@example.com",
+        GIT_COMMITTER_NAME="Leakstop Tests",
+        GIT_COMMITTER_EMAIL="tests@leakstop.invalid",
+        GIT_AUTHOR_DATE=f"{clock[0]} +0000",
+        GIT_COMMITTER_DATE=f"{clock[0]} +0000",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def password_state(password: str, serial: int = 1, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A state holding a random_password (no rule pattern matches its bare value) and optionally one more
+    resource."""
+    resources: list[dict[str, Any]] = [
+        {
+            "mode": "managed",
+            "type": "random_password",
+            "name": "db",
+            "provider": 'provider["registry.terraform.io/hashicorp/random"]',
+            "instances": [{"schema_version": 3, "attributes": {"id": "none", "length": 24, "result": password}}],
+        }
+    ]
+    if extra:
+        resources.append(extra)
+    return {"version": 4, "terraform_version": "1.9.5", "serial": serial, "lineage": "l-1", "resources": resources}
+
+
+def notes_resource(text: str) -> dict[str, Any]:
+    return {
+        "mode": "managed",
+        "type": "acme_service",
+        "name": "api",
+        "provider": 'provider["registry.terraform.io/acme/acme"]',
+        "instances": [{"attributes": {"name": "api", "notes": text}}],
+    }
+
+
+def findings_by_secret(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        found.setdefault(finding["secret"], []).append(finding)
+    return found
+
+
+def test_a_directory_scan_reads_state_files_as_state(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    password, backup_password, ws_password = (tokens.clean_chars(ALNUM, 24) for _ in range(3))
+    token, loose = tokens.github_clean(), tokens.github_clean()
+    root = tmp_path / "tree"
+    write(root / "infra/terraform.tfstate", password_state(password, extra=notes_resource(f"token {token}")))
+    write(root / "infra/terraform.tfstate.backup", password_state(backup_password))
+    write(root / "infra/terraform.tfstate.d/staging/terraform.tfstate", password_state(ws_password))
+    # Backend settings, not state (version 3): scanned as a plain file, no invalid-state issue.
+    write(root / "infra/.terraform/terraform.tfstate", {"version": 3, "backend": {"type": "s3", "config": {}}})
+    (root / "broken.tfstate").write_text(f'{{"version": 4, "resources": [ "{loose}"\n', encoding="utf-8")
+
+    code, report = scan_json(run_cli, root, "-c", config)
+
+    assert code == 1
+    found = findings_by_secret(report)
+    assert set(found) == {password, backup_password, ws_password, token, loose}
+    assert all(len(f) == 1 for f in found.values()), "a secret is reported once per file, state or rule"
+
+    def where(secret: str) -> tuple[str, str, str, str, str, int]:
+        (f,) = found[secret]
+        loc = f["location"]
+        return (
+            f["rule"]["id"],
+            loc["kind"],
+            loc["path"],
+            loc.get("resource", ""),
+            loc.get("attribute", ""),
+            loc["line"],
+        )
+
+    state = root / "infra/terraform.tfstate"
+    assert where(password) == (RULE, "tfstate", f"{state}", "random_password.db", "result", line_of(state, password))
+    assert where(token) == ("github-pat", "tfstate", f"{state}", "acme_service.api", "notes", line_of(state, token))
+    assert where(backup_password)[2:4] == (f"{state}.backup", "random_password.db")
+    assert where(ws_password)[2:4] == (
+        f"{root}/infra/terraform.tfstate.d/staging/terraform.tfstate",
+        "random_password.db",
+    )
+    # Invalid JSON: scanned as text (the token is still found) and listed as an issue; the scan goes on.
+    assert where(loose)[:3] == ("github-pat", "file", f"{root}/broken.tfstate")
+    issues = {(i["path"], i["reason"]) for i in report["issues"]}
+    assert (f"{root}/broken.tfstate", "invalid-state") in issues
+    assert not any("/.terraform/" in path for path, _ in issues)
+    assert report["summary"]["skipped"].get("invalid-state") == 1
+
+    code, out, _ = run_cli("scan", root, "-c", config)  # the text report names the resource too
+    assert code == 1
+    assert "in state: random_password.db result" in out
+    assert "invalid-state: scanned as plain text, not as state: not a Terraform state: invalid JSON" in out
+
+
+def test_history_range_and_staged_scans_read_committed_state(
+    tmp_path: Path, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    clock = [1_700_000_000]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "-c", "init.defaultBranch=main", "init", "-q", clock=clock)
+    first, second, staged = (tokens.clean_chars(ALNUM, 24) for _ in range(3))
+    token = tokens.github_clean()
+
+    write(repo / "terraform.tfstate", password_state(first, serial=1))
+    _git(repo, "add", "-A", clock=clock)
+    _git(repo, "commit", "-q", "-m", "state", clock=clock)
+    introduced = _git(repo, "rev-parse", "HEAD", clock=clock)
+    # The password rotated and a resource with a token added: a new version of the same file.
+    write(repo / "terraform.tfstate", password_state(second, serial=2, extra=notes_resource(f"token {token}")))
+    _git(repo, "commit", "-q", "-am", "apply", clock=clock)
+    rotated = _git(repo, "rev-parse", "HEAD", clock=clock)
+    (repo / "terraform.tfstate").unlink()
+    _git(repo, "commit", "-q", "-am", "remove state", clock=clock)
+
+    code, report = scan_json(run_cli, repo, "--history", "--workers", "2", "-c", config)
+    assert code == 1
+    found = findings_by_secret(report)
+    assert set(found) == {first, second, token}
+    got = {
+        secret: (f["rule"]["id"], f["location"]["kind"], f["location"]["commit"], f["location"]["resource"],
+                 f["location"]["attribute"])
+        for secret, (f,) in found.items()
+    }  # fmt: skip
+    assert got == {
+        first: (RULE, "git", introduced, "random_password.db", "result"),
+        second: (RULE, "git", rotated, "random_password.db", "result"),
+        token: ("github-pat", "git", rotated, "acme_service.api", "notes"),
+    }
+
+    # A range reports what its commits add, not the state the base already had.
+    code, report = scan_json(run_cli, repo, "--range", f"{introduced}..{rotated}", "-c", config)
+    assert code == 1
+    assert set(findings_by_secret(report)) == {second, token}
+
+    # Staged: the lines the index adds, still tied to their resource.
+    write(repo / "env/terraform.tfstate", password_state(staged))
+    _git(repo, "add", "-A", clock=clock)
+    code, report = scan_json(run_cli, repo, "--staged", "-c", config)
+    assert code == 1
+    (f,) = report["findings"]
+    assert (f["secret"], f["location"]["resource"], f["location"]["attribute"]) == (
+        staged,
+        "random_password.db",
+        "result",
+    )
+
+
+def test_history_skips_the_analysis_of_versions_that_change_no_secret(tokens: TokenFactory) -> None:
+    from helpers import BUILTIN_RULES
+
+    from scanner.detect.engine import Detector
+    from scanner.ruleset import load_ruleset
+    from scanner.sources.tfstate import state_blob_groups
+
+    detector = Detector(load_ruleset([BUILTIN_RULES / "terraform.yaml", BUILTIN_RULES / "github.yaml"]))
+
+    def blob(doc: dict[str, Any]) -> bytes:
+        return (json.dumps(doc, indent=2) + "\n").encode()
+
+    password = tokens.clean_chars(ALNUM, 24)
+    base = password_state(password, serial=1, extra=notes_resource("first"))
+    previous = blob(base)
+
+    def changed(**edits: Any) -> dict[str, Any]:
+        doc = json.loads(previous)
+        doc["serial"] = 2
+        attributes = doc["resources"][1]["instances"][0]["attributes"]
+        attributes.update(edits)
+        return doc
+
+    # Only the serial and a plain attribute changed: nothing new.
+    assert state_blob_groups(detector, blob(changed(notes="second")), previous, False) == []
+
+    # A new token where a rule matches, a rotated password, a new sensitive output: the version is analysed
+    # (whole: findings the previous version already had are dropped later, as for any blob).
+    def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
+        groups = state_blob_groups(detector, blob(doc), previous, False)
+        return {(g.address, m.secret.reveal()) for g in groups or [] for m in g.matches}
+
+    token, rotated, output = tokens.github_clean(), tokens.clean_chars(ALNUM, 24), tokens.clean_chars(ALNUM, 20)
+    assert ("acme_service.api", token) in found(changed(notes=f"token {token}"))
+    assert ("random_password.db", rotated) in found(password_state(rotated, serial=2, extra=notes_resource("first")))
+    doc = changed()
+    doc["outputs"] = {"admin": {"value": output, "type": "string", "sensitive": True}}
+    assert ("output.admin", output) in found(doc)
+    # Not a state any more: None, so the blob is scanned as text.
+    assert state_blob_groups(detector, previous[:-20], previous, False) is None

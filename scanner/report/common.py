@@ -19,13 +19,16 @@ def location_uri(origin: Origin) -> str:
 def origin_fields(origin: Origin) -> dict[str, Any]:
     """Provenance beyond the path, for JSON and SARIF properties."""
     if isinstance(origin, GitOrigin):
-        return {
+        fields = {
             "commit": origin.commit,
             "author": origin.author,
             "email": origin.email,
             "date": origin.date,
             "where": origin.where,
         }
+        if origin.address or origin.attribute:  # a Terraform state file in the repository
+            fields.update(resource=origin.address, attribute=origin.attribute)
+        return fields
     if isinstance(origin, ImageOrigin):
         return {
             "image": origin.image,

@@ -32,6 +32,9 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     extra = origin_fields(f.origin)
     if "commit" in extra:
         lines.append(("", f"  commit {extra['commit'][:12]} by {extra['author']} on {extra['date']}"))
+    if extra.get("resource") or extra.get("attribute"):
+        where = f"{extra['resource']} {extra['attribute']}" if extra["attribute"] else extra["resource"]
+        lines.append(("", f"  in state: {where}"))
     if extra.get("status") and extra.get("status") != "visible":
         lines.append(("", f"  {extra['status']}"))
     lines.append(("dim", f"  │ {m.snippet}"))

@@ -53,7 +53,6 @@ def scan_artifact(
     else:
         from scanner.sources.tfstate import scan_tfstate
 
-        scan_tfstate(scan, args.tfstate)
-        result.target_detail = f"state {args.tfstate}"
+        result.target_detail = scan_tfstate(scan, args.tfstate, all_versions=getattr(args, "all_versions", False))
     result.stats.duration_s = time.perf_counter() - started
     return result

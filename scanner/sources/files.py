@@ -50,6 +50,14 @@ def is_binary(content: bytes) -> bool:
     return b"\0" in content[:BINARY_SNIFF]
 
 
+def is_state_path(path: str) -> bool:
+    """A Terraform state file by name: ``*.tfstate``, ``*.tfstate.backup`` (workspaces' states sit in
+    ``terraform.tfstate.d/<ws>/``). ``.terraform/terraform.tfstate`` is backend settings, not state."""
+    if not path.endswith((".tfstate", ".tfstate.backup")):
+        return False
+    return path != ".terraform/terraform.tfstate" and not path.endswith("/.terraform/terraform.tfstate")
+
+
 def printable_path(path: str) -> str:
     """A path fit for reports: bytes that are not UTF-8 (old Latin-1 names arrive as lone surrogates from
     ``os`` and git) shown as ``\\xNN`` escapes, so every report stays valid UTF-8."""

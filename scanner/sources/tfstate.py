@@ -1,5 +1,6 @@
 """The Terraform state source: a v4 state file (``terraform.tfstate``, ``.tfstate.backup``) or the output of
-``terraform show -json``.
+``terraform show -json``, read from a file, stdin, a remote backend (``sources.tfremote``), or met as a file in a
+directory, staged or history scan (``add_state_chunk``, ``state_blob_groups``).
 
 The whole file is scanned with the rules, so every finding carries the line where the value sits; each match is
 then tied to the resource address and attribute path of the value it falls in. Values Terraform marks sensitive
@@ -10,18 +11,21 @@ plaintext (integrations.md 6.1, 6.2).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from scanner.detect.engine import RawMatch, to_matches
+from scanner.detect.engine import Detector, RawMatch, to_matches
 from scanner.detect.entropy import shannon_entropy
-from scanner.errors import InputError
-from scanner.models import Chunk, Match, TfstateOrigin
+from scanner.errors import InputError, UsageError
+from scanner.models import Chunk, Match, ScanIssue, TfstateOrigin
+from scanner.ruleset import CompiledRule
 from scanner.scan import Scan
 from scanner.sources.files import blob_id
 
@@ -316,21 +320,22 @@ def _byte_offsets(text: str, leaves: list[Leaf]) -> Iterator[tuple[int, int]]:
         yield start, nbytes
 
 
-def _read(path: str) -> tuple[bytes, str]:
-    if path == "-":
-        return sys.stdin.buffer.read(), "-"
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(), path
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file or directory") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+@dataclass(frozen=True, slots=True)
+class StateGroup:
+    """The matches that fall in one resource attribute or output (``address`` is "" outside any)."""
+
+    address: str
+    attribute: str
+    matches: tuple[Match, ...]
 
 
-def scan_tfstate(scan: Scan, path: str, shown: str | None = None) -> None:
-    data, default_shown = _read(path)
-    shown = shown or default_shown.replace("\\", "/")
+def sensitive_rule(rules: Iterable[CompiledRule]) -> CompiledRule | None:
+    return next((rule for rule in rules if rule.id == SENSITIVE_RULE), None)
+
+
+def analyse(data: bytes, shown: str, matches: Sequence[Match], rule: CompiledRule | None) -> list[StateGroup]:
+    """Tie the rule ``matches`` of a state file to resource attributes, and add a ``rule`` match for each value
+    state keeps in plaintext that no pattern matched. Raises ``InputError`` when ``data`` is not a state."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -338,25 +343,18 @@ def scan_tfstate(scan: Scan, path: str, shown: str | None = None) -> None:
     doc = load_state(text, shown)
     leaves = _Walker(text).run()
     index = _StateIndex(doc, leaves)
-    stats = scan.result.stats
-    stats.items_scanned += 1
-    stats.bytes_scanned += len(data)
-
     spans = [(start, end, leaf) for leaf, (start, end) in zip(leaves, _byte_offsets(text, leaves), strict=True)]
     starts = [s for s, _, _ in spans]
 
     def leaf_at(offset: int) -> Leaf | None:
-        from bisect import bisect_right
-
         i = bisect_right(starts, offset) - 1
         if i >= 0 and spans[i][0] <= offset <= spans[i][1]:
             return spans[i][2]
         return None
 
-    chunk = Chunk(data, TfstateOrigin(shown), blob_id(data))
     covered: set[Path] = set()
     groups: dict[tuple[str, str], list[Match]] = {}
-    for match in scan.matches_for(chunk):
+    for match in matches:
         leaf = leaf_at(match.start)
         owned = index.owner(leaf.path) if leaf is not None else None
         key = (owned[0].address, owned[0].attribute) if owned else ("", "")
@@ -364,7 +362,6 @@ def scan_tfstate(scan: Scan, path: str, shown: str | None = None) -> None:
         if leaf is not None:
             covered.add(leaf.path)
 
-    rule = scan.ruleset.by_id.get(SENSITIVE_RULE)
     if rule is not None:
         for start, end, leaf in spans:
             if leaf.path in covered or not isinstance(leaf.value, str) or not leaf.value.strip():
@@ -375,6 +372,178 @@ def scan_tfstate(scan: Scan, path: str, shown: str | None = None) -> None:
             value = leaf.value
             raw = RawMatch(rule, start, end, value, shannon_entropy(value))
             groups.setdefault((owned[0].address, owned[0].attribute), []).extend(to_matches(data, [raw]))
+    return [StateGroup(address, attribute, tuple(found)) for (address, attribute), found in groups.items()]
 
-    for (address, attribute), matches in groups.items():
-        scan.add_matches(TfstateOrigin(shown, address=address, attribute=attribute), matches)
+
+def _touching(groups: list[StateGroup], lines: frozenset[int]) -> list[StateGroup]:
+    """Only the matches on ``lines`` (what a staged change or a range adds)."""
+    kept = []
+    for group in groups:
+        matches = tuple(m for m in group.matches if any(n in lines for n in range(m.line, m.end_line + 1)))
+        if matches:
+            kept.append(StateGroup(group.address, group.attribute, matches))
+    return kept
+
+
+def add_groups(scan: Scan, shown: str, groups: Iterable[StateGroup]) -> None:
+    for group in groups:
+        scan.add_matches(TfstateOrigin(shown, address=group.address, attribute=group.attribute), group.matches)
+
+
+def add_state_chunk(scan: Scan, chunk: Chunk, only_lines: frozenset[int] | None = None) -> bool:
+    """A state file met in a directory or staged scan: analysed as state, so its rule findings carry the resource
+    address and plaintext sensitive values are found too. Not a valid state: an issue, and False so the caller
+    scans it as plain text."""
+    shown = chunk.origin.path
+    try:
+        groups = analyse(chunk.content, shown, scan.matches_for(chunk), scan.ruleset.by_id.get(SENSITIVE_RULE))
+    except InputError as exc:
+        message = str(exc).removeprefix(f"{shown}: ")
+        scan.result.stats.skipped["invalid-state"] += 1
+        scan.result.issues.append(ScanIssue(shown, "invalid-state", f"scanned as plain text, not as state: {message}"))
+        return False
+    stats = scan.result.stats
+    stats.items_scanned += 1
+    stats.bytes_scanned += len(chunk.content)
+    add_groups(scan, shown, groups if only_lines is None else _touching(groups, only_lines))
+    return True
+
+
+def state_blob_groups(
+    detector: Detector, data: bytes, previous: bytes | None, only_added_lines: bool
+) -> list[StateGroup] | None:
+    """A state file's version in a git history or range scan (called in worker processes): parsed whole, since
+    a change deep in the file needs the resources around it. None when it is not a valid state (scanned as
+    plain text then). In a range, only what the version adds against ``previous`` counts.
+
+    Most versions of a state change ids, tags and the serial, not secrets: when the changed parts hold no rule
+    match and no new value of a secret attribute, the version has nothing the previous one did not, and the
+    costly whole-file analysis is skipped (findings already made at this path stand)."""
+    if previous is not None and _nothing_new(detector, data, previous):
+        return []
+    try:
+        groups = analyse(data, "", detector.detect(data), sensitive_rule(detector.rules))
+    except InputError:
+        return None
+    if only_added_lines and previous is not None:
+        from scanner.sources.git import new_line_numbers
+
+        groups = _touching(groups, new_line_numbers(previous, data))
+    return groups
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+
+
+def _nothing_new(detector: Detector, data: bytes, previous: bytes) -> bool:
+    """True when ``data`` is a valid state whose new lines (lines ``previous`` does not have) hold no rule match
+    and no string at a secret or sensitive path. Any doubt (invalid JSON, ...) is False: analyse in full."""
+    from scanner.gitscan import changed_regions  # gitscan imports this module
+    from scanner.sources.git import new_line_numbers
+
+    added = new_line_numbers(previous, data)
+    for region, first in changed_regions(previous, data):
+        for match in detector.detect(region, first_line=first):
+            if any(n in added for n in range(match.line, match.end_line + 1)):
+                return False
+    lines = data.split(b"\n")
+    fresh = {m.group() for n in added for m in _JSON_STRING.finditer(lines[n - 1])}
+    try:
+        doc = load_state(data.decode("utf-8"), "")  # still a state? (C speed; the walk is what costs)
+        values = {json.loads(token) for token in fresh}
+    except (InputError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    if not values:
+        return True
+    index = _StateIndex(doc, [])
+    for path, value in _string_leaves(doc, ()):
+        if value in values:
+            owned = index.owner(path)
+            if owned is not None and owned[1]:
+                return False
+    return True
+
+
+def _string_leaves(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _string_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _string_leaves(value, (*path, i))
+    elif isinstance(node, str) and node.strip():
+        yield path, node
+
+
+def _read(path: str) -> tuple[bytes, str]:
+    if path == "-":
+        return sys.stdin.buffer.read(), "-"
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(), path.replace("\\", "/")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def scan_tfstate(scan: Scan, source: str, all_versions: bool = False) -> str:
+    """``--tfstate FILE|-|URL``: one state, or each state a remote location holds. Returns what was read, for the
+    report's target detail. A single state that cannot be read or parsed is an ``InputError``; in a listing (an
+    S3 prefix, object versions) such a state is an issue, scanned as plain text if it was read, and the scan goes
+    on."""
+    from scanner.sources import tfremote
+
+    if not tfremote.is_remote(source):
+        if all_versions:
+            raise UsageError("--all-versions reads the versions of s3:// state; it does not apply to a file")
+        data, shown = _read(source)
+        add_groups(scan, shown, _analyse_whole(scan, data, shown))
+        return f"state {shown}"
+    remote = tfremote.open_remote(source, tfremote.RemoteOptions(all_versions=all_versions))
+    seen: set[tuple[str, ...]] = set()
+    count = 0
+    for document in remote.documents():
+        count += 1
+        if document.error:
+            scan.result.stats.skipped[document.reason] += 1
+            scan.result.issues.append(ScanIssue(document.shown, document.reason, document.error))
+            continue
+        try:
+            groups = _analyse_whole(scan, document.data, document.shown)
+        except InputError as exc:
+            if not remote.listing:
+                raise
+            message = str(exc).removeprefix(f"{document.shown}: ")
+            scan.result.stats.skipped["invalid-state"] += 1
+            scan.result.issues.append(
+                ScanIssue(document.shown, "invalid-state", f"scanned as plain text, not as state: {message}")
+            )
+            scan.add(Chunk(document.data, TfstateOrigin(document.shown), blob_id(document.data)))
+            continue
+        add_groups(scan, document.shown, _first_seen(groups, document.key, seen) if remote.listing else groups)
+    return f"state {remote.shown} ({count} {'state' if count == 1 else 'states'} read)"
+
+
+def _analyse_whole(scan: Scan, data: bytes, shown: str) -> list[StateGroup]:
+    chunk = Chunk(data, TfstateOrigin(shown), blob_id(data))
+    groups = analyse(data, shown, scan.matches_for(chunk), scan.ruleset.by_id.get(SENSITIVE_RULE))
+    stats = scan.result.stats
+    stats.items_scanned += 1
+    stats.bytes_scanned += len(data)
+    return groups
+
+
+def _first_seen(groups: list[StateGroup], key: str, seen: set[tuple[str, ...]]) -> Iterator[StateGroup]:
+    """Versions are read oldest first: a secret kept from version to version is one finding, at the version that
+    introduced it (a stable location, as a git finding names the commit that introduced it)."""
+    for group in groups:
+        fresh = []
+        for match in group.matches:
+            digest = hashlib.sha256(match.secret.reveal().encode("utf-8", "surrogatepass")).hexdigest()
+            marker = (key, group.address, group.attribute, match.rule_id, digest)
+            if marker not in seen:
+                seen.add(marker)
+                fresh.append(match)
+        if fresh:
+            yield StateGroup(group.address, group.attribute, tuple(fresh))
