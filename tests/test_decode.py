@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tokens import TokenFactory
 
-from scanner.detect.decode import encoded_spans
+from scanner.detect.decode import MIN_RUN, _runs, encoded_spans
 from scanner.detect.engine import Detector
 from scanner.models import Match
 from scanner.ruleset.model import Ruleset
@@ -224,3 +225,9 @@ def test_detector_never_raises_and_positions_are_in_range(github_detector: Detec
     for m in github_detector.detect(content):
         assert 0 <= m.start < m.end <= len(content)
         assert 1 <= m.line <= m.end_line <= content.count(b"\n") + 1
+
+
+@given(st.text(alphabet="A ", max_size=300))
+def test_runs_are_exactly_the_runs_of_at_least_min_run_base64_characters(translated: str) -> None:
+    expected = [m.span() for m in re.finditer(f"A{{{MIN_RUN},}}", translated)]
+    assert list(_runs(translated.encode())) == expected

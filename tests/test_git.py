@@ -279,6 +279,36 @@ def test_history_scans_commit_messages_and_annotated_tag_messages(repo: Repo, sc
     assert len(report["findings"]) == 2
 
 
+def test_commit_messages_scanned_in_batches_give_the_findings_of_one_scan_each(
+    repo: Repo, scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages are scanned in batches (``MESSAGE_BATCH``, made tiny here so these commits span several), then
+    a message a match touches is scanned alone: line numbers are the message's own, and text that only forms a
+    secret across two adjacent messages is not a finding."""
+    from scanner import gitscan
+
+    monkeypatch.setattr(gitscan, "MESSAGE_BATCH", 120)
+    first, second = tokens.github_clean(), tokens.github_clean()
+    head, tail = second[:20], second[20:]
+    commits = {}
+    for i in range(12):
+        message = f"change {i}\n\nplain text"
+        if i == 3:
+            message = f"change {i}\n\nnotes\nGITHUB_TOKEN={first}"
+        elif i == 7:
+            message = f"change {i}\n\nGITHUB_TOKEN={head}"  # the next message holds the rest of a token
+        elif i == 8:
+            message = tail
+        commits[i] = repo.commit(message, {f"f{i}.txt": f"{i}\n"})
+
+    code, report, _ = scan(repo.path, "--history")
+
+    assert code == 1
+    assert secrets(report) == [first]
+    [location] = by_secret(report, first)
+    assert (location["commit"], location["where"], location["line"]) == (commits[3], "commit-message", 4)
+
+
 def test_history_scans_stash_entries(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     first, second = tokens.github_clean(), tokens.github_clean()
     repo.commit("initial", {"app.env": "USER=me\n"})

@@ -62,16 +62,16 @@ def _base64_decode(token: bytes) -> bytes | None:
 
 
 def _runs(translated: bytes) -> Iterator[tuple[int, int]]:
-    """Runs of at least MIN_RUN ``A``s. ``bytes.find`` of a literal is far faster than ``re`` on ``A{20,}``."""
+    """Runs of at least MIN_RUN ``A``s. ``bytes.find`` of a literal is far faster than ``re`` on ``A{20,}``.
+    Each search starts at the start or on a space, so the first ``A``s it finds begin a run."""
     needle = b"A" * MIN_RUN
-    pos = translated.find(needle)
-    while pos != -1:
-        start = translated.rfind(b" ", 0, pos) + 1
-        end = translated.find(b" ", pos + MIN_RUN)
+    start = translated.find(needle)
+    while start != -1:
+        end = translated.find(b" ", start + MIN_RUN)
         if end == -1:
             end = len(translated)
         yield start, end
-        pos = translated.find(needle, end)
+        start = translated.find(needle, end)
 
 
 def _base64_and_hex(content: bytes) -> Iterator[DecodedSpan]:

@@ -117,13 +117,12 @@ class Detector:
         return self.prefilter.name
 
     def raw_matches(self, content: bytes, depth: int = 0) -> list[RawMatch]:
-        lowered = content.lower()
         found: list[RawMatch] = []
         # Spans a specific rule recognised by format but rejected as never issued (a wrong checksum): a generic
         # rule must not report the same token again just because it sits after "token =".
         vetoed: list[tuple[int, int]] = []
-        scanned = self.prefilter.scan(content, lowered)
-        hits = scanned.hits
+        scanned = self.prefilter.scan(content)
+        hits, lowered = scanned.hits, scanned.lowered
         for index in scanned.candidates:
             rule = self.rules[index]
             if not any(hits.positions(k) for k in rule.keywords):

@@ -57,12 +57,13 @@ def _find_all(haystack: bytes, needle: bytes) -> list[int]:
 class Scanned:
     candidates: Sequence[int]
     hits: KeywordHits
+    lowered: bytes  # the content lower-cased (empty when there is no candidate: nothing will need it)
 
 
 class Prefilter(Protocol):
     name: str
 
-    def scan(self, content: bytes, lowered: bytes) -> Scanned: ...
+    def scan(self, content: bytes) -> Scanned: ...
 
 
 class KeywordPrefilter:
@@ -71,9 +72,10 @@ class KeywordPrefilter:
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self._keywords = [(i, rule.keywords) for i, rule in enumerate(rules)]
 
-    def scan(self, content: bytes, lowered: bytes) -> Scanned:
+    def scan(self, content: bytes) -> Scanned:
+        lowered = content.lower()
         candidates = [i for i, keywords in self._keywords if any(k in lowered for k in keywords)]
-        return Scanned(candidates, KeywordHits(lowered))
+        return Scanned(candidates, KeywordHits(lowered), lowered)
 
 
 class HyperscanPrefilter:
@@ -149,12 +151,14 @@ class HyperscanPrefilter:
             keyword = self._keywords[pattern_id - self._rule_count]
             self._keyword_hits.setdefault(keyword, []).append(end - len(keyword))
 
-    def scan(self, content: bytes, lowered: bytes) -> Scanned:
+    def scan(self, content: bytes) -> Scanned:
         self._rules_hit = list(self._always)
         self._keyword_hits = {}
         if content:
             self._db.scan(content, match_event_handler=self._on_match)
-        return Scanned(self._rules_hit, KeywordHits(lowered, self._keyword_hits))
+        # Most chunks have no candidate rule; lower-casing them would be wasted (a tenth of detection time).
+        lowered = content.lower() if self._rules_hit else b""
+        return Scanned(self._rules_hit, KeywordHits(lowered, self._keyword_hits), lowered)
 
 
 def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:
