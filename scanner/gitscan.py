@@ -44,7 +44,11 @@ AHEAD = 1024  # blobs sent to workers and not yet back, before the walk waits
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
 CONTEXT_LINES = 3
 CONTEXT_BYTES = 512
-LARGE_REGION = 32 * 1024
+# Narrowing a region to its new lines costs about 11 ns per byte of region (line sets of both versions);
+# scanning it costs about 6 ns (pytest's history: narrowing every region over 32 KB took 2.9 s where
+# scanning them whole took 1.9 s). Only a region this large is narrowed: it bounds the cost of content that
+# is slow to scan.
+LARGE_REGION = 1 << 20
 MESSAGE_BATCH = 64 * 1024
 MESSAGE_SEPARATOR = b"\n\n"
 
