@@ -1,14 +1,15 @@
 """Prefilters: which rules are worth running on a chunk, and where their keywords are. Two engines, one contract.
 
-The contract (called from several processes; each builds its own): ``scan(content, lowered)`` returns a
+The contract (called from several processes; each builds its own): ``scan(content)`` returns a
 ``Scanned``: the indices of rules that *may* match (never too few; too many is fine) and a ``KeywordHits`` that
 gives the exact start offsets of each keyword in the lower-cased content. The final decision is always Python
 ``re`` near those keywords plus the keyword check in ``engine.py``, so both engines give identical findings.
 
-* ``HyperscanPrefilter`` runs every rule's regex (one report per rule) and every keyword literal (every
-  occurrence) in one Hyperscan pass. Rules Hyperscan cannot compile are returned as candidates every time. The
-  compiled database is cached on disk, keyed by the ruleset hash and the Hyperscan version: compiling ~250
-  rules takes seconds, loading it a millisecond.
+* ``HyperscanPrefilter`` runs every rule's regex (one report per rule) in one Hyperscan pass. Rules Hyperscan
+  cannot compile are returned as candidates every time. Keyword positions are found with ``bytes.find`` when a
+  candidate asks for them: most chunks have no candidate, and reporting every keyword occurrence from Hyperscan
+  cost a Python callback each (220,000 on pytest's history). The compiled database is cached on disk, keyed
+  by the ruleset hash and the Hyperscan version: compiling ~250 rules takes seconds, loading it a millisecond.
 * ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs, and
   keyword positions come from ``bytes.find``.
 """
@@ -16,7 +17,6 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,20 +26,17 @@ from scanner.ruleset.model import CompiledRule
 
 
 class KeywordHits:
-    """Start offsets of keywords in a chunk's lower-cased content: precomputed, or searched on first request."""
+    """Start offsets of keywords in a chunk's lower-cased content, searched on first request."""
 
-    __slots__ = ("_found", "_lazy", "_lowered")
+    __slots__ = ("_found", "_lowered")
 
-    def __init__(self, lowered: bytes, found: dict[bytes, list[int]] | None = None) -> None:
+    def __init__(self, lowered: bytes) -> None:
         self._lowered = lowered
-        self._lazy = found is None
-        self._found: dict[bytes, list[int]] = {} if found is None else found
+        self._found: dict[bytes, list[int]] = {}
 
     def positions(self, keyword: bytes) -> list[int]:
         hits = self._found.get(keyword)
         if hits is None:
-            if not self._lazy:
-                return []
             hits = self._found[keyword] = _find_all(self._lowered, keyword)
         return hits
 
@@ -85,18 +82,15 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._hs = hyperscan
-        self._rule_count = len(rules)
-        self._keywords = sorted({k for rule in rules for k in rule.keywords})
         self._always: list[int] = []
-        # "hs2": rule regexes plus keyword literals in one database.
-        cache_name = f"hs2-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        # "hs3": rule regexes only ("hs2" held keyword literals too).
+        cache_name = f"hs3-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
         db = self._load(cache.read(cache_name))
         if db is None:
             db, self._always = self._compile(rules)
             cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
         self._db = db
         self._rules_hit: list[int] = []
-        self._keyword_hits: dict[bytes, list[int]] = {}
 
     def _load(self, data: bytes | None) -> Any:
         if data is None:
@@ -116,16 +110,11 @@ class HyperscanPrefilter:
     def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any, list[int]]:
         hs = self._hs
         single = hs.HS_FLAG_SINGLEMATCH
-        keyword_ids = list(range(len(rules), len(rules) + len(self._keywords)))
-        keyword_exprs = [re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords]
-        keyword_flags = [hs.HS_FLAG_CASELESS] * len(self._keywords)
 
         def build(usable: list[int]) -> Any:
             db = hs.Database()
             db.compile(
-                expressions=[rules[i].spec.regex.encode() for i in usable] + keyword_exprs,
-                ids=usable + keyword_ids,
-                flags=[single] * len(usable) + keyword_flags,
+                expressions=[rules[i].spec.regex.encode() for i in usable], ids=usable, flags=[single] * len(usable)
             )
             return db
 
@@ -145,20 +134,15 @@ class HyperscanPrefilter:
         return build(usable), always
 
     def _on_match(self, pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-        if pattern_id < self._rule_count:
-            self._rules_hit.append(pattern_id)
-        else:
-            keyword = self._keywords[pattern_id - self._rule_count]
-            self._keyword_hits.setdefault(keyword, []).append(end - len(keyword))
+        self._rules_hit.append(pattern_id)
 
     def scan(self, content: bytes) -> Scanned:
         self._rules_hit = list(self._always)
-        self._keyword_hits = {}
         if content:
             self._db.scan(content, match_event_handler=self._on_match)
         # Most chunks have no candidate rule; lower-casing them would be wasted (a tenth of detection time).
         lowered = content.lower() if self._rules_hit else b""
-        return Scanned(self._rules_hit, KeywordHits(lowered, self._keyword_hits), lowered)
+        return Scanned(self._rules_hit, KeywordHits(lowered), lowered)
 
 
 def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:
