@@ -6,10 +6,11 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
 ``re`` near those keywords plus the keyword check in ``engine.py``, so both engines give identical findings.
 
 * ``HyperscanPrefilter`` runs every rule's regex (one report per rule) in one Hyperscan pass. Rules Hyperscan
-  cannot compile are returned as candidates every time. Keyword positions are found with ``bytes.find`` when a
-  candidate asks for them: most chunks have no candidate, and reporting every keyword occurrence from Hyperscan
-  cost a Python callback each (220,000 on pytest's history). The compiled database is cached on disk, keyed
-  by the ruleset hash and the Hyperscan version: compiling ~250 rules takes seconds, loading it a millisecond.
+  cannot compile are returned as candidates every time. Keyword positions come from a second database of the
+  keyword literals, run only when a chunk has a candidate rule: most chunks have none, and each keyword
+  occurrence costs a Python callback (220,000 on pytest's history). The compiled databases are cached on disk,
+  keyed by the ruleset hash and the Hyperscan version: compiling ~250 rules takes seconds, loading a
+  millisecond.
 * ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs, and
   keyword positions come from ``bytes.find``.
 """
@@ -17,8 +18,10 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from scanner import cache
@@ -26,15 +29,20 @@ from scanner.ruleset.model import CompiledRule
 
 
 class KeywordHits:
-    """Start offsets of keywords in a chunk's lower-cased content, searched on first request."""
+    """Start offsets of keywords in a chunk's lower-cased content, found on first request: every keyword at
+    once by ``find_every`` (one Hyperscan pass) when given, else one ``bytes.find`` loop per keyword."""
 
-    __slots__ = ("_found", "_lowered")
+    __slots__ = ("_find_every", "_found", "_lowered")
 
-    def __init__(self, lowered: bytes) -> None:
+    def __init__(self, lowered: bytes, find_every: Callable[[], dict[bytes, list[int]]] | None = None) -> None:
         self._lowered = lowered
+        self._find_every = find_every
         self._found: dict[bytes, list[int]] = {}
 
     def positions(self, keyword: bytes) -> list[int]:
+        if self._find_every is not None:
+            self._found, self._find_every = self._find_every(), None
+            return self._found.get(keyword, [])
         hits = self._found.get(keyword)
         if hits is None:
             hits = self._found[keyword] = _find_all(self._lowered, keyword)
@@ -91,6 +99,39 @@ class HyperscanPrefilter:
             cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
         self._db = db
         self._rules_hit: list[int] = []
+        self._keywords = sorted({k for rule in rules for k in rule.keywords})
+        self._keyword_db = self._keyword_database(f"hs3k-{cache_name[4:]}")
+
+    def _keyword_database(self, cache_name: str) -> Any:
+        """Every keyword literal (every occurrence), for chunks that have a candidate rule."""
+        hs = self._hs
+        data = cache.read(cache_name)
+        if data is not None:
+            try:
+                db = hs.loadb(data, hs.HS_MODE_BLOCK)
+                db.scratch = hs.Scratch(db)
+                return db
+            except (ValueError, TypeError, hs.HyperscanError):
+                pass
+        db = hs.Database()
+        db.compile(
+            expressions=[re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords],
+            ids=list(range(len(self._keywords))),
+            flags=[0] * len(self._keywords),
+        )
+        cache.write(cache_name, hs.dumpb(db))
+        return db
+
+    def _keyword_positions(self, lowered: bytes) -> dict[bytes, list[int]]:
+        found: dict[bytes, list[int]] = {}
+        keywords = self._keywords
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+            keyword = keywords[pattern_id]
+            found.setdefault(keyword, []).append(end - len(keyword))
+
+        self._keyword_db.scan(lowered, match_event_handler=on_match)
+        return found
 
     def _load(self, data: bytes | None) -> Any:
         if data is None:
@@ -140,9 +181,11 @@ class HyperscanPrefilter:
         self._rules_hit = list(self._always)
         if content:
             self._db.scan(content, match_event_handler=self._on_match)
-        # Most chunks have no candidate rule; lower-casing them would be wasted (a tenth of detection time).
-        lowered = content.lower() if self._rules_hit else b""
-        return Scanned(self._rules_hit, KeywordHits(lowered), lowered)
+        # Most chunks have no candidate rule; lower-casing them, or finding their keywords, would be wasted.
+        if not self._rules_hit:
+            return Scanned(self._rules_hit, KeywordHits(b""), b"")
+        lowered = content.lower()
+        return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 
 
 def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:
