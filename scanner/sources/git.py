@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from scanner.errors import InputError, UsageError
 from scanner.models import Chunk, FileOrigin, GitOrigin, ScanIssue
-from scanner.sources.files import Skips, blob_id, is_binary, printable_path
+from scanner.sources.files import Skips, is_binary, printable_path
 
 ZERO_OID = "0" * 40
 SUBMODULE_MODE = 0o160000
@@ -147,7 +147,7 @@ def walk_commits(
     # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
     for commit in hidden:
         _add_tree_blobs(commit.tree, seen)
-    seen_messages: set[str] = set()
+    seen_messages: set[bytes] = set()  # the messages themselves: hashing bytes is cheaper than a digest
     visited: set[str] = set()
     changes: Iterable[Change]
     for attempt in ("git", "libgit2"):
@@ -163,8 +163,8 @@ def walk_commits(
             visited.add(commit_id)
             order = stats.commits
             stats.commits += 1
-            if message and (key := blob_id(message)) not in seen_messages:
-                seen_messages.add(key)
+            if message and message not in seen_messages:
+                seen_messages.add(message)
                 yield MessageTask(order, commit_id, message)
             for mode, oid, path in entries:
                 if mode == SUBMODULE_MODE:
