@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from gitrepo import Repo, isolate_git
 from helpers import RunCli, config_doc, write_files
-from test_git import Repo, isolate_git
 from tokens import TokenFactory
 
 from scanner.context import (
