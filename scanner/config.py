@@ -42,6 +42,7 @@ class Config:
     source: str = ""
     extend_default: bool = True
     disabled_rules: tuple[str, ...] = ()
+    rule_overrides: tuple[dict[str, Any], ...] = ()  # schema-valid; applied by scan.build_ruleset
     rules: tuple[RuleSpec, ...] = ()
     allowlists: Allowlists = field(default_factory=Allowlists)
     exclude: tuple[str, ...] = ()
@@ -153,6 +154,12 @@ def _refuse_catastrophic_regexes(doc: dict[str, Any], source: str) -> None:
                 refuse_catastrophic(rx, f"{where}: {path}")
     for path, rx in _allowlist_regexes(doc.get("allowlist"), "allowlist", _REGEX_FIELDS):
         refuse_catastrophic(rx, f"{source}: {path}")
+    for index, override in enumerate(doc.get("rule_overrides", [])):
+        where = f"{source}: rule_overrides/{index} (rule {override.get('id')})"
+        if "regex" in override:
+            refuse_catastrophic(str(override["regex"]), f"{where}: regex")
+        for path, rx in _allowlist_regexes(override.get("allowlist"), "allowlist", ("regexes", "paths")):
+            refuse_catastrophic(rx, f"{where}: {path}")
 
 
 _REGEX_FIELDS = ("regexes", "path_regexes")
@@ -200,6 +207,7 @@ def load_config(path: Path | None) -> Config:
         source=source,
         extend_default=doc.get("extend", "default") == "default",
         disabled_rules=tuple(doc.get("disabled_rules", [])),
+        rule_overrides=tuple(doc.get("rule_overrides", [])),
         rules=tuple(rules),
         allowlists=_allowlists(doc, source),
         exclude=tuple(doc.get("exclude", [])),

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
@@ -22,6 +22,7 @@ from scanner.fingerprint import default_key, finding_id, secret_id
 from scanner.models import Bypass, Chunk, FileOrigin, Finding, Match, Origin, ScanResult
 from scanner.policy import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
+from scanner.ruleset.model import RuleSpec
 from scanner.sources.files import is_state_path
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def _check_rule_id(config: Config, known: list[str], rule_id: str, where: str) -
 def build_ruleset(config: Config) -> Ruleset:
     ruleset = load_ruleset(paths=None if config.extend_default else [], extra=config.rules)
     known = list(ruleset.by_id)
+    if config.rule_overrides:
+        ruleset = _overridden(ruleset, config, known)
     for override in config.policy.overrides:
         for rule_id in sorted(override.rules):
             _check_rule_id(config, known, rule_id, f"policy/overrides/{override.index}/rules")
@@ -67,6 +70,51 @@ def build_ruleset(config: Config) -> Ruleset:
     kept = tuple(r for r in ruleset.rules if r.id not in disabled)
     digest = hashlib.sha256("\0".join([ruleset.hash, *sorted(disabled)]).encode()).hexdigest()
     return Ruleset(rules=kept, hash=digest)  # stable across runs: it keys the Hyperscan cache
+
+
+def _overridden(ruleset: Ruleset, config: Config, known: list[str]) -> Ruleset:
+    """The ruleset with ``rule_overrides`` applied: each replaces the fields it gives on the rule of its id."""
+    rules = list(ruleset.rules)
+    position = {rule.id: i for i, rule in enumerate(rules)}
+    for index, override in enumerate(config.rule_overrides):
+        _check_rule_id(config, known, override["id"], f"rule_overrides/{index}/id")
+        spec = rules[position[override["id"]]].spec
+        base = _as_dict(spec)
+        if "regex" in override:
+            base["secret_group"] = None  # the old regex's group says nothing about the new one
+        if ("regex" in override or "keywords" in override) and "examples" not in override:
+            # The examples were written for the old regex; they also decide the rule's keyword windows.
+            base["examples"], base["negative_examples"] = [], []
+        merged = RuleSpec.from_dict(base | override, f"{config.source}: rule_overrides/{index}", spec.provider)
+        rules[position[spec.id]] = merged.compile()
+    digest = hashlib.sha256((ruleset.hash + repr(config.rule_overrides)).encode()).hexdigest()
+    return Ruleset(rules=tuple(rules), hash=digest)
+
+
+def _as_dict(spec: RuleSpec) -> dict[str, Any]:
+    """``spec`` in the rule-file form ``RuleSpec.from_dict`` reads."""
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "regex": spec.regex,
+        "keywords": list(spec.keywords),
+        "severity": spec.severity,
+        "confidence": spec.confidence,
+        "description": spec.description,
+        "secret_group": spec.secret_group,
+        "min_entropy": spec.min_entropy,
+        "checksum": spec.checksum,
+        "generic": spec.generic,
+        "tags": list(spec.tags),
+        "allowlist": {
+            "regexes": list(spec.allow_regexes),
+            "stopwords": list(spec.allow_stopwords),
+            "paths": list(spec.allow_paths),
+        },
+        "examples": list(spec.examples),
+        "negative_examples": list(spec.negative_examples),
+        "references": list(spec.references),
+    }
 
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:

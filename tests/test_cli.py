@@ -548,6 +548,46 @@ def test_disabled_rules_unknown_id_without_a_close_match(
     assert "unknown rule id 'zzz-nothing'" in err and "did you mean" not in err
 
 
+def test_rule_overrides_change_a_built_in_rule_in_place(
+    tmp_path: Path, run_cli: RunCli, make_config: MakeConfig, tokens: TokenFactory
+) -> None:
+    token = tokens.github_clean()
+    tree = write_files(tmp_path / "tree", {"a.env": f"T={token}\n"})
+    lowered = make_config(rule_overrides=[{"id": "github-pat", "severity": "info", "tags": ["team-x"]}])
+    code, report, _ = scan_json(run_cli, tree, "--config", lowered)
+    [finding] = report["findings"]
+    assert (code, finding["rule"]["id"], finding["rule"]["severity"], finding["verdict"]) == (
+        0,
+        "github-pat",
+        "info",
+        "warn",  # info is below the default block threshold
+    )
+    # A narrower regex (a team's own suffix): only the second token matches it.
+    suffixed = tokens.github_clean()
+    write_files(tree, {"a.env": f"T={token}\nU={suffixed}TEAM\n"})
+    narrowed = make_config(rule_overrides=[{"id": "github-pat", "regex": r"\b(ghp_[A-Za-z0-9]{36})TEAM\b"}])
+    code, report, _ = scan_json(run_cli, tree, "--config", narrowed)
+    assert code == 1
+    assert [(f["rule"]["id"], f["location"]["line"]) for f in report["findings"]] == [("github-pat", 2)]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"id": "github-pta", "severity": "low"}, "rule_overrides/0/id: unknown rule id 'github-pta' (did you mean"),
+        ({"id": "github-pat", "regex": "ghp_("}, "rule_overrides/0: rule github-pat: regex: invalid"),
+        ({"id": "github-pat", "regex": r"ghp_(\w+\s?)*x"}, "rule_overrides/0 (rule github-pat): regex: may backtrack"),
+    ],
+)
+def test_rule_overrides_errors_name_the_override(
+    tmp_path: Path, run_cli: RunCli, make_config: MakeConfig, override: dict[str, str], message: str
+) -> None:
+    config = make_config(rule_overrides=[override])
+    code, out, err = run_cli("scan", tmp_path, "--config", config)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"leakstop: error: {config}: {message}"), err
+
+
 def test_info_rules_warn_but_pass(tmp_path: Path, run_cli: RunCli, tokens: TokenFactory) -> None:
     rule = {**builtin_rule("github-pat"), "id": "test-info-pat", "severity": "info"}
     config = write_files(tmp_path / "config", {"leakstop.yaml": config_text([], rules=[rule])}) / "leakstop.yaml"
