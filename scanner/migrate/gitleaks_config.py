@@ -304,7 +304,7 @@ class _Converter:
 def required_literal(pattern: str) -> str | None:
     """The longest run of literal characters (3 or more) that every match of ``pattern`` contains, lowercased:
     a keyword for a rule that has none (leakstop's prefilter needs one)."""
-    from scanner.ruleset.model import _sre_parse
+    from scanner.ruleset.charset import sre_parse
 
     best = ""
     run: list[str] = []
@@ -322,7 +322,7 @@ def required_literal(pattern: str) -> str | None:
             best = max(best, "".join(run), key=len)
             run.clear()
 
-    walk(_sre_parse().parse(pattern))
+    walk(sre_parse().parse(pattern))
     best = max(best, "".join(run), key=len)
     return best.lower() if len(best) >= 3 else None
 

@@ -10,6 +10,7 @@ from typing import Any
 from scanner.detect.checksums import CHECKSUMS
 from scanner.errors import ConfigError
 from scanner.models import Confidence, RuleInfo, Severity
+from scanner.ruleset.charset import in_set, sre_parse
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
@@ -163,23 +164,15 @@ def scan_window(spec: RuleSpec, pattern: re.Pattern[bytes], group: int) -> int:
         for m in pattern.finditer(data):
             if not any(k in data[m.start() : m.end()].lower() for k in keywords):
                 return 0
-    parsed = _sre_parse().parse(spec.regex)
+    parsed = sre_parse().parse(spec.regex)
     items = list(parsed)
     if items and not any(_can_match_newline(op, av, parsed.state.flags) for op, av in items[:-1]):
-        last = _sre_parse().SubPattern(parsed.state, [items[-1]])
+        last = sre_parse().SubPattern(parsed.state, [items[-1]])
         last_op, last_av = items[-1]
         if not _can_match_newline(last_op, last_av, parsed.state.flags) or last.getwidth()[1] <= 1:
             return LINE_WINDOW
     width = parsed.getwidth()[1]
     return int(width) if width <= MAX_WINDOW else 0
-
-
-def _sre_parse() -> Any:
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-    except ImportError:  # Python 3.10
-        import sre_parse as _parser
-    return _parser
 
 
 def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
@@ -192,7 +185,7 @@ def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
     if name == "ANY":
         return bool(flags & re.DOTALL)
     if name == "IN":
-        return _set_has_newline(av)
+        return in_set(av, 10)
     if name == "BRANCH":
         return any(_can_match_newline(o, a, flags) for branch in av[1] for o, a in branch)
     if name == "SUBPATTERN":
@@ -204,22 +197,6 @@ def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
     if name == "ATOMIC_GROUP":
         return any(_can_match_newline(o, a, flags) for o, a in av)
     return name not in ("AT", "ASSERT", "ASSERT_NOT")  # anchors match no character; anything else: assume yes
-
-
-def _set_has_newline(items: Any) -> bool:
-    negate = False
-    found = False
-    for op, av in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            found |= av == 10
-        elif name == "RANGE":
-            found |= av[0] <= 10 <= av[1]
-        elif name == "CATEGORY":
-            found |= str(av) in ("CATEGORY_SPACE", "CATEGORY_NOT_DIGIT", "CATEGORY_NOT_WORD", "CATEGORY_LINEBREAK")
-    return found != negate
 
 
 @dataclass(frozen=True, eq=False)

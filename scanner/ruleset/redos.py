@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.ruleset.model import _sre_parse
+from scanner.ruleset.charset import BEYOND, in_set, sre_parse
 
 MIN_REPEATS = 3  # a body repeated at most twice costs at most a quadratic number of splits
 MAX_SPLITS = 10_000  # ways a bounded repetition of a bounded body may split a text before it counts as costly
-_BEYOND = 0x100  # "Ā" stands for every character beyond Latin-1 (a letter, not a digit or space)
-_SYMBOLS = (*range(256), _BEYOND)
+_SYMBOLS = (*range(256), BEYOND)
 _INF = float("inf")
 
 
@@ -68,7 +67,7 @@ _EMPTY = Span(0, 0, False)
 def check(pattern: str, flags: int = 0) -> Hazard | None:
     """The first hazard in ``pattern`` (which must compile), or None. Never raises for a compilable pattern."""
     try:
-        tree = _sre_parse().parse(pattern, flags)
+        tree = sre_parse().parse(pattern, flags)
     except (re.error, RecursionError, OverflowError):
         return None  # not ours to judge: compiling reports the error
     try:
@@ -184,11 +183,11 @@ class _Analysis:
 
     def _repeat(self, name: str, av: Any, flags: int, in_repeat: bool) -> Span | None:
         low, high, sub = av
-        many = high == _sre_parse().MAXREPEAT or high >= MIN_REPEATS
+        many = high == sre_parse().MAXREPEAT or high >= MIN_REPEATS
         body = self._seq(list(sub), flags, in_repeat or many)
         if body is None:
             return _EMPTY if low == 0 else None
-        top = _INF if high == _sre_parse().MAXREPEAT else high
+        top = _INF if high == sre_parse().MAXREPEAT else high
         if many and body.hi >= 1 and (body.amb or body.var) and name != "POSSESSIVE_REPEAT" and _costly(body, top):
             self._flag(body.amb or "nested-quantifier", unparse([(name, av)]))
         hi = 0 if body.hi == 0 or top == 0 else body.hi * top
@@ -231,7 +230,7 @@ class _Analysis:
             if name == "SUBPATTERN":
                 self._structure(list(av[3]), (flags | int(av[1])) & ~int(av[2]), repeat)
             elif name in ("MAX_REPEAT", "MIN_REPEAT"):
-                many = av[1] == _sre_parse().MAXREPEAT or av[1] >= MIN_REPEATS
+                many = av[1] == sre_parse().MAXREPEAT or av[1] >= MIN_REPEATS
                 self._structure(list(av[2]), flags, (op, av) if many else repeat)
             elif name == "POSSESSIVE_REPEAT":
                 self._structure(list(av[2]), flags, repeat)
@@ -288,16 +287,6 @@ def _member_set(name: str, av: Any, flags: int) -> frozenset[int]:
     return frozenset(s for s in _SYMBOLS if _matches(name, av, s, flags))
 
 
-@functools.cache
-def _category(name: str, symbol: int) -> bool:
-    tests = {"DIGIT": r"\d", "SPACE": r"\s", "WORD": r"\w", "LINEBREAK": r"\n"}
-    base = next((rx for key, rx in tests.items() if name.endswith(key)), None)
-    if base is None:
-        return True  # an unknown category: assume it matches
-    hit = re.fullmatch(base, chr(symbol)) is not None
-    return hit != ("_NOT_" in name)
-
-
 _IGNORECASE, _DOTALL = int(re.IGNORECASE), int(re.DOTALL)
 
 
@@ -313,28 +302,10 @@ def _matches(name: str, av: Any, symbol: int, flags: int) -> bool:
         return symbol != 10 or bool(flags & _DOTALL)
     cases = _fold(symbol, flags)
     if name == "LITERAL":
-        return av in cases or (symbol == _BEYOND and av > _BEYOND)
+        return av in cases or (symbol == BEYOND and av > BEYOND)
     if name == "NOT_LITERAL":
         return not _matches("LITERAL", av, symbol, flags)
-    return any(_in_set(av, c) for c in cases)  # IN
-
-
-def _in_set(items: Any, symbol: int) -> bool:
-    negate = False
-    found = False
-    for op, av in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            found |= av == symbol or (symbol == _BEYOND and av > _BEYOND)
-        elif name == "RANGE":
-            found |= av[0] <= symbol <= av[1] or (symbol == _BEYOND and av[1] > _BEYOND)
-        elif name == "CATEGORY":
-            found |= _category(str(av), symbol)
-        else:  # CHARSET / BIGCHARSET only appear after compilation; be conservative
-            found = True
-    return found != negate
+    return any(in_set(av, c) for c in cases)  # IN
 
 
 # --- writing a part back as a regex, for the error message ---
@@ -404,7 +375,7 @@ def _unparse_node(op: Any, av: Any) -> str:
         text = unparse(body)
         if not (len(body) == 1 and str(body[0][0]) in ("LITERAL", "ANY", "IN", "SUBPATTERN", "NOT_LITERAL", "BRANCH")):
             text = f"(?:{text})"
-        top = "" if high == _sre_parse().MAXREPEAT else str(high)
+        top = "" if high == sre_parse().MAXREPEAT else str(high)
         quantifier = {(0, ""): "*", (1, ""): "+", (0, "1"): "?"}.get((low, top))
         if quantifier is None:
             quantifier = f"{{{low}}}" if str(low) == top else f"{{{low},{top}}}"
