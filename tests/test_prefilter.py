@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tokens import TokenFactory
 
 from scanner.detect import prefilter
@@ -48,3 +50,16 @@ def test_hyperscan_database_is_loaded_from_the_cache(
     content = _content(TokenFactory())
     pat = next(i for i, r in enumerate(github_ruleset.rules) if r.id == "github-pat")
     assert pat in cached.scan(content).candidates
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["ghp_", "GHP_", "token", "x", " ", "\n", "gho_", "tok"]), max_size=40))
+def test_keyword_positions_from_hyperscan_equal_a_plain_search(github_ruleset: Ruleset, parts: list[str]) -> None:
+    """Every keyword, present or absent, gets the offsets ``bytes.find`` gives on the lower-cased content."""
+    pytest.importorskip("hyperscan")
+    hyper = prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)  # from the disk cache
+    content = ("".join(parts) + _content(TokenFactory()).decode()).encode()  # a token: a candidate rule
+    scanned = hyper.scan(content)
+    assert scanned.candidates
+    for keyword in sorted({k for rule in github_ruleset.rules for k in rule.keywords}):
+        assert scanned.hits.positions(keyword) == prefilter._find_all(content.lower(), keyword), keyword

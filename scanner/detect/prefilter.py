@@ -32,19 +32,21 @@ class KeywordHits:
     """Start offsets of keywords in a chunk's lower-cased content, found on first request: every keyword at
     once by ``find_every`` (one Hyperscan pass) when given, else one ``bytes.find`` loop per keyword."""
 
-    __slots__ = ("_find_every", "_found", "_lowered")
+    __slots__ = ("_complete", "_find_every", "_found", "_lowered")
 
     def __init__(self, lowered: bytes, find_every: Callable[[], dict[bytes, list[int]]] | None = None) -> None:
         self._lowered = lowered
         self._find_every = find_every
+        self._complete = False  # _found holds every keyword that occurs: an absent one has no occurrence
         self._found: dict[bytes, list[int]] = {}
 
     def positions(self, keyword: bytes) -> list[int]:
         if self._find_every is not None:
-            self._found, self._find_every = self._find_every(), None
-            return self._found.get(keyword, [])
+            self._found, self._find_every, self._complete = self._find_every(), None, True
         hits = self._found.get(keyword)
         if hits is None:
+            if self._complete:
+                return []
             hits = self._found[keyword] = _find_all(self._lowered, keyword)
         return hits
 
