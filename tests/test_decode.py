@@ -10,13 +10,14 @@ import base64
 import binascii
 import random
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tokens import TokenFactory
 
-from scanner.detect.decode import MIN_RUN, _runs, encoded_spans
+from scanner.detect.decode import MIN_RUN, _mostly_printable, _runs, encoded_spans
 from scanner.detect.engine import Detector
 from scanner.models import Match
 from scanner.ruleset.model import Ruleset
@@ -231,3 +232,24 @@ def test_detector_never_raises_and_positions_are_in_range(github_detector: Detec
 def test_runs_are_exactly_the_runs_of_at_least_min_run_base64_characters(translated: str) -> None:
     expected = [m.span() for m in re.finditer(f"A{{{MIN_RUN},}}", translated)]
     assert list(_runs(translated.encode())) == expected
+
+
+@st.composite
+def text_with_some_binary(draw: st.DrawFn) -> bytes:
+    """Printable ASCII with up to 5% of its bytes non-ASCII: still text by ``_mostly_printable``."""
+    text = bytearray(
+        draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=20, max_size=200)), "ascii"
+    )
+    for _ in range(draw(st.integers(0, len(text) // 20))):
+        text[draw(st.integers(0, len(text) - 1))] = draw(st.integers(0x80, 0xFF))
+    return bytes(text)
+
+
+@given(text_with_some_binary(), st.sampled_from([base64.b64encode, base64.urlsafe_b64encode]))
+def test_base64_of_mostly_printable_text_is_always_decoded(data: bytes, encode: Any) -> None:
+    """The cheap test on the encoded form (``_TEXT_LEADS``) never drops what decoding would keep."""
+    token = encode(data).rstrip(b"=")
+    if token.islower() or token.isupper() or token.isdigit() or not _mostly_printable(data):
+        return  # not a base64 candidate, or not text: nothing to find
+    spans = list(encoded_spans(b"x = " + token + b"\n"))
+    assert any(s.encoding == "base64" and s.content == data for s in spans), (data, token)

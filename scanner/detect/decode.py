@@ -29,6 +29,9 @@ _DELIMITERS = b" \t\r\n\"'<>`"
 _JSON_STRING = re.compile(rb'"(?:[^"\\\r\n]|\\.)*"')
 _JSON_ESCAPE = re.compile(rb"\\(?:/|u[0-9a-fA-F]{4})")
 _PRINTABLE = bytes([9, 10, 13, *range(32, 127)])
+# The first character of each base64 quartet holds the top six bits of a byte: for an ASCII byte (< 0x80) it is
+# one of these. Counting the others tells, before decoding, how many decoded bytes at least are not ASCII.
+_TEXT_LEADS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ def _base64_and_hex(content: bytes) -> Iterator[DecodedSpan]:
                 if _mostly_printable(decoded):
                     yield DecodedSpan(start, end, decoded, "hex")
             continue
+        if len(token[::4].translate(None, _TEXT_LEADS)) * 20 > len(token) * 3 // 4:
+            continue  # more than 5% of its bytes would be non-ASCII: not text (a DER certificate line, a digest)
         while end < len(content) and end - run_end < 2 and content[end] == 61:  # '=' padding
             end += 1
         text = _base64_decode(content[start:end])
