@@ -160,19 +160,20 @@ class Meter:
 def instrumented() -> Iterator[Meter]:
     import scanner.cli
     import scanner.scan
-    from scanner import baseline, config, policy
+    from scanner import allowlist, baseline, config, policy
 
     meter = Meter()
     targets = [
         (scanner.scan, "decide"),  # imported by name into scan.py
-        (config.Config, "path_allowed"),
-        (config.Config, "secret_allowed"),
+        (allowlist.Allowlists, "check"),
         (config.Config, "relative_path"),
         (baseline.Baseline, "relative"),
-        (baseline.Baseline, "keyed"),
+        (baseline.Baseline, "contains"),
+        (baseline.Baseline, "label"),
         (scanner.scan.Scan, "bypass_for"),
         (config, "load_config"),
         (baseline, "load"),
+        (baseline, "load_any"),
         (scanner.cli, "_scan_settings"),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name in targets]
