@@ -1,11 +1,12 @@
 """Git scans: history, ranges, pushes and staged changes, run through the detector and collected as findings.
 
 The walk (``sources.git.walk_commits``) streams new blobs to worker processes (one per core, forked so they
-inherit the compiled detector; each opens the repository itself, since a pygit2 handle must not cross a fork).
-Every version of a path goes to the same worker in walk order, so a worker scans a file's first version whole
-and each later version only where it changed (``changed_regions``): most of a new version is the previous one
-again. Workers send back only blobs with matches or problems; the parent keeps the attribution (blob → first
-commit and path) and looks up commit metadata only for those.
+inherit the compiled detector). Each worker reads blobs through its own ``git cat-file --batch`` (or opens the
+repository with pygit2 itself: a pygit2 handle must not cross a fork). Every version of a path goes to the same
+worker in walk order, so a worker scans a file's first version whole and each later version only where it
+changed (``changed_regions``): most of a new version is the previous one again. Workers send back only blobs
+with matches or problems; the parent keeps the attribution (blob → first commit and path) and looks up commit
+metadata only for those.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ at another path, a revert, a cherry-pick) are counted, not rescanned. A merge wh
 introduces new blobs in its first-parent diff; blobs brought in from the other side were already seen on their
 own branch, which the topological walk visits first. Commit messages and annotated tag messages are scanned too.
 
-The walk only collects (blob, path, commit) triples; reading and scanning the blobs is ``scan_blobs``'s job, in
-worker processes (``scanner.gitscan``).
+The walk only collects (blob, path, commit) triples; reading and scanning the blobs is the job of the worker
+processes in ``scanner.gitscan``.
 """
 
 from __future__ import annotations
