@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from scanner.sources.ignore import IgnoreRules
+from scanner.sources.ignore import PathMatcher
 
 RegexTarget = Literal["secret", "match", "line"]
 Condition = Literal["any", "all"]
@@ -40,9 +40,7 @@ class Allowlist:
     commits: tuple[str, ...] = ()  # lowercase prefixes
     condition: Condition = "any"
     where: str = ""  # its JSON path in the config, for errors
-    _path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
-    # A scan checks many findings per path; the answer for a path never changes.
-    _path_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _paths: PathMatcher = field(default_factory=PathMatcher, compare=False, repr=False)  # paths + path_regexes
 
     @classmethod
     def build(
@@ -61,8 +59,6 @@ class Allowlist:
         source: str = "",
         where: str = "",
     ) -> Allowlist:
-        path_rules = IgnoreRules()
-        path_rules.add_lines(list(paths), source=source)
         return cls(
             index=index,
             label=label,
@@ -75,7 +71,7 @@ class Allowlist:
             commits=tuple(c.lower() for c in commits),
             condition=condition,
             where=where,
-            _path_rules=path_rules,
+            _paths=PathMatcher(paths, path_regexes, source),
         )
 
     @property
@@ -87,14 +83,6 @@ class Allowlist:
         """Do the regexes hold on the whole regex match or the line(s) holding it? Called by the detector."""
         text = matched if self.regex_target == "match" else line
         return any(rx.search(text) for rx in self.regexes)
-
-    def _path_holds(self, path: str) -> bool:
-        known = self._path_cache.get(path)
-        if known is None:
-            known = bool(self._path_rules) and self._path_rules.ignored(path, False)
-            known = known or any(rx.search(path) for rx in self.path_regexes)
-            self._path_cache[path] = known
-        return known
 
     @cached_property
     def criteria(self) -> tuple[str, ...]:
@@ -121,7 +109,7 @@ class Allowlist:
 
     def _holds(self, criterion: str, secret: str, path: str, commit: str, hits: tuple[int, ...]) -> bool:
         if criterion == "paths":
-            return self._path_holds(path)
+            return self._paths.matches(path)
         if criterion == "commits":
             return bool(commit) and commit.lower().startswith(self.commits)
         if criterion == "stopwords":

@@ -27,7 +27,7 @@ from scanner.models import (
     Severity,
     Verdict,
 )
-from scanner.sources.ignore import IgnoreRules
+from scanner.sources.ignore import PathMatcher
 
 TARGETS = ("files", "git", "image", "tfstate")
 BYPASS_CHANNELS = ("trailer", "env", "push-option")
@@ -58,9 +58,7 @@ class Override:
     paths: tuple[str, ...] = ()
     targets: frozenset[str] = frozenset()
     branches: tuple[str, ...] = ()  # shell-style globs (``*`` matches ``/`` too); none match an unknown branch
-    _path_rules: IgnoreRules = field(default_factory=IgnoreRules, compare=False, repr=False)
-    # A scan decides many findings per path; the answer for a path never changes.
-    _path_cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _paths: PathMatcher = field(default_factory=PathMatcher, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -74,10 +72,15 @@ class Override:
         source: str = "",
         branches: tuple[str, ...] = (),
     ) -> Override:
-        path_rules = IgnoreRules()
-        path_rules.add_lines(list(paths), source=source)
         return cls(
-            action, index, frozenset(rules), frozenset(tags), tuple(paths), frozenset(targets), branches, path_rules
+            action,
+            index,
+            frozenset(rules),
+            frozenset(tags),
+            tuple(paths),
+            frozenset(targets),
+            branches,
+            PathMatcher(paths, source=source),
         )
 
     def applies(self, rule: RuleInfo, path: str, target: str, branch: str = "") -> bool:
@@ -89,12 +92,7 @@ class Override:
             return False
         if self.branches and not (branch and any(fnmatch.fnmatchcase(branch, g) for g in self.branches)):
             return False
-        if not self.paths:
-            return True
-        known = self._path_cache.get(path)
-        if known is None:
-            known = self._path_cache[path] = self._path_rules.ignored(path, False)
-        return known
+        return not self.paths or self._paths.matches(path)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
@@ -79,7 +79,7 @@ def _overridden(ruleset: Ruleset, config: Config, known: list[str]) -> Ruleset:
     for index, override in enumerate(config.rule_overrides):
         _check_rule_id(config, known, override["id"], f"rule_overrides/{index}/id")
         spec = rules[position[override["id"]]].spec
-        base = _as_dict(spec)
+        base = spec.to_dict()
         if "regex" in override:
             base["secret_group"] = None  # the old regex's group says nothing about the new one
         if ("regex" in override or "keywords" in override) and "examples" not in override:
@@ -89,32 +89,6 @@ def _overridden(ruleset: Ruleset, config: Config, known: list[str]) -> Ruleset:
         rules[position[spec.id]] = merged.compile()
     digest = hashlib.sha256((ruleset.hash + repr(config.rule_overrides)).encode()).hexdigest()
     return Ruleset(rules=tuple(rules), hash=digest)
-
-
-def _as_dict(spec: RuleSpec) -> dict[str, Any]:
-    """``spec`` in the rule-file form ``RuleSpec.from_dict`` reads."""
-    return {
-        "id": spec.id,
-        "name": spec.name,
-        "regex": spec.regex,
-        "keywords": list(spec.keywords),
-        "severity": spec.severity,
-        "confidence": spec.confidence,
-        "description": spec.description,
-        "secret_group": spec.secret_group,
-        "min_entropy": spec.min_entropy,
-        "checksum": spec.checksum,
-        "generic": spec.generic,
-        "tags": list(spec.tags),
-        "allowlist": {
-            "regexes": list(spec.allow_regexes),
-            "stopwords": list(spec.allow_stopwords),
-            "paths": list(spec.allow_paths),
-        },
-        "examples": list(spec.examples),
-        "negative_examples": list(spec.negative_examples),
-        "references": list(spec.references),
-    }
 
 
 def build_detector(ruleset: Ruleset, config: Config) -> Detector:

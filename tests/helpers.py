@@ -69,3 +69,30 @@ def rule_file(path: Path, *rules: Mapping[str, Any], provider: str = "test") -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"provider": provider, "rules": entries}, sort_keys=False), encoding="utf-8")
     return path
+
+
+def password_state(password: str, serial: int = 1, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A state holding a random_password (no rule pattern matches its bare value) and optionally one more
+    resource."""
+    resources: list[dict[str, Any]] = [
+        {
+            "mode": "managed",
+            "type": "random_password",
+            "name": "db",
+            "provider": 'provider["registry.terraform.io/hashicorp/random"]',
+            "instances": [{"schema_version": 3, "attributes": {"id": "none", "length": 24, "result": password}}],
+        }
+    ]
+    if extra:
+        resources.append(extra)
+    return {"version": 4, "terraform_version": "1.9.5", "serial": serial, "lineage": "l-1", "resources": resources}
+
+
+def notes_resource(text: str) -> dict[str, Any]:
+    return {
+        "mode": "managed",
+        "type": "acme_service",
+        "name": "api",
+        "provider": 'provider["registry.terraform.io/acme/acme"]',
+        "instances": [{"attributes": {"name": "api", "notes": text}}],
+    }

@@ -461,13 +461,8 @@ def test_symlinks_are_not_followed(
 # --- policy from the config ---
 
 
-def test_allowlist_paths_turn_a_finding_into_allow(
-    tmp_path: Path,
-    run_cli: RunCli,
-    make_config: MakeConfig,
-    tokens: TokenFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _repo_with_an_allowlisted_fixture(tmp_path: Path, tokens: TokenFactory) -> Path:
+    """A repository whose .leakstop.yaml allowlists tests/fixtures/, which holds a token."""
     repo = write_files(
         tmp_path / "repo",
         {
@@ -476,6 +471,17 @@ def test_allowlist_paths_turn_a_finding_into_allow(
         },
     )
     (repo / ".git").mkdir()
+    return repo
+
+
+def test_allowlist_paths_turn_a_finding_into_allow(
+    tmp_path: Path,
+    run_cli: RunCli,
+    make_config: MakeConfig,
+    tokens: TokenFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = _repo_with_an_allowlisted_fixture(tmp_path, tokens)
     monkeypatch.chdir(repo)
     code, report, _ = scan_json(run_cli, ".")  # the config is found at the repository root
     assert code == 0
@@ -495,14 +501,7 @@ def test_allowlist_paths_turn_a_finding_into_allow(
 def test_allowlist_paths_are_relative_to_the_repository_root(
     tmp_path: Path, run_cli: RunCli, tokens: TokenFactory
 ) -> None:
-    repo = write_files(
-        tmp_path / "repo",
-        {
-            ".leakstop.yaml": config_text(allowlist={"paths": ["tests/fixtures/"]}),
-            "tests/fixtures/token.env": f"T={tokens.github_clean()}\n",
-        },
-    )
-    (repo / ".git").mkdir()
+    repo = _repo_with_an_allowlisted_fixture(tmp_path, tokens)
     code, report, _ = scan_json(run_cli, repo)  # an absolute path, as CI passes it
     assert [f["verdict"] for f in report["findings"]] == ["allow"]
     assert code == 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import MakeConfig, RunCli
+from helpers import MakeConfig, RunCli, notes_resource, password_state
 from tokens import ALNUM, TokenFactory
 
 from scanner.sources.tfremote import display_url, token_variables
@@ -33,26 +33,7 @@ Response = tuple[int, dict[str, str], bytes]
 def state(password: str, serial: int = 1, note: str = "") -> bytes:
     """A v4 state: a random_password (found as state, no pattern matches it) and a resource whose notes may hold
     a token a rule matches."""
-    resources: list[dict[str, Any]] = [
-        {
-            "mode": "managed",
-            "type": "random_password",
-            "name": "db",
-            "provider": 'provider["registry.terraform.io/hashicorp/random"]',
-            "instances": [{"schema_version": 3, "attributes": {"id": "none", "length": 24, "result": password}}],
-        }
-    ]
-    if note:
-        resources.append(
-            {
-                "mode": "managed",
-                "type": "acme_service",
-                "name": "api",
-                "provider": 'provider["registry.terraform.io/acme/acme"]',
-                "instances": [{"attributes": {"name": "api", "notes": note}}],
-            }
-        )
-    doc = {"version": 4, "terraform_version": "1.9.5", "serial": serial, "lineage": "l-1", "resources": resources}
+    doc = password_state(password, serial, notes_resource(note) if note else None)
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import MakeConfig, RunCli
+from helpers import MakeConfig, RunCli, notes_resource, password_state
 from tokens import ALNUM, TokenFactory
 
 from scanner.sources.tfstate import attribute_path
@@ -272,33 +272,6 @@ def _git(cwd: Path, *args: str, clock: list[int]) -> str:
     )
     proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return proc.stdout.strip()
-
-
-def password_state(password: str, serial: int = 1, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A state holding a random_password (no rule pattern matches its bare value) and optionally one more
-    resource."""
-    resources: list[dict[str, Any]] = [
-        {
-            "mode": "managed",
-            "type": "random_password",
-            "name": "db",
-            "provider": 'provider["registry.terraform.io/hashicorp/random"]',
-            "instances": [{"schema_version": 3, "attributes": {"id": "none", "length": 24, "result": password}}],
-        }
-    ]
-    if extra:
-        resources.append(extra)
-    return {"version": 4, "terraform_version": "1.9.5", "serial": serial, "lineage": "l-1", "resources": resources}
-
-
-def notes_resource(text: str) -> dict[str, Any]:
-    return {
-        "mode": "managed",
-        "type": "acme_service",
-        "name": "api",
-        "provider": 'provider["registry.terraform.io/acme/acme"]',
-        "instances": [{"attributes": {"name": "api", "notes": text}}],
-    }
 
 
 def findings_by_secret(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

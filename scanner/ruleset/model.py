@@ -75,6 +75,31 @@ class RuleSpec:
             references=strings(data.get("references")),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The rule-file form ``from_dict`` reads (what a ``rule_overrides`` entry is merged onto)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "regex": self.regex,
+            "keywords": list(self.keywords),
+            "severity": self.severity,
+            "confidence": self.confidence,
+            "description": self.description,
+            "secret_group": self.secret_group,
+            "min_entropy": self.min_entropy,
+            "checksum": self.checksum,
+            "generic": self.generic,
+            "tags": list(self.tags),
+            "allowlist": {
+                "regexes": list(self.allow_regexes),
+                "stopwords": list(self.allow_stopwords),
+                "paths": list(self.allow_paths),
+            },
+            "examples": list(self.examples),
+            "negative_examples": list(self.negative_examples),
+            "references": list(self.references),
+        }
+
     def info(self) -> RuleInfo:
         return RuleInfo(
             id=self.id,

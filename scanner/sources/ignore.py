@@ -10,6 +10,7 @@ stays ignored whatever later patterns say about the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _POSIX_CLASSES = {
@@ -209,3 +210,24 @@ class IgnoreRules:
                 if self._ignored_here("/".join(parts[:i]), True):
                     return True
         return self._ignored_here(path, is_dir)
+
+
+class PathMatcher:
+    """gitignore-style globs (and optional regexes searched in the path) asked about the paths of many findings:
+    the answer for a path never changes, so each path is matched once."""
+
+    def __init__(self, globs: Sequence[str] = (), regexes: Sequence[re.Pattern[str]] = (), source: str = "") -> None:
+        self._globs = IgnoreRules()
+        self._globs.add_lines(list(globs), source=source)
+        self._regexes = tuple(regexes)
+        self._known: dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._globs) or bool(self._regexes)
+
+    def matches(self, path: str) -> bool:
+        known = self._known.get(path)
+        if known is None:
+            known = bool(self._globs) and self._globs.ignored(path, False)
+            known = self._known[path] = known or any(rx.search(path) for rx in self._regexes)
+        return known
