@@ -85,9 +85,9 @@ def policy_config(directory: Path, baseline: Path) -> Path:
 def make_baseline(repo: Path, directory: Path) -> Path:
     """The fingerprints of every other finding of a plain history scan, padded with random ones to
     ``BASELINE_SIZE``: lookups both hit and miss. Computed in process, so no secret is written anywhere."""
-    from scanner import baseline
     from scanner.cli import main
     from scanner.models import ScanResult
+    from scanner.policy import baseline
     from scanner.report import REPORTERS
 
     found: list[ScanResult] = []

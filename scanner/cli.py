@@ -203,7 +203,7 @@ def _open_output(path: str | None) -> TextIO:
 
 
 def _load_config(args: argparse.Namespace, paths: list[str]) -> Any:
-    from scanner.config import find_config, load_config
+    from scanner.policy.config import find_config, load_config
 
     if args.no_config:
         config_path = None
@@ -230,7 +230,8 @@ def _file_options(args: argparse.Namespace, config: Any) -> Any:
 
 
 def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> Any:
-    from scanner import baseline
+    from scanner.policy import baseline
+    from scanner.policy.migrate import load_any, load_own
 
     if args.no_baseline:
         return None
@@ -238,9 +239,9 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
     if named:
         if not os.path.isfile(named):
             raise UsageError(f"{named}: baseline file not found")
-        return baseline.load_any(named)
+        return load_any(named)
     found = baseline.find_baseline(paths)
-    return baseline.load(found) if found is not None else None
+    return load_own(str(found)) if found is not None else None
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -294,7 +295,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def _scan_settings(args: argparse.Namespace, paths: list[str], config: Any, baseline: Any) -> Any:
     """The run's settings: the branch (for branch overrides) and the bypasses asked for in the environment."""
-    from scanner.context import current_branch, run_bypasses
+    from scanner.policy.context import current_branch, run_bypasses
     from scanner.scan import ScanSettings
 
     path = next((p for p in paths if p != "-"), ".")
@@ -350,7 +351,7 @@ def _scan_git(
 
     repo = open_repository(paths[0])
     root = repo.workdir or repo.path
-    from scanner.context import trailer_bypass
+    from scanner.policy.context import trailer_bypass
 
     # Looked up even when the policy refuses trailers, so that the report can say it did.
     settings = dataclasses.replace(settings, path_base=root, commit_bypass=lambda commit: trailer_bypass(repo[commit]))
@@ -380,8 +381,9 @@ def _pre_commit_range() -> str:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from scanner import baseline
     from scanner.models import ScanResult
+    from scanner.policy import baseline
+    from scanner.policy.migrate import load_own
     from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
     from scanner.sources.files import FileSource, Skips
 
@@ -401,7 +403,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         raise UsageError(f"{target}: baseline exists (use `baseline update`, or `create --force` for a new salt)")
     if args.action == "prune" and not exists:
         raise UsageError(f"{target}: no baseline to prune")
-    current = baseline.load(target) if exists and args.action != "create" else baseline.new_baseline(target)
+    current = load_own(target) if exists and args.action != "create" else baseline.new_baseline(target)
     ruleset = build_ruleset(config)
     skips = Skips()
     result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
@@ -430,9 +432,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: bool) -> int:
-    from scanner import baseline
-    from scanner.audit import Item, run_audit
     from scanner.models import ScanResult
+    from scanner.policy import baseline
+    from scanner.policy.labelling import Item, run_audit
     from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
     from scanner.sources.files import FileSource, Skips
 
@@ -472,7 +474,7 @@ def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: 
 
 
 def cmd_baseline_import(args: argparse.Namespace) -> int:
-    from scanner.migrate.importer import default_target, import_baseline
+    from scanner.policy.migrate.importer import default_target, import_baseline
 
     if not os.path.isfile(args.file):
         raise UsageError(f"{args.file}: file not found")
@@ -493,7 +495,7 @@ def cmd_baseline_import(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from scanner.migrate.gitleaks_config import convert, to_yaml
+    from scanner.policy.migrate.gitleaks_config import convert, to_yaml
     from scanner.ruleset.load import load_ruleset
 
     if args.config_command != "import-gitleaks":
@@ -528,7 +530,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from scanner.config import load_config
+    from scanner.policy.config import load_config
     from scanner.ruleset.load import load_ruleset
     from scanner.scan import build_ruleset
 

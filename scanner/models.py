@@ -19,6 +19,12 @@ Target = Literal["files", "git", "image", "tfstate"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 CONFIDENCE_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
+# Inline allow comments: ours, and the ones gitleaks and detect-secrets users already have in their code.
+# The detector records them on a match; whether one is honoured is the policy's call.
+NEXT_LINE_MARKER = "leakstop:allow-next-line"
+SAME_LINE_MARKERS = ("leakstop:allow", "gitleaks:allow", "pragma: allowlist secret")
+INLINE_MARKERS = (*SAME_LINE_MARKERS, NEXT_LINE_MARKER)
+
 
 class Secret:
     """A secret value that never shows itself.
@@ -148,11 +154,11 @@ class Match:
     snippet: str
     entropy: float
     decoded: tuple[str, ...] = ()
-    # Inline allow markers (``engine.INLINE_MARKERS``) on the match's line, or ``leakstop:allow-next-line`` on
+    # Inline allow markers (``INLINE_MARKERS``) on the match's line, or ``leakstop:allow-next-line`` on
     # the line before; whether one is honoured is the policy's call.
     inline_markers: tuple[str, ...] = ()
     # Indexes of the config's allowlists whose regexes hold on the rule's whole match or its line
-    # (``scanner.allowlist``); the other criteria are checked per finding.
+    # (``scanner.policy.allowlists``); the other criteria are checked per finding.
     allow_hits: tuple[int, ...] = ()
 
 

@@ -15,18 +15,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from scanner.config import Config
 from scanner.detect.engine import Detector, path_reason
 from scanner.errors import ConfigError
 from scanner.fingerprint import default_key, finding_id, secret_id
 from scanner.models import Bypass, Chunk, FileOrigin, Finding, Match, Origin, ScanResult
-from scanner.policy import Facts, decide
+from scanner.policy.config import Config
+from scanner.policy.gate import Facts, decide
 from scanner.ruleset import Ruleset, load_ruleset
 from scanner.ruleset.model import RuleSpec
 from scanner.sources.files import is_state_path
 
 if TYPE_CHECKING:
-    from scanner.baseline import Matcher
+    from scanner.policy.baseline import Matcher
 
 
 @dataclass(frozen=True)

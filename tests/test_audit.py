@@ -17,8 +17,8 @@ import pytest
 from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
-from scanner import baseline
-from scanner.baseline import BASELINE_NAME
+from scanner.policy import baseline
+from scanner.policy.baseline import BASELINE_NAME
 
 
 class Terminal:

@@ -14,8 +14,8 @@ import yaml
 from helpers import RunCli, config_doc, write_files
 from tokens import TokenFactory
 
-from scanner import baseline
-from scanner.baseline import BASELINE_NAME, Baseline, BaselineError
+from scanner.policy import baseline
+from scanner.policy.baseline import BASELINE_NAME, Baseline, BaselineError
 from tests.test_git import Repo, isolate_git
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))

@@ -19,7 +19,8 @@ from gitrepo import Repo, isolate_git
 from helpers import RunCli, config_doc, write_files
 from tokens import TokenFactory
 
-from scanner.context import (
+from scanner.models import Bypass, FileOrigin, Finding, Match, RuleInfo, Secret
+from scanner.policy.context import (
     current_branch,
     env_bypass,
     head_branch,
@@ -27,8 +28,7 @@ from scanner.context import (
     run_bypasses,
     trailer_reason,
 )
-from scanner.models import Bypass, FileOrigin, Finding, Match, RuleInfo, Secret
-from scanner.policy import BypassPolicy, Facts, Override, Policy, decide
+from scanner.policy.gate import BypassPolicy, Facts, Override, Policy, decide
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)

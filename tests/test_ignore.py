@@ -1,4 +1,4 @@
-"""gitignore semantics of scanner/sources/ignore.py, checked by example and against ``git check-ignore``.
+"""gitignore semantics of scanner/pathmatch.py, checked by example and against ``git check-ignore``.
 
 The walker (scanner/sources/files.py) never enters an ignored directory, so "is this path scanned" is: no
 ancestor directory is ignored and the path itself is not. ``walk_ignored`` states that, and is what git's own
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.sources.ignore import IgnoreRules, parse_pattern
+from scanner.pathmatch import IgnoreRules, parse_pattern
 
 
 def rules_for(patterns: Sequence[str], base: str = "") -> IgnoreRules:

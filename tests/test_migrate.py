@@ -16,8 +16,8 @@ import pytest
 from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
-from scanner.baseline import BASELINE_NAME
-from scanner.config import load_config
+from scanner.policy.baseline import BASELINE_NAME
+from scanner.policy.config import load_config
 from scanner.scan import build_ruleset
 from tests.test_git import Repo, isolate_git
 

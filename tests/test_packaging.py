@@ -118,7 +118,7 @@ def test_wheel_contains_the_rules_and_schemas(installed: dict[str, Path]) -> Non
     rule_files = sorted(p.name for p in (installed["src"] / "rules").glob("*.yaml"))
     assert rule_files
     assert {f"scanner/builtin_rules/{name}" for name in rule_files} <= names
-    for required in ("scanner/config.schema.json", "scanner/ruleset/rules.schema.json", "scanner/py.typed"):
+    for required in ("scanner/policy/config.schema.json", "scanner/ruleset/rules.schema.json", "scanner/py.typed"):
         assert required in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "leakstop = scanner.cli:main" in zipfile.ZipFile(installed["wheel"]).read(entry_points).decode()

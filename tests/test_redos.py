@@ -13,8 +13,8 @@ from helpers import RunCli, builtin_rule
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.config import load_config
 from scanner.errors import ConfigError
+from scanner.policy.config import load_config
 from scanner.ruleset import load_ruleset
 from scanner.ruleset.redos import check
 

@@ -18,21 +18,17 @@ from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
-from scanner.models import CONFIDENCE_RANK, Match, Secret
+from scanner.models import CONFIDENCE_RANK, NEXT_LINE_MARKER, SAME_LINE_MARKERS, Match, Secret
 from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 
 SNIPPET_WIDTH = 160
 CONTEXT_WINDOW = 120
-# Inline allow comments: ours, and the ones gitleaks and detect-secrets users already have in their code.
-NEXT_LINE_MARKER = "leakstop:allow-next-line"
-SAME_LINE_MARKERS = ("leakstop:allow", "gitleaks:allow", "pragma: allowlist secret")
-INLINE_MARKERS = (*SAME_LINE_MARKERS, NEXT_LINE_MARKER)
 _NEXT_LINE_BYTES = NEXT_LINE_MARKER.encode()
 _SAME_LINE_BYTES = tuple(m.encode() for m in SAME_LINE_MARKERS)
 
 
 class ContentProbe(Protocol):
-    """An allowlist whose regexes look at the rule's whole match or its line (``scanner.allowlist``): only the
+    """An allowlist whose regexes look at the rule's whole match or its line (``scanner.policy.allowlists``): only the
     detector has the text, so it records which probes hold on each match (``Match.allow_hits``)."""
 
     @property

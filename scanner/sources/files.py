@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, ScanIssue, ScanStats
-from scanner.sources.ignore import IgnoreRules
+from scanner.pathmatch import IgnoreRules
 
 BINARY_SNIFF = 8000  # git's own test: a NUL byte within the first 8000 bytes
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024

@@ -1,7 +1,8 @@
 """Migration from other secret scanners (issue #5): their baselines used as ours, imported, and their config.
 
     sniff(path, text)   which kind of baseline file this is
-    READERS             kind -> parser returning a ``scanner.baseline.Matcher`` (``common.ForeignBaseline``)
+    load_own, load_any  a baseline file: ours only (another kind is an error saying how to import it), or any kind
+    READERS             kind -> parser returning a ``scanner.policy.baseline.Matcher`` (``common.ForeignBaseline``)
     importer            ``leakstop baseline import KIND FILE``: scan the files named, key what matches
     gitleaks_config     ``leakstop config import-gitleaks``: a gitleaks TOML config as a ``.leakstop.yaml``
 
@@ -14,8 +15,9 @@ import json
 import os
 from collections.abc import Callable
 
-from scanner.migrate import detect_secrets, gitleaks
-from scanner.migrate.common import ForeignBaseline
+from scanner.policy import baseline
+from scanner.policy.migrate import detect_secrets, gitleaks
+from scanner.policy.migrate.common import ForeignBaseline
 
 READERS: dict[str, Callable[[str, str], ForeignBaseline]] = {
     "detect-secrets": detect_secrets.parse,
@@ -42,3 +44,23 @@ def sniff(path: str, text: str) -> str:
     if isinstance(doc, dict) and "results" in doc and ("plugins_used" in doc or "generated_at" in doc):
         return "detect-secrets"
     return "leakstop"
+
+
+def load_own(path: str) -> baseline.Baseline:
+    """Our own baseline; another tool's file is an error that says how to import it."""
+    text = baseline.read(path)
+    kind = sniff(path, text)
+    if kind != "leakstop":
+        raise baseline.BaselineError(
+            f"{path}: is a {kind} file, not a leakstop baseline; convert it with `leakstop baseline import {kind}`"
+        )
+    return baseline.parse(text, path)
+
+
+def load_any(path: str) -> baseline.Matcher:
+    """A baseline of any kind a scan can compare against: ours, or a file another tool wrote (``READERS``)."""
+    text = baseline.read(path)
+    kind = sniff(path, text)
+    if kind == "leakstop":
+        return baseline.parse(text, path)
+    return READERS[kind](text, path)

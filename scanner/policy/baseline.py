@@ -13,7 +13,7 @@ relative to the baseline's directory (the repository root). Older versions are u
 functions in ``UPGRADES`` (detect-secrets' ``core/upgrades`` is the model); a newer version is an error.
 
 A scan can also compare against another tool's file (``load_any`` sniffs the format): a detect-secrets
-``.secrets.baseline``, a gitleaks JSON report or a ``.gitleaksignore`` (``scanner.migrate``). Every kind answers
+``.secrets.baseline``, a gitleaks JSON report or a ``.gitleaksignore`` (``scanner.policy.migrate``). Every kind answers
 ``contains`` (the ``Matcher`` protocol); only ours can be updated or pruned.
 """
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner.config import find_upward
 from scanner.errors import ConfigError
+from scanner.policy.config import find_upward
 
 if TYPE_CHECKING:
     from scanner.models import Match
@@ -203,27 +203,8 @@ def read(path: str | Path) -> str:
 
 
 def load(path: str | Path) -> Baseline:
-    """Our own baseline; another tool's file is an error that says how to import it."""
-    text = read(path)
-    from scanner.migrate import sniff
-
-    kind = sniff(str(path), text)
-    if kind != "leakstop":
-        raise BaselineError(
-            f"{path}: is a {kind} file, not a leakstop baseline; convert it with `leakstop baseline import {kind}`"
-        )
-    return parse(text, str(path))
-
-
-def load_any(path: str | Path) -> Matcher:
-    """A baseline of any kind a scan can compare against: ours, or a file ``scanner.migrate`` reads."""
-    text = read(path)
-    from scanner.migrate import READERS, sniff
-
-    kind = sniff(str(path), text)
-    if kind == "leakstop":
-        return parse(text, str(path))
-    return READERS[kind](text, str(path))
+    """Our own baseline. (``migrate.load_own`` also says how to import another tool's file.)"""
+    return parse(read(path), str(path))
 
 
 def find_baseline(scan_paths: list[str]) -> Path | None:

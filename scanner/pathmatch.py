@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_POSIX_CLASSES = {
+POSIX_CLASSES = {
     "alnum": "a-zA-Z0-9",
     "alpha": "a-zA-Z",
     "blank": " \\t",
@@ -63,8 +63,8 @@ def _translate_bracket(glob: str, i: int) -> tuple[str, int]:
         first = False
         if c == "[" and glob.startswith("[:", j):
             end = glob.find(":]", j + 2)
-            if end != -1 and glob[j + 2 : end] in _POSIX_CLASSES:
-                members.append(_POSIX_CLASSES[glob[j + 2 : end]])
+            if end != -1 and glob[j + 2 : end] in POSIX_CLASSES:
+                members.append(POSIX_CLASSES[glob[j + 2 : end]])
                 j = end + 2
                 continue
         if c == "\\" and j + 1 < len(glob):

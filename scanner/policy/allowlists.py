@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from scanner.sources.ignore import PathMatcher
+from scanner.pathmatch import PathMatcher
 
 RegexTarget = Literal["secret", "match", "line"]
 Condition = Literal["any", "all"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from scanner.baseline import relative_to
+from scanner.policy.baseline import relative_to
 
 if TYPE_CHECKING:
     from scanner.models import Match

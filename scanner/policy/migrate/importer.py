@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner import baseline
-from scanner.migrate import READERS
-from scanner.migrate.common import Entry
+from scanner.policy import baseline
+from scanner.policy.migrate import READERS
+from scanner.policy.migrate.common import Entry
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from scanner.policy.config import Config
     from scanner.sources.files import FileSourceOptions
 
 

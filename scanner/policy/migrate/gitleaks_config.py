@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.sources.ignore import _POSIX_CLASSES
+from scanner.pathmatch import POSIX_CLASSES
 
 # gitleaks has no severity or confidence; a converted rule gets these (edit the output to taste).
 DEFAULT_SEVERITY = "high"
@@ -75,7 +75,7 @@ def translate_regex(pattern: str) -> tuple[str | None, str]:
 
 
 def _posix_class(m: re.Match[str]) -> str:
-    ranges = _POSIX_CLASSES.get(m.group(2))
+    ranges = POSIX_CLASSES.get(m.group(2))
     if ranges is None or m.group(1):
         return m.group(0)  # left for the compile check to refuse
     return ranges

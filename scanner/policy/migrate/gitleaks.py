@@ -14,9 +14,9 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from scanner.baseline import BaselineError
-from scanner.migrate.common import Entry, ForeignBaseline, normalise_path
 from scanner.models import Secret
+from scanner.policy.baseline import BaselineError
+from scanner.policy.migrate.common import Entry, ForeignBaseline, normalise_path
 
 if TYPE_CHECKING:
     from scanner.models import Match

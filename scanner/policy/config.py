@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from scanner import cache
-from scanner.allowlist import Allowlist, Allowlists
 from scanner.errors import ConfigError
 from scanner.models import PolicyException
-from scanner.policy import (
+from scanner.policy.allowlists import Allowlist, Allowlists
+from scanner.policy.gate import (
     BYPASS_CHANNELS,
     BypassPolicy,
     InlineAllow,

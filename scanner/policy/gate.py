@@ -14,9 +14,9 @@ import fnmatch
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from scanner.detect.engine import INLINE_MARKERS
 from scanner.models import (
     CONFIDENCE_RANK,
+    INLINE_MARKERS,
     SEVERITY_RANK,
     Bypass,
     Confidence,
@@ -27,7 +27,7 @@ from scanner.models import (
     Severity,
     Verdict,
 )
-from scanner.sources.ignore import PathMatcher
+from scanner.pathmatch import PathMatcher
 
 TARGETS = ("files", "git", "image", "tfstate")
 BYPASS_CHANNELS = ("trailer", "env", "push-option")

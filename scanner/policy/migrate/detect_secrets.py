@@ -16,8 +16,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from scanner.baseline import BaselineError
-from scanner.migrate.common import Entry, ForeignBaseline, normalise_path
+from scanner.policy.baseline import BaselineError
+from scanner.policy.migrate.common import Entry, ForeignBaseline, normalise_path
 
 if TYPE_CHECKING:
     from scanner.models import Match
