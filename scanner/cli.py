@@ -6,6 +6,7 @@ Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -245,36 +246,13 @@ def _find_baseline(args: argparse.Namespace, paths: list[str], config: Any) -> A
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from scanner.models import ScanResult
+    from scanner.pipeline import run
     from scanner.report import REPORTERS, ReportOptions
-    from scanner.scan import Scan, build_detector, build_ruleset
-    from scanner.sources.files import FileSource, Skips
+    from scanner.report.progress import progress_bar
 
-    paths = args.paths or ["."]
-    if _git_mode(args) is not None and (len(paths) != 1 or paths == ["-"]):
-        raise UsageError("git modes take one PATH: the repository")
-    config = _load_config(args, paths)
-    options = _file_options(args, config)
-    ruleset = build_ruleset(config)
-    detector = build_detector(ruleset, config)
-    baseline = _find_baseline(args, paths, config)
-    skips = Skips()
-    git_mode = _git_mode(args)
-    if args.all_versions and not args.tfstate:
-        raise UsageError("--all-versions goes with --tfstate s3://…")
-    settings = _scan_settings(args, paths, config, baseline)
-    if args.image or args.tfstate:
-        from scanner.sources.artifacts import scan_artifact
-
-        result = scan_artifact(args, ruleset, detector, settings, options)
-    elif git_mode is None:
-        result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-        Scan(ruleset, detector, settings, result).run(FileSource(paths, options, skips))
-    else:
-        result = _scan_git(args, git_mode, paths, ruleset, detector, options, settings)
-    if baseline is not None:
-        result.baseline = baseline.path
-
+    request = _scan_request(args)
+    with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
+        result = run(dataclasses.replace(request, progress=advance))
     out = _open_output(args.output)
     try:
         color = args.color == "always" or (args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
@@ -293,84 +271,92 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_BLOCKED if result.blocked else EXIT_PASS
 
 
-def _scan_settings(args: argparse.Namespace, paths: list[str], config: Any, baseline: Any) -> Any:
-    """The run's settings: the branch (for branch overrides) and the bypasses asked for in the environment."""
+def _scan_kind(args: argparse.Namespace) -> str:
+    artifacts = [flag for flag in ("image", "tfstate") if getattr(args, flag)]
+    git = [flag for flag in ("staged", "history", "range", "since", "pre_push") if getattr(args, flag)]
+    if len(artifacts) > 1:
+        raise UsageError("give one of --image and --tfstate")
+    if artifacts != ["image"] and (args.platform or args.insecure_registry or args.max_archive_depth is not None):
+        raise UsageError("--platform, --insecure-registry and --max-archive-depth go with --image")
+    if artifacts:
+        mode = artifacts[0]
+        if args.paths:
+            raise UsageError(f"--{mode} scans its own argument: give no PATH")
+        if git:
+            raise UsageError(f"--{mode} cannot be combined with a git mode")
+        return mode
+    if not git:
+        return "paths"
+    if len(args.paths) > 1 or args.paths == ["-"]:
+        raise UsageError("git modes take one PATH: the repository")
+    return {"since": "range", "pre_push": "push"}.get(git[0], git[0])
+
+
+def _scan_request(args: argparse.Namespace) -> Any:
+    """The scan the arguments and the environment ask for: the one place they are read."""
+    from scanner.pipeline.request import RunContext, ScanRequest, SourceOptions
     from scanner.policy.context import current_branch, run_bypasses
-    from scanner.scan import ScanSettings
 
+    if args.all_versions and not args.tfstate:
+        raise UsageError("--all-versions goes with --tfstate s3://…")
+    kind = _scan_kind(args)
+    paths = list(args.paths or ["."])
+    config = _load_config(args, paths)
+    files = _file_options(args, config)
+    baseline = _find_baseline(args, paths, config)
+    options = SourceOptions(
+        max_file_size=files.max_file_size,
+        scan_binary=files.scan_binary,
+        excludes=files.excludes,
+        respect_gitignore=files.respect_gitignore,
+        max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
+        platform=_platform(args.platform) if kind == "image" else "linux/amd64",
+        insecure_registries=tuple(args.insecure_registry or ()),
+        all_versions=args.all_versions,
+    )
     path = next((p for p in paths if p != "-"), ".")
-    branch = current_branch(path, os.environ, args.branch or "")
-    return ScanSettings(config=config, baseline=baseline, branch=branch, bypasses=run_bypasses(os.environ))
+    context = RunContext(
+        branch=current_branch(path, os.environ, args.branch or ""),
+        bypasses=run_bypasses(os.environ),
+        fingerprint_key=fingerprint_key(os.environ),
+    )
+    range_spec = args.range or args.since or ""
+    push_lines: tuple[str, ...] = ()
+    if kind == "push":
+        from scanner.sources.git import open_repository
+
+        open_repository(paths[0])  # not a repository: say so before waiting on stdin
+        range_spec = _pre_commit_range()
+        if not range_spec and sys.stdin is not None and not sys.stdin.isatty():
+            push_lines = tuple(sys.stdin.read().splitlines())
+    return ScanRequest(
+        kind=kind,  # type: ignore[arg-type]
+        paths=tuple(paths),
+        range_spec=range_spec,
+        push_lines=push_lines,
+        image=args.image or "",
+        tfstate=args.tfstate or "",
+        options=options,
+        config=config,
+        baseline=baseline,
+        context=context,
+        workers=args.workers,
+        engine=os.environ.get("LEAKSTOP_ENGINE", "auto"),
+    )
 
 
-def _git_mode(args: argparse.Namespace) -> str | None:
-    if args.staged:
-        return "staged"
-    if args.history:
-        return "history"
-    if args.range or args.since:
-        return "range"
-    if args.pre_push:
-        return "push"
-    return None
+def _platform(text: str | None) -> str:
+    from scanner.sources.registry import parse_platform
+
+    return parse_platform(text or "linux/amd64")
 
 
-def _scan_git(
-    args: argparse.Namespace,
-    mode: str,
-    paths: list[str],
-    ruleset: Any,
-    detector: Any,
-    options: Any,
-    settings: Any,
-) -> Any:
-    import dataclasses
-    import time
+def fingerprint_key(environ: Any) -> bytes:
+    """``LEAKSTOP_FINGERPRINT_KEY`` keys the finding and secret ids of reports; else the built-in key."""
+    from scanner.fingerprint import DEFAULT_KEY
 
-    from scanner.models import ScanResult
-    from scanner.scan import Scan
-    from scanner.sources.files import Skips
-
-    result = ScanResult(target="git")
-    started = time.perf_counter()
-    if mode == "staged":
-        # The hook path: git's command line, not pygit2, whose import alone costs most of the time budget.
-        from scanner.sources import staged
-
-        if staged.git_available():
-            root = staged.repository_root(paths[0])
-            # No commit message exists yet: a trailer cannot apply; LEAKSTOP_BYPASS can (README, "Bypass").
-            scan = Scan(ruleset, detector, dataclasses.replace(settings, path_base=root), result)
-            skips = Skips(result.issues, result.stats)
-            for chunk in staged.staged_chunks_cli(root, options.max_file_size, options.scan_binary, skips):
-                scan.add(chunk.chunk, only_lines=chunk.added_lines)
-            result.stats.duration_s = time.perf_counter() - started
-            return result
-    from scanner.gitscan import BlobOptions, GitScanRequest, run_commits, run_staged
-    from scanner.sources.git import open_repository
-
-    repo = open_repository(paths[0])
-    root = repo.workdir or repo.path
-    from scanner.policy.context import trailer_bypass
-
-    # Looked up even when the policy refuses trailers, so that the report can say it did.
-    settings = dataclasses.replace(settings, path_base=root, commit_bypass=lambda commit: trailer_bypass(repo[commit]))
-    scan = Scan(ruleset, detector, settings, result)
-    blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=args.workers)
-    if mode == "staged":
-        run_staged(scan, repo, blob_options)
-    else:
-        request = GitScanRequest(repo=repo, mode=mode, range_spec=args.range or args.since or "")
-        if mode == "push":
-            request.range_spec = _pre_commit_range()
-            if request.range_spec:
-                request.mode = "range"
-            elif sys.stdin is not None and not sys.stdin.isatty():
-                request.push_lines = sys.stdin.read().splitlines()
-        show_progress = not args.no_progress and sys.stderr.isatty()
-        run_commits(scan, request, blob_options, show_progress)
-    result.stats.duration_s = time.perf_counter() - started
-    return result
+    value = environ.get("LEAKSTOP_FINGERPRINT_KEY")
+    return value.encode() if value else DEFAULT_KEY
 
 
 def _pre_commit_range() -> str:

@@ -407,7 +407,9 @@ def plan(request: GitScanRequest, skips: Skips) -> tuple[list[Any], list[Any]]:
     raise ValueError(request.mode)
 
 
-def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_progress: bool) -> None:
+def run_commits(
+    scan: Scan, request: GitScanRequest, options: BlobOptions, advance: Callable[[int, int], None] | None
+) -> None:
     """History, range or push: walk, scan unique blobs and messages, attribute, keep the oldest occurrence."""
     repo = request.repo
     result = scan.result
@@ -426,7 +428,7 @@ def run_commits(scan: Scan, request: GitScanRequest, options: BlobOptions, show_
     stats = WalkStats()
     pipeline = BlobPipeline(repo.path, scan.detector, options, range_base(repo, tips, hidden))
     messages = _MessageBatch(scan, repo, orders)
-    with _progress(show_progress) as advance:
+    if True:
 
         def collect(outcomes: Iterator[tuple[int, int, list[BlobResult]]]) -> None:
             for blobs, total, results in outcomes:
@@ -532,37 +534,3 @@ def run_staged(scan: Scan, repo: Any, options: BlobOptions) -> None:
     skips = Skips(scan.result.issues, scan.result.stats)
     for staged in staged_chunks(repo, options.max_size, options.scan_binary, skips):
         scan.add(staged.chunk, only_lines=staged.added_lines)
-
-
-class _progress:
-    """A rich progress bar on a TTY (stderr), blobs scanned of blobs found so far; nothing otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task("blobs", total=None)
-
-        def advance(blobs: int, found: int) -> None:
-            self._bar.update(task, advance=blobs, total=found)
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()

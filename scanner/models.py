@@ -112,13 +112,26 @@ class TfstateOrigin:
 Origin = FileOrigin | GitOrigin | ImageOrigin | TfstateOrigin
 
 
+Structure = Literal["", "tfstate"]
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Content to scan and where it came from. ``content_id`` is the git blob id of ``content``."""
+    """Content to scan and where it came from: what every source yields.
+
+    ``content_id`` is the git blob id of the whole content (identical content is detected once); "" when the
+    chunk is a part of a blob. ``first_line`` is the line of the chunk's first byte in its blob (a changed region
+    of a file's later version). With ``only_lines``, only matches touching those lines count (what a diff adds).
+    ``structure`` asks for a structured analysis besides the rules (``detect.structured``): a Terraform state's
+    findings are tied to resource attributes, and its plaintext sensitive values are findings too.
+    """
 
     content: bytes
     origin: Origin
     content_id: str = ""
+    first_line: int = 1
+    only_lines: frozenset[int] | None = None
+    structure: Structure = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,90 @@
+"""What to scan and how: the frozen request every command, hook and integration builds at its edge.
+
+Nothing below the CLI reads argparse values or the environment: what they say arrives here, as plain values.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from scanner.fingerprint import DEFAULT_KEY
+from scanner.models import Bypass
+from scanner.policy.config import Config
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+
+if TYPE_CHECKING:
+    from scanner.policy.baseline import Matcher
+
+RequestKind = Literal["paths", "staged", "range", "history", "push", "image", "tfstate"]
+GIT_KINDS: frozenset[str] = frozenset({"staged", "range", "history", "push"})
+
+# (blobs done, blobs found so far): called from the main process as a long scan goes on
+Progress = Callable[[int, int], None]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How sources read: size and binary limits, excludes, and the image and remote-state settings."""
+
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0 = no cap
+    scan_binary: bool = False
+    excludes: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    max_archive_depth: int = 2  # archives inside image layers
+    platform: str = "linux/amd64"  # of a multi-platform image reference
+    insecure_registries: tuple[str, ...] = ()
+    all_versions: bool = False  # every object version of s3:// state
+    http: object = None  # transport settings (``scanner.transport.HttpSettings``); None = defaults
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The run's facts the policy needs: the branch, the bypasses requested for the whole run, the clock, and
+    the key findings are fingerprinted with."""
+
+    branch: str = ""  # what branch overrides match ("" = unknown: none matches)
+    bypasses: tuple[Bypass, ...] = ()  # push option and environment requests (``policy.context.run_bypasses``)
+    fingerprint_key: bytes = DEFAULT_KEY
+    today: datetime.date = field(default_factory=datetime.date.today)  # when exceptions expire
+    now: datetime.datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One scan. ``kind`` picks the source (``pipeline.table.SOURCES``):
+
+    paths      files and directories in ``paths`` ("-" = stdin)
+    staged     what the index adds against HEAD, in the repository at ``paths[0]``
+    range      ``range_spec`` ("A..B", or "A" for A..HEAD) in that repository
+    history    every commit reachable from any ref, and stashes
+    push       what a push sends: ``push_lines`` (git's "local-ref local-sha remote-ref remote-sha" lines, or a
+               server hook's "old new ref"), else ``range_spec``, else HEAD minus the remote-tracking refs
+    image      ``image``: a docker save tarball, an OCI layout or a registry reference
+    tfstate    ``tfstate``: a state file, "-" or a remote state URL
+    """
+
+    kind: RequestKind
+    paths: tuple[str, ...] = (".",)
+    range_spec: str = ""
+    push_lines: tuple[str, ...] = ()
+    image: str = ""
+    tfstate: str = ""
+    options: SourceOptions = field(default_factory=SourceOptions)
+    config: Config = field(default_factory=Config)
+    baseline: Matcher | None = None
+    context: RunContext = field(default_factory=RunContext)
+    path_base: str = ""  # what relative finding paths are relative to ("" = the repository root, else the cwd)
+    workers: int = 0  # worker processes for history (0 = one per core)
+    engine: str = "auto"  # "auto", "hyperscan" or "python" (the pure-Python fallback; same findings)
+    progress: Progress | None = None
+
+    @property
+    def is_git(self) -> bool:
+        return self.kind in GIT_KINDS
