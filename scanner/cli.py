@@ -218,7 +218,8 @@ def _load_config(args: argparse.Namespace, paths: list[str]) -> Any:
 
 
 def _file_options(args: argparse.Namespace, config: Any) -> Any:
-    from scanner.sources.files import DEFAULT_MAX_FILE_SIZE, FileSourceOptions
+    from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+    from scanner.sources.files import FileSourceOptions
 
     max_size = getattr(args, "max_file_size", None)
     max_size = max_size if max_size is not None else config.max_file_size
@@ -323,7 +324,7 @@ def _scan_request(args: argparse.Namespace) -> Any:
     range_spec = args.range or args.since or ""
     push_lines: tuple[str, ...] = ()
     if kind == "push":
-        from scanner.sources.git import open_repository
+        from scanner.sources.git.repo import open_repository
 
         open_repository(paths[0])  # not a repository: say so before waiting on stdin
         range_spec = _pre_commit_range()
@@ -367,11 +368,9 @@ def _pre_commit_range() -> str:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from scanner.models import ScanResult
+    from scanner.pipeline import run
     from scanner.policy import baseline
     from scanner.policy.migrate import load_own
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
-    from scanner.sources.files import FileSource, Skips
 
     if args.action is None:
         raise UsageError("baseline: give an action: create, update, prune, audit or import")
@@ -390,13 +389,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if args.action == "prune" and not exists:
         raise UsageError(f"{target}: no baseline to prune")
     current = load_own(target) if exists and args.action != "create" else baseline.new_baseline(target)
-    ruleset = build_ruleset(config)
-    skips = Skips()
-    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
+    result = run(_paths_request(args, paths, config, None))
     base = os.getcwd()
-    Scan(ruleset, build_detector(ruleset, config), ScanSettings(config=config), result).run(
-        FileSource(paths, _file_options(args, config), skips)
-    )
     found = {
         current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, base)
         for f in result.findings
@@ -417,25 +411,26 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _paths_request(args: argparse.Namespace, paths: list[str], config: Any, baseline: Any) -> Any:
+    from scanner.pipeline.request import RunContext, ScanRequest, SourceOptions
+
+    files = _file_options(args, config)
+    options = SourceOptions(files.max_file_size, files.scan_binary, files.excludes, files.respect_gitignore)
+    context = RunContext(fingerprint_key=fingerprint_key(os.environ))
+    return ScanRequest("paths", tuple(paths), options=options, config=config, baseline=baseline, context=context)
+
+
 def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: bool) -> int:
-    from scanner.models import ScanResult
+    from scanner.pipeline import run
     from scanner.policy import baseline
     from scanner.policy.labelling import Item, run_audit
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
-    from scanner.sources.files import FileSource, Skips
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("baseline audit: needs a terminal to ask on (stdin and stdout must be a TTY)")
     if not exists:
         raise UsageError(f"{target}: no baseline to audit")
     current = baseline.load(target)
-    ruleset = build_ruleset(config)
-    skips = Skips()
-    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-    settings = ScanSettings(config=config, baseline=current)
-    Scan(ruleset, build_detector(ruleset, config), settings, result).run(
-        FileSource([args.path], _file_options(args, config), skips)
-    )
+    result = run(_paths_request(args, [args.path], config, current))
     base = os.getcwd()
     items: dict[str, Item] = {}
     for f in result.findings:
@@ -516,9 +511,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    from scanner.pipeline.setup import build_ruleset
     from scanner.policy.config import load_config
     from scanner.ruleset.load import load_ruleset
-    from scanner.scan import build_ruleset
 
     if args.rules_command == "list":
         config = load_config(Path(args.config)) if args.config else load_config(None)

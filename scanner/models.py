@@ -107,6 +107,9 @@ class TfstateOrigin:
     address: str = ""
     attribute: str = ""
     kind: Literal["tfstate"] = "tfstate"
+    # The state a version belongs to (an S3 key whose versions are read): a secret kept from version to version
+    # is one finding, at the version that introduced it, as a git finding names the commit that introduced it.
+    series: str = ""
 
 
 Origin = FileOrigin | GitOrigin | ImageOrigin | TfstateOrigin
@@ -123,7 +126,9 @@ class Chunk:
     chunk is a part of a blob. ``first_line`` is the line of the chunk's first byte in its blob (a changed region
     of a file's later version). With ``only_lines``, only matches touching those lines count (what a diff adds).
     ``structure`` asks for a structured analysis besides the rules (``detect.structured``): a Terraform state's
-    findings are tied to resource attributes, and its plaintext sensitive values are findings too.
+    findings are tied to resource attributes, and its plaintext sensitive values are findings too. Where the same
+    secret is found again at the same place (a later version of a file), the finding of the lowest ``order`` is
+    kept.
     """
 
     content: bytes
@@ -132,6 +137,8 @@ class Chunk:
     first_line: int = 1
     only_lines: frozenset[int] | None = None
     structure: Structure = ""
+    base: bytes | None = None  # a structured chunk's previous version at the same path (git history)
+    order: int = 0  # its place in the source's order (git: its commit's position in the walk, oldest = 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +199,13 @@ class PolicyException:
 
 
 BypassChannel = Literal["trailer", "env", "push-option"]
+MAX_REASON = 200
+
+
+def clean_reason(text: str) -> str:
+    """A bypass reason as reports show it: one line, at most ``MAX_REASON`` characters, no terminal escapes."""
+    line = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

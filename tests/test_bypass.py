@@ -26,9 +26,9 @@ from scanner.policy.context import (
     head_branch,
     push_option_bypass,
     run_bypasses,
-    trailer_reason,
 )
 from scanner.policy.gate import BypassPolicy, Facts, Override, Policy, decide
+from scanner.sources.git.trailers import trailer_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)

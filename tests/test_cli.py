@@ -20,7 +20,8 @@ from tokens import TokenFactory
 
 import scanner
 from scanner.cli import main
-from scanner.sources.files import FileSource, FileSourceOptions, Skips
+from scanner.sources.base import Skips
+from scanner.sources.files import FileSource, FileSourceOptions
 
 
 def scan_json(run_cli: RunCli, *argv: str | Path) -> tuple[int, dict[str, Any], str]:
@@ -246,7 +247,7 @@ def test_internal_error_exits_3_without_the_secret(
     def boom(*args: object) -> None:
         raise RuntimeError(f"unexpected {token}")
 
-    monkeypatch.setattr("scanner.scan.Scan.add_matches", boom)
+    monkeypatch.setattr("scanner.pipeline.collect.Collector.add", boom)
     code, out, err = run_cli("scan", tmp_path, "--config", make_config())
     assert code == 3
     assert "internal error: RuntimeError at" in err
@@ -259,7 +260,7 @@ def test_interrupt_exits_130(
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("scanner.scan.Scan.run", interrupt)
+    monkeypatch.setattr("scanner.pipeline.runner._Run.items", interrupt)
     code, _, err = run_cli("scan", tmp_path, "--config", make_config())
     assert code == 130
     assert "interrupted" in err
@@ -432,7 +433,7 @@ def test_fifo_given_as_a_path_does_not_block(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     skips = Skips()
     chunks: list[object] = []
-    worker = threading.Thread(target=lambda: chunks.extend(FileSource([str(fifo)], FileSourceOptions(), skips)))
+    worker = threading.Thread(target=lambda: chunks.extend(FileSource([str(fifo)], FileSourceOptions()).items(skips)))
     worker.start()
     worker.join(timeout=1)
     blocked = worker.is_alive()

@@ -138,8 +138,7 @@ def test_python_and_hyperscan_prefilters_agree_on_encoded_content(
     content = f"a={b64(t1)}\nb={binascii.hexlify(t2.encode()).decode()}\nc=https://h/?t={percent_all(t3)}\n"
 
     def run(engine: str) -> list[tuple[str, str, tuple[str, ...], int, int]]:
-        monkeypatch.setenv("LEAKSTOP_ENGINE", engine)
-        detector = Detector(github_ruleset)
+        detector = Detector(github_ruleset, engine=engine)
         return [(m.rule_id, m.secret.reveal(), m.decoded, m.line, m.column) for m in detector.detect(content.encode())]
 
     python = run("python")

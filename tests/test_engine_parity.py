@@ -15,8 +15,7 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dev
 
 
 def _detector(engine: str, monkeypatch: pytest.MonkeyPatch) -> Detector:
-    monkeypatch.setenv("LEAKSTOP_ENGINE", engine)
-    detector = Detector(load_ruleset())
+    detector = Detector(load_ruleset(), engine=engine)
     assert detector.engine == engine
     return detector
 

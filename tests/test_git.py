@@ -175,9 +175,9 @@ def test_commit_messages_scanned_in_batches_give_the_findings_of_one_scan_each(
     """Messages are scanned in batches (``MESSAGE_BATCH``, made tiny here so these commits span several), then
     a message a match touches is scanned alone: line numbers are the message's own, and text that only forms a
     secret across two adjacent messages is not a finding."""
-    from scanner import gitscan
+    from scanner.pipeline import messages
 
-    monkeypatch.setattr(gitscan, "MESSAGE_BATCH", 120)
+    monkeypatch.setattr(messages, "MESSAGE_BATCH", 120)
     first, second = tokens.github_clean(), tokens.github_clean()
     head, tail = second[:20], second[20:]
     commits = {}
@@ -406,7 +406,7 @@ def test_since_scans_the_commits_after_the_given_one(repo: Repo, scan: Scan, tok
 def staged_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """--staged reads the index through the git command line (the hook's fast path) or, without git, pygit2."""
     if request.param == "pygit2":
-        from scanner.sources import staged
+        from scanner.sources.git import staged
 
         monkeypatch.setattr(staged, "git_available", lambda: False)
     return str(request.param)
@@ -674,11 +674,12 @@ def test_history_walk_without_the_git_cli_gives_the_same_findings(
 ) -> None:
     """The walk reads ``git log --raw`` and blobs come from ``git cat-file`` when git is there; libgit2 does
     both otherwise: same answer."""
-    from scanner.sources import git as git_source
+    from scanner.sources.git import blobs, walk
 
     planted = rich_history(repo, tokens)
     code, with_git, _ = scan(repo.path, "--history")
-    monkeypatch.setattr(git_source, "git_usable", lambda: False)
+    monkeypatch.setattr(walk, "git_usable", lambda: False)
+    monkeypatch.setattr(blobs, "git_usable", lambda: False)
     code_libgit2, with_libgit2, _ = scan(repo.path, "--history")
 
     assert code == code_libgit2 == 1

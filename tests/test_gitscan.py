@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner import gitscan
-from scanner.gitscan import changed_regions
-from scanner.sources import git as git_source
-from scanner.sources.catfile import WINDOW, CatFile
-from scanner.sources.files import Skips
-from scanner.sources.git import BlobTask, MessageTask, WalkStats, history_tips, open_repository
+from scanner import textdiff
+from scanner.models import Chunk
+from scanner.sources.base import BlobRef, Skips
+from scanner.sources.git import walk as git_walk
+from scanner.sources.git.catfile import WINDOW, CatFile
+from scanner.sources.git.repo import git_usable, open_repository
+from scanner.sources.git.walk import WalkStats, history_tips
+from scanner.textdiff import changed_regions
 
 
 def added_lines(old: bytes, new: bytes) -> frozenset[int]:
@@ -38,7 +40,7 @@ def test_changed_regions_cover_every_new_line(old_lines: list[bytes], new_lines:
     old, new = b"\n".join(old_lines) + b"\n", b"\n".join(new_lines) + b"\n"
     new_by_number = new.split(b"\n")
     covered: dict[int, bytes] = {}
-    with mock.patch.object(gitscan, "LARGE_REGION", 32 * 1024):
+    with mock.patch.object(textdiff, "LARGE_REGION", 32 * 1024):
         regions = list(changed_regions(old, new))
     for region, first in regions:
         for offset, text in enumerate(region.split(b"\n")):
@@ -88,14 +90,14 @@ def test_git_log_and_libgit2_walks_agree(tmp_path: Path, monkeypatch: pytest.Mon
     def walk() -> tuple[list[tuple[str, str, str]], list[str]]:
         repo = open_repository(str(repo_dir))
         skips = Skips()
-        items = list(git_source.walk_commits(repo, history_tips(repo, skips), [], skips, WalkStats()))
-        blobs = sorted((i.oid, i.path, i.commit) for i in items if isinstance(i, BlobTask))
-        messages = sorted(i.content.decode() for i in items if isinstance(i, MessageTask))
+        items = list(git_walk.walk_commits(repo, history_tips(repo, skips), [], skips, WalkStats()))
+        blobs = sorted((i.oid, i.path, i.commit) for i in items if isinstance(i, BlobRef))
+        messages = sorted(i.content.decode() for i in items if isinstance(i, Chunk))
         return blobs, messages
 
-    assert git_source.git_usable()
+    assert git_usable()
     with_git = walk()
-    monkeypatch.setattr(git_source, "git_usable", lambda: False)
+    monkeypatch.setattr(git_walk, "git_usable", lambda: False)
     assert walk() == with_git
     assert len(with_git[0]) >= 13 and len(with_git[1]) == 14
 

@@ -16,9 +16,10 @@ from scanner.detect.checksums import crc32_base62
 from scanner.detect.engine import Detector
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.models import Chunk, FileOrigin, ScanResult
+from scanner.pipeline.collect import Collector, Hooks
+from scanner.pipeline.request import ScanRequest
 from scanner.ruleset import load_ruleset
 from scanner.ruleset.model import Ruleset
-from scanner.scan import Scan, ScanSettings
 
 
 @pytest.mark.parametrize(
@@ -303,13 +304,13 @@ def test_generic_rules_skip_lockfiles_but_specific_rules_do_not(test_ruleset: Ru
     content = f'password = "{factory.password()}"\ntoken = tst_{factory.clean_chars(ALNUM, 32)}\n'.encode()
     detector = Detector(test_ruleset)
     result = ScanResult(target="files")
-    scan = Scan(test_ruleset, detector, ScanSettings(), result)
-    scan.run(
-        [
-            Chunk(content, FileOrigin("web/package-lock.json"), "a"),
-            Chunk(content, FileOrigin("web/app.cfg"), "b"),
-        ]
-    )
+    hooks = Hooks(resolve=lambda origin: origin, requested_bypass=lambda origin: None, looks_secret=lambda text: False)
+    collector = Collector(test_ruleset, ScanRequest("paths"), "", hooks, result)
+    for chunk in (
+        Chunk(content, FileOrigin("web/package-lock.json"), "a"),
+        Chunk(content, FileOrigin("web/app.cfg"), "b"),
+    ):
+        collector.add(chunk.origin, detector.detect(chunk.content))
     found = sorted((f.path, f.rule.id) for f in result.findings)
     assert found == [
         ("web/app.cfg", "test-generic-password"),

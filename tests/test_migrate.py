@@ -16,9 +16,9 @@ import pytest
 from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
+from scanner.pipeline.setup import build_ruleset
 from scanner.policy.baseline import BASELINE_NAME
 from scanner.policy.config import load_config
-from scanner.scan import build_ruleset
 from tests.test_git import Repo, isolate_git
 
 

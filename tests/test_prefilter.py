@@ -30,8 +30,7 @@ def test_both_prefilters_name_the_matching_rules(github_ruleset: Ruleset) -> Non
 
 
 def test_engine_can_be_forced(github_ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEAKSTOP_ENGINE", "python")
-    assert prefilter.make_prefilter(github_ruleset.rules, github_ruleset.hash).name == "python"
+    assert prefilter.make_prefilter(github_ruleset.rules, github_ruleset.hash, "python").name == "python"
 
 
 def test_hyperscan_database_is_loaded_from_the_cache(

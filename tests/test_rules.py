@@ -19,17 +19,7 @@ RULESET = load_ruleset()
 
 @cache
 def detector(engine: str) -> Detector:
-    import os
-
-    previous = os.environ.get("LEAKSTOP_ENGINE")
-    os.environ["LEAKSTOP_ENGINE"] = engine
-    try:
-        return Detector(RULESET)
-    finally:
-        if previous is None:
-            del os.environ["LEAKSTOP_ENGINE"]
-        else:
-            os.environ["LEAKSTOP_ENGINE"] = previous
+    return Detector(RULESET, engine=engine)
 
 
 def test_ruleset_size_and_unique_ids() -> None:

@@ -14,7 +14,7 @@ import pytest
 from helpers import MakeConfig, RunCli, notes_resource, password_state
 from tokens import ALNUM, TokenFactory
 
-from scanner.sources.tfstate import attribute_path
+from scanner.formats.tfstate import attribute_path
 
 RULE = "terraform-sensitive-in-state"
 
@@ -392,8 +392,8 @@ def test_history_skips_the_analysis_of_versions_that_change_no_secret(tokens: To
     from helpers import BUILTIN_RULES
 
     from scanner.detect.engine import Detector
+    from scanner.detect.structured import version_groups
     from scanner.ruleset import load_ruleset
-    from scanner.sources.tfstate import state_blob_groups
 
     detector = Detector(load_ruleset([BUILTIN_RULES / "terraform.yaml", BUILTIN_RULES / "github.yaml"]))
 
@@ -412,12 +412,12 @@ def test_history_skips_the_analysis_of_versions_that_change_no_secret(tokens: To
         return doc
 
     # Only the serial and a plain attribute changed: nothing new.
-    assert state_blob_groups(detector, blob(changed(notes="second")), previous, False) == []
+    assert version_groups(detector, blob(changed(notes="second")), previous, None) == []
 
     # A new token where a rule matches, a rotated password, a new sensitive output: the version is analysed
     # (whole: findings the previous version already had are dropped later, as for any blob).
     def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
-        groups = state_blob_groups(detector, blob(doc), previous, False)
+        groups = version_groups(detector, blob(doc), previous, None)
         return {(g.address, m.secret.reveal()) for g in groups or [] for m in g.matches}
 
     token, rotated, output = tokens.github_clean(), tokens.clean_chars(ALNUM, 24), tokens.clean_chars(ALNUM, 20)
@@ -427,4 +427,4 @@ def test_history_skips_the_analysis_of_versions_that_change_no_secret(tokens: To
     doc["outputs"] = {"admin": {"value": output, "type": "string", "sensitive": True}}
     assert ("output.admin", output) in found(doc)
     # Not a state any more: None, so the blob is scanned as text.
-    assert state_blob_groups(detector, previous[:-20], previous, False) is None
+    assert version_groups(detector, previous[:-20], previous, None) is None

@@ -102,9 +102,11 @@ class Detector:
         ruleset: Ruleset,
         max_decode_depth: int = 2,
         allow_probes: Mapping[str, Sequence[ContentProbe]] | None = None,
+        engine: str = "auto",
     ) -> None:
+        """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way."""
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
-        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash)
+        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine)
         self.max_decode_depth = max_decode_depth
         self.allow_probes: Mapping[str, Sequence[ContentProbe]] = allow_probes or {}
 

@@ -17,7 +17,6 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -190,9 +189,8 @@ class HyperscanPrefilter:
         return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 
 
-def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str) -> Prefilter:
-    """Hyperscan where it loads, else the pure-Python prefilter. ``LEAKSTOP_ENGINE`` forces one."""
-    choice = os.environ.get("LEAKSTOP_ENGINE", "auto")
+def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto") -> Prefilter:
+    """Hyperscan where it loads, else the pure-Python prefilter; ``choice`` "hyperscan" or "python" forces one."""
     if choice != "python":
         try:
             return HyperscanPrefilter(rules, ruleset_hash)

@@ -1,114 +1,140 @@
-"""``run_request``: source → detection → policy → result."""
+"""``run_request``: the source's items → detection (inline, or in the worker pool for blob refs) → the collector's
+findings → one ``ScanResult``."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from typing import Any
+from collections.abc import Iterator
 
-from scanner.errors import UsageError
-from scanner.models import ScanResult
+from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, TfstateOrigin
+from scanner.pipeline.collect import Collector, Hooks
+from scanner.pipeline.detection import ChunkDetector, Detected
+from scanner.pipeline.messages import MessageBatch
 from scanner.pipeline.request import ScanRequest
-from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
-from scanner.sources.files import FileSource, FileSourceOptions, Skips
+from scanner.pipeline.setup import build_detector, build_ruleset
+from scanner.pipeline.table import SOURCES
+from scanner.pipeline.workers import BATCH, Batch, WorkerPool
+from scanner.sources.base import BlobReader, BlobRef, Skips, Source
 
 
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
     ruleset = build_ruleset(config)
-    detector = build_detector(ruleset, config)
-    context = request.context
-    settings = ScanSettings(
-        config=config,
-        fingerprint_key=context.fingerprint_key,
-        path_base=request.path_base or os.getcwd(),
-        baseline=request.baseline,
-        today=context.today,
-        now=context.now,
-        branch=context.branch,
-        bypasses=context.bypasses,
-    )
-    options = request.options
-    file_options = FileSourceOptions(
-        max_file_size=options.max_file_size,
-        scan_binary=options.scan_binary,
-        excludes=options.excludes,
-        respect_gitignore=options.respect_gitignore,
-    )
+    detector = build_detector(ruleset, config, request.engine)
+    source = SOURCES[request.kind](request)
+    result = ScanResult(target=source.target)
+    hooks = Hooks(source.resolve, source.requested_bypass, lambda text: bool(detector.detect(text.encode())))
+    base = request.path_base or source.root or os.getcwd()
+    run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))
     started = time.perf_counter()
-    if request.kind in ("image", "tfstate"):
-        result = _artifact(request, Scan(ruleset, detector, settings, ScanResult(target=request.kind)))
-    elif request.kind == "paths":
-        skips = Skips()
-        result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-        Scan(ruleset, detector, settings, result).run(FileSource(list(request.paths), file_options, skips))
-    else:
-        result = _scan_git(request, ruleset, detector, file_options, settings)
+    run.items()
+    result.findings[:] = first_occurrences(result.findings, run.orders if request.kind in _WALKS else None)
     result.stats.duration_s = time.perf_counter() - started
+    result.target_detail = source.detail()
     if request.baseline is not None:
         result.baseline = request.baseline.path
     return result
 
 
-def _artifact(request: ScanRequest, scan: Scan) -> ScanResult:
-    result = scan.result
-    options = request.options
-    if request.kind == "image":
-        from scanner.sources.image import ImageOptions, scan_image
-
-        image_options = ImageOptions(
-            max_member_size=options.max_file_size,
-            scan_binary=options.scan_binary,
-            platform=options.platform,
-            insecure_registries=options.insecure_registries,
-            max_archive_depth=options.max_archive_depth,
-        )
-        scan_image(scan, request.image, image_options)
-        result.target_detail = f"image {request.image}"
-    else:
-        from scanner.sources.tfstate import scan_tfstate
-
-        result.target_detail = scan_tfstate(scan, request.tfstate, all_versions=options.all_versions)
-    return result
+_WALKS = frozenset({"history", "range", "push"})
 
 
-def _scan_git(
-    request: ScanRequest, ruleset: Any, detector: Any, options: FileSourceOptions, settings: ScanSettings
-) -> ScanResult:
-    result = ScanResult(target="git")
-    path = request.paths[0]
-    if request.kind == "staged":
-        # The hook path: git's command line, not pygit2, whose import alone costs most of the time budget.
-        from scanner.sources import staged
+class _Run:
+    """One scan's loop: chunks are detected here, blob refs in the worker pool; findings keep their order."""
 
-        if staged.git_available():
-            root = staged.repository_root(path)
-            # No commit message exists yet: a trailer cannot apply; LEAKSTOP_BYPASS can (README, "Bypass").
-            scan = Scan(ruleset, detector, dataclasses.replace(settings, path_base=root), result)
-            skips = Skips(result.issues, result.stats)
-            for chunk in staged.staged_chunks_cli(root, options.max_file_size, options.scan_binary, skips):
-                scan.add(chunk.chunk, only_lines=chunk.added_lines)
-            return result
-    from scanner.gitscan import BlobOptions, GitScanRequest, run_commits, run_staged
-    from scanner.policy.context import trailer_bypass
-    from scanner.sources.git import open_repository
+    def __init__(self, request: ScanRequest, source: Source, detector: ChunkDetector, collector: Collector) -> None:
+        self.request, self.source, self.detector, self.collector = request, source, detector, collector
+        result = collector.result
+        self.skips = Skips(result.issues, result.stats)
+        self.messages = MessageBatch(detector, result.stats, self.emit)
+        self.orders: dict[str, int] = {}
+        self.pool: WorkerPool | None = None
+        self.refs = 0
 
-    repo = open_repository(path)
-    root = repo.workdir or repo.path
-    # Looked up even when the policy refuses trailers, so that the report can say it did.
-    settings = dataclasses.replace(settings, path_base=root, commit_bypass=lambda commit: trailer_bypass(repo[commit]))
-    scan = Scan(ruleset, detector, settings, result)
-    blob_options = BlobOptions(max_size=options.max_file_size, scan_binary=options.scan_binary, workers=request.workers)
-    if request.kind == "staged":
-        run_staged(scan, repo, blob_options)
-        return result
-    git_request = GitScanRequest(repo=repo, mode=request.kind, range_spec=request.range_spec)
-    if request.kind == "push":
-        git_request.push_lines = request.push_lines
-        if request.range_spec:
-            git_request.mode = "range"
-    elif request.kind == "range" and not request.range_spec:
-        raise UsageError("a range scan needs a range (A..B or a commit)")
-    run_commits(scan, git_request, blob_options, request.progress)
-    return result
+    def items(self) -> None:
+        for item in self.source.items(self.skips):
+            if isinstance(item, BlobRef):
+                self.submit(item)
+            elif isinstance(item.origin, GitOrigin) and item.origin.where == "commit-message":
+                self.messages.add(item)
+            else:
+                self.chunk(item)
+        self.messages.flush()
+        if self.pool is not None:
+            self.collect(self.pool.finish())
+
+    def chunk(self, chunk: Chunk) -> None:
+        stats = self.skips.stats
+        stats.items_scanned += 1
+        stats.bytes_scanned += len(chunk.content)
+        detected = self.detector.detect(chunk)
+        if detected.not_structured and not isinstance(chunk.origin, GitOrigin):
+            why = f"scanned as plain text, not as state: {detected.not_structured}"
+            self.skips.skip(chunk.origin.path, "invalid-state", why)
+        self.emit(chunk, detected)
+
+    def emit(self, chunk: Chunk, detected: Detected) -> None:
+        for origin, matches in detected.groups:
+            for finding in self.collector.add(origin, matches):
+                self.orders[finding.finding_id] = chunk.order
+
+    def submit(self, ref: BlobRef) -> None:
+        if self.pool is None:  # made at the first ref: the source has planned its walk by then
+            reader = self.source.reader
+            self.pool = WorkerPool(lambda: _required(reader()), self.detector, self.request.workers)
+        self.refs += 1
+        self.pool.submit(ref)
+        if self.refs % BATCH == 0:
+            self.collect(self.pool.ready())
+
+    def collect(self, batches: Iterator[Batch]) -> None:
+        stats = self.skips.stats
+        progress = self.request.progress
+        for blobs, total, outcomes in batches:
+            stats.items_scanned += blobs
+            stats.bytes_scanned += total
+            if progress is not None:
+                progress(blobs, self.refs)
+            for outcome in outcomes:
+                ref = outcome.ref
+                if outcome.skipped:
+                    stats.skipped[outcome.skipped] += 1
+                    if outcome.skipped != "binary":
+                        self.skips.issues.append(
+                            ScanIssue(f"{ref.path}@{ref.commit[:12]}", outcome.skipped, outcome.message)
+                        )
+                    continue
+                for origin, matches in outcome.groups:
+                    for finding in self.collector.add(origin, matches):
+                        self.orders[finding.finding_id] = ref.order
+
+
+def _required(reader: BlobReader | None) -> BlobReader:
+    if reader is None:
+        raise TypeError("a source that yields blob refs must give a reader")
+    return reader
+
+
+def first_occurrences(findings: list[Finding], orders: dict[str, int] | None) -> list[Finding]:
+    """One finding per rule, secret and place: the same secret in later versions of a file (git) or of a state
+    (``TfstateOrigin.series``) is one leak, reported where it first appeared. With ``orders`` (a walk), findings
+    are put in walk order first; otherwise they keep the order they were found in."""
+    if orders is not None:
+        findings = sorted(findings, key=lambda f: (orders.get(f.finding_id, -1), f.path, f.match.line))
+    kept: dict[tuple[str, ...], Finding] = {}
+    out: list[Finding] = []
+    for finding in findings:
+        origin = finding.origin
+        if isinstance(origin, GitOrigin):
+            place: tuple[str, ...] = (origin.path,)
+        elif isinstance(origin, TfstateOrigin) and origin.series:
+            place = (origin.series, origin.address, origin.attribute)
+        else:
+            out.append(finding)
+            continue
+        key = (finding.rule.id, finding.secret_id, *place)
+        if key not in kept:
+            kept[key] = finding
+            out.append(finding)
+    return out

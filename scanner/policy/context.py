@@ -2,7 +2,8 @@
 
 Bypass channels:
 
-* ``trailer``: a ``Leakstop-Bypass: <reason>`` trailer on the commit that introduced a finding (git modes);
+* ``trailer``: a ``Leakstop-Bypass: <reason>`` trailer on the commit that introduced a finding (git modes; read
+  by the git source, ``sources.git.trailers``);
 * ``env``: ``LEAKSTOP_BYPASS=<reason>`` for one run (CI, or ``git commit`` with ``--staged``, where the commit
   message does not exist yet, like pre-commit's ``SKIP=``);
 * ``push-option``: ``git push -o leakstop.bypass=<reason>``, which receive-pack hands a pre-receive hook as
@@ -14,18 +15,14 @@ from ``.git/HEAD`` directly: no git subprocess, no pygit2.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from scanner.models import Bypass
+from scanner.models import Bypass, clean_reason
 
 ENV_BYPASS = "LEAKSTOP_BYPASS"
 PUSH_OPTION = "leakstop.bypass"
-TRAILER = "Leakstop-Bypass"
-MAX_REASON = 200
 # CI variables naming the branch, most specific first: a pull/merge request's source branch, then the ref built.
 BRANCH_VARIABLES = (
     "GITHUB_HEAD_REF",
@@ -33,7 +30,6 @@ BRANCH_VARIABLES = (
     "GITHUB_REF_NAME",
     "CI_COMMIT_REF_NAME",
 )
-_TRAILER_LINE = re.compile(rf"^{TRAILER}[ \t]*:[ \t]*(.*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
 def current_branch(repo_path: str, environ: Mapping[str, str], given: str = "") -> str:
@@ -70,12 +66,6 @@ def head_branch(path: str) -> str:
     return ""
 
 
-def clean_reason(text: str) -> str:
-    """One line, at most ``MAX_REASON`` characters: a reason ends up in reports and terminal output."""
-    line = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())  # no terminal escapes
-    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1] + "…"
-
-
 def _now(now: datetime | None) -> str:
     return (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
 
@@ -109,26 +99,3 @@ def push_option_bypass(environ: Mapping[str, str], now: datetime | None = None) 
 def run_bypasses(environ: Mapping[str, str], now: datetime | None = None) -> tuple[Bypass, ...]:
     """The requests that hold for every finding of a run: push option first, then the environment."""
     return tuple(b for b in (push_option_bypass(environ, now), env_bypass(environ, now)) if b is not None)
-
-
-def trailer_reason(message: str) -> str | None:
-    """The ``Leakstop-Bypass`` trailer's value in the last paragraph of a commit message; None if there is none."""
-    last = message.strip().split("\n\n")[-1]
-    found = _TRAILER_LINE.search(last)
-    return None if found is None else found.group(1)
-
-
-def trailer_bypass(commit: Any) -> Bypass | None:
-    """The trailer request of a pygit2 commit (``message``, ``author.email``, ``committer.time/offset``)."""
-    reason = trailer_reason(commit.message)
-    if reason is None:
-        return None
-    committer = commit.committer
-    when = datetime.fromtimestamp(committer.time, timezone(timedelta(minutes=committer.offset)))
-    return Bypass(
-        "trailer",
-        clean_reason(reason),
-        who=commit.author.email,
-        when=when.isoformat(),
-        commit=str(commit.id),
-    )

@@ -74,6 +74,7 @@ class Source(Protocol):
     """A scan target, read. Runs in the main process; the pipeline owns detection, policy and workers."""
 
     target: Target
+    root: str  # what finding paths are relative to (a repository's top directory); "" = the working directory
 
     def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
         """Content to scan, in order; what could not be read goes to ``skips``."""
@@ -100,6 +101,7 @@ class PlainSource:
     """Defaults for a source that yields only chunks, each with its whole provenance."""
 
     target: Target = "files"
+    root: str = ""
 
     def detail(self) -> str:
         return ""

@@ -7,18 +7,23 @@ and matches what the git source computes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scanner.errors import InputError
-from scanner.models import Chunk, FileOrigin, ScanIssue, ScanStats
+from scanner.models import Chunk, FileOrigin
 from scanner.pathmatch import IgnoreRules
-
-BINARY_SNIFF = 8000  # git's own test: a NUL byte within the first 8000 bytes
-DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+from scanner.sources.base import (
+    DEFAULT_MAX_FILE_SIZE,
+    PlainSource,
+    Skips,
+    blob_id,
+    is_binary,
+    is_state_path,
+    printable_path,
+)
 
 
 @dataclass(frozen=True)
@@ -29,57 +34,17 @@ class FileSourceOptions:
     respect_gitignore: bool = True
 
 
-@dataclass
-class Skips:
-    """Collects what a source did not scan; shared by every source."""
-
-    issues: list[ScanIssue] = field(default_factory=list)
-    stats: ScanStats = field(default_factory=ScanStats)
-
-    def skip(self, path: str, reason: str, message: str, listed: bool = True) -> None:
-        self.stats.skipped[reason] += 1
-        if listed:
-            self.issues.append(ScanIssue(path, reason, message))
-
-
-def blob_id(content: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-
-
-def is_binary(content: bytes) -> bool:
-    return b"\0" in content[:BINARY_SNIFF]
-
-
-def is_state_path(path: str) -> bool:
-    """A Terraform state file by name: ``*.tfstate``, ``*.tfstate.backup`` (workspaces' states sit in
-    ``terraform.tfstate.d/<ws>/``). ``.terraform/terraform.tfstate`` is backend settings, not state."""
-    if not path.endswith((".tfstate", ".tfstate.backup")):
-        return False
-    return path != ".terraform/terraform.tfstate" and not path.endswith("/.terraform/terraform.tfstate")
-
-
-def printable_path(path: str) -> str:
-    """A path fit for reports: bytes that are not UTF-8 (old Latin-1 names arrive as lone surrogates from
-    ``os`` and git) shown as ``\\xNN`` escapes, so every report stays valid UTF-8."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def _display(path: str) -> str:
     path = printable_path(path.replace(os.sep, "/"))
     return path[2:] if path.startswith("./") else path
 
 
-class FileSource:
-    def __init__(self, paths: Sequence[str], options: FileSourceOptions, skips: Skips) -> None:
+class FileSource(PlainSource):
+    def __init__(self, paths: Sequence[str], options: FileSourceOptions) -> None:
         self.paths = list(paths) or ["."]
         self.options = options
-        self.skips = skips
 
-    def __iter__(self) -> Iterator[Chunk]:
+    def items(self, skips: Skips) -> Iterator[Chunk]:
         for path in self.paths:
             if path == "-":
                 yield from self._stdin()
@@ -91,11 +56,11 @@ class FileSource:
             except OSError as exc:
                 raise InputError(f"{path}: cannot access: {exc.strerror}") from None
             if stat.S_ISDIR(st.st_mode):
-                yield from self._walk(path)
+                yield from self._walk(path, skips)
             elif not stat.S_ISREG(st.st_mode):
-                self.skips.skip(_display(path), "special-file", "not a regular file (a FIFO, socket or device)")
+                skips.skip(_display(path), "special-file", "not a regular file (a FIFO, socket or device)")
             else:
-                chunk = self._read(path, _display(path), st.st_size)
+                chunk = self._read(path, _display(path), st.st_size, skips)
                 if chunk is not None:
                     yield chunk
 
@@ -110,7 +75,7 @@ class FileSource:
         rules.add_lines(list(self.options.excludes), source="--exclude")
         return rules
 
-    def _walk(self, root: str) -> Iterator[Chunk]:
+    def _walk(self, root: str, skips: Skips) -> Iterator[Chunk]:
         rules = self._ignore_rules(root)
         gitignore = self.options.respect_gitignore
         # Explicit stack instead of os.walk: one scandir per directory, file sizes from the same call.
@@ -128,7 +93,7 @@ class FileSource:
             try:
                 entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
             except OSError as exc:
-                self.skips.skip(_display(abs_dir), "unreadable", f"cannot list directory: {exc.strerror}")
+                skips.skip(_display(abs_dir), "unreadable", f"cannot list directory: {exc.strerror}")
                 continue
             subdirs = []
             for entry in entries:
@@ -136,16 +101,16 @@ class FileSource:
                 shown = _display(os.path.join(root, rel))
                 try:
                     if entry.is_symlink():
-                        self.skips.skip(shown, "symlink", "symbolic link not followed")
+                        skips.skip(shown, "symlink", "symbolic link not followed")
                         continue
                     is_dir = entry.is_dir(follow_symlinks=False)
                 except OSError as exc:
-                    self.skips.skip(shown, "unreadable", f"cannot stat: {exc.strerror}")
+                    skips.skip(shown, "unreadable", f"cannot stat: {exc.strerror}")
                     continue
                 if is_dir and entry.name == ".git":
                     continue  # repository internals: the git source scans history
                 if rules and rules.ignored(rel, is_dir, check_parents=False):
-                    self.skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
+                    skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
                     continue
                 if is_dir:
                     subdirs.append(rel)
@@ -153,31 +118,31 @@ class FileSource:
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError as exc:
-                    self.skips.skip(shown, "unreadable", f"cannot stat: {exc.strerror}")
+                    skips.skip(shown, "unreadable", f"cannot stat: {exc.strerror}")
                     continue
                 if not stat.S_ISREG(st.st_mode):
-                    self.skips.skip(shown, "special-file", "not a regular file")
+                    skips.skip(shown, "special-file", "not a regular file")
                     continue
-                chunk = self._read(entry.path, shown, st.st_size)
+                chunk = self._read(entry.path, shown, st.st_size, skips)
                 if chunk is not None:
                     yield chunk
             stack.extend(reversed(subdirs))
 
-    def _read(self, path: str, shown: str, size: int) -> Chunk | None:
+    def _read(self, path: str, shown: str, size: int, skips: Skips) -> Chunk | None:
         cap = self.options.max_file_size
         if cap and size > cap:
-            self.skips.skip(shown, "too-large", f"{size} bytes is over the {cap}-byte cap (--max-file-size)")
+            skips.skip(shown, "too-large", f"{size} bytes is over the {cap}-byte cap (--max-file-size)")
             return None
         try:
             with open(path, "rb") as fh:
                 data = fh.read(cap + 1) if cap else fh.read()
         except OSError as exc:
-            self.skips.skip(shown, "unreadable", f"cannot read: {exc.strerror}")
+            skips.skip(shown, "unreadable", f"cannot read: {exc.strerror}")
             return None
         if cap and len(data) > cap:
-            self.skips.skip(shown, "too-large", f"grew past the {cap}-byte cap while read")
+            skips.skip(shown, "too-large", f"grew past the {cap}-byte cap while read")
             return None
         if not self.options.scan_binary and is_binary(data):
-            self.skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)")
+            skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)")
             return None
-        return Chunk(data, FileOrigin(shown), blob_id(data))
+        return Chunk(data, FileOrigin(shown), blob_id(data), structure="tfstate" if is_state_path(shown) else "")

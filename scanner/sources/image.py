@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 from scanner.errors import InputError
 from scanner.models import Chunk, Finding, ImageOrigin, ScanResult, Secret
 from scanner.scan import Scan
-from scanner.sources.files import Skips, blob_id, is_binary, printable_path
+from scanner.sources.base import Skips, blob_id, is_binary, printable_path
 from scanner.sources.nested import ArchiveLimits, ArchiveWalker, archive_suffix, member_path
 from scanner.sources.streams import Budget, Chained, Decompressed, HashingReader, LimitExceeded, compression_of
 

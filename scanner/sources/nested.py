@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scanner.sources.files import printable_path
+from scanner.sources.base import printable_path
 from scanner.sources.streams import (
     GZIP_MAGIC,
     READ_SIZE,

@@ -38,7 +38,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import scanner
 from scanner.errors import InputError, UsageError
-from scanner.sources.files import is_state_path
+from scanner.sources.base import is_state_path
 
 MAX_STATE_BYTES = 512 * 1024 * 1024
 MAX_REDIRECTS = 5

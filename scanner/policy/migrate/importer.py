@@ -8,6 +8,7 @@ a rule leakstop does not have, a secret that is gone from the working tree, or a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +37,20 @@ class ImportResult:
 
 def import_baseline(kind: str, source: str, target: str, config: Config, options: FileSourceOptions) -> ImportResult:
     from scanner.models import ScanResult
-    from scanner.scan import Scan, ScanSettings, build_detector, build_ruleset
-    from scanner.sources.files import FileSource, Skips
+    from scanner.pipeline import run
+    from scanner.pipeline.request import ScanRequest, SourceOptions
 
     foreign = READERS[kind](baseline.read(source), source)
     root = foreign.root
     present = {f for f in foreign.by_file if os.path.isfile(os.path.join(root, f))}
-    ruleset = build_ruleset(config)
-    skips = Skips()
-    result = ScanResult(target="files", issues=skips.issues, stats=skips.stats)
-    settings = ScanSettings(config=config, baseline=foreign, path_base=root)
+    result = ScanResult(target="files")
     paths = [os.path.join(root, f) for f in sorted(present)]
     if paths:
-        Scan(ruleset, build_detector(ruleset, config), settings, result).run(FileSource(paths, options, skips))
+        source_options = SourceOptions(
+            options.max_file_size, options.scan_binary, options.excludes, options.respect_gitignore
+        )
+        request = ScanRequest("paths", tuple(paths), options=source_options, config=config, baseline=foreign)
+        result = run(dataclasses.replace(request, path_base=root))
     current = baseline.load(target) if os.path.exists(target) else baseline.new_baseline(target)
     accepted = [f for f in result.findings if f.reason == "baseline"]
     found = {current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, root) for f in accepted}

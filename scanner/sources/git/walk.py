@@ -1,4 +1,4 @@
-"""The git source (pygit2): staged changes, commit ranges, pushes and full history, by unique blob.
+"""The history walk: commits oldest first, each blob the first time it appears, and commit and tag messages.
 
 History is walked oldest first (topological order). Each commit is diffed against its first parent; a blob met
 for the first time is attributed to that commit and path and scanned once; later appearances (the same content
@@ -6,66 +6,23 @@ at another path, a revert, a cherry-pick) are counted, not rescanned. A merge wh
 introduces new blobs in its first-parent diff; blobs brought in from the other side were already seen on their
 own branch, which the topological walk visits first. Commit messages and annotated tag messages are scanned too.
 
-The walk only collects (blob, path, commit) triples; reading and scanning the blobs is the job of the worker
-processes in ``scanner.gitscan``.
+The walk only yields (blob, path, commit) refs; reading them is the job of ``blobs.GitBlobReader`` in the
+pipeline's worker processes.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from typing import IO, Any
 
-from scanner.errors import InputError, UsageError
-from scanner.models import Chunk, FileOrigin, GitOrigin, ScanIssue
-from scanner.sources.files import Skips, is_binary, printable_path
+from scanner.models import Chunk, GitOrigin
+from scanner.sources.base import BlobRef, Skips, printable_path
+from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
-ZERO_OID = "0" * 40
-SUBMODULE_MODE = 0o160000
-
-
-def _pygit2() -> Any:
-    import pygit2
-
-    return pygit2
-
-
-def open_repository(path: str) -> Any:
-    """The repository holding ``path`` (a working tree or a bare repository)."""
-    pygit2 = _pygit2()
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or directory")
-    found = pygit2.discover_repository(path)
-    if found is None:
-        raise InputError(f"{path}: not a git repository (no .git found here or above)")
-    try:
-        return pygit2.Repository(found)
-    except pygit2.GitError as exc:
-        raise InputError(f"{path}: cannot open the git repository: {exc}") from None
-
-
-def resolve_commit(repo: Any, spec: str) -> Any:
-    pygit2 = _pygit2()
-    try:
-        return repo.revparse_single(spec).peel(pygit2.Commit)
-    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-        raise UsageError(f"unknown revision {spec!r} in {repo.path}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class BlobTask:
-    """A blob to scan, where it first appeared, and the position of that commit in the walk (oldest = 0)."""
-
-    oid: str
-    path: str
-    commit: str
-    order: int
+MESSAGE_PATH = "<commit message>"
 
 
 @dataclass
@@ -74,23 +31,10 @@ class WalkStats:
     appearances: int = 0  # blobs met again after their first appearance (counted, not rescanned)
 
 
-def commit_origin(commit: Any, path: str, where: str = "blob") -> GitOrigin:
-    author = commit.author
-    tz = timezone(timedelta(minutes=author.offset))
-    return GitOrigin(
-        path=path,
-        commit=str(commit.id),
-        author=author.name,
-        email=author.email,
-        date=datetime.fromtimestamp(author.time, tz).isoformat(),
-        where=where,  # type: ignore[arg-type]
-    )
-
-
 def history_tips(repo: Any, skips: Skips) -> list[Any]:
     """Every commit a ref points at (branches, tags, remote-tracking refs; notes aside), HEAD (which may be
     detached) and every stash entry."""
-    pygit2 = _pygit2()
+    pygit2 = pygit2_module()
     tips: dict[str, Any] = {}
     for name in repo.references:
         if name.startswith("refs/notes/"):
@@ -118,28 +62,19 @@ def history_tips(repo: Any, skips: Skips) -> list[Any]:
     return list(tips.values())
 
 
-@dataclass(frozen=True, slots=True)
-class MessageTask:
-    """A distinct commit message to scan, and its commit's position in the walk."""
-
-    order: int
-    commit: str
-    content: bytes
-
-
 # (commit id, message, [(new mode, new blob id, path) for each added or modified entry])
 Change = tuple[str, bytes, list[tuple[int, str, str]]]
 
 
 def walk_commits(
     repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, stats: WalkStats
-) -> Iterator[BlobTask | MessageTask]:
+) -> Iterator[BlobRef | Chunk]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
-    Yields each blob the first time it appears (a ``BlobTask``) and each distinct commit message, as the walk
-    goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about ten times
-    faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a corrupt
-    object), libgit2 walks what is left.
+    Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``Chunk``),
+    as the walk goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about
+    ten times faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a
+    corrupt object), libgit2 walks what is left.
     """
     if not tips:
         return
@@ -165,7 +100,7 @@ def walk_commits(
             stats.commits += 1
             if message and message not in seen_messages:
                 seen_messages.add(message)
-                yield MessageTask(order, commit_id, message)
+                yield Chunk(message, GitOrigin(MESSAGE_PATH, commit_id, where="commit-message"), order=order)
             for mode, oid, path in entries:
                 if mode == SUBMODULE_MODE:
                     skips.skip(path, "submodule", f"submodule at {commit_id[:12]} not followed")
@@ -173,26 +108,9 @@ def walk_commits(
                     stats.appearances += 1
                 else:
                     seen.add(oid)
-                    yield BlobTask(oid, path, commit_id, order)
+                    yield BlobRef(oid, path, commit_id, order)
         if attempt == "git" and not skips.stats.skipped.get("git-log-failed"):
             return
-
-
-class _GitLogFailed(Exception):
-    pass
-
-
-@cache
-def git_usable() -> bool:
-    """``git`` on PATH and new enough for ``--diff-merges=first-parent`` (2.31)."""
-    if shutil.which("git") is None:
-        return False
-    try:
-        out = subprocess.run(["git", "version"], capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    numbers = [int(n) for n in re.findall(r"\d+", out)[:2]]
-    return len(numbers) == 2 and tuple(numbers) >= (2, 31)
 
 
 def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips) -> Iterator[Change]:
@@ -203,7 +121,7 @@ def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skip
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = git_environment()
     with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
@@ -244,7 +162,7 @@ def _nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
 def _libgit2_changes(
     repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, visited: set[str]
 ) -> Iterator[Change]:
-    pygit2 = _pygit2()
+    pygit2 = pygit2_module()
     walker = repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
     for tip in tips:
         walker.push(tip.id)
@@ -278,7 +196,7 @@ def _libgit2_changes(
 
 
 def _readable_blobs(repo: Any, tree_owner: Any, prefix: str, out: list[tuple[int, str, str]], skips: Skips) -> None:
-    pygit2 = _pygit2()
+    pygit2 = pygit2_module()
     try:
         tree = tree_owner.tree if isinstance(tree_owner, pygit2.Commit) else tree_owner
         entries = list(tree)
@@ -306,7 +224,7 @@ def _add_tree_blobs(tree: Any, seen: set[str]) -> None:
 
 def tag_messages(repo: Any, skips: Skips) -> Iterator[Chunk]:
     """Annotated tags carry a message of their own (release notes where a token gets pasted)."""
-    pygit2 = _pygit2()
+    pygit2 = pygit2_module()
     for name in repo.references:
         if not name.startswith("refs/tags/"):
             continue
@@ -329,122 +247,3 @@ def tag_messages(repo: Any, skips: Skips) -> Iterator[Chunk]:
                 where="tag-message",
             )
             yield Chunk(obj.message.encode("utf-8", "surrogateescape"), origin)
-
-
-def shallow_issue(repo: Any) -> ScanIssue | None:
-    if repo.is_shallow:
-        return ScanIssue(repo.path, "shallow", "shallow clone: history before the shallow boundary is not scanned")
-    return None
-
-
-# --- staged changes ---
-
-
-@dataclass(frozen=True, slots=True)
-class StagedChunk:
-    chunk: Chunk
-    added_lines: frozenset[int]
-
-
-def new_line_numbers(old: bytes, new: bytes) -> frozenset[int]:
-    """Line numbers of ``new`` whose text is nowhere in ``old``: what a change brings in. A line moved within
-    the file brings nothing new, so a secret already committed there does not block again."""
-    known = set(old.split(b"\n"))
-    return frozenset(i + 1 for i, line in enumerate(new.split(b"\n")) if line not in known)
-
-
-def _staged_diff(repo: Any) -> Any:
-    """HEAD against what the next commit would record (new side = staged). Git points hooks at another index
-    with GIT_INDEX_FILE during ``git commit -a`` and ``git commit <paths>``; libgit2 does not read that
-    variable, so it is honoured here."""
-    pygit2 = _pygit2()
-    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
-    alternate = os.environ.get("GIT_INDEX_FILE")
-    if not alternate:
-        return repo.index.diff_to_tree(head if head is not None else repo[repo.TreeBuilder().write()])
-    path = alternate if os.path.isabs(alternate) else os.path.join(repo.workdir or os.getcwd(), alternate)
-    try:
-        staged = repo[pygit2.Index(path).write_tree(repo)]
-    except (pygit2.GitError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the index named by GIT_INDEX_FILE: {exc}") from None
-    return head.diff_to_tree(staged) if head is not None else staged.diff_to_tree(swap=True)
-
-
-def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[StagedChunk]:
-    """What the index adds against HEAD: each added or modified file, with the line numbers it adds."""
-    pygit2 = _pygit2()
-    if repo.is_bare:
-        raise InputError(f"{repo.path}: a bare repository has no index to scan (--staged)")
-    try:
-        diff = _staged_diff(repo)
-    except pygit2.GitError as exc:
-        raise InputError(f"{repo.path}: cannot read the index: {exc}") from None
-    for delta in diff.deltas:
-        if delta.status == pygit2.enums.DeltaStatus.DELETED:
-            continue
-        new = delta.new_file
-        path = printable_path(new.path)
-        if new.mode == SUBMODULE_MODE:
-            skips.skip(path, "submodule", "submodule change not followed")
-            continue
-        try:
-            data = repo.odb.read(new.id)[1]
-            old = repo.odb.read(delta.old_file.id)[1] if delta.status != pygit2.enums.DeltaStatus.ADDED else b""
-        except (KeyError, ValueError, pygit2.GitError) as exc:
-            skips.skip(path, "missing-object", f"staged content is missing from the object store: {exc}")
-            continue
-        staged = staged_chunk(path, str(new.id), old, data, max_size, scan_binary, skips)
-        if staged is not None:
-            yield staged
-
-
-def staged_chunk(
-    path: str, oid: str, old: bytes, data: bytes, max_size: int, scan_binary: bool, skips: Skips
-) -> StagedChunk | None:
-    """A staged file version to scan on its new lines, or None (skipped and counted, or nothing new)."""
-    if max_size and len(data) > max_size:
-        skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
-        return None
-    if not scan_binary and is_binary(data):
-        skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
-        return None
-    added = new_line_numbers(old, data)
-    return StagedChunk(Chunk(data, FileOrigin(path), oid), added) if added else None
-
-
-# --- pushes ---
-
-
-def push_ranges(repo: Any, lines: Iterable[str]) -> tuple[list[Any], list[Any]]:
-    """Tips and hidden commits for what a push sends, from git's pre-push (or pre-receive) stdin lines.
-
-    A line is ``<local ref> <local oid> <remote ref> <remote oid>``. A deleted ref sends nothing; a new ref
-    sends what no remote-tracking ref has yet; an update sends ``remote..local``.
-    """
-    tips: list[Any] = []
-    hidden: list[Any] = []
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        _local_ref, local_oid, _remote_ref, remote_oid = parts
-        if local_oid == ZERO_OID:
-            continue
-        tips.append(resolve_commit(repo, local_oid))
-        if remote_oid != ZERO_OID and repo.get(remote_oid) is not None:
-            hidden.append(resolve_commit(repo, remote_oid))
-        else:
-            hidden.extend(remote_tips(repo))
-    return tips, hidden
-
-
-def remote_tips(repo: Any) -> list[Any]:
-    pygit2 = _pygit2()
-    found = []
-    for name in repo.references:
-        if name.startswith("refs/remotes/"):
-            try:
-                found.append(repo.references[name].peel(pygit2.Commit))
-            except (pygit2.GitError, ValueError):
-                continue
-    return found

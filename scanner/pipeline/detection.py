@@ -1,0 +1,84 @@
+"""Detection for one chunk: the rules, then the structured detector for structured content; the same content
+(by content id) is detected once. Runs in the main process and in the worker processes alike."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from scanner.detect.engine import Detector
+from scanner.detect.structured import SENSITIVE_RULE, StateGroup, analyse, touching, version_groups
+from scanner.errors import InputError
+from scanner.models import Chunk, FileOrigin, GitOrigin, Match, Origin, TfstateOrigin
+from scanner.ruleset import Ruleset
+
+Group = tuple[Origin, tuple[Match, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """A chunk's matches by origin (a state's by resource attribute), and, for structured content that turned out
+    not to be, why (then it was scanned as plain text)."""
+
+    groups: tuple[Group, ...] = ()
+    not_structured: str = ""
+
+
+def _touches(match: Match, lines: frozenset[int]) -> bool:
+    return any(n in lines for n in range(match.line, match.end_line + 1))
+
+
+def state_origin(origin: Origin, group: StateGroup) -> Origin:
+    """Where a state's finding sits: the file (a state met in a directory or staged scan is reported as state)
+    or the blob, with the resource address and attribute path."""
+    if isinstance(origin, FileOrigin):
+        return TfstateOrigin(origin.path, address=group.address, attribute=group.attribute)
+    if isinstance(origin, GitOrigin | TfstateOrigin):
+        return dataclasses.replace(origin, address=group.address, attribute=group.attribute)
+    return origin
+
+
+class ChunkDetector:
+    def __init__(self, detector: Detector, ruleset: Ruleset) -> None:
+        self.detector = detector
+        self.sensitive_rule = ruleset.by_id.get(SENSITIVE_RULE)
+        self._cache: dict[str, list[Match]] = {}
+
+    def matches(self, chunk: Chunk) -> list[Match]:
+        """The rule matches in the chunk's content (cached by content id), before ``only_lines``."""
+        if chunk.content_id:
+            cached = self._cache.get(chunk.content_id)
+            if cached is not None:
+                return cached
+        matches = self.detector.detect(chunk.content, first_line=chunk.first_line)
+        if chunk.content_id:
+            self._cache[chunk.content_id] = matches
+        return matches
+
+    def detect(self, chunk: Chunk) -> Detected:
+        if chunk.structure == "tfstate":
+            try:
+                groups = self._state_groups(chunk)
+            except InputError as exc:
+                why = str(exc).removeprefix(f"{chunk.origin.path}: ")
+                return dataclasses.replace(self._plain(chunk), not_structured=why)
+            found = tuple((state_origin(chunk.origin, g), g.matches) for g in groups if g.matches)
+            return Detected(found)
+        return self._plain(chunk)
+
+    def _plain(self, chunk: Chunk) -> Detected:
+        matches = self.matches(chunk)
+        if chunk.only_lines is not None:
+            lines = chunk.only_lines
+            matches = [m for m in matches if _touches(m, lines)]
+        return Detected(((chunk.origin, tuple(matches)),) if matches else ())
+
+    def _state_groups(self, chunk: Chunk) -> list[StateGroup]:
+        if chunk.base is not None:
+            groups = version_groups(self.detector, chunk.content, chunk.base, chunk.only_lines)
+            if groups is None:
+                raise InputError(f"{chunk.origin.path}: not a Terraform state")
+            return groups
+        shown = chunk.origin.path
+        groups = analyse(chunk.content, shown, self.matches(chunk), self.sensitive_rule)
+        return groups if chunk.only_lines is None else touching(groups, chunk.only_lines)

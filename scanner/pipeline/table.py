@@ -1,0 +1,68 @@
+"""The one table from a request's kind to its source. Each opener imports its source on use, so a scan loads
+only the source it runs (the commit hook's ``staged`` path never imports pygit2, registries or Terraform)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scanner.pipeline.request import RequestKind, ScanRequest
+from scanner.sources.base import Source
+
+
+def _paths(request: ScanRequest) -> Source:
+    from scanner.sources.files import FileSource, FileSourceOptions
+
+    options = request.options
+    files = FileSourceOptions(options.max_file_size, options.scan_binary, options.excludes, options.respect_gitignore)
+    return FileSource(request.paths, files)
+
+
+def _staged(request: ScanRequest) -> Source:
+    from scanner.sources.git.source import StagedSource
+
+    return StagedSource(request.paths[0], request.options.max_file_size, request.options.scan_binary)
+
+
+def _commits(request: ScanRequest) -> Source:
+    from scanner.sources.git.source import CommitSource
+
+    options = request.options
+    return CommitSource(
+        request.paths[0],
+        request.kind,
+        request.range_spec,
+        request.push_lines,
+        options.max_file_size,
+        options.scan_binary,
+    )
+
+
+def _image(request: ScanRequest) -> Source:
+    from scanner.sources.image import ImageOptions, ImageSource
+
+    options = request.options
+    image_options = ImageOptions(
+        max_member_size=options.max_file_size,
+        scan_binary=options.scan_binary,
+        platform=options.platform,
+        insecure_registries=options.insecure_registries,
+        max_archive_depth=options.max_archive_depth,
+    )
+    return ImageSource(request.image, image_options)
+
+
+def _tfstate(request: ScanRequest) -> Source:
+    from scanner.sources.tfstate import StateSource
+
+    return StateSource(request.tfstate, request.options.all_versions, request.options.http)
+
+
+SOURCES: dict[RequestKind, Callable[[ScanRequest], Source]] = {
+    "paths": _paths,
+    "staged": _staged,
+    "range": _commits,
+    "history": _commits,
+    "push": _commits,
+    "image": _image,
+    "tfstate": _tfstate,
+}

@@ -1,0 +1,96 @@
+"""Reading history blobs in a worker process: ``git cat-file --batch`` (or libgit2), then what to scan of each.
+
+Every version of a path reaches the same reader in walk order, so a file's first version is scanned whole and
+each later version only where it changed (``textdiff.changed_regions``): most of a new version is the previous
+one again. A range's base commits give each path its starting version, so a range reports what it adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from scanner.models import Chunk, GitOrigin
+from scanner.sources.base import BlobRead, BlobRef, is_binary, is_state_path
+from scanner.sources.git.catfile import BlobData, CatFile
+from scanner.sources.git.ranges import Base
+from scanner.sources.git.repo import git_usable, pygit2_module
+from scanner.textdiff import changed_regions, new_line_numbers
+
+
+@dataclass(frozen=True)
+class BlobLimits:
+    max_size: int  # 0 = no cap
+    scan_binary: bool
+    only_added_lines: bool = False  # ranges and pushes report what they add, not what the base already had
+
+
+class GitBlobReader:
+    """One per worker process, made after the fork: a pygit2 handle or a pipe must not cross it."""
+
+    def __init__(self, repo_path: str, limits: BlobLimits, base: Base) -> None:
+        pygit2 = pygit2_module()
+        self.repo = pygit2.Repository(repo_path)
+        self.limits = limits
+        self.previous: dict[str, bytes] = {}
+        self.base_trees = [self.repo[c].tree for c in base.commits]
+        self.renamed_from = base.renamed_from
+        self.catfile = CatFile(repo_path, limits.max_size) if git_usable() else None
+
+    def close(self) -> None:
+        if self.catfile is not None:
+            self.catfile.close()
+
+    def read(self, refs: Sequence[BlobRef]) -> Iterator[BlobRead]:
+        contents = self.catfile.read([ref.oid for ref in refs]) if self.catfile is not None else None
+        for ref in refs:
+            yield self._read_one(ref, next(contents) if contents is not None else None)
+
+    def _read_one(self, ref: BlobRef, content: BlobData | None) -> BlobRead:
+        data = self._data(ref, content)
+        if isinstance(data, BlobRead):
+            return data
+        if not self.limits.scan_binary and is_binary(data):
+            return BlobRead(ref, len(data), skipped="binary", message="binary blob")
+        path = ref.path
+        previous = self.previous.get(path)
+        if previous is None and self.base_trees:
+            previous = self._base_version(path)
+        self.previous[path] = data
+        origin = GitOrigin(path, ref.commit)
+        added = new_line_numbers(previous, data) if self.limits.only_added_lines and previous is not None else None
+        if is_state_path(path):  # parsed whole: a change deep in the file needs the resources around it
+            chunk = Chunk(data, origin, only_lines=added, structure="tfstate", base=previous, order=ref.order)
+            return BlobRead(ref, len(data), (chunk,))
+        if previous is None:
+            return BlobRead(ref, len(data), (Chunk(data, origin, order=ref.order),))
+        regions = changed_regions(previous, data)
+        chunks = tuple(Chunk(r, origin, first_line=n, only_lines=added, order=ref.order) for r, n in regions)
+        return BlobRead(ref, len(data), chunks)
+
+    def _data(self, ref: BlobRef, content: BlobData | None) -> bytes | BlobRead:
+        if content is not None:
+            if content.data is not None:
+                return content.data
+            if content.problem == "too-large":
+                return BlobRead(ref, content.size, skipped="too-large", message=f"{content.size} bytes is over the cap")
+        pygit2 = pygit2_module()  # no git, or git could not read it: libgit2 reads it, or says why it cannot
+        try:
+            data: bytes = self.repo.odb.read(pygit2.Oid(hex=ref.oid))[1]
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            return BlobRead(ref, 0, skipped="missing-object", message=f"cannot read blob {ref.oid}: {exc}")
+        cap = self.limits.max_size
+        if cap and len(data) > cap:
+            return BlobRead(ref, len(data), skipped="too-large", message=f"{len(data)} bytes is over the cap")
+        return data
+
+    def _base_version(self, path: str) -> bytes | None:
+        for tree in self.base_trees:
+            for candidate in (path, self.renamed_from.get(path)):
+                if candidate is None:
+                    continue
+                try:
+                    return bytes(self.repo.odb.read(tree[candidate].id)[1])
+                except (KeyError, ValueError):
+                    continue
+        return None

@@ -1,0 +1,87 @@
+"""What a git scan covers: the tips to walk from and the commits to hide, for history, ranges and pushes, and
+where a range's files came from (its base)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.sources.base import Skips
+from scanner.sources.git.repo import ZERO_OID, pygit2_module, resolve_commit
+from scanner.sources.git.walk import history_tips
+
+
+def push_ranges(repo: Any, lines: Iterable[str]) -> tuple[list[Any], list[Any]]:
+    """Tips and hidden commits for what a push sends, from git's pre-push (or pre-receive) stdin lines.
+
+    A line is ``<local ref> <local oid> <remote ref> <remote oid>``. A deleted ref sends nothing; a new ref
+    sends what no remote-tracking ref has yet; an update sends ``remote..local``.
+    """
+    tips: list[Any] = []
+    hidden: list[Any] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        _local_ref, local_oid, _remote_ref, remote_oid = parts
+        if local_oid == ZERO_OID:
+            continue
+        tips.append(resolve_commit(repo, local_oid))
+        if remote_oid != ZERO_OID and repo.get(remote_oid) is not None:
+            hidden.append(resolve_commit(repo, remote_oid))
+        else:
+            hidden.extend(remote_tips(repo))
+    return tips, hidden
+
+
+def remote_tips(repo: Any) -> list[Any]:
+    pygit2 = pygit2_module()
+    found = []
+    for name in repo.references:
+        if name.startswith("refs/remotes/"):
+            try:
+                found.append(repo.references[name].peel(pygit2.Commit))
+            except (pygit2.GitError, ValueError):
+                continue
+    return found
+
+
+@dataclass(frozen=True)
+class Base:
+    """What a range starts from: its base commits, and where files renamed since then came from."""
+
+    commits: tuple[str, ...] = ()
+    renamed_from: dict[str, str] = field(default_factory=dict)
+
+
+def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
+    """Renames between the base and each tip (libgit2's similarity detection), so that a file renamed and
+    edited in the range is compared with its old self instead of being reported whole."""
+    renamed: dict[str, str] = {}
+    if hidden:
+        for tip in tips:
+            diff = hidden[0].tree.diff_to_tree(tip.tree)
+            diff.find_similar()
+            for delta in diff.deltas:
+                if delta.old_file.path != delta.new_file.path:
+                    renamed[delta.new_file.path] = delta.old_file.path
+    return Base(tuple(str(c.id) for c in hidden), renamed)
+
+
+def plan(repo: Any, mode: str, range_spec: str, push_lines: Sequence[str], skips: Skips) -> tuple[list[Any], list[Any]]:
+    """Tips to walk from and commits to hide: ``history``; ``range`` (``A..B``, or ``A`` for ``A..HEAD``); ``push``
+    (git's pre-push or pre-receive lines, else HEAD minus every remote-tracking ref)."""
+    if mode == "history":
+        return history_tips(repo, skips), []
+    if mode == "range":
+        if ".." in range_spec:
+            base, _, head = range_spec.partition("..")
+            head = head.lstrip(".") or "HEAD"
+            return [resolve_commit(repo, head)], [resolve_commit(repo, base)] if base else []
+        return [resolve_commit(repo, "HEAD")], [resolve_commit(repo, range_spec)]
+    if push_lines:
+        return push_ranges(repo, push_lines)
+    if repo.head_is_unborn:
+        return [], []
+    return [resolve_commit(repo, "HEAD")], remote_tips(repo)
