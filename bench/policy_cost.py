@@ -158,28 +158,27 @@ class Meter:
 
 @contextlib.contextmanager
 def instrumented() -> Iterator[Meter]:
-    import scanner.cli
-    import scanner.scan
-    from scanner import allowlist, baseline, config, policy
+    from scanner.pipeline import collect
+    from scanner.policy import allowlists, baseline, config, context, migrate
 
     meter = Meter()
     targets = [
-        (scanner.scan, "decide"),  # imported by name into scan.py
-        (allowlist.Allowlists, "check"),
+        (collect, "decide"),  # imported by name into the collector
+        (allowlists.Allowlists, "check"),
         (config.Config, "relative_path"),
         (baseline.Baseline, "relative"),
         (baseline.Baseline, "contains"),
         (baseline.Baseline, "label"),
-        (scanner.scan.Scan, "bypass_for"),
+        (collect.Collector, "bypass_for"),
         (config, "load_config"),
-        (baseline, "load"),
-        (baseline, "load_any"),
-        (scanner.cli, "_scan_settings"),
+        (migrate, "load_own"),
+        (migrate, "load_any"),
+        (context, "current_branch"),
+        (context, "run_bypasses"),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name in targets]
     for owner, name in targets:
         meter.wrap(owner, name)
-    assert policy.decide is not None
     try:
         yield meter
     finally:
