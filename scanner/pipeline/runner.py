@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, TfstateOrigin
 from scanner.pipeline.collect import Collector, Hooks
@@ -14,8 +15,10 @@ from scanner.pipeline.messages import MessageBatch
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import build_detector, build_ruleset
 from scanner.pipeline.table import SOURCES
-from scanner.pipeline.workers import BATCH, Batch, WorkerPool
 from scanner.sources.base import BlobReader, BlobRef, Skips, Source
+
+if TYPE_CHECKING:
+    from scanner.pipeline.workers import Batch, WorkerPool
 
 
 def run_request(request: ScanRequest) -> ScanResult:
@@ -80,6 +83,8 @@ class _Run:
                 self.orders[finding.finding_id] = chunk.order
 
     def submit(self, ref: BlobRef) -> None:
+        from scanner.pipeline.workers import BATCH, WorkerPool  # not on the commit hook's path
+
         if self.pool is None:  # made at the first ref: the source has planned its walk by then
             reader = self.source.reader
             self.pool = WorkerPool(lambda: _required(reader()), self.detector, self.request.workers)
