@@ -560,7 +560,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_install_hook(args: argparse.Namespace) -> int:
-    from scanner.hooks import install_hook
+    from scanner.integrations.githooks import install_hook
 
     force, paths, options_done = args.force, [], False
     for arg in args.rest:

@@ -16,7 +16,7 @@ import pytest
 from helpers import RunCli, config_text
 from tokens import TokenFactory
 
-from scanner.hooks import MARKER, hook_script
+from scanner.integrations.githooks import MARKER, hook_script
 from tests.test_git import Repo, env_line, isolate_git
 
 
