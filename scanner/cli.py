@@ -417,7 +417,10 @@ def _paths_request(args: argparse.Namespace, paths: list[str], config: Any, base
     files = _file_options(args, config)
     options = SourceOptions(files.max_file_size, files.scan_binary, files.excludes, files.respect_gitignore)
     context = RunContext(fingerprint_key=fingerprint_key(os.environ))
-    return ScanRequest("paths", tuple(paths), options=options, config=config, baseline=baseline, context=context)
+    engine = os.environ.get("LEAKSTOP_ENGINE", "auto")
+    return ScanRequest(
+        "paths", tuple(paths), options=options, config=config, baseline=baseline, context=context, engine=engine
+    )
 
 
 def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: bool) -> int:
@@ -455,14 +458,21 @@ def _baseline_audit(args: argparse.Namespace, config: Any, target: str, exists: 
 
 
 def cmd_baseline_import(args: argparse.Namespace) -> int:
-    from scanner.policy.migrate.importer import default_target, import_baseline
+    from scanner.models import ScanResult
+    from scanner.pipeline import run
+    from scanner.policy.migrate.importer import default_target, import_baseline, read_source
 
     if not os.path.isfile(args.file):
         raise UsageError(f"{args.file}: file not found")
     root = os.path.dirname(os.path.abspath(args.file))
     config = _load_config(args, [root])
     target = args.output or default_target(args.file)
-    done = import_baseline(args.kind, args.file, target, config, _file_options(args, config))
+    source = read_source(args.kind, args.file)
+    result = ScanResult(target="files")
+    if source.paths:
+        request = _paths_request(args, source.paths, config, source.foreign)
+        result = run(dataclasses.replace(request, path_base=source.root))
+    done = import_baseline(source, result, target)
     state = "written" if done.written else "unchanged"
     print(
         f"leakstop: baseline {state}: {target}: {done.fingerprints} fingerprints ({done.added} added); "
@@ -549,7 +559,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
             if not f.is_file():
                 raise UsageError(f"{f}: rule file not found")
         ruleset = load_ruleset(files)
-        detector = Detector(ruleset)
+        detector = Detector(ruleset, engine=os.environ.get("LEAKSTOP_ENGINE", "auto"))
         failures = [failure for rule in ruleset.rules for failure in check_rule(detector, rule)]
         for failure in failures:
             print(failure.message())

@@ -3,21 +3,15 @@
 Both are HMAC-SHA256, never plain hashes: a plain SHA-1 of a short password (what detect-secrets stores) can be
 brute-forced from a report or baseline. Neither includes a line number, so moving code does not reopen a
 finding. The default key only separates leakstop's hashes from others; a baseline brings its own random salt,
-and ``LEAKSTOP_FINGERPRINT_KEY`` sets one for reports.
+and ``LEAKSTOP_FINGERPRINT_KEY`` sets one for reports (read by the command line into ``RunContext.fingerprint_key``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
 DEFAULT_KEY = b"leakstop/fingerprint/v1"
-
-
-def default_key() -> bytes:
-    env = os.environ.get("LEAKSTOP_FINGERPRINT_KEY")
-    return env.encode() if env else DEFAULT_KEY
 
 
 def _keyed(key: bytes, *parts: str) -> str:

@@ -3,7 +3,7 @@
     sniff(path, text)   which kind of baseline file this is
     load_own, load_any  a baseline file: ours only (another kind is an error saying how to import it), or any kind
     READERS             kind -> parser returning a ``scanner.policy.baseline.Matcher`` (``common.ForeignBaseline``)
-    importer            ``leakstop baseline import KIND FILE``: scan the files named, key what matches
+    importer            ``leakstop baseline import KIND FILE``: what to scan, then key what the scan matched
     gitleaks_config     ``leakstop config import-gitleaks``: a gitleaks TOML config as a ``.leakstop.yaml``
 
 Paths in another tool's file are relative to that file's directory, as in ours.

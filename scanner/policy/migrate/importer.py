@@ -1,14 +1,16 @@
 """``leakstop baseline import KIND FILE``: another tool's baseline as our salted fingerprints.
 
-The files the other tool's file names are scanned with leakstop's rules; every finding the file accepts (see
-``ForeignBaseline.contains``) is keyed into our baseline (merged into an existing one, keeping its salt). Entries
-that no leakstop finding matched are returned for listing (file, line, the other tool's type), never a secret:
-a rule leakstop does not have, a secret that is gone from the working tree, or a file that no longer exists.
+Two steps around a scan the caller runs (the command line, through the pipeline): ``read_source`` parses the
+other tool's file and says which files to scan (``ImportSource.paths``, with ``ImportSource.foreign`` as the
+scan's baseline and ``ImportSource.root`` as its path base); ``import_baseline`` takes that scan's result and keys
+every finding the file accepts (see ``ForeignBaseline.contains``) into our baseline (merged into an existing one,
+keeping its salt). Entries that no leakstop finding matched are returned for listing (file, line, the other tool's
+type), never a secret: a rule leakstop does not have, a secret that is gone from the working tree, or a file that
+no longer exists.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +18,10 @@ from typing import TYPE_CHECKING
 
 from scanner.policy import baseline
 from scanner.policy.migrate import READERS
-from scanner.policy.migrate.common import Entry
+from scanner.policy.migrate.common import Entry, ForeignBaseline
 
 if TYPE_CHECKING:
-    from scanner.policy.config import Config
-    from scanner.sources.files import FileSourceOptions
+    from scanner.models import ScanResult
 
 
 @dataclass
@@ -35,22 +36,34 @@ class ImportResult:
     unmatched: list[tuple[Entry, str]] = field(default_factory=list)  # (entry, why)
 
 
-def import_baseline(kind: str, source: str, target: str, config: Config, options: FileSourceOptions) -> ImportResult:
-    from scanner.models import ScanResult
-    from scanner.pipeline import run
-    from scanner.pipeline.request import ScanRequest, SourceOptions
+@dataclass(frozen=True)
+class ImportSource:
+    """Another tool's baseline file, read: what to scan for it, and the matcher that scan compares against."""
 
+    kind: str
+    foreign: ForeignBaseline  # the scan's baseline; it remembers which entries matched
+    present: frozenset[str]  # the files it names that exist, relative to ``root``
+
+    @property
+    def root(self) -> str:
+        """The file's directory: its paths are relative to it, and so are the scan's (``path_base``)."""
+        return self.foreign.root
+
+    @property
+    def paths(self) -> list[str]:
+        """The files to scan (none: nothing to scan, every entry is listed as not found)."""
+        return [os.path.join(self.root, f) for f in sorted(self.present)]
+
+
+def read_source(kind: str, source: str) -> ImportSource:
     foreign = READERS[kind](baseline.read(source), source)
-    root = foreign.root
-    present = {f for f in foreign.by_file if os.path.isfile(os.path.join(root, f))}
-    result = ScanResult(target="files")
-    paths = [os.path.join(root, f) for f in sorted(present)]
-    if paths:
-        source_options = SourceOptions(
-            options.max_file_size, options.scan_binary, options.excludes, options.respect_gitignore
-        )
-        request = ScanRequest("paths", tuple(paths), options=source_options, config=config, baseline=foreign)
-        result = run(dataclasses.replace(request, path_base=root))
+    present = frozenset(f for f in foreign.by_file if os.path.isfile(os.path.join(foreign.root, f)))
+    return ImportSource(kind=kind, foreign=foreign, present=present)
+
+
+def import_baseline(source: ImportSource, result: ScanResult, target: str) -> ImportResult:
+    """Key the findings of ``result`` (a scan of ``source.paths`` against ``source.foreign``) into ``target``."""
+    foreign, root, present = source.foreign, source.root, source.present
     current = baseline.load(target) if os.path.exists(target) else baseline.new_baseline(target)
     accepted = [f for f in result.findings if f.reason == "baseline"]
     found = {current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, root) for f in accepted}
@@ -69,7 +82,7 @@ def import_baseline(kind: str, source: str, target: str, config: Config, options
     ]
     return ImportResult(
         target=target,
-        kind=kind,
+        kind=source.kind,
         entries=len(foreign.entries),
         imported=len(foreign.entries) - len(unmatched),
         fingerprints=len(updated.fingerprints),
