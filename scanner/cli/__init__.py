@@ -1,0 +1,93 @@
+"""Command line: ``main(argv) -> int``; one handler maps exceptions to the documented exit codes.
+
+Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 130 interrupted.
+
+The parser is assembled from ``COMMANDS``, one module per command group; each gives ``add_parser(subparsers)``
+and ``run(args) -> int``, and turns its arguments and the environment into a request at this edge: nothing below
+``scanner.cli`` reads an argparse value or (but for the environment's own modules) an environment variable.
+
+    scan          scan.py       files, stdin, a git mode, an image or Terraform state → pipeline → reporter
+    install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
+    baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
+    config        config.py     import-gitleaks
+    rules         rules.py      list, check
+    common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import scanner
+from scanner.cli import baseline, config, hooks, rules, scan
+from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
+
+if TYPE_CHECKING:
+    from scanner.cli.common import Subparsers
+
+
+class CommandGroup(Protocol):
+    """A module under ``scanner.cli``: its subcommand's parser, and what it runs."""
+
+    def add_parser(self, subparsers: Subparsers) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# The command groups, in the order ``leakstop --help`` lists them.
+COMMANDS: dict[str, CommandGroup] = {
+    "scan": scan,
+    "install-hook": hooks,
+    "baseline": baseline,
+    "config": config,
+    "rules": rules,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
+    parser.add_argument("--version", action="version", version=f"leakstop {scanner.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in COMMANDS.values():
+        group.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        group = COMMANDS.get(args.command or "")
+        if group is None:
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return group.run(args)
+    except LeakstopError as exc:
+        print(f"leakstop: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("leakstop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); not our error. Silence the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PASS
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """One line naming the exception's type and where it was raised (never its message: it may hold a secret)."""
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    print(f"leakstop: internal error: {type(exc).__name__} at {where} (please report it)", file=sys.stderr)
+    if os.environ.get("LEAKSTOP_DEBUG"):
+        traceback.print_exc()
+    return EXIT_INTERNAL

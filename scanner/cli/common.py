@@ -1,0 +1,89 @@
+"""What several commands share: the config and file options they read, the output they open, sizes they parse,
+and the environment values every scan carries (the fingerprint key, the detection engine)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, TypeAlias
+
+from scanner.errors import UsageError
+
+if TYPE_CHECKING:
+    from scanner.pipeline.request import SourceOptions
+    from scanner.policy.config import Config
+
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def parse_size(text: str) -> int:
+    """``--max-file-size``: bytes, or a number with k, m or g (an optional trailing b); 0 = no cap."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().rstrip("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10M, 512k, 0 for no cap)") from None
+
+
+def add_config_options(parser: argparse.ArgumentParser, where: str = "the root") -> None:
+    """``--config FILE`` and ``--no-config``, as every command that scans takes them."""
+    parser.add_argument("--config", "-c", metavar="FILE", help=f"config file (default: .leakstop.yaml at {where})")
+    parser.add_argument("--no-config", action="store_true", help="ignore .leakstop.yaml")
+
+
+def open_output(path: str | None) -> TextIO:
+    if not path:
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write report: {exc.strerror}") from None
+
+
+def load_config(args: argparse.Namespace, paths: list[str]) -> Config:
+    """``--no-config``, else ``--config FILE`` (which must exist), else the ``.leakstop.yaml`` found for ``paths``."""
+    from scanner.policy.config import find_config, load_config
+
+    config_path: Path | None
+    if args.no_config:
+        config_path = None
+    elif args.config:
+        config_path = Path(args.config)
+        if not config_path.is_file():
+            raise UsageError(f"{args.config}: config file not found")
+    else:
+        config_path = find_config(paths)
+    return load_config(config_path)
+
+
+def file_options(args: argparse.Namespace, config: Config) -> SourceOptions:
+    """How files are read: the flags a command has (``scan``'s), else the config, else the defaults."""
+    from scanner.pipeline.request import SourceOptions
+    from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+
+    max_size = getattr(args, "max_file_size", None)
+    max_size = max_size if max_size is not None else config.max_file_size
+    return SourceOptions(
+        max_file_size=DEFAULT_MAX_FILE_SIZE if max_size is None else max_size,
+        scan_binary=getattr(args, "scan_binary", False) or bool(config.scan_binary),
+        excludes=tuple(config.exclude) + tuple(getattr(args, "exclude", ())),
+        respect_gitignore=not getattr(args, "no_gitignore", False) and config.respect_gitignore is not False,
+    )
+
+
+def fingerprint_key(environ: Mapping[str, str]) -> bytes:
+    """``LEAKSTOP_FINGERPRINT_KEY`` keys the finding and secret ids of reports; else the built-in key."""
+    from scanner.fingerprint import DEFAULT_KEY
+
+    value = environ.get("LEAKSTOP_FINGERPRINT_KEY")
+    return value.encode() if value else DEFAULT_KEY
+
+
+def engine(environ: Mapping[str, str]) -> str:
+    """``LEAKSTOP_ENGINE``: "auto" (Hyperscan where it loads), "hyperscan" or "python"."""
+    return environ.get("LEAKSTOP_ENGINE", "auto")

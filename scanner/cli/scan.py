@@ -1,0 +1,258 @@
+"""``leakstop scan``: files, a directory or stdin; a git mode; an image or Terraform state.
+
+The arguments and the environment become one ``ScanRequest`` here (``scan_request``: the one place they are
+read); ``scanner.pipeline.run`` scans it and a reporter writes the result. Imports stay inside the functions so
+that ``scan --staged``, the pre-commit hook's path, loads only what that scan needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from scanner.cli.common import (
+    add_config_options,
+    engine,
+    file_options,
+    fingerprint_key,
+    load_config,
+    open_output,
+    parse_size,
+)
+from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
+
+if TYPE_CHECKING:
+    from scanner.cli.common import Subparsers
+    from scanner.pipeline.request import RequestKind, ScanRequest, SourceOptions
+    from scanner.policy.baseline import Matcher
+    from scanner.policy.config import Config
+
+ARTIFACT_FLAGS = ("image", "tfstate")
+GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    scan = subparsers.add_parser("scan", help="scan files, a directory or stdin ('-')")
+    _add_options(scan)
+    _add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
+    _add_git_options(scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)"))
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+
+def _add_options(scan: argparse.ArgumentParser) -> None:
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
+    scan.add_argument("--format", "-f", choices=["text", "json", "sarif"], default="text")
+    scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    add_config_options(scan, where="the repo root")
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="default: the policy's, else .leakstop-baseline.json at the root",
+    )
+    scan.add_argument("--no-baseline", action="store_true", help="ignore any baseline: report every finding")
+    scan.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="the branch policy overrides match (default: the CI's branch variables, else the checked-out branch)",
+    )
+    scan.add_argument("--show-secrets", action="store_true", help="print full secret values (off by default)")
+    scan.add_argument(
+        "--max-file-size", type=parse_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)"
+    )
+    scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
+    scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
+    scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
+    scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
+
+
+def _add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
+    artifacts.add_argument(
+        "--image",
+        metavar="TARBALL|OCI-DIR|REF",
+        help="a docker save tarball, an OCI image layout, or an image reference pulled from its registry",
+    )
+    artifacts.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]", help="which image of a multi-platform REF (default linux/amd64)"
+    )
+    artifacts.add_argument(
+        "--max-archive-depth",
+        type=int,
+        metavar="N",
+        help="open archives (tar, tar.gz, zip, jar, war) in image layers N levels deep (default 2; 0 = off)",
+    )
+    artifacts.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="allow plain HTTP to this registry (loopback always may); repeatable",
+    )
+    artifacts.add_argument(
+        "--tfstate",
+        metavar="FILE|-|URL",
+        help="a Terraform state file, `terraform show -json` output, or remote state: s3://BUCKET/KEY, "
+        "s3://BUCKET/PREFIX/, http(s):// (HTTP backend, GitLab), tfe://HOST/ORG/WORKSPACE; credentials from the "
+        "environment only",
+    )
+    artifacts.add_argument(
+        "--all-versions", action="store_true", help="with --tfstate s3://…: every object version, not only the latest"
+    )
+
+
+def _add_git_options(git: argparse._ArgumentGroup) -> None:
+    modes = git.add_mutually_exclusive_group()
+    modes.add_argument("--staged", action="store_true", help="what the index adds against HEAD (pre-commit)")
+    modes.add_argument("--range", metavar="A..B", help="commits in B not in A (CI); blobs already in A are skipped")
+    modes.add_argument("--since", metavar="COMMIT", help="commits after COMMIT up to HEAD")
+    modes.add_argument("--history", action="store_true", help="every commit reachable from any ref, and stashes")
+    modes.add_argument(
+        "--pre-push",
+        action="store_true",
+        help="what a push sends: PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF, else git's pre-push lines on stdin, "
+        "else HEAD minus every remote-tracking ref",
+    )
+    git.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="worker processes for history (default: cores)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.pipeline import run
+    from scanner.report import REPORTERS, ReportOptions
+    from scanner.report.progress import progress_bar
+
+    request = scan_request(args, os.environ)
+    with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
+        result = run(dataclasses.replace(request, progress=advance))
+    out = open_output(args.output)
+    try:
+        color = args.color == "always" or (args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
+        report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
+        REPORTERS[args.format](result, out, report_options)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.output and args.format != "text":
+        blocked = sum(1 for f in result.findings if f.verdict == "block")
+        print(
+            f"leakstop: {len(result.findings)} findings ({blocked} blocking) in {result.stats.items_scanned} items;"
+            f" report written to {args.output}",
+            file=sys.stderr,
+        )
+    return EXIT_BLOCKED if result.blocked else EXIT_PASS
+
+
+def scan_kind(args: argparse.Namespace) -> RequestKind:
+    """Which source the flags ask for; a combination that makes no sense is a usage error."""
+    artifacts = [flag for flag in ARTIFACT_FLAGS if getattr(args, flag)]
+    git = [flag for flag in GIT_FLAGS if getattr(args, flag)]
+    if len(artifacts) > 1:
+        raise UsageError("give one of --image and --tfstate")
+    if artifacts != ["image"] and (args.platform or args.insecure_registry or args.max_archive_depth is not None):
+        raise UsageError("--platform, --insecure-registry and --max-archive-depth go with --image")
+    if artifacts:
+        mode = artifacts[0]
+        if args.paths:
+            raise UsageError(f"--{mode} scans its own argument: give no PATH")
+        if git:
+            raise UsageError(f"--{mode} cannot be combined with a git mode")
+        return "image" if mode == "image" else "tfstate"
+    if not git:
+        return "paths"
+    if len(args.paths) > 1 or args.paths == ["-"]:
+        raise UsageError("git modes take one PATH: the repository")
+    kinds: dict[str, RequestKind] = {"staged": "staged", "history": "history", "range": "range", "since": "range"}
+    return kinds.get(git[0], "push")
+
+
+def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRequest:
+    """The scan the arguments and the environment ask for: the one place they are read."""
+    from scanner.pipeline.request import RunContext, ScanRequest
+    from scanner.policy.context import current_branch, run_bypasses
+
+    if args.all_versions and not args.tfstate:
+        raise UsageError("--all-versions goes with --tfstate s3://…")
+    kind = scan_kind(args)
+    paths = list(args.paths or ["."])
+    config = load_config(args, paths)
+    baseline = find_baseline(args, paths, config)
+    options = _source_options(args, kind, config)
+    path = next((p for p in paths if p != "-"), ".")
+    context = RunContext(
+        branch=current_branch(path, environ, args.branch or ""),
+        bypasses=run_bypasses(environ),
+        fingerprint_key=fingerprint_key(environ),
+    )
+    range_spec = args.range or args.since or ""
+    push_lines: tuple[str, ...] = ()
+    if kind == "push":
+        range_spec, push_lines = _push(paths[0], environ)
+    return ScanRequest(
+        kind=kind,
+        paths=tuple(paths),
+        range_spec=range_spec,
+        push_lines=push_lines,
+        image=args.image or "",
+        tfstate=args.tfstate or "",
+        options=options,
+        config=config,
+        baseline=baseline,
+        context=context,
+        workers=args.workers,
+        engine=engine(environ),
+    )
+
+
+def _source_options(args: argparse.Namespace, kind: RequestKind, config: Config) -> SourceOptions:
+    return dataclasses.replace(
+        file_options(args, config),
+        max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
+        platform=_platform(args.platform) if kind == "image" else "linux/amd64",
+        insecure_registries=tuple(args.insecure_registry or ()),
+        all_versions=args.all_versions,
+    )
+
+
+def _platform(text: str | None) -> str:
+    from scanner.sources.registry import parse_platform
+
+    return parse_platform(text or "linux/amd64")
+
+
+def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """What a push sends: pre-commit's range from the environment, else git's pre-push lines on stdin."""
+    from scanner.sources.git.repo import open_repository
+
+    open_repository(repository)  # not a repository: say so before waiting on stdin
+    range_spec = pre_commit_range(environ)
+    if not range_spec and sys.stdin is not None and not sys.stdin.isatty():
+        return range_spec, tuple(sys.stdin.read().splitlines())
+    return range_spec, ()
+
+
+def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) -> Matcher | None:
+    """``--no-baseline``: none; ``--baseline FILE`` or the policy's: any kind; else ours found at the root."""
+    from scanner.policy import baseline
+    from scanner.policy.migrate import load_any, load_own
+
+    if args.no_baseline:
+        return None
+    named = args.baseline or config.baseline_path
+    if named:
+        if not os.path.isfile(named):
+            raise UsageError(f"{named}: baseline file not found")
+        return load_any(named)
+    found = baseline.find_baseline(paths)
+    return load_own(str(found)) if found is not None else None
+
+
+def pre_commit_range(environ: Mapping[str, str]) -> str:
+    """pre-commit's pre-push stage names the range in the environment (legacy names too)."""
+    source = environ.get("PRE_COMMIT_FROM_REF") or environ.get("PRE_COMMIT_ORIGIN")
+    target = environ.get("PRE_COMMIT_TO_REF") or environ.get("PRE_COMMIT_SOURCE")
+    return f"{source}..{target}" if source and target else ""
