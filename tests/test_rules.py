@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scanner.detect.engine import Detector
-from scanner.rulecheck import check_rule
+from scanner.detect.rulecheck import check_rule
 from scanner.ruleset import load_ruleset
 from scanner.ruleset.model import Ruleset
 

@@ -68,7 +68,7 @@ def _rows(ruleset: Ruleset) -> list[dict[str, Any]]:
 
 def _check(args: argparse.Namespace) -> int:
     from scanner.detect.engine import Detector
-    from scanner.rulecheck import check_rule
+    from scanner.detect.rulecheck import check_rule
     from scanner.ruleset.load import load_ruleset
 
     files = [Path(f) for f in args.files] if args.files else None
