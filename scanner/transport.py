@@ -4,14 +4,12 @@
     with client.request("GET", url, auth="Bearer …") as response:
         data = response.read()
 
-One urllib3 pool per origin (keep-alive, reused across requests), or one proxy manager per proxy URL. Redirects are
-followed here, not by urllib3, so that credentials (``auth`` and any Authorization, Proxy-Authorization or Cookie
-header) go only to the origin the request started at: the first hop to another scheme, host or port drops them for
-the rest of the chain, so https→http never carries them either. 429 and 502/503/504 (and 500) are retried with
-exponential backoff and jitter, honouring ``Retry-After``, as are connection failures: always before anything was
-sent, afterwards only for idempotent methods. The count and the total sleep are bounded; the final response is
-returned as it is (the caller decides what a 503 means). Bodies are capped: ``read`` and streaming stop with an error
-past ``max_size`` (a ``Content-Length`` over the cap fails before reading).
+One urllib3 pool per origin (keep-alive), one proxy manager per proxy URL. Redirects are followed here, not by
+urllib3, so credentials (``auth``, Authorization, Proxy-Authorization, Cookie) go only to the starting origin: the
+first hop to another scheme, host or port drops them for the rest of the chain (https→http included). 429 and
+500/502/503/504 are retried with exponential backoff and jitter, honouring ``Retry-After``, as are connection
+failures (always before anything was sent, afterwards for idempotent methods only); count and total sleep are
+bounded, and the last response is returned as it is. Bodies are capped (``max_size``), also while streaming.
 
 Exceptions (each one line: the method, the URL without userinfo or query, and the status or the network reason;
 never a credential)::
@@ -217,9 +215,9 @@ class HttpClient:
         retry: bool | None = None,
         decode: bool = True,
     ) -> Response:
-        """Send ``method url``; ``auth`` is an Authorization value for the starting origin only. ``retry``
-        overrides whether a failure after sending may be retried (default: idempotent methods only). ``decode``
-        False keeps a Content-Encoding as sent (registry blobs are hashed as stored)."""
+        """Send ``method url``; ``auth`` is an Authorization value for the starting origin only. ``retry``: None
+        retries what is safe (idempotent methods; any method when nothing was sent), True retries any method,
+        False never retries. ``decode`` False keeps a Content-Encoding as sent (blobs are hashed as stored)."""
         method = method.upper()
         sent = {"User-Agent": self.user_agent, **(headers or {})}
         if auth:
@@ -227,7 +225,7 @@ class HttpClient:
         start = origin(url)
         for _ in range(self.settings.max_redirects + 1):
             self._check_url(method, url)
-            raw = self._send(method, url, sent, body, method in IDEMPOTENT if retry is None else retry, decode)
+            raw = self._send(method, url, sent, body, retry, decode)
             location = raw.get_redirect_location()
             if raw.status not in REDIRECTS or not location:
                 return Response(method, url, raw, self._cap(max_size))
@@ -257,11 +255,13 @@ class HttpClient:
     # -- one hop, with retries --------------------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None, idempotent: bool, decode: bool
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, retry: bool | None, decode: bool
     ) -> urllib3.BaseHTTPResponse:
+        idempotent = method in IDEMPOTENT if retry is None else retry
+        attempts = 1 if retry is False else self.settings.retries + 1
         spent = 0.0
         delay: float | None
-        for attempt in range(self.settings.retries + 1):
+        for attempt in range(attempts):
             try:
                 raw = self._manager(url).urlopen(
                     method,
@@ -277,11 +277,11 @@ class HttpClient:
             except (u3.HTTPError, OSError) as exc:
                 error = _network_error(method, url, exc)
                 delay = self._backoff(attempt)
-                last = attempt == self.settings.retries or spent + delay > self.settings.max_retry_sleep
+                last = attempt == attempts - 1 or spent + delay > self.settings.max_retry_sleep
                 if last or not (_before_send(exc) or (idempotent and isinstance(exc, u3.ProtocolError))):
                     raise error from None
             else:
-                if raw.status not in RETRY_STATUSES or not idempotent or attempt == self.settings.retries:
+                if raw.status not in RETRY_STATUSES or not idempotent or attempt == attempts - 1:
                     return raw
                 delay = self._retry_delay(attempt, raw.headers.get("Retry-After"))
                 if delay is None or spent + delay > self.settings.max_retry_sleep:
@@ -360,8 +360,11 @@ def _discard(raw: urllib3.BaseHTTPResponse) -> None:
 
 
 def _before_send(exc: BaseException) -> bool:
-    """Whether the request surely never reached the server (safe to retry whatever the method)."""
-    return isinstance(exc, u3.NewConnectionError | u3.ConnectTimeoutError | u3.NameResolutionError) or (
+    """Whether the request surely never reached the server (safe to retry whatever the method). A name that does
+    not resolve is not retried: that is rarely transient."""
+    if isinstance(exc, u3.NameResolutionError):
+        return False
+    return isinstance(exc, u3.NewConnectionError | u3.ConnectTimeoutError) or (
         isinstance(exc, u3.ProxyError) and _before_send(exc.original_error)
     )
 
