@@ -201,7 +201,6 @@ class HttpClient:
         self._sleep, self._jitter = sleep, jitter
         self._managers: dict[str, urllib3.PoolManager] = {}
         self._timeout = urllib3.Timeout(connect=self.settings.connect_timeout, read=self.settings.read_timeout)
-        self.slept: list[float] = []  # every back-off delay, in order (for messages and tests)
 
     def request(
         self,
@@ -288,7 +287,6 @@ class HttpClient:
                     return raw
                 _discard(raw)
             spent += delay
-            self.slept.append(delay)
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
