@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import BUILTIN_RULES, MakeConfig, RunCli, config_text, write_files
+from httpserver import LoopbackProxy, ServerFactory, Servers, TestCA
 from tokens import TokenFactory
 
 from scanner.cli import main
@@ -121,3 +122,28 @@ def github_detector(github_ruleset: Ruleset, _cache_root: Path) -> Detector:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEAKSTOP_CACHE_DIR", str(_cache_root))
         return Detector(github_ruleset)
+
+
+@pytest.fixture
+def _servers() -> Iterator[Servers]:
+    servers = Servers()
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture
+def http_server(_servers: Servers) -> ServerFactory:
+    """``http_server(tls=None) -> LoopbackServer``: a real HTTP(S) server on 127.0.0.1 (tests/httpserver.py)."""
+    return _servers.server
+
+
+@pytest.fixture
+def http_proxy(_servers: Servers) -> LoopbackProxy:
+    """A forward and CONNECT proxy on 127.0.0.1 that reaches loopback hosts only."""
+    return _servers.proxy()
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    """A CA and a server certificate for 127.0.0.1 and localhost, made with openssl once per session."""
+    return TestCA.make(tmp_path_factory.mktemp("test-ca"))

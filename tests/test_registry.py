@@ -30,10 +30,20 @@ from typing import Any
 
 import pytest
 from helpers import MakeConfig, RunCli
+from httpserver import Reply
 from test_image import image_config, layer, sha
 from tokens import TokenFactory
 
-from scanner.sources.registry import Reference, load_credentials, parse_reference, select_platform
+from scanner.errors import InputError
+from scanner.sources import dockerauth
+from scanner.sources.registry import (
+    Reference,
+    RegistryClient,
+    RegistryOptions,
+    load_credentials,
+    parse_reference,
+    select_platform,
+)
 
 USER = "leakstop-test"
 
@@ -795,7 +805,8 @@ def test_platform_selection_and_a_bad_platform_flag(run_cli: RunCli, config: Pat
     assert code == 2 and "expected os/arch[/variant]" in err
 
 
-def test_docker_config_credentials(tmp_path: Path) -> None:
+def test_docker_config_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-helpers"))
     path = tmp_path / "config.json"
     secret = TokenFactory().password()
     encoded = base64.b64encode(f"bot:{secret}".encode()).decode()
@@ -811,7 +822,10 @@ def test_docker_config_credentials(tmp_path: Path) -> None:
     assert creds is not None and (creds.username, creds.password, creds.source) == ("bot", secret, str(path))
     assert secret not in repr(creds.source)
     assert load_credentials("quay.io", path) == (None, f"no auths entry for quay.io in {path}")
-    assert "credential helper 'gcloud' is not supported" in load_credentials("gcr.io", path)[1]
+    with pytest.raises(
+        InputError, match=r"^gcr\.io: credential helper docker-credential-gcloud .*: not found on PATH$"
+    ):
+        load_credentials("gcr.io", path)  # a helper is run now (tests below); this one is not installed
     with pytest.raises(Exception, match=r"auths.ghcr.io.auth is not base64 of user:password") as info:
         load_credentials("ghcr.io", path)
     assert secret not in str(info.value)
@@ -819,3 +833,180 @@ def test_docker_config_credentials(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"docker config is not valid JSON"):
         load_credentials("docker.io", path)
     assert load_credentials("docker.io", tmp_path / "none.json") == (None, f"no docker config at {tmp_path}/none.json")
+
+
+# -- Docker credential helpers -------------------------------------------------------------------------------
+
+
+def install_helper(bin_dir: Path, name: str, body: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real ``docker-credential-<name>`` executable on PATH; it records the server URL it was asked for."""
+    bin_dir.mkdir(exist_ok=True)
+    helper = bin_dir / f"docker-credential-{name}"
+    asked = bin_dir / f"{name}.asked"
+    helper.write_text(f'#!/bin/sh\n[ "$1" = get ] || exit 3\ncat > "{asked}"\n{body}\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return asked
+
+
+def answer(user: str, secret: str) -> str:
+    return f"printf '%s' '{json.dumps({'ServerURL': 'x', 'Username': user, 'Secret': secret})}'"
+
+
+def test_a_cred_helper_supplies_basic_credentials(
+    basic_registry: Pushed,
+    run_cli: RunCli,
+    config: Path,
+    docker_config_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = basic_registry.registry
+    user, password = registry.creds.split(":", 1)
+    asked = install_helper(tmp_path / "bin", "leakstop-test", answer(user, password), monkeypatch)
+    (docker_config_dir / "config.json").write_text(json.dumps({"credHelpers": {registry.host: "leakstop-test"}}))
+
+    code, report, err = scan(run_cli, config, "--image", basic_registry.refs["app"])
+
+    assert code == 1, err
+    assert set(by_secret(report)) == {basic_registry.secrets["app"], basic_registry.secrets["app-env"]}
+    assert asked.read_text() == registry.host
+
+
+def test_a_creds_store_feeds_the_token_realm(
+    token_registry: TokenRegistry,
+    run_cli: RunCli,
+    config: Path,
+    docker_config_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pushed, issuer = token_registry.pushed, token_registry.issuer
+    user, password = pushed.registry.creds.split(":", 1)
+    install_helper(tmp_path / "bin", "store", answer(user, password), monkeypatch)
+    (docker_config_dir / "config.json").write_text(json.dumps({"credsStore": "store"}))
+    issuer.seen.clear()
+    code, report, err = scan(run_cli, config, "--image", pushed.refs["private"])
+    assert code == 1, err
+    assert set(by_secret(report)) == {pushed.secrets["private"], pushed.secrets["private-env"]}
+    assert {auth for auth, _ in issuer.seen} == {"Basic " + base64.b64encode(pushed.registry.creds.encode()).decode()}
+
+
+def test_helper_failures_are_one_line_naming_the_helper_and_host_never_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.json"
+    secret = TokenFactory().password()
+    bin_dir = tmp_path / "bin"
+    install_helper(bin_dir, "broken", f"echo 'oops {secret}'; echo '{secret}' >&2; exit 1", monkeypatch)
+    install_helper(bin_dir, "garbled", f"echo 'Secret={secret}'", monkeypatch)
+    install_helper(bin_dir, "slow", "sleep 5", monkeypatch)
+    install_helper(bin_dir, "empty", "echo 'credentials not found in native keychain'; exit 1", monkeypatch)
+    helpers = {"a.example": "broken", "b.example": "garbled", "c.example": "slow", "d.example": "missing"}
+    path.write_text(json.dumps({"credHelpers": helpers | {"e.example": "empty"}, "credsStore": "empty"}))
+    monkeypatch.setattr(dockerauth, "HELPER_TIMEOUT", 0.5)
+    expected = {
+        "a.example": "failed (exit status 1)",
+        "b.example": "answered something other than JSON with Username and Secret",
+        "c.example": "no answer within 0.5 s",
+        "d.example": "not found on PATH",
+    }
+    for host, problem in expected.items():
+        with pytest.raises(InputError) as info:
+            load_credentials(host, path)
+        assert (
+            str(info.value) == f"{host}: credential helper docker-credential-{helpers[host]} (from {path}): {problem}"
+        )
+        assert secret not in str(info.value)
+    assert load_credentials("e.example", path) == (
+        None,
+        "credential helper docker-credential-empty has nothing for e.example",
+    )
+    assert load_credentials("f.example", path) == (
+        None,
+        f"no credentials for f.example in docker-credential-empty (credsStore) nor in {path}",
+    )
+
+
+def test_docker_hub_helpers_are_asked_for_the_v1_url_and_identity_tokens_are_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = TokenFactory().password()
+    asked = install_helper(tmp_path / "bin", "hub", answer("<token>", token), monkeypatch)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"credHelpers": {"https://index.docker.io/v1/": "hub"}}))
+    creds, _ = load_credentials("docker.io", path)
+    assert asked.read_text() == "https://index.docker.io/v1/"
+    assert creds is not None and creds.identity_token and creds.password == token
+    assert creds.source == "credential helper docker-credential-hub"
+
+
+def test_an_identity_token_is_exchanged_at_the_realm_with_a_refresh_token_grant(http_server: Any) -> None:
+    """distribution's OAuth2 flow: POST grant_type=refresh_token to the realm, the access_token comes back."""
+    refresh, access = TokenFactory().password(), TokenFactory().password()
+    realm = http_server()
+    realm.route("POST", "/token", Reply(200, json.dumps({"access_token": access}).encode()))
+    client = RegistryClient(parse_reference("127.0.0.1:1/acme/app:1"), RegistryOptions())
+    creds = dockerauth.Credentials("<token>", refresh, "credential helper docker-credential-x", identity_token=True)
+    challenge = {"realm": realm.url("/token"), "service": "svc"}
+    assert client._token(challenge, creds) == access
+    (request,) = realm.requests
+    form = urllib.parse.parse_qs(request.body.decode())
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == [refresh]
+    assert form["scope"] == ["repository:acme/app:pull"] and form["service"] == ["svc"]
+    assert "authorization" not in request.headers
+
+
+# -- one connection per pull ---------------------------------------------------------------------------------
+
+
+class CountingRelay:
+    """A TCP relay in front of a registry counting the plain-HTTP connections it carries (TLS attempts apart)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.plain = 0
+        self.tls = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        import select
+
+        host, port = self.target.split(":")
+        with client, socket.create_connection((host, int(port))) as upstream:
+            first = client.recv(1, socket.MSG_PEEK)
+            if first == b"\x16":
+                self.tls += 1
+                return
+            self.plain += 1
+            while True:
+                readable, _, _ = select.select([client, upstream], [], [], 30)
+                if not readable:
+                    return
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is client else client).sendall(data)
+
+
+def test_one_connection_serves_the_whole_pull(anonymous_registry: Pushed, run_cli: RunCli, config: Path) -> None:
+    relay = CountingRelay(anonymous_registry.registry.host)
+    try:
+        ref = f"127.0.0.1:{relay.port}/acme/app:1"
+        code, report, err = scan(run_cli, config, "--image", ref)
+    finally:
+        relay.listener.close()
+    assert code == 1, err
+    assert set(by_secret(report)) == {anonymous_registry.secrets["app"], anonymous_registry.secrets["app-env"]}
+    assert (relay.tls, relay.plain) == (1, 1)  # the HTTPS attempt, then one kept-alive connection for all requests

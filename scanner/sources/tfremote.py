@@ -12,8 +12,9 @@
                                      HTTP, to a loopback host only (a test server)
 
 Credentials come only from the environment and never appear in a message, a report or a location: a URL
-holding a user name or password is refused. Redirects are followed by hand, so a token or password is sent only
-to the origin it belongs to (the signed download URL HCP Terraform redirects to gets no token).
+holding a user name or password is refused. HTTP goes through :mod:`scanner.transport` (``RemoteOptions.http``:
+proxies, CA bundle, timeouts, retries), which follows redirects itself and sends a token or password only to the
+origin it belongs to (the signed download URL HCP Terraform redirects to gets no token).
 
 Every failure is an ``InputError`` (exit 2) whose one line names the URL and the problem: unreachable backend,
 credentials refused or missing (naming the variables tried), nothing at that location. When a location lists
@@ -24,34 +25,30 @@ scan reports it and goes on.
 from __future__ import annotations
 
 import base64
-import http.client
 import ipaddress
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
 
-import scanner
 from scanner.errors import InputError, UsageError
+from scanner.httpsettings import origin, shown_url
 from scanner.sources.base import is_state_path
+from scanner.transport import HttpClient, HttpError, HttpSettings, NetworkError, ResponseTooLarge, TooManyRedirects
 
 MAX_STATE_BYTES = 512 * 1024 * 1024
-MAX_REDIRECTS = 5
 WORKSPACE_KEY_PREFIX = "env:"  # the S3 backend's default workspace_key_prefix
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
 class RemoteOptions:
     all_versions: bool = False  # S3: every object version, not only the current one
-    timeout: float = 30.0  # seconds, per connection attempt and read
     max_bytes: int = MAX_STATE_BYTES
+    http: HttpSettings = field(default_factory=HttpSettings)  # timeouts (S3 too), retries, proxies, CA bundle
 
 
 @dataclass(frozen=True)
@@ -93,34 +90,12 @@ def open_remote(source: str, options: RemoteOptions) -> Remote:
     return backend(source, options)
 
 
-# --- HTTP, with redirects followed by hand ---
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """urllib's own redirect handling copies every header, Authorization included, to whatever host a
-    redirect names; redirects come back to ``http_get`` as errors instead."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect())
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+# --- HTTP, through the transport ---
 
 
 def display_url(url: str) -> str:
     """A URL fit for a message or a report: no user info, no query (a query may hold a token), no fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return shown_url(url)
 
 
 @dataclass(frozen=True)
@@ -128,39 +103,37 @@ class _Credentials:
     """Headers for one origin, and what to say when the backend refuses them (never the values)."""
 
     headers: dict[str, str]
-    origin: tuple[str, str, int | None]
+    origin: tuple[str, str, int]
     refused: str
 
 
 def http_get(
-    url: str, shown: str, credentials: _Credentials, options: RemoteOptions, not_found: str, accept: str = ""
+    client: HttpClient,
+    url: str,
+    shown: str,
+    credentials: _Credentials,
+    options: RemoteOptions,
+    not_found: str,
+    accept: str = "",
 ) -> bytes:
-    """GET ``url``; 2xx → the body (at most ``options.max_bytes``). ``shown`` names the request in errors."""
-    for _ in range(MAX_REDIRECTS + 1):
-        headers = {"User-Agent": f"leakstop/{scanner.__version__}"}
-        if accept:
-            headers["Accept"] = accept
-        if _origin(url) == credentials.origin:
-            headers.update(credentials.headers)
-        try:
-            with _OPENER.open(urllib.request.Request(url, headers=headers), timeout=options.timeout) as response:
-                data: bytes = response.read(options.max_bytes + 1)
-        except urllib.error.HTTPError as exc:
-            location = exc.headers.get("Location") if exc.headers else None
-            exc.close()
-            if exc.code in _REDIRECTS and location:
-                url = urljoin(url, location)
-                if urlsplit(url).scheme.lower() not in ("http", "https"):
-                    raise InputError(f"{shown}: redirected to a URL that is not HTTP(S)") from None
-                continue
-            raise _status_error(shown, exc.code, credentials.refused, not_found) from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise InputError(f"{shown}: cannot reach the state backend: {reason}") from None
-        if len(data) > options.max_bytes:
-            raise InputError(f"{shown}: state over the {options.max_bytes}-byte cap")
-        return data
-    raise InputError(f"{shown}: more than {MAX_REDIRECTS} redirects")
+    """GET ``url``; 2xx → the body (at most ``options.max_bytes``). ``shown`` names the request in errors. The
+    credentials go only to their own origin (a download URL elsewhere gets none), redirects included."""
+    headers = {"Accept": accept} if accept else {}
+    if origin(url) == credentials.origin:
+        headers.update(credentials.headers)
+    try:
+        with client.get(url, headers=headers, max_size=options.max_bytes) as response:
+            if not 200 <= response.status < 300:
+                raise _status_error(shown, response.status, credentials.refused, not_found)
+            return response.read()
+    except ResponseTooLarge:
+        raise InputError(f"{shown}: state over the {options.max_bytes}-byte cap") from None
+    except TooManyRedirects:
+        raise InputError(f"{shown}: more than {client.settings.max_redirects} redirects") from None
+    except NetworkError as exc:
+        raise InputError(f"{shown}: cannot reach the state backend: {exc.reason}") from None
+    except HttpError as exc:  # a redirect to something that is not http(s)
+        raise InputError(f"{shown}: redirected to {exc.url}: {exc.reason}") from None
 
 
 def _status_error(shown: str, status: int, refused: str, not_found: str) -> InputError:
@@ -197,8 +170,9 @@ class HttpBackend:
             refused = "Basic auth from TF_HTTP_USERNAME / TF_HTTP_PASSWORD was refused"
         else:
             refused = "no credentials sent: set TF_HTTP_USERNAME and TF_HTTP_PASSWORD"
-        credentials = _Credentials(headers, _origin(self.url), refused)
-        data = http_get(self.url, self.shown, credentials, self.options, "no state at this address")
+        credentials = _Credentials(headers, origin(self.url), refused)
+        client = HttpClient(self.options.http)
+        data = http_get(client, self.url, self.shown, credentials, self.options, "no state at this address")
         if not data.strip():
             raise InputError(f"{self.shown}: the backend holds no state (empty response)")
         yield StateDocument(self.shown, self.shown, data)
@@ -266,19 +240,23 @@ class TfeBackend:
             raise InputError(f"{self.shown}: no API token: set {names[0]} or {names[1]}")
         credentials = _Credentials(
             {"Authorization": f"Bearer {token}", "Content-Type": JSON_API},
-            _origin(self.base),
+            origin(self.base),
             f"the token from {variable} was refused",
         )
+        client = HttpClient(self.options.http)
         workspace_id = self.workspace_id
         if not workspace_id:
             path = (
                 f"/api/v2/organizations/{quote(self.organization, safe='')}/workspaces/{quote(self.workspace, safe='')}"
             )
-            found = self._api(path, credentials, f"no workspace here, or the token from {variable} cannot see it")
+            found = self._api(
+                client, path, credentials, f"no workspace here, or the token from {variable} cannot see it"
+            )
             workspace_id = str(_dig(found, "data", "id") or "")
             if not workspace_id:
                 raise InputError(f"{self.shown}: unexpected API response: the workspace has no id")
         version = self._api(
+            client,
             f"/api/v2/workspaces/{quote(workspace_id, safe='')}/current-state-version",
             credentials,
             "the workspace has no state yet, or the token cannot read it",
@@ -286,11 +264,12 @@ class TfeBackend:
         download = _dig(version, "data", "attributes", "hosted-state-download-url")
         if not isinstance(download, str) or not download:
             raise InputError(f"{self.shown}: the current state version has no hosted-state-download-url yet")
-        data = http_get(urljoin(self.base + "/", download), self.shown, credentials, self.options, "state not found")
+        url = urljoin(self.base + "/", download)
+        data = http_get(client, url, self.shown, credentials, self.options, "state not found")
         yield StateDocument(self.shown, self.shown, data)
 
-    def _api(self, path: str, credentials: _Credentials, not_found: str) -> Any:
-        body = http_get(self.base + path, self.shown, credentials, self.options, not_found, accept=JSON_API)
+    def _api(self, client: HttpClient, path: str, credentials: _Credentials, not_found: str) -> Any:
+        body = http_get(client, self.base + path, self.shown, credentials, self.options, not_found, accept=JSON_API)
         try:
             return json.loads(body)
         except ValueError:
@@ -365,8 +344,12 @@ class S3Backend:
             from botocore.config import Config
         except ImportError:
             raise UsageError(f"{self.shown}: reading state from S3 needs boto3: pip install 'leakstop[s3]'") from None
-        timeout = self.options.timeout
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=timeout, read_timeout=timeout)
+        http = self.options.http
+        config = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=http.connect_timeout,
+            read_timeout=http.read_timeout,
+        )
         try:
             self.session = boto3.Session()
             return self.session.client("s3", config=config)  # honours AWS_ENDPOINT_URL(_S3) itself
