@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from helpers import MakeConfig, RunCli, notes_resource, password_state
+from httpserver import LoopbackProxy, Reply, ServerFactory, TestCA
 from tokens import ALNUM, TokenFactory
 
 from scanner.sources.tfremote import display_url, token_variables
@@ -81,7 +82,12 @@ def _no_proxy_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
     for name in list(os.environ):
         upper = name.upper()
-        if upper.startswith(("AWS_", "TF_TOKEN_", "TF_HTTP_")) or upper in ("TFE_TOKEN", "HTTP_PROXY", "HTTPS_PROXY"):
+        if upper.startswith(("AWS_", "TF_TOKEN_", "TF_HTTP_")) or upper in (
+            "TFE_TOKEN",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "NO_PROXY",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
@@ -634,3 +640,49 @@ def test_token_variable_names_follow_terraform() -> None:
 def test_display_url_drops_credentials_and_query() -> None:
     assert display_url("https://u:p@h.example:8443/a/b?private_token=x#f") == "https://h.example:8443/a/b"
     assert display_url("http://[::1]:9/s") == "http://[::1]:9/s"
+
+
+# --- transport settings from the command line and the environment ---
+
+
+def test_https_backend_with_a_private_ca_needs_the_ca_bundle(
+    http_server: ServerFactory, test_ca: TestCA, scan: Scan, tokens: TokenFactory
+) -> None:
+    password = tokens.clean_chars(ALNUM, 24)
+    backend = http_server(tls=test_ca)
+    backend.route("GET", "/state", Reply(200, state(password)))
+
+    code, report, err = scan(backend.url("/state"))
+    assert (code, report) == (2, {})
+    one_line_error(err, backend.url("/state"))
+
+    code, report, err = scan(backend.url("/state"), "--ca-bundle", str(test_ca.ca_file))
+    assert code == 1, err
+    assert located(report)[password][2:] == ("random_password.db", "result")
+
+    code, _, err = scan(backend.url("/state"), "--ca-bundle", str(test_ca.ca_file.with_name("missing.pem")))
+    assert code == 2 and "CA bundle not found" in err
+
+
+def test_state_backend_through_the_proxy_of_the_environment(
+    http_server: ServerFactory,
+    http_proxy: LoopbackProxy,
+    scan: Scan,
+    tokens: TokenFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY reaches the transport through the request (the CLI reads it); NO_PROXY bypasses it."""
+    password = tokens.clean_chars(ALNUM, 24)
+    backend = http_server()
+    backend.route("GET", "/state", Reply(200, state(password)))
+    monkeypatch.setenv("HTTP_PROXY", http_proxy.url)
+
+    code, report, err = scan(backend.url("/state"))
+    assert code == 1, err
+    assert password in located(report)
+    assert [target for _, target, _ in http_proxy.seen] == [backend.url("/state")]
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    code, _, err = scan(backend.url("/state"))
+    assert code == 1, err
+    assert len(http_proxy.seen) == 1

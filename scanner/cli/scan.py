@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.cli.common import (
@@ -102,6 +103,11 @@ def _add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
     artifacts.add_argument(
         "--all-versions", action="store_true", help="with --tfstate s3://…: every object version, not only the latest"
     )
+    artifacts.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="trust the CAs in this PEM file for registries and state backends (default: the system's)",
+    )
 
 
 def _add_git_options(git: argparse._ArgumentGroup) -> None:
@@ -181,7 +187,7 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
     paths = list(args.paths or ["."])
     config = load_config(args, paths)
     baseline = find_baseline(args, paths, config)
-    options = _source_options(args, kind, config)
+    options = _source_options(args, kind, config, environ)
     path = next((p for p in paths if p != "-"), ".")
     context = RunContext(
         branch=current_branch(path, environ, args.branch or ""),
@@ -208,20 +214,29 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
     )
 
 
-def _source_options(args: argparse.Namespace, kind: RequestKind, config: Config) -> SourceOptions:
-    return dataclasses.replace(
+def _source_options(
+    args: argparse.Namespace, kind: RequestKind, config: Config, environ: Mapping[str, str]
+) -> SourceOptions:
+    options = dataclasses.replace(
         file_options(args, config),
         max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
-        platform=_platform(args.platform) if kind == "image" else "linux/amd64",
         insecure_registries=tuple(args.insecure_registry or ()),
         all_versions=args.all_versions,
     )
+    if kind not in ("image", "tfstate"):
+        if args.ca_bundle:
+            raise UsageError("--ca-bundle goes with --image or --tfstate")
+        return options
+    from scanner.httpsettings import HttpSettings
+    from scanner.sources.imageref import parse_platform
 
-
-def _platform(text: str | None) -> str:
-    from scanner.sources.registry import parse_platform
-
-    return parse_platform(text or "linux/amd64")
+    http = HttpSettings.from_environment(environ)
+    if args.ca_bundle:
+        if not os.path.isfile(args.ca_bundle):
+            raise UsageError(f"{args.ca_bundle}: CA bundle not found")
+        http = dataclasses.replace(http, ca_bundle=Path(args.ca_bundle))
+    platform = parse_platform(args.platform or "linux/amd64") if kind == "image" else "linux/amd64"
+    return dataclasses.replace(options, platform=platform, http=http)
 
 
 def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:

@@ -16,6 +16,7 @@ from scanner.policy.config import Config
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
+    from scanner.httpsettings import HttpSettings
     from scanner.policy.baseline import Matcher
 
 RequestKind = Literal["paths", "staged", "range", "history", "push", "image", "tfstate"]
@@ -41,7 +42,9 @@ class SourceOptions:
     platform: str = "linux/amd64"  # of a multi-platform image reference
     insecure_registries: tuple[str, ...] = ()
     all_versions: bool = False  # every object version of s3:// state
-    http: object = None  # transport settings (``scanner.transport.HttpSettings``); None = defaults
+    # Proxies, CA bundle, timeouts for registries and state backends (None = no proxy, the system's CAs). Not
+    # imported here: the commit hook never needs it.
+    http: HttpSettings | None = None
 
 
 @dataclass(frozen=True)

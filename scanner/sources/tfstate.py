@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from scanner.errors import InputError, UsageError
 from scanner.formats.tfstate import decode_state
+from scanner.httpsettings import HttpSettings
 from scanner.models import Chunk, Target, TfstateOrigin
 from scanner.sources.base import PlainSource, Skips, blob_id
 
@@ -32,10 +33,10 @@ def _read(path: str) -> tuple[bytes, str]:
 class StateSource(PlainSource):
     target: Target = "tfstate"
 
-    def __init__(self, location: str, all_versions: bool = False, http: object = None) -> None:
+    def __init__(self, location: str, all_versions: bool = False, http: HttpSettings | None = None) -> None:
         self.location = location
         self.all_versions = all_versions
-        self.http = http
+        self.http = http or HttpSettings()
         self._detail = ""
 
     def detail(self) -> str:
@@ -52,7 +53,9 @@ class StateSource(PlainSource):
             self._detail = f"state {shown}"
             yield Chunk(data, TfstateOrigin(shown), blob_id(data), structure="tfstate")
             return
-        remote = tfremote.open_remote(self.location, tfremote.RemoteOptions(all_versions=self.all_versions))
+        remote = tfremote.open_remote(
+            self.location, tfremote.RemoteOptions(all_versions=self.all_versions, http=self.http)
+        )
         count = 0
         for document in remote.documents():
             count += 1
