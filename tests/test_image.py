@@ -19,9 +19,12 @@ from tokens import TokenFactory
 
 from scanner.detect.engine import Detector
 from scanner.models import ImageOrigin, ScanResult
+from scanner.pipeline.collect import Collector, Hooks
+from scanner.pipeline.detection import ChunkDetector
+from scanner.pipeline.request import ScanRequest
 from scanner.ruleset import Ruleset
-from scanner.scan import Scan, ScanSettings
-from scanner.sources.image import ImageOptions, config_text, scan_image
+from scanner.sources.base import Skips
+from scanner.sources.image import ImageOptions, ImageSource, config_text
 
 Member = tuple[str, bytes] | tarfile.TarInfo
 
@@ -269,8 +272,15 @@ def test_not_an_image_is_a_one_line_error(tmp_path: Path, run_cli: RunCli, confi
 
 
 def run_scan(ruleset: Ruleset, detector: Detector, image: Path, **caps: Any) -> ScanResult:
-    result = ScanResult(target="image")
-    scan_image(Scan(ruleset, detector, ScanSettings(), result), str(image), ImageOptions(**caps))
+    """The pipeline's pieces (source → detection → collector) with a source whose caps the request cannot set."""
+    source = ImageSource(str(image), ImageOptions(**caps))
+    result = ScanResult(target=source.target)
+    hooks = Hooks(resolve=source.resolve, requested_bypass=source.requested_bypass, looks_secret=lambda text: False)
+    collector = Collector(ruleset, ScanRequest("image", image=str(image)), "", hooks, result)
+    chunks = ChunkDetector(detector, ruleset)
+    for chunk in source.items(Skips(result.issues, result.stats)):
+        for origin, matches in chunks.detect(chunk).groups:
+            collector.add(origin, matches)
     return result
 
 
@@ -310,9 +320,9 @@ def test_member_and_layer_caps(
 def test_a_zstd_layer_without_zstandard_is_skipped_with_the_reason(
     tmp_path: Path, github_ruleset: Ruleset, github_detector: Detector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scanner.sources.image as image_module
+    import scanner.sources.image.layers as layers_module
 
-    monkeypatch.setattr(image_module, "_zstd_available", lambda: False)
+    monkeypatch.setattr(layers_module, "_zstd_available", lambda: False)
     blob = b"\x28\xb5\x2f\xfd" + b"\0" * 32
     image = oci_tar(tmp_path / "z.tar", [blob], image_config([], [], []), media="tar+zstd")
 
@@ -617,3 +627,59 @@ def test_archive_depth_from_the_command_line(
     assert code == 0 and report["findings"] == []
     code, _, err = run_cli("scan", "--tfstate", image, "--max-archive-depth", "1", "-c", config)
     assert code == 2 and "go with --image" in err
+
+
+def test_statuses_are_final_whatever_order_the_layers_are_read_in(
+    tmp_path: Path, tokens: TokenFactory, github_ruleset: Ruleset, github_detector: Detector
+) -> None:
+    """Layers are read from the top down (a compressed tarball: listed first, then read bottom up); every chunk
+    carries its final status, the same in each container, including a layer that appears twice."""
+    old, gone, opaque, kept, twice, top = (tokens.github_clean() for _ in range(6))
+    base = layer({"etc/app.conf": f"t={old}\n".encode(), "opt/x/key": f"t={gone}\n".encode()})
+    again = layer({"srv/twice.env": f"t={twice}\n".encode()})
+    middle = layer({"etc/app.conf": f"t={kept}\n".encode(), "opt/.wh.x": b"", "var/k": f"t={opaque}\n".encode()})
+    upper = layer({"var/.wh..wh..opq": b"", "top.env": f"t={top}\n".encode()})
+    layers = [base, again, middle, upper, again]
+    cfg = image_config(layers, [], [])
+    saved = docker_save(tmp_path / "s.tar", layers, cfg)
+    zipped = tmp_path / "s.tar.gz"
+    zipped.write_bytes(gzip.compress(saved.read_bytes()))
+    layout = tmp_path / "layout"
+    for name, data in oci_members([gzip.compress(x) for x in layers], cfg).items():
+        (layout / name).parent.mkdir(parents=True, exist_ok=True)
+        (layout / name).write_bytes(data)
+
+    expected = {
+        old: (0, "overwritten in layer 2, still extractable"),
+        gone: (0, "deleted in layer 2, still extractable"),
+        twice: (1, "overwritten in layer 4, still extractable"),
+        kept: (2, "visible"),
+        opaque: (2, "deleted in layer 3, still extractable"),
+        top: (3, "visible"),
+    }
+    for image in (saved, zipped, layout):
+        result = run_scan(github_ruleset, github_detector, image)
+        found = {
+            f.match.secret.reveal(): (f.origin.layer_index, f.origin.status)
+            for f in result.findings
+            if isinstance(f.origin, ImageOrigin)
+        }
+        assert found == expected, image
+        assert len(result.findings) == len(expected) and result.issues == [], image
+
+
+def test_hidden_takes_the_lowest_later_layer_and_any_depth() -> None:
+    from scanner.sources.image.hidden import Hidden, LayerPaths
+
+    hidden = Hidden()
+    hidden.add(3, LayerPaths(files={"a/b/f"}, opaque={""}))
+    hidden.add(2, LayerPaths(deleted={"a/b"}))
+    hidden.add(1, LayerPaths(files={"a/b/f", "x"}, deleted={"a/b/f"}))
+    assert hidden.status("a/b/f", 0) == "deleted in layer 1, still extractable"  # the whiteout wins at its layer
+    assert hidden.status("a/b/f", 1) == "deleted in layer 2, still extractable"
+    assert hidden.status("a/b/f", 2) == "deleted in layer 3, still extractable"  # the opaque root
+    assert hidden.status("x", 0) == "overwritten in layer 1, still extractable"
+    assert hidden.status("a/b/f", 3) == hidden.status("y", 3) == "visible"
+    deep = "/".join(["d"] * 5000)
+    hidden.add(4, LayerPaths(deleted={"d"}))
+    assert hidden.status(f"{deep}/f", 3) == "deleted in layer 4, still extractable"

@@ -1,4 +1,5 @@
-"""Matches → findings: fingerprints, allowlists, baseline, bypass and the policy's verdict, per occurrence.
+"""Matches → findings: fingerprints, allowlists, baseline, bypass and the policy's verdict, per occurrence; an
+image layer's build step (``ImageOrigin.created_by``) with the secrets found in the image config redacted.
 
 One ``Collector`` per scan, in the main process. Detection happened before (``pipeline.detection``); what is
 decided here depends on where a match sits (path, commit, branch), so it runs once per occurrence.
@@ -13,13 +14,15 @@ from typing import TYPE_CHECKING
 
 from scanner.detect.engine import path_reason
 from scanner.fingerprint import finding_id, secret_id
-from scanner.models import Bypass, Finding, Match, Origin, RuleInfo, ScanResult
+from scanner.models import Bypass, Finding, ImageOrigin, Match, Origin, RuleInfo, ScanResult, Secret
 from scanner.policy.gate import Facts, decide
 from scanner.ruleset import Ruleset
 from scanner.ruleset.model import RuleSpec
 
 if TYPE_CHECKING:
     from scanner.pipeline.request import ScanRequest
+
+MAX_CREATED_BY = 300  # characters of a layer's build step kept in its findings
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Collector:
         self._run_bypasses = tuple(self._judge(b) for b in request.context.bypasses)
         self._bypass_by_commit: dict[str, Bypass | None] = {}
         self._recorded: set[Bypass] = set()
+        self._config_secrets: dict[Secret, None] = {}  # found in an image config, in the order found
 
     def _judge(self, request: Bypass) -> Bypass:
         """The request with the policy's verdict; a reason that itself holds a secret is withheld."""
@@ -81,6 +85,8 @@ class Collector:
                 place = self._place(origin)
             added.append(self._finding(place, self._info(rule.spec), match))
         self.result.findings.extend(added)
+        if isinstance(origin, ImageOrigin) and origin.path == "config" and not origin.layer_digest:
+            self._config_secrets.update(dict.fromkeys(f.match.secret for f in added))
         return added
 
     def _info(self, spec: RuleSpec) -> RuleInfo:
@@ -91,6 +97,8 @@ class Collector:
 
     def _place(self, origin: Origin) -> _Place:
         resolved = self.hooks.resolve(origin)
+        if isinstance(resolved, ImageOrigin) and resolved.created_by:
+            resolved = dataclasses.replace(resolved, created_by=self._redacted(resolved.created_by))
         path = resolved.path
         baseline = self.request.baseline
         return _Place(
@@ -100,6 +108,13 @@ class Collector:
             baseline_path=baseline.relative(path, self.path_base) if baseline is not None else "",
             bypass=self.bypass_for(resolved),
         )
+
+    def _redacted(self, created_by: str) -> str:
+        """A layer's build step goes into every finding of the layer: the secrets found in the image config (build
+        arguments show in both) must not, and it is cut to 300 characters."""
+        for secret in self._config_secrets:
+            created_by = created_by.replace(secret.reveal(), secret.redacted())
+        return created_by if len(created_by) <= MAX_CREATED_BY else created_by[: MAX_CREATED_BY - 1] + "…"
 
     def _finding(self, place: _Place, info: RuleInfo, match: Match) -> Finding:
         request, result = self.request, self.result

@@ -20,7 +20,7 @@ import posixpath
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from scanner.sources.base import printable_path
@@ -76,23 +76,26 @@ def member_path(name: str) -> tuple[str, bool]:
     return posixpath.normpath(stripped.lstrip("/")) if stripped.strip("/") else ".", safe
 
 
-# emit(path shown, data): scan one file; skip(path shown, reason, message): record an issue.
-Emit = Callable[[str, bytes], None]
+# skip(path shown, reason, message): record an issue.
 Skip = Callable[[str, str, str], None]
+# The files found in archives, as (path shown, data); a generator's return value is what ``open`` returns.
+Files = Generator[tuple[str, bytes], None, None]
+Opened = Generator[tuple[str, bytes], None, bytes | None]
 
 
 class ArchiveWalker:
-    """Scans the archives found in one layer. ``LimitExceeded`` (the layer's budget) propagates to the layer."""
+    """Reads the archives found in one layer, yielding their files one at a time (memory stays flat).
+    ``LimitExceeded`` (the layer's budget) propagates to the layer."""
 
-    def __init__(self, limits: ArchiveLimits, budget: Budget, emit: Emit, skip: Skip) -> None:
+    def __init__(self, limits: ArchiveLimits, budget: Budget, skip: Skip) -> None:
         self.limits = limits
         self.budget = budget
-        self.emit = emit
         self.skip = skip
 
-    def open(self, fh: Readable, name: str, path: str, size: int, depth: int) -> bytes | None:
-        """Scan ``fh`` as an archive if it is one. Returns the bytes read to find out when it is not (the caller
-        scans the file itself, those bytes first), else None: the file was handled here."""
+    def open(self, fh: Readable, name: str, path: str, size: int, depth: int) -> Opened:
+        """Yield the files of ``fh`` if it is an archive (``head = yield from walker.open(...)``). Returns the bytes
+        read to find out when it is not (the caller reads the file itself, those bytes first), else None: the file
+        was handled here."""
         head = fh.read(SNIFF)
         kind = archive_kind(name, head)
         if kind is None:
@@ -102,16 +105,16 @@ class ArchiveWalker:
             return None
         try:
             if kind == "zip":
-                self._zip(Chained(head, fh), path, size, depth)
+                yield from self._zip(Chained(head, fh), path, size, depth)
             else:
-                self._tar(Chained(head, fh), kind, path, depth)
+                yield from self._tar(Chained(head, fh), kind, path, depth)
         except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             self.skip(path, "unreadable", f"archive is damaged ({exc}); rest of it not scanned")
         return None
 
     # -- tar ------------------------------------------------------------------------------------------------
 
-    def _tar(self, fh: Readable, kind: str, path: str, depth: int) -> None:
+    def _tar(self, fh: Readable, kind: str, path: str, depth: int) -> Files:
         reader = HashingReader(fh)
         stream = Decompressed(reader, reader.read(SNIFF), kind, self.budget, self.limits.max_ratio)
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
@@ -131,7 +134,7 @@ class ArchiveWalker:
                 if fh_inner is None:
                     continue
                 if archive_suffix(info.name):
-                    head = self.open(fh_inner, info.name, inner, info.size, depth + 1)
+                    head = yield from self.open(fh_inner, info.name, inner, info.size, depth + 1)
                     if head is None:
                         continue
                     fh_inner = Chained(head, fh_inner)
@@ -140,13 +143,13 @@ class ArchiveWalker:
                 data = fh_inner.read()
                 if len(data) != info.size:
                     raise tarfile.ReadError(f"{printable_path(inner)}: unexpected end of data")
-                self.emit(inner, data)
+                yield inner, data
             if tar.offset > stream.produced:
                 raise tarfile.ReadError("unexpected end of data")
 
     # -- zip ------------------------------------------------------------------------------------------------
 
-    def _zip(self, fh: Readable, path: str, size: int, depth: int) -> None:
+    def _zip(self, fh: Readable, path: str, size: int, depth: int) -> Files:
         if size > self.limits.max_zip_bytes:
             self.skip(
                 path,
@@ -169,11 +172,11 @@ class ArchiveWalker:
                     continue
                 inner = self._inner(path, info.filename)
                 try:
-                    self._zip_entry(archive, info, inner, depth)
+                    yield from self._zip_entry(archive, info, inner, depth)
                 except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
                     self.skip(inner, "unreadable", f"zip entry is damaged or unsupported ({exc})")
 
-    def _zip_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, inner: str, depth: int) -> None:
+    def _zip_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, inner: str, depth: int) -> Files:
         if info.flag_bits & 0x1:
             self.skip(inner, "encrypted", "encrypted zip entry: not scanned")
             return
@@ -197,12 +200,12 @@ class ArchiveWalker:
                     raise zipfile.BadZipFile("entry is longer than its declared size")
         data = b"".join(chunks)
         if nested:
-            head = self.open(io.BytesIO(data), info.filename, inner, len(data), depth + 1)
+            head = yield from self.open(io.BytesIO(data), info.filename, inner, len(data), depth + 1)
             if head is None:
                 return
             if self._too_large(inner, len(data)):
                 return
-        self.emit(inner, data)
+        yield inner, data
 
     # -- helpers --------------------------------------------------------------------------------------------
 
