@@ -149,6 +149,8 @@ def test_docker_save_scans_every_layer_the_config_and_deleted_files(
     assert arg not in shown["created_by"] and "GH=ghp_" in shown["created_by"]
     assert by_secret[env]["path"] == by_secret[arg]["path"] == f"{image}!config"
     assert report["issues"] == []
+    # Reported in image order, config first, then bottom up, though the layers are read from the top.
+    assert [f["secret"] for f in report["findings"]] == [env, arg, deleted, visible]
 
 
 def test_oci_tar_and_directory_with_gzip_layers_and_an_opaque_whiteout(

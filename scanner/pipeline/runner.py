@@ -32,7 +32,7 @@ def run_request(request: ScanRequest) -> ScanResult:
     run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))
     started = time.perf_counter()
     run.items()
-    result.findings[:] = first_occurrences(result.findings, run.orders if request.kind in _WALKS else None)
+    result.findings[:] = first_occurrences(run.in_order(request.kind), request.kind in _WALKS)
     result.stats.duration_s = time.perf_counter() - started
     result.target_detail = source.detail()
     if request.baseline is not None:
@@ -51,7 +51,7 @@ class _Run:
         result = collector.result
         self.skips = Skips(result.issues, result.stats)
         self.messages = MessageBatch(detector, result.stats, self.emit)
-        self.orders: dict[str, int] = {}
+        self.orders: dict[int, int] = {}  # id(finding) → the order of the chunk or blob it came from
         self.pool: WorkerPool | None = None
         self.refs = 0
 
@@ -67,6 +67,17 @@ class _Run:
         if self.pool is not None:
             self.collect(self.pool.finish())
 
+    def in_order(self, kind: str) -> list[Finding]:
+        """The findings in the source's order: a walk's by commit (oldest first), then path and line; an image's
+        by layer (the config first), however the source read the layers."""
+        findings = self.collector.result.findings
+        orders = self.orders
+        if kind in _WALKS:
+            return sorted(findings, key=lambda f: (orders.get(id(f), -1), f.path, f.match.line))
+        if kind == "image":
+            return sorted(findings, key=lambda f: orders.get(id(f), -1))
+        return findings
+
     def chunk(self, chunk: Chunk) -> None:
         stats = self.skips.stats
         stats.items_scanned += 1
@@ -80,7 +91,7 @@ class _Run:
     def emit(self, chunk: Chunk, detected: Detected) -> None:
         for origin, matches in detected.groups:
             for finding in self.collector.add(origin, matches):
-                self.orders[finding.finding_id] = chunk.order
+                self.orders[id(finding)] = chunk.order
 
     def submit(self, ref: BlobRef) -> None:
         from scanner.pipeline.workers import BATCH, WorkerPool  # not on the commit hook's path
@@ -112,7 +123,7 @@ class _Run:
                     continue
                 for origin, matches in outcome.groups:
                     for finding in self.collector.add(origin, matches):
-                        self.orders[finding.finding_id] = ref.order
+                        self.orders[id(finding)] = ref.order
 
 
 def _required(reader: BlobReader | None) -> BlobReader:
@@ -121,17 +132,14 @@ def _required(reader: BlobReader | None) -> BlobReader:
     return reader
 
 
-def first_occurrences(findings: list[Finding], orders: dict[str, int] | None) -> list[Finding]:
-    """One finding per rule, secret and place: the same secret in later versions of a file (git) or of a state
-    (``TfstateOrigin.series``) is one leak, reported where it first appeared. With ``orders`` (a walk), findings
-    are put in walk order first; otherwise they keep the order they were found in."""
-    if orders is not None:
-        findings = sorted(findings, key=lambda f: (orders.get(f.finding_id, -1), f.path, f.match.line))
+def first_occurrences(findings: list[Finding], dedupe_paths: bool) -> list[Finding]:
+    """One finding per rule, secret and place: the same secret in later versions of a file (a walk) or of a
+    state (``TfstateOrigin.series``) is one leak, reported where it first appeared."""
     kept: dict[tuple[str, ...], Finding] = {}
     out: list[Finding] = []
     for finding in findings:
         origin = finding.origin
-        if isinstance(origin, GitOrigin):
+        if isinstance(origin, GitOrigin) and dedupe_paths:
             place: tuple[str, ...] = (origin.path,)
         elif isinstance(origin, TfstateOrigin) and origin.series:
             place = (origin.series, origin.address, origin.attribute)

@@ -47,6 +47,7 @@ def _image(request: ScanRequest) -> Source:
         platform=options.platform,
         insecure_registries=options.insecure_registries,
         max_archive_depth=options.max_archive_depth,
+        http=options.http,
     )
     return ImageSource(request.image, image_options)
 

@@ -23,6 +23,8 @@ from scanner.sources.image.options import ImageOptions
 from scanner.sources.nested import ArchiveLimits, ArchiveWalker, Opened, archive_suffix, member_path
 from scanner.sources.streams import Budget, Chained, Decompressed, HashingReader, LimitExceeded, compression_of
 
+IMAGE_ORDER = 1 << 20  # more layers than any image has (the OCI limit in practice is 127)
+
 
 class LayerReader:
     def __init__(self, image: str, options: ImageOptions, skips: Skips, listing: bool = False) -> None:
@@ -31,6 +33,9 @@ class LayerReader:
         self.skips = skips
         self.listing = listing
         self.total = 0  # uncompressed bytes read so far, against the image's cap
+        # Chunks' ``order``: the image's place in the layout (``IMAGE_ORDER`` apart) plus the layer's place in the
+        # image, bottom = 1 (the config is 0), though the layers are read from the top.
+        self.image_order = 0
         self.limits = ArchiveLimits(
             max_depth=options.max_archive_depth,
             max_members=options.max_members,
@@ -162,8 +167,7 @@ class LayerReader:
             self.skips.skip(where, "binary", "binary file (NUL byte in the first 8000 bytes)", listed=False)
             return None
         origin = ImageOrigin(self.image, path, layer.digest, layer.index, layer.created_by, status)
-        # ``order``: the layer's place in the image, bottom = 1 (the config is 0), though read from the top.
-        return Chunk(data, origin, blob_id(data), order=layer.index + 1)
+        return Chunk(data, origin, blob_id(data), order=self.image_order + layer.index + 1)
 
 
 def list_paths(blobs: Blobs, layer: Layer, image: str, options: ImageOptions) -> LayerPaths:

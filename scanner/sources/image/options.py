@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.httpsettings import HttpSettings
 
 
 @dataclass(frozen=True)
@@ -18,3 +22,4 @@ class ImageOptions:
     max_zip_bytes: int = 64 * 1024 * 1024  # a zip in a layer is read into memory to be opened
     platform: str = "linux/amd64"  # os/arch[/variant]: which image of a registry index to pull
     insecure_registries: tuple[str, ...] = ()  # host[:port] that may be pulled over plain HTTP
+    http: HttpSettings | None = None  # proxies, CA bundle, timeouts for a pull (None: no proxy, the system's CAs)

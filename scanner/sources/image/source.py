@@ -11,6 +11,7 @@ one pass in stored order) and then all are read bottom up.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from scanner.sources.base import PlainSource, Skips, blob_id
 from scanner.sources.image.blobs import Blobs, DirBlobs, TarBlobs
 from scanner.sources.image.config import assign_history, config_text
 from scanner.sources.image.hidden import Hidden, LayerPaths
-from scanner.sources.image.layers import LayerReader, list_paths
+from scanner.sources.image.layers import IMAGE_ORDER, LayerReader, list_paths
 from scanner.sources.image.layout import Image, Layout, located, manifest_image
 from scanner.sources.image.options import ImageOptions
 
@@ -65,6 +66,8 @@ class ImageSource(PlainSource):
             insecure=self.options.insecure_registries,
             max_metadata_size=self.options.max_metadata_size,
         )
+        if self.options.http is not None:
+            options = dataclasses.replace(options, http=self.options.http)
         try:
             pulled = registry.pull(reference, options)
         except InputError as exc:
@@ -81,12 +84,14 @@ class ImageSource(PlainSource):
         layout = self._layout(blobs, skips)
         reader = LayerReader(self.image, self.options, skips)
         paths: dict[str, LayerPaths] = {}  # by layer digest, once read
-        for image in images:
+        for number, image in enumerate(images):
+            reader.image_order = number * IMAGE_ORDER
             config = self._config(layout, image)
             text = config_text(config)
             if text:
                 data = text.encode("utf-8", "surrogateescape")
-                yield Chunk(data, ImageOrigin(image=self.image, path="config"), blob_id(data))
+                origin = ImageOrigin(image=self.image, path="config")
+                yield Chunk(data, origin, blob_id(data), order=reader.image_order)
             assign_history(image, config)
             yield from self._layers(blobs, image, reader, paths)
 
