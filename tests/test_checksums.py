@@ -1,4 +1,4 @@
-"""Checksum validators (scanner/detect/checksums.py): GitHub's and npm's CRC32-in-base62 scheme."""
+"""Checksum validators (scanner/ruleset/checksums.py): GitHub's and npm's CRC32-in-base62 scheme."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tokens import TokenFactory
 
-from scanner.detect.checksums import (
+from scanner.ruleset.checksums import (
     BASE62,
     CHECKSUMS,
     base62_encode,

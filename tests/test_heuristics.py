@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tokens import ALNUM, TokenFactory
 
-from scanner.detect.checksums import crc32_base62
 from scanner.detect.engine import Detector
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.models import Chunk, FileOrigin, ScanResult
 from scanner.pipeline.collect import Collector, Hooks
 from scanner.pipeline.request import ScanRequest
 from scanner.ruleset import load_ruleset
+from scanner.ruleset.checksums import crc32_base62
 from scanner.ruleset.model import Ruleset
 
 

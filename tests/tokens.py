@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import string
 
-from scanner.detect.checksums import BASE62, crc32_base62
+from scanner.ruleset.checksums import BASE62, crc32_base62
 
 ALNUM = string.ascii_letters + string.digits
 UPPER_DIGITS = string.ascii_uppercase + string.digits

@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from scanner.detect.checksums import CHECKSUMS
 from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, NEXT_LINE_MARKER, SAME_LINE_MARKERS, Match, Secret
+from scanner.ruleset.checksums import CHECKSUMS
 from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 
 SNIPPET_WIDTH = 160

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from scanner.detect.checksums import CHECKSUMS
 from scanner.errors import ConfigError
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
+from scanner.ruleset.checksums import CHECKSUMS
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.

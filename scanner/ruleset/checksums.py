@@ -2,7 +2,8 @@
 
 A validator takes the secret (as found) and returns True when its checksum is correct. Tokens with a wrong
 checksum are not credentials the provider ever issued, so the rule drops them (no finding).
-Registry: ``CHECKSUMS`` maps the name a rule's ``checksum`` field uses to its validator.
+Registry: ``CHECKSUMS`` maps the name a rule's ``checksum`` field uses to its validator. It lives with the rules
+(loading a rule checks the name) and detection calls it: the ruleset sits below detection.
 """
 
 from __future__ import annotations
