@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from scanner.location import location_uri
 from scanner.models import Finding
-from scanner.report.common import AUDIT_WORDS, location_uri
 
+# The labels a baselined finding can carry (``Finding.audit``), and how reports write them.
+LABEL_WORDS = {"true-positive": "true positive", "false-positive": "false positive"}
 ANSWERS = {"t": "true-positive", "f": "false-positive", "s": "skip", "": "skip", "q": "quit"}
 PROMPT = "true positive, false positive, skip or quit? [t/f/s/q] "
 
@@ -30,7 +32,7 @@ def describe(item: Item, position: int, total: int) -> list[str]:
         f"  {location_uri(f.origin)}:{f.match.line}:{f.match.column}",
         f"  │ {f.match.snippet}",
         f"  secret {f.match.secret.redacted()} · id {f.finding_id[:12]}"
-        + (f" · labelled {AUDIT_WORDS[item.label]}" if item.label in AUDIT_WORDS else ""),
+        + (f" · labelled {LABEL_WORDS[item.label]}" if item.label in LABEL_WORDS else ""),
     ]
 
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TextIO
 
 from scanner.models import ScanResult
+from scanner.report.common import ReportOptions
 
-
-@dataclass(frozen=True)
-class ReportOptions:
-    show_secrets: bool = False
-    color: bool = False
-    verbose: bool = False
-
+__all__ = ["REPORTERS", "ReportOptions", "Reporter"]
 
 Reporter = Callable[[ScanResult, TextIO, ReportOptions], None]
 

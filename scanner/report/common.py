@@ -1,19 +1,19 @@
-"""What every reporter shows the same way: locations of findings and their one-line description."""
+"""What every reporter shares: its options, the provenance of a finding and its one-line description."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin
+from scanner.policy.labelling import LABEL_WORDS
 
 
-def location_uri(origin: Origin) -> str:
-    """The path a report shows. Image findings are ``<image>!<layer digest>!<path>`` (integrations.md 5)."""
-    if isinstance(origin, ImageOrigin):
-        if origin.path == "config" and not origin.layer_digest:
-            return f"{origin.image}!config"
-        return f"{origin.image}!{origin.layer_digest}!{origin.path}"
-    return origin.path
+@dataclass(frozen=True)
+class ReportOptions:
+    show_secrets: bool = False
+    color: bool = False
+    verbose: bool = False
 
 
 def origin_fields(origin: Origin) -> dict[str, Any]:
@@ -76,16 +76,13 @@ def describe_bypass(bypass: Bypass) -> str:
     return f"{text}; refused: {bypass.refused}" if bypass.refused else text
 
 
-AUDIT_WORDS = {"true-positive": "true positive", "false-positive": "false positive"}
-
-
 def justification(finding: Finding, result: ScanResult) -> str:
     """Why an allowed finding is allowed, in words (SARIF ``suppressions[].justification``)."""
     reason = finding.reason
     if reason == "bypass" and finding.bypass is not None:
         return finding.bypass.reason or f"bypass via {finding.bypass.channel} (no reason given)"
     if reason == "baseline":
-        audit = AUDIT_WORDS.get(finding.audit)
+        audit = LABEL_WORDS.get(finding.audit)
         return f"in baseline (audited: {audit})" if audit else "in baseline (not audited)"
     if reason.startswith("exception:"):
         exception = result.exceptions.get(reason[len("exception:") :])

@@ -6,9 +6,9 @@ import json
 from typing import Any, TextIO
 
 import scanner
+from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
-from scanner.report import ReportOptions
-from scanner.report.common import bypass_fields, location_uri, ordered_bypasses, origin_fields
+from scanner.report.common import ReportOptions, bypass_fields, ordered_bypasses, origin_fields
 
 FORMAT_VERSION = 1
 

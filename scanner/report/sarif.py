@@ -13,9 +13,9 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 import scanner
+from scanner.location import location_uri
 from scanner.models import Finding, GitOrigin, RuleInfo, ScanResult
-from scanner.report import ReportOptions
-from scanner.report.common import bypass_fields, describe, justification, location_uri, origin_fields
+from scanner.report.common import ReportOptions, bypass_fields, describe, justification, origin_fields
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
+from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
-from scanner.report import ReportOptions
-from scanner.report.common import AUDIT_WORDS, describe_bypass, location_uri, ordered_bypasses, origin_fields
+from scanner.policy.labelling import LABEL_WORDS
+from scanner.report.common import ReportOptions, describe_bypass, ordered_bypasses, origin_fields
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
 LISTED_ISSUES = 20
@@ -46,7 +47,7 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     if f.bypass is not None:
         lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
     if f.audit:
-        lines.append(("", f"  audited: {AUDIT_WORDS.get(f.audit, f.audit)}"))
+        lines.append(("", f"  audited: {LABEL_WORDS.get(f.audit, f.audit)}"))
     return lines
 
 
