@@ -8,32 +8,39 @@ regexes, regexTarget, stopwords, targetRules) as ours (gitleaks' path regexes be
 same id), and a full rule with a built-in id replaces it (ours disabled, theirs added as ``gitleaks-<id>``). A rule
 without keywords gets a literal that every match contains (``required_literal``), if there is one.
 
-Everything else is listed as not converted, never silently dropped. Regexes are Go RE2: the few Go-only forms with
-a Python equivalent are rewritten (``\\z``, named groups, POSIX classes, ``\\Q…\\E``); the rest (``\\p{…}``
-classes, the ungreedy flag, flags after the start, anything Python ``re`` refuses or reads differently) is listed
-and left out. Leaving out part of an allowlist may only make it allow less: an ``AND`` allowlist that loses a
-criterion is left out whole.
+Everything else is listed as not converted, never silently dropped. Regexes are Go RE2, translated by ``goregex``;
+one that has no Python equivalent is listed and left out. Leaving out part of an allowlist may only make it allow
+less: an ``AND`` allowlist that loses a criterion is left out whole.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.pathmatch import POSIX_CLASSES
+from scanner.policy.migrate.goregex import required_literal, translate_regex
 
 # gitleaks has no severity or confidence; a converted rule gets these (edit the output to taste).
 DEFAULT_SEVERITY = "high"
 DEFAULT_CONFIDENCE = "medium"
 _COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")
-_GO_ONLY = (
-    (re.compile(r"\\[pP]"), "Unicode classes (\\p{...})"),
-    (re.compile(r"\(\?[a-zA-Z]*U[a-zA-Z]*[:)]"), "the ungreedy flag (?U)"),
-)
+_RULE_KEYS = {
+    "id",
+    "description",
+    "regex",
+    "secretGroup",
+    "entropy",
+    "keywords",
+    "path",
+    "tags",
+    "allowlist",
+    "allowlists",
+}
+_CRITERIA = ("commits", "paths", "regexes", "stopwords")
 
 
 @dataclass
@@ -52,33 +59,6 @@ def load_toml(text: str, source: str) -> dict[str, Any]:
         return doc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-
-
-def translate_regex(pattern: str) -> tuple[str | None, str]:
-    """``pattern`` (Go RE2) as a Python ``re`` pattern, or (None, why not)."""
-    for construct, name in _GO_ONLY:
-        if construct.search(pattern):
-            return None, f"uses {name}, which Python re does not have"
-    text = re.sub(r"\\Q(.*?)(?:\\E|$)", lambda m: re.escape(m.group(1)), pattern, flags=re.S)
-    text = text.replace(r"\z", r"\Z")
-    text = re.sub(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>", "(", text)  # named groups: numbered the same
-    text = re.sub(r"\[:(\^?)([a-z]+):\]", _posix_class, text)
-    if re.search(r".\(\?[a-zA-Z]+\)", text, flags=re.S):
-        return None, "sets flags after the start ((?i) mid-pattern), which Python re refuses"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # "possible nested set": Python would read it differently
-        try:
-            re.compile(text)
-        except (re.error, FutureWarning, DeprecationWarning) as exc:
-            return None, f"does not compile in Python re: {exc}"
-    return text, ""
-
-
-def _posix_class(m: re.Match[str]) -> str:
-    ranges = POSIX_CLASSES.get(m.group(2))
-    if ranges is None or m.group(1):
-        return m.group(0)  # left for the compile check to refuse
-    return ranges
 
 
 class _Converter:
@@ -102,21 +82,45 @@ class _Converter:
         extend = doc.get("extend", {})
         use_default = bool(isinstance(extend, dict) and extend.get("useDefault"))
         out["extend"] = "default" if use_default else "none"
-        if isinstance(extend, dict):
-            self.unknown_keys(extend, {"useDefault", "disabledRules", "path", "url"}, "[extend]")
-            for key in ("path", "url"):
-                if key in extend:
-                    self.note(f"[extend] {key}", "extending another config file is not supported; convert it too")
+        disabled = self.disabled_rules(extend, use_default) if isinstance(extend, dict) else []
         known_ids = set(self.builtin_ids) if use_default else set()
+        rules, extensions = self.rules(doc.get("rules", []), use_default, disabled)
+        known_ids.update(rule["id"] for rule in rules)
+        if disabled:
+            out["disabled_rules"] = sorted(set(disabled))
+        if rules:
+            out["rules"] = rules
+        raw_lists = doc.get("allowlists", [])
+        if "allowlist" in doc:
+            raw_lists = [doc["allowlist"], *raw_lists]
+        allowlists = self.allowlists(raw_lists, "[[allowlists]]", known_ids)
+        allowlists.extend(extensions)
+        if allowlists:
+            out["allowlist"] = allowlists
+        return self.out
+
+    def disabled_rules(self, extend: dict[str, Any], use_default: bool) -> list[str]:
+        """``[extend]``: the built-in rules it disables; what cannot be converted is noted."""
+        self.unknown_keys(extend, {"useDefault", "disabledRules", "path", "url"}, "[extend]")
+        for key in ("path", "url"):
+            if key in extend:
+                self.note(f"[extend] {key}", "extending another config file is not supported; convert it too")
         disabled = []
-        for rule_id in extend.get("disabledRules", []) if isinstance(extend, dict) else []:
+        for rule_id in extend.get("disabledRules", []):
             if use_default and rule_id in self.builtin_ids:
                 disabled.append(rule_id)
             else:
                 self.note(f"[extend] disabledRules {rule_id!r}", "no leakstop built-in rule has this id")
+        return disabled
+
+    def rules(
+        self, raw_rules: list[Any], use_default: bool, disabled: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``[[rules]]`` as our custom rules, and the allowlists that entries extending a default rule add to
+        ours (limited to it). A rule replacing a built-in one adds the built-in's id to ``disabled``."""
         rules = []
-        extensions: list[dict[str, Any]] = []  # allowlists gitleaks adds to a default rule: ours, limited to it
-        for index, raw in enumerate(doc.get("rules", [])):
+        extensions: list[dict[str, Any]] = []
+        for index, raw in enumerate(raw_rules):
             if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
                 raise ConfigError(f"{self.source}: [[rules]] #{index}: id must be a non-empty string")
             if use_default and "regex" not in raw and "path" not in raw:
@@ -135,23 +139,7 @@ class _Converter:
                     f"[[rules]] {old}", f"replaces the built-in rule {old} (as in gitleaks): renamed {rule['id']}"
                 )
             rules.append(rule)
-            known_ids.add(rule["id"])
-        if disabled:
-            out["disabled_rules"] = sorted(set(disabled))
-        if rules:
-            out["rules"] = rules
-        allowlists = []
-        raw_lists = doc.get("allowlists", [])
-        if "allowlist" in doc:
-            raw_lists = [doc["allowlist"], *raw_lists]
-        for index, raw in enumerate(raw_lists):
-            converted = self.allowlist(raw, f"[[allowlists]] #{index}", known_ids)
-            if converted is not None:
-                allowlists.append(converted)
-        allowlists.extend(extensions)
-        if allowlists:
-            out["allowlist"] = allowlists
-        return self.out
+        return rules, extensions
 
     def extension(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """A ``[[rules]]`` entry with a default rule's id and no regex extends that rule (gitleaks' ``extend``):
@@ -162,12 +150,13 @@ class _Converter:
             return []
         for key in sorted(set(raw) - {"id", "allowlist", "allowlists"}):
             self.note(f"{where}.{key}", "changing a built-in rule is not supported (only adding allowlists)")
-        converted = []
-        for index, entry in enumerate(self.rule_allowlists(raw)):
-            allowlist = self.allowlist(entry, f"{where} allowlists #{index}", None)
-            if allowlist is not None:
-                converted.append({**allowlist, "rules": [raw["id"]]})
-        return converted
+        extensions = self.allowlists(self.rule_allowlists(raw), f"{where} allowlists")
+        return [{**allowlist, "rules": [raw["id"]]} for allowlist in extensions]
+
+    def allowlists(self, entries: list[Any], prefix: str, known_ids: set[str] | None = None) -> list[dict[str, Any]]:
+        """The allowlists that survive conversion; ``known_ids`` for those that may name their rules."""
+        converted = (self.allowlist(entry, f"{prefix} #{index}", known_ids) for index, entry in enumerate(entries))
+        return [allowlist for allowlist in converted if allowlist is not None]
 
     def rule_allowlists(self, raw: dict[str, Any]) -> list[Any]:
         entries = list(raw.get("allowlists", []))
@@ -177,22 +166,7 @@ class _Converter:
 
     def rule(self, raw: dict[str, Any]) -> dict[str, Any] | None:
         where = f"[[rules]] {raw['id']}"
-        self.unknown_keys(
-            raw,
-            {
-                "id",
-                "description",
-                "regex",
-                "secretGroup",
-                "entropy",
-                "keywords",
-                "path",
-                "tags",
-                "allowlist",
-                "allowlists",
-            },
-            where,
-        )
+        self.unknown_keys(raw, _RULE_KEYS, where)
         if "regex" not in raw:
             self.note(where, "a rule on the path alone (no regex) is not supported; rule left out")
             return None
@@ -200,14 +174,9 @@ class _Converter:
         if regex is None:
             self.note(f"{where} regex", f"{why}; rule left out")
             return None
-        keywords = [str(k).lower() for k in raw.get("keywords", []) if len(str(k)) >= 2]
-        if not keywords:
-            derived = required_literal(regex)
-            if derived is None:
-                self.note(where, "no keywords, and no literal in the regex to use as one; rule left out")
-                return None
-            keywords = [derived]
-            self.note(f"{where} keywords", f"none given: using {derived!r}, a literal every match contains")
+        keywords = self.keywords(raw, regex, where)
+        if keywords is None:
+            return None
         rule: dict[str, Any] = {
             "id": raw["id"],
             "name": str(raw.get("description") or raw["id"])[:200],
@@ -215,29 +184,29 @@ class _Converter:
             "keywords": keywords,
             "severity": DEFAULT_SEVERITY,
             "confidence": DEFAULT_CONFIDENCE,
+            **_optional_rule_fields(raw),
         }
-        if raw.get("description"):
-            rule["description"] = str(raw["description"])
-        if raw.get("secretGroup"):
-            rule["secret_group"] = int(raw["secretGroup"])
-        if raw.get("entropy"):
-            rule["min_entropy"] = float(raw["entropy"])
-        if raw.get("tags"):
-            rule["tags"] = [str(t) for t in raw["tags"]]
         if "path" in raw:
             self.note(f"{where} path", "limiting a rule to some paths is not supported; it runs on every file")
-        allowlists = []
-        for index, entry in enumerate(self.rule_allowlists(raw)):
-            converted = self.allowlist(entry, f"{where} allowlists #{index}", None)
-            if converted is not None:
-                allowlists.append(converted)
-        if allowlists:
+        if allowlists := self.allowlists(self.rule_allowlists(raw), f"{where} allowlists"):
             rule["allowlists"] = allowlists
         problem = _compile_problem(rule, self.source)
         if problem:
             self.note(where, f"{problem}; rule left out")
             return None
         return rule
+
+    def keywords(self, raw: dict[str, Any], regex: str, where: str) -> list[str] | None:
+        """The rule's keywords, else a literal every match contains, else None (the rule is left out)."""
+        keywords = [str(k).lower() for k in raw.get("keywords", []) if len(str(k)) >= 2]
+        if keywords:
+            return keywords
+        derived = required_literal(regex)
+        if derived is None:
+            self.note(where, "no keywords, and no literal in the regex to use as one; rule left out")
+            return None
+        self.note(f"{where} keywords", f"none given: using {derived!r}, a literal every match contains")
+        return [derived]
 
     def allowlist(self, raw: Any, where: str, known_ids: set[str] | None) -> dict[str, Any] | None:
         if not isinstance(raw, dict):
@@ -247,14 +216,31 @@ class _Converter:
             known_keys.add("targetRules")
         self.unknown_keys(raw, known_keys, where)
         condition = "all" if str(raw.get("condition", "OR")).upper() == "AND" else "any"
+        out: dict[str, Any] = {"description": str(raw["description"])} if raw.get("description") else {}
+        out.update(self.criteria(raw, where))
+        lost = [k for k in _CRITERIA if raw.get(k) and not _has(out, k)]
+        if condition == "all" and lost:
+            self.note(where, f"condition AND lost its {', '.join(lost)}: it would allow more; allowlist left out")
+            return None
+        if not any(_has(out, k) for k in _CRITERIA):
+            self.note(where, "nothing left to allow on; allowlist left out")
+            return None
+        if condition == "all":
+            out["condition"] = "all"
+        if known_ids is not None and raw.get("targetRules"):
+            targets = [self.renamed.get(str(t), str(t)) for t in raw["targetRules"]]
+            kept = self.kept(targets, lambda t: t in known_ids, f"{where} targetRules", "no such rule; left out")
+            if not kept:
+                self.note(where, "none of its targetRules exists; allowlist left out")
+                return None
+            out["rules"] = kept
+        return out
+
+    def criteria(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
+        """What the allowlist allows on, as far as it converts: commits, path regexes, regexes, stopwords."""
         out: dict[str, Any] = {}
-        if raw.get("description"):
-            out["description"] = str(raw["description"])
         commits = [str(c) for c in raw.get("commits", [])]
-        for commit in commits:
-            if not _COMMIT.fullmatch(commit):
-                self.note(f"{where} commits {commit!r}", "not a commit id; left out")
-        if good := [c for c in commits if _COMMIT.fullmatch(c)]:
+        if good := self.kept(commits, _COMMIT.fullmatch, f"{where} commits", "not a commit id; left out"):
             out["commits"] = good
         if paths := self.regexes(raw.get("paths", []), f"{where} paths"):
             out["path_regexes"] = paths
@@ -264,31 +250,17 @@ class _Converter:
             if target != "secret":
                 out["regex_target"] = target if target in ("match", "line") else "secret"
         stopwords = [str(s) for s in raw.get("stopwords", [])]
-        for word in stopwords:
-            if len(word) < 3:
-                self.note(f"{where} stopwords {word!r}", "shorter than 3 characters; left out")
-        if good := [w for w in stopwords if len(w) >= 3]:
+        short = "shorter than 3 characters; left out"
+        if good := self.kept(stopwords, lambda w: len(w) >= 3, f"{where} stopwords", short):
             out["stopwords"] = good
-        lost = [k for k in ("commits", "paths", "regexes", "stopwords") if raw.get(k) and not _has(out, k)]
-        if condition == "all" and lost:
-            self.note(where, f"condition AND lost its {', '.join(lost)}: it would allow more; allowlist left out")
-            return None
-        if not any(_has(out, k) for k in ("commits", "paths", "regexes", "stopwords")):
-            self.note(where, "nothing left to allow on; allowlist left out")
-            return None
-        if condition == "all":
-            out["condition"] = "all"
-        if known_ids is not None and raw.get("targetRules"):
-            targets = [self.renamed.get(str(t), str(t)) for t in raw["targetRules"]]
-            for rule_id in targets:
-                if rule_id not in known_ids:
-                    self.note(f"{where} targetRules {rule_id!r}", "no such rule; left out")
-            kept = [t for t in targets if t in known_ids]
-            if not kept:
-                self.note(where, "none of its targetRules exists; allowlist left out")
-                return None
-            out["rules"] = kept
         return out
+
+    def kept(self, values: list[str], keep: Callable[[str], object], where: str, why: str) -> list[str]:
+        """The values ``keep`` accepts; each other one is noted as left out."""
+        for value in values:
+            if not keep(value):
+                self.note(f"{where} {value!r}", why)
+        return [value for value in values if keep(value)]
 
     def regexes(self, patterns: list[Any], where: str) -> list[str]:
         converted = []
@@ -301,30 +273,17 @@ class _Converter:
         return converted
 
 
-def required_literal(pattern: str) -> str | None:
-    """The longest run of literal characters (3 or more) that every match of ``pattern`` contains, lowercased:
-    a keyword for a rule that has none (leakstop's prefilter needs one)."""
-    from scanner.ruleset.charset import sre_parse
-
-    best = ""
-    run: list[str] = []
-
-    def walk(items: Any) -> None:
-        nonlocal best
-        for op, av in items:
-            name = str(op)
-            if name == "LITERAL":
-                run.append(chr(av))
-                continue
-            if name == "SUBPATTERN" and not av[1] and not av[2]:
-                walk(av[3])  # a group without flags is part of the same sequence
-                continue
-            best = max(best, "".join(run), key=len)
-            run.clear()
-
-    walk(sre_parse().parse(pattern))
-    best = max(best, "".join(run), key=len)
-    return best.lower() if len(best) >= 3 else None
+def _optional_rule_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if raw.get("description"):
+        fields["description"] = str(raw["description"])
+    if raw.get("secretGroup"):
+        fields["secret_group"] = int(raw["secretGroup"])
+    if raw.get("entropy"):
+        fields["min_entropy"] = float(raw["entropy"])
+    if raw.get("tags"):
+        fields["tags"] = [str(t) for t in raw["tags"]]
+    return fields
 
 
 def _has(out: dict[str, Any], key: str) -> bool:
