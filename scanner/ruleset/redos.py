@@ -22,17 +22,16 @@ pattern that is in fact safe, and every refusal names the part to rewrite.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.ruleset.charset import BEYOND, in_set, sre_parse
+from scanner.ruleset.charset import SYMBOLS, atoms, member_set, sre_parse
+from scanner.ruleset.unparse import unparse
 
 MIN_REPEATS = 3  # a body repeated at most twice costs at most a quadratic number of splits
 MAX_SPLITS = 10_000  # ways a bounded repetition of a bounded body may split a text before it counts as costly
-_SYMBOLS = (*range(256), BEYOND)
 _INF = float("inf")
 
 
@@ -100,7 +99,7 @@ class _Analysis:
         found = self._members.get(key)
         if found is None:
             hashable = tuple((str(op), arg) for op, arg in av) if name == "IN" else av
-            found = self._members[key] = _member_set(name, hashable, flags)
+            found = self._members[key] = member_set(name, hashable, flags)
         return found
 
     def run(self, items: list[tuple[Any, Any]]) -> Hazard | None:
@@ -213,11 +212,11 @@ class _Analysis:
     def _representatives(self, items: list[tuple[Any, Any]]) -> list[int]:
         """One character per class of characters that every character atom of the pattern treats alike: spans
         depend only on which atoms a character is in, so one of each class is enough."""
-        atoms: list[tuple[str, Any, int]] = []
-        _atoms(items, self.flags, atoms)
-        sets = [self.members(name, av, f) for name, av, f in atoms]
+        found: list[tuple[str, Any, int]] = []
+        atoms(items, self.flags, found)
+        sets = [self.members(name, av, f) for name, av, f in found]
         seen: dict[tuple[bool, ...], int] = {}
-        for symbol in _SYMBOLS:
+        for symbol in SYMBOLS:
             seen.setdefault(tuple(symbol in m for m in sets), symbol)
         return list(seen.values())
 
@@ -254,141 +253,3 @@ def _costly(body: Span, top: float) -> bool:
         return True
     ways = (body.hi - body.lo + 1) * (2 if body.amb else 1)
     return bool(ways ** min(top, 64) > MAX_SPLITS)
-
-
-# --- character membership ---
-
-
-def _atoms(items: list[tuple[Any, Any]], flags: int, found: list[tuple[str, Any, int]]) -> None:
-    for op, av in items:
-        name = str(op)
-        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
-            found.append((name, av, flags))
-        elif name == "SUBPATTERN":
-            _atoms(list(av[3]), (flags | int(av[1])) & ~int(av[2]), found)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            _atoms(list(av[2]), flags, found)
-        elif name == "ATOMIC_GROUP":
-            _atoms(list(av), flags, found)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            _atoms(list(av[1]), flags, found)
-        elif name == "BRANCH":
-            for branch in av[1]:
-                _atoms(list(branch), flags, found)
-        elif name == "GROUPREF_EXISTS":
-            _atoms(list(av[1]), flags, found)
-            if av[2] is not None:
-                _atoms(list(av[2]), flags, found)
-
-
-@functools.cache
-def _member_set(name: str, av: Any, flags: int) -> frozenset[int]:
-    """The symbols in a character atom; ``av`` of an ``IN`` as a tuple. Cached: rules repeat the same atoms."""
-    return frozenset(s for s in _SYMBOLS if _matches(name, av, s, flags))
-
-
-_IGNORECASE, _DOTALL = int(re.IGNORECASE), int(re.DOTALL)
-
-
-def _fold(symbol: int, flags: int) -> tuple[int, ...]:
-    if flags & _IGNORECASE and symbol < 0x100:
-        char = chr(symbol)
-        return tuple({symbol, ord(char.lower()[0]), ord(char.upper()[0])})
-    return (symbol,)
-
-
-def _matches(name: str, av: Any, symbol: int, flags: int) -> bool:
-    if name == "ANY":
-        return symbol != 10 or bool(flags & _DOTALL)
-    cases = _fold(symbol, flags)
-    if name == "LITERAL":
-        return av in cases or (symbol == BEYOND and av > BEYOND)
-    if name == "NOT_LITERAL":
-        return not _matches("LITERAL", av, symbol, flags)
-    return any(in_set(av, c) for c in cases)  # IN
-
-
-# --- writing a part back as a regex, for the error message ---
-
-_CATEGORY_TEXT = {"DIGIT": r"\d", "SPACE": r"\s", "WORD": r"\w", "LINEBREAK": r"\n"}
-_AT_TEXT = {
-    "AT_BEGINNING": "^",
-    "AT_BEGINNING_STRING": r"\A",
-    "AT_END": "$",
-    "AT_END_STRING": r"\Z",
-    "AT_BOUNDARY": r"\b",
-    "AT_NON_BOUNDARY": r"\B",
-}
-
-
-def _char(code: int) -> str:
-    char = chr(code)
-    return re.escape(char) if char.isprintable() else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _category_text(name: str) -> str:
-    base = next((text for key, text in _CATEGORY_TEXT.items() if name.endswith(key)), "?")
-    return base.upper() if "_NOT_" in name else base
-
-
-def unparse(items: list[tuple[Any, Any]]) -> str:
-    return "".join(_unparse_node(op, av) for op, av in items)
-
-
-def _alternatives(av: Any) -> str:
-    return "|".join(unparse(list(b)) for b in av[1])
-
-
-def _unparse_node(op: Any, av: Any) -> str:
-    name = str(op)
-    if name == "LITERAL":
-        return _char(av)
-    if name == "NOT_LITERAL":
-        return f"[^{_char(av)}]"
-    if name == "ANY":
-        return "."
-    if name == "IN":
-        parts = []
-        for item_op, item_av in av:
-            item = str(item_op)
-            if item == "NEGATE":
-                parts.append("^")
-            elif item == "LITERAL":
-                parts.append(_char(item_av))
-            elif item == "RANGE":
-                parts.append(f"{_char(item_av[0])}-{_char(item_av[1])}")
-            elif item == "CATEGORY":
-                parts.append(_category_text(str(item_av)))
-        if len(parts) == 1 and parts[0].startswith("\\") and len(parts[0]) == 2:
-            return parts[0]
-        return "[" + "".join(parts) + "]"
-    if name == "SUBPATTERN":
-        group, _add, _remove, sub = av
-        inner = list(sub)
-        text = _alternatives(inner[0][1]) if len(inner) == 1 and str(inner[0][0]) == "BRANCH" else unparse(inner)
-        return ("(" if group else "(?:") + text + ")"
-    if name == "BRANCH":
-        return "(?:" + _alternatives(av) + ")"
-    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        low, high, sub = av
-        body = list(sub)
-        text = unparse(body)
-        if not (len(body) == 1 and str(body[0][0]) in ("LITERAL", "ANY", "IN", "SUBPATTERN", "NOT_LITERAL", "BRANCH")):
-            text = f"(?:{text})"
-        top = "" if high == sre_parse().MAXREPEAT else str(high)
-        quantifier = {(0, ""): "*", (1, ""): "+", (0, "1"): "?"}.get((low, top))
-        if quantifier is None:
-            quantifier = f"{{{low}}}" if str(low) == top else f"{{{low},{top}}}"
-        suffix = {"MIN_REPEAT": "?", "POSSESSIVE_REPEAT": "+"}.get(name, "")
-        return text + quantifier + suffix
-    if name == "ATOMIC_GROUP":
-        return "(?>" + unparse(list(av)) + ")"
-    if name in ("ASSERT", "ASSERT_NOT"):
-        direction, sub = av
-        kind = ("=" if name == "ASSERT" else "!") if direction == 1 else ("<=" if name == "ASSERT" else "<!")
-        return f"(?{kind}{unparse(list(sub))})"
-    if name == "AT":
-        return _AT_TEXT.get(str(av), "")
-    if name == "GROUPREF":
-        return f"\\{av}"
-    return "…"
