@@ -1,6 +1,7 @@
 """The policy gate: what blocks, what warns and what is let through, and why.
 
-    config       ``.leakstop.yaml``: found, schema-checked, parsed into a frozen ``Config``
+    config       ``.leakstop.yaml``: found and parsed into a frozen ``Config``
+    validate     a config file's YAML and schema checks, cached by content hash
     gate         the policy settings and the verdict for one finding (``decide``)
     allowlists   gitleaks-style allowlists: paths, regexes (secret, match, line), stopwords, commits
     baseline     the keyed baseline file (fingerprints and labels, never a secret) and its upgrades
