@@ -97,15 +97,18 @@ class HyperscanPrefilter:
         db = self._load(cache.read(cache_name))
         if db is None:
             db, self._always = self._compile(rules)
-            cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
-        self._db = db
+            if db is not None:
+                cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
+        self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
         self._keyword_db = self._keyword_database(f"hs3k-{cache_name[4:]}")
 
     def _keyword_database(self, cache_name: str) -> Any:
-        """Every keyword literal (every occurrence), for chunks that have a candidate rule."""
+        """Every keyword literal (every occurrence), for chunks that have a candidate rule; None without rules."""
         hs = self._hs
+        if not self._keywords:
+            return None  # Hyperscan cannot compile an empty database; no rule, no candidate, no lookup
         data = cache.read(cache_name)
         if data is not None:
             try:
@@ -149,7 +152,7 @@ class HyperscanPrefilter:
         self._always = always
         return db
 
-    def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any, list[int]]:
+    def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any | None, list[int]]:
         hs = self._hs
         single = hs.HS_FLAG_SINGLEMATCH
 
@@ -160,6 +163,8 @@ class HyperscanPrefilter:
             )
             return db
 
+        if not rules:
+            return None, []
         try:
             return build(list(range(len(rules)))), []
         except hs.HyperscanError:
@@ -173,14 +178,14 @@ class HyperscanPrefilter:
                 usable.append(i)
             except hs.HyperscanError:
                 always.append(i)
-        return build(usable), always
+        return (build(usable) if usable else None), always
 
     def _on_match(self, pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
         self._rules_hit.append(pattern_id)
 
     def scan(self, content: bytes) -> Scanned:
         self._rules_hit = list(self._always)
-        if content:
+        if content and self._db is not None:
             self._db.scan(content, match_event_handler=self._on_match)
         # Most chunks have no candidate rule; lower-casing them, or finding their keywords, would be wasted.
         if not self._rules_hit:
