@@ -298,6 +298,17 @@ def test_pending_lists_are_current() -> None:
     assert not stale, "remove these allowances from tests/test_architecture.py:\n" + "\n".join(stale)
 
 
+def test_the_readme_runs_the_tests_as_ci_does() -> None:
+    """The README's test command (coverage threshold included) is what .ci/run runs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    command = next(line for line in readme if line.startswith("python3 -m venv .venv") and "pytest" in line)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    steps = {part.strip() for line in ci if not line.lstrip().startswith("#") for part in line.split("&&")}
+    missing = [part.strip() for part in command.split("&&") if part.strip() not in steps]
+    assert not missing, f"README runs what .ci/run does not: {missing}"
+    assert "--cov-fail-under=" in command
+
+
 # --- the checks themselves, on made-up modules ---
 
 TOY_LAYERS: list[tuple[str, ...]] = [("scanner.cli",), ("scanner.sources",), ("scanner.policy",), ("scanner.models",)]
