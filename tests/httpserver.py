@@ -242,7 +242,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         with socket.create_connection((host.strip("[]"), int(port)), timeout=10) as upstream:
             self.send_response(200, "Connection established")
             self.end_headers()
-            _relay(self.connection, upstream)
+            relay(self.connection, upstream)
         self.close_connection = True
 
     def _forward(self) -> None:
@@ -272,10 +272,11 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_LOCK = do_UNLOCK = _forward
 
 
-def _relay(client: socket.socket, upstream: socket.socket) -> None:
+def relay(client: socket.socket, upstream: socket.socket, idle: float = 10) -> None:
+    """Copy bytes both ways until either side closes or both stay quiet for ``idle`` seconds."""
     sockets = [client, upstream]
     while True:
-        readable, _, _ = select.select(sockets, [], [], 10)
+        readable, _, _ = select.select(sockets, [], [], idle)
         if not readable:
             return
         for sock in readable:

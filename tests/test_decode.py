@@ -132,7 +132,6 @@ def test_encoded_token_with_a_bad_checksum_is_not_found(github_detector: Detecto
 def test_python_and_hyperscan_prefilters_agree_on_encoded_content(
     github_ruleset: Ruleset,
     tokens: TokenFactory,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     t1, t2, t3 = (tokens.github_clean(p) for p in ("ghp_", "gho_", "ghs_"))
     content = f"a={b64(t1)}\nb={binascii.hexlify(t2.encode()).decode()}\nc=https://h/?t={percent_all(t3)}\n"

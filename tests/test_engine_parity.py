@@ -14,7 +14,7 @@ from scanner.ruleset import load_ruleset
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dev-corpus.tar.gz"
 
 
-def _detector(engine: str, monkeypatch: pytest.MonkeyPatch) -> Detector:
+def _detector(engine: str) -> Detector:
     detector = Detector(load_ruleset(), engine=engine)
     assert detector.engine == engine
     return detector
@@ -40,9 +40,9 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, by
     return sorted(files)
 
 
-def test_engines_agree_on_dev_corpus(corpus_files: list[tuple[str, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = _detector("hyperscan", monkeypatch)
-    slow = _detector("python", monkeypatch)
+def test_engines_agree_on_dev_corpus(corpus_files: list[tuple[str, bytes]]) -> None:
+    fast = _detector("hyperscan")
+    slow = _detector("python")
     total = 0
     for name, content in corpus_files:
         expected = _signature(slow, content)
@@ -51,7 +51,7 @@ def test_engines_agree_on_dev_corpus(corpus_files: list[tuple[str, bytes]], monk
     assert total > 100  # the corpus is full of secrets: an engine that finds nothing agrees trivially
 
 
-def test_engines_agree_on_generated_content(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engines_agree_on_generated_content() -> None:
     from tests.tokens import TokenFactory
 
     tokens = TokenFactory(seed=7)
@@ -63,8 +63,8 @@ def test_engines_agree_on_generated_content(monkeypatch: pytest.MonkeyPatch) -> 
         if i % 23 == 0:
             lines.append(f"password = '{tokens.password()}'")
     content = "\n".join(lines).encode()
-    fast = _detector("hyperscan", monkeypatch)
-    slow = _detector("python", monkeypatch)
+    fast = _detector("hyperscan")
+    slow = _detector("python")
     found = _signature(fast, content)
     assert found == _signature(slow, content)
     assert sum(1 for f in found if f[0] == "github-pat") == 12

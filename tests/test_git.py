@@ -322,9 +322,7 @@ def test_history_findings_carry_the_commit_in_text_and_sarif_reports(
 # --- the working tree, ranges, pushes and the index ---
 
 
-def test_working_tree_scan_reports_only_what_is_at_head(
-    repo: Repo, new_repo: Callable[..., Repo], scan: Scan, tokens: TokenFactory
-) -> None:
+def test_working_tree_scan_reports_only_what_is_at_head(repo: Repo, scan: Scan, tokens: TokenFactory) -> None:
     deleted, branch_only, at_head = tokens.github_clean(), tokens.github_clean(), tokens.github_clean()
     repo.commit("one", {"old.env": env_line(deleted)})
     repo.git("rm", "-q", "old.env")

@@ -29,7 +29,7 @@ def test_both_prefilters_name_the_matching_rules(github_ruleset: Ruleset) -> Non
     assert list(hyper.scan(b"nothing to see").candidates) == []
 
 
-def test_engine_can_be_forced(github_ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_can_be_forced(github_ruleset: Ruleset) -> None:
     assert prefilter.make_prefilter(github_ruleset.rules, github_ruleset.hash, "python").name == "python"
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from helpers import MakeConfig, RunCli
-from httpserver import Reply
+from httpserver import Reply, relay
 from test_image import image_config, layer, sha
 from tokens import TokenFactory
 
@@ -980,8 +980,6 @@ class CountingRelay:
             threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
 
     def _pipe(self, client: socket.socket) -> None:
-        import select
-
         host, port = self.target.split(":")
         with client, socket.create_connection((host, int(port))) as upstream:
             first = client.recv(1, socket.MSG_PEEK)
@@ -989,15 +987,7 @@ class CountingRelay:
                 self.tls += 1
                 return
             self.plain += 1
-            while True:
-                readable, _, _ = select.select([client, upstream], [], [], 30)
-                if not readable:
-                    return
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    (upstream if sock is client else client).sendall(data)
+            relay(client, upstream, idle=30)
 
 
 def test_one_connection_serves_the_whole_pull(anonymous_registry: Pushed, run_cli: RunCli, config: Path) -> None:

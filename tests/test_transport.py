@@ -145,7 +145,7 @@ def test_post_is_not_retried_on_5xx_unless_asked(http_server: ServerFactory) -> 
     assert len(server.requests) == 3
 
 
-def test_a_refused_connection_is_retried_then_named(http_server: ServerFactory) -> None:
+def test_a_refused_connection_is_retried_then_named() -> None:
     http, slept = client(replace(FAST, retries=2, backoff=0.1))
     port = closed_port()
     with pytest.raises(NetworkError) as info:
@@ -299,7 +299,7 @@ def test_https_proxy_tunnels_once_and_sends_its_own_credentials(
     assert "proxy-authorization" not in server.requests[0].headers
 
 
-def test_a_dead_proxy_is_named_without_its_password(http_server: ServerFactory) -> None:
+def test_a_dead_proxy_is_named_without_its_password() -> None:
     password = secrets.token_hex(12)
     proxy = f"http://ops:{password}@127.0.0.1:{closed_port()}"
     http, _ = client(replace(HttpSettings.from_environment({"HTTPS_PROXY": proxy}), retries=0))
