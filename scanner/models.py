@@ -269,6 +269,8 @@ class ScanResult:
     branch: str = ""  # the branch branch overrides were matched against ("" = unknown)
     bypasses: list[Bypass] = field(default_factory=list)  # each bypass requested, applied or refused
     exceptions: dict[str, PolicyException] = field(default_factory=dict)  # by id: the exceptions that applied
+    incomplete: str = ""  # why the scan stopped before the end ("" = it did not): its deadline passed
+    clean_blobs: list[str] = field(default_factory=list)  # blob ids read whole with no match (when asked for)
 
     @property
     def blocked(self) -> bool:

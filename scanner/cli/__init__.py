@@ -8,6 +8,7 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
 
     scan          scan.py       files, stdin, a git mode, an image or Terraform state → pipeline → reporter
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
+    hook          serverhook.py  pre-receive: server push protection (``scanner.integrations.prereceive``)
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import baseline, config, hooks, rules, scan
+from scanner.cli import baseline, config, hooks, rules, scan, serverhook
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class CommandGroup(Protocol):
 COMMANDS: dict[str, CommandGroup] = {
     "scan": scan,
     "install-hook": hooks,
+    "hook": serverhook,
     "baseline": baseline,
     "config": config,
     "rules": rules,

@@ -198,6 +198,10 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
     push_lines: tuple[str, ...] = ()
     if kind == "push":
         range_spec, push_lines = _push(paths[0], environ)
+    if kind in ("push", "range"):  # in a server's pre-receive hook, the pushed objects are in its quarantine
+        from scanner.integrations.prereceive.environment import object_dirs
+
+        options = dataclasses.replace(options, object_dirs=object_dirs(environ))
     return ScanRequest(
         kind=kind,
         paths=tuple(paths),

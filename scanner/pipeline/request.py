@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Bypass
@@ -24,6 +24,12 @@ GIT_KINDS: frozenset[str] = frozenset({"staged", "range", "history", "push"})
 
 # (blobs done, blobs found so far): called from the main process as a long scan goes on
 Progress = Callable[[int, int], None]
+
+
+class CleanBlobs(Protocol):
+    """Blob ids known to hold no match under a ruleset (a pre-receive hook's cache): the walk skips them."""
+
+    def known_clean(self, ruleset_hash: str, oid: str) -> bool: ...
 
 
 def _now() -> datetime.datetime:
@@ -42,6 +48,9 @@ class SourceOptions:
     platform: str = "linux/amd64"  # of a multi-platform image reference
     insecure_registries: tuple[str, ...] = ()
     all_versions: bool = False  # every object version of s3:// state
+    # Object directories read besides the repository's own: a pre-receive hook's quarantine, where the pushed
+    # objects are until the push is accepted (the edge reads them from git's environment).
+    object_dirs: tuple[str, ...] = ()
     # Proxies, CA bundle, timeouts for registries and state backends (None = no proxy, the system's CAs). Not
     # imported here: the commit hook never needs it.
     http: HttpSettings | None = None
@@ -87,6 +96,11 @@ class ScanRequest:
     workers: int = 0  # worker processes for history (0 = one per core)
     engine: str = "auto"  # "auto", "hyperscan" or "python" (the pure-Python fallback; same findings)
     progress: Progress | None = None
+    # ``time.monotonic()`` by which the scan stops, finished or not (0 = none): the source is read no further, the
+    # workers stop between blobs, and the result says what was left (``ScanResult.incomplete``).
+    deadline: float = 0.0
+    # Git walks: blobs to skip as known clean; the result then lists the blobs found clean (``clean_blobs``).
+    known_clean: CleanBlobs | None = None
 
     @property
     def is_git(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, TfstateOrigin
@@ -15,7 +15,7 @@ from scanner.pipeline.messages import MessageBatch
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import build_detector, build_ruleset
 from scanner.pipeline.table import SOURCES
-from scanner.sources.base import BlobReader, BlobRef, Skips, Source
+from scanner.sources.base import BlobReader, BlobRef, Skips, Source, is_state_path
 
 if TYPE_CHECKING:
     from scanner.pipeline.workers import Batch, WorkerPool
@@ -32,6 +32,10 @@ def run_request(request: ScanRequest) -> ScanResult:
     run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))
     started = time.perf_counter()
     run.items()
+    if run.stopped or run.late:
+        left = [f"{run.late} blobs found but not scanned"] if run.late else []
+        result.incomplete = "the deadline passed: " + ", ".join([*left, "the rest not read"] if run.stopped else left)
+        result.stats.skipped["deadline"] += run.late
     result.findings[:] = first_occurrences(run.in_order(request.kind), request.kind in _WALKS)
     result.stats.duration_s = time.perf_counter() - started
     result.target_detail = source.detail()
@@ -54,9 +58,17 @@ class _Run:
         self.orders: dict[int, int] = {}  # id(finding) → the order of the chunk or blob it came from
         self.pool: WorkerPool | None = None
         self.refs = 0
+        self.late = 0  # blobs left unscanned because the deadline passed
+        self.stopped = False  # the source was not read to the end because the deadline passed
+        self.ruleset_hash = collector.result.ruleset_hash
 
     def items(self) -> None:
-        for item in self.source.items(self.skips):
+        deadline = self.request.deadline
+        items = self.source.items(self.skips)
+        for item in items:
+            if deadline and time.monotonic() >= deadline:
+                self._stop_reading(items)
+                break
             if isinstance(item, BlobRef):
                 self.submit(item)
             elif isinstance(item.origin, GitOrigin) and item.origin.where == "commit-message":
@@ -66,6 +78,16 @@ class _Run:
         self.messages.flush()
         if self.pool is not None:
             self.collect(self.pool.finish())
+
+    def _stop_reading(self, items: Iterator[Chunk | BlobRef]) -> None:
+        """The deadline passed: the source is read no further (its git processes end), and that is said even
+        when no blob was waiting."""
+        if isinstance(items, Generator):
+            items.close()
+        self.stopped = True
+        self.collector.result.issues.append(
+            ScanIssue(self.source.target, "deadline", "the deadline passed before the source was read to the end")
+        )
 
     def in_order(self, kind: str) -> list[Finding]:
         """The findings in the source's order: a walk's by commit (oldest first), then path and line; an image's
@@ -94,11 +116,17 @@ class _Run:
                 self.orders[id(finding)] = chunk.order
 
     def submit(self, ref: BlobRef) -> None:
-        from scanner.pipeline.workers import BATCH, WorkerPool  # not on the commit hook's path
+        from scanner.pipeline.workers import BATCH, Limits, WorkerPool  # not on the commit hook's path
 
+        request = self.request
+        memo = request.known_clean
+        if memo is not None and not is_state_path(ref.path) and memo.known_clean(self.ruleset_hash, ref.oid):
+            self.skips.stats.skipped["known-clean"] += 1
+            return
         if self.pool is None:  # made at the first ref: the source has planned its walk by then
             reader = self.source.reader
-            self.pool = WorkerPool(lambda: _required(reader()), self.detector, self.request.workers)
+            limits = Limits(request.deadline, memo is not None)
+            self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
         self.refs += 1
         self.pool.submit(ref)
         if self.refs % BATCH == 0:
@@ -107,9 +135,11 @@ class _Run:
     def collect(self, batches: Iterator[Batch]) -> None:
         stats = self.skips.stats
         progress = self.request.progress
-        for blobs, total, outcomes in batches:
-            stats.items_scanned += blobs
+        for blobs, total, outcomes, clean, late in batches:
+            stats.items_scanned += blobs - late
             stats.bytes_scanned += total
+            self.late += late
+            self.collector.result.clean_blobs.extend(clean)
             if progress is not None:
                 progress(blobs, self.refs)
             for outcome in outcomes:

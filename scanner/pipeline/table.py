@@ -34,6 +34,7 @@ def _commits(request: ScanRequest) -> Source:
         request.push_lines,
         options.max_file_size,
         options.scan_binary,
+        options.object_dirs,
     )
 
 

@@ -3,6 +3,9 @@
 
 Forked, so each worker inherits the compiled detector at no cost. Every version of a path goes to the same
 worker, in walk order, so its reader can cut a later version to what changed (see ``submit`` for balance).
+
+With a deadline, a worker reads no blob once it has passed (the rest of its batch comes back unread, counted),
+and ``finish`` stops a worker that has not answered ``GRACE`` seconds after it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,7 @@ from scanner.sources.base import BlobRead, BlobReader, BlobRef
 REBALANCE = 128  # blobs a path's worker may be behind the least busy one before the path moves
 AHEAD = 1024  # blobs sent to workers and not yet back, before the walk waits
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
+GRACE = 0.5  # seconds past the deadline a worker may take to answer before it is stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +37,41 @@ class RefOutcome:
     message: str = ""
 
 
-# (blobs done, bytes scanned, outcomes worth reporting)
-Batch = tuple[int, int, list[RefOutcome]]
+@dataclass(frozen=True)
+class Limits:
+    """When workers stop (``time.monotonic()``, 0 = never), and whether they name the blobs they found clean."""
+
+    deadline: float = 0.0
+    report_clean: bool = False
 
 
-def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef]) -> Batch:
+# (blobs handled, bytes scanned, outcomes worth reporting, ids of blobs read whole with no match, blobs left
+# unread because the deadline passed)
+Batch = tuple[int, int, list[RefOutcome], list[str], int]
+
+
+def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef], limits: Limits = Limits()) -> Batch:
     total = 0
     out: list[RefOutcome] = []
+    clean: list[str] = []
+    deadline = limits.deadline
+    if deadline and time.monotonic() >= deadline:
+        return len(refs), 0, out, clean, len(refs)
+    done = 0
     for read in reader.read(refs):
+        done += 1
         if read.skipped:
             out.append(RefOutcome(read.ref, skipped=read.skipped, message=read.message))
-            continue
-        total += read.size
-        groups = _groups(detector, read)
-        if groups:
-            out.append(RefOutcome(read.ref, groups))
-    return len(refs), total, out
+        else:
+            total += read.size
+            groups = _groups(detector, read)
+            if groups:
+                out.append(RefOutcome(read.ref, groups))
+            elif read.whole and limits.report_clean:
+                clean.append(read.ref.oid)
+        if deadline and time.monotonic() >= deadline:
+            break
+    return len(refs), total, out, clean, len(refs) - done
 
 
 def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[Group, ...]:
@@ -55,11 +79,16 @@ def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[Group, ...]:
 
 
 def _worker_main(
-    worker: int, make_reader: Callable[[], BlobReader], detector: ChunkDetector, tasks: Any, results: Any
+    worker: int,
+    make_reader: Callable[[], BlobReader],
+    detector: ChunkDetector,
+    tasks: Any,
+    results: Any,
+    limits: Limits,
 ) -> None:
     reader = make_reader()
     while (refs := tasks.get()) is not None:
-        results.put((worker, *scan_refs(reader, detector, refs)))
+        results.put((worker, *scan_refs(reader, detector, refs, limits)))
     reader.close()
     results.put(None)
 
@@ -67,8 +96,11 @@ def _worker_main(
 class WorkerPool:
     """Feeds refs to worker processes as the walk finds them; with one worker (or no fork), scans inline."""
 
-    def __init__(self, make_reader: Callable[[], BlobReader], detector: ChunkDetector, workers: int) -> None:
+    def __init__(
+        self, make_reader: Callable[[], BlobReader], detector: ChunkDetector, workers: int, limits: Limits = Limits()
+    ) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.limits = limits
         self.pending: list[Batch] = []
         self.buffers: list[list[BlobRef]] = [[] for _ in range(self.workers)]
         self.workers_done = 0
@@ -86,7 +118,7 @@ class WorkerPool:
         self.assigned: dict[str, int] = {}
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
-            context.Process(target=_worker_main, args=(i, make_reader, detector, q, self.results), daemon=True)
+            context.Process(target=_worker_main, args=(i, make_reader, detector, q, self.results, limits), daemon=True)
             for i, q in enumerate(self.queues)
         ]
         for process in self.processes:
@@ -96,7 +128,7 @@ class WorkerPool:
         if self.inline is not None:
             self.buffers[0].append(ref)
             if len(self.buffers[0]) >= BATCH:
-                self.pending.append(scan_refs(self.inline, self.detector, self.buffers[0]))
+                self.pending.append(scan_refs(self.inline, self.detector, self.buffers[0], self.limits))
                 self.buffers[0] = []
             return
         worker = self.assigned.get(ref.path)
@@ -114,11 +146,11 @@ class WorkerPool:
             self.in_flight += len(buffer)
             self.buffers[worker] = []
 
-    def _account(self, item: tuple[int, int, int, list[RefOutcome]]) -> Batch:
-        worker, blobs, total, results = item
+    def _account(self, item: tuple[int, int, int, list[RefOutcome], list[str], int]) -> Batch:
+        worker, blobs, total, results, clean, late = item
         self.outstanding[worker] -= blobs
         self.in_flight -= blobs
-        return blobs, total, results
+        return blobs, total, results, clean, late
 
     def ready(self) -> Iterator[Batch]:
         """Results already back; waits only while the walk is too far ahead of the workers, so that a path
@@ -140,7 +172,7 @@ class WorkerPool:
         """The remaining results, waiting for the workers to end."""
         if self.inline is not None:
             if self.buffers[0]:
-                self.pending.append(scan_refs(self.inline, self.detector, self.buffers[0]))
+                self.pending.append(scan_refs(self.inline, self.detector, self.buffers[0], self.limits))
             self.inline.close()
         yield from self.pending
         self.pending.clear()
@@ -149,12 +181,31 @@ class WorkerPool:
         for worker, buffer in enumerate(self.buffers):
             if buffer:
                 self.queues[worker].put(buffer)
+                self.in_flight += len(buffer)
             self.queues[worker].put(None)
         while self.workers_done < len(self.processes):
-            item = self.results.get()
+            try:
+                item = self.results.get(timeout=self._wait())
+            except queue.Empty:  # past the deadline and its grace: what the workers still hold is left unread
+                yield self._stop()
+                return
             if item is None:
                 self.workers_done += 1
             else:
                 yield self._account(item)
         for process in self.processes:
             process.join()
+
+    def _wait(self) -> float | None:
+        """How long ``finish`` waits for the next answer: without a deadline, as long as it takes."""
+        if not self.limits.deadline:
+            return None
+        return max(0.0, self.limits.deadline + GRACE - time.monotonic())
+
+    def _stop(self) -> Batch:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.join()
+        late, self.in_flight = self.in_flight, 0
+        return late, 0, [], [], late

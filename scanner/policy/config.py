@@ -22,6 +22,7 @@ from scanner.policy.gate import (
     Threshold,
     parse_age,
 )
+from scanner.policy.pushprotection import PushProtection, push_protection
 from scanner.policy.validate import validated_doc
 from scanner.ruleset.model import RuleSpec
 
@@ -42,6 +43,7 @@ class Config:
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
     policy: Policy = field(default_factory=Policy)
+    push_protection: PushProtection = field(default_factory=PushProtection)
 
     @property
     def root(self) -> str:
@@ -106,6 +108,7 @@ def load_config(path: Path | None) -> Config:
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
         policy=_policy(doc, source),
+        push_protection=push_protection(doc.get("push_protection", {}), source),
     )
 
 

@@ -23,6 +23,9 @@ from scanner.models import Bypass, clean_reason
 
 ENV_BYPASS = "LEAKSTOP_BYPASS"
 PUSH_OPTION = "leakstop.bypass"
+# Who pushes, as a server hook sees it: GitLab's user name, GitHub Enterprise's login, GitLab's user or key id,
+# else the account the hook runs as (plain git over ssh: the user logged in).
+PUSHER_VARIABLES = ("GL_USERNAME", "GITHUB_USER_LOGIN", "GL_ID", "USER", "LOGNAME")
 # CI variables naming the branch, most specific first: a pull/merge request's source branch, then the ref built.
 BRANCH_VARIABLES = (
     "GITHUB_HEAD_REF",
@@ -91,9 +94,13 @@ def push_option_bypass(environ: Mapping[str, str], now: datetime | None = None) 
         option = environ.get(f"GIT_PUSH_OPTION_{index}", "")
         name, _, value = option.partition("=")
         if name == PUSH_OPTION:
-            who = next((environ[n] for n in ("GL_USERNAME", "GITHUB_USER_LOGIN") if environ.get(n)), "")
-            return Bypass("push-option", clean_reason(value), who=who, when=_now(now))
+            return Bypass("push-option", clean_reason(value), who=pusher(environ), when=_now(now))
     return None
+
+
+def pusher(environ: Mapping[str, str]) -> str:
+    """Who pushes (``PUSHER_VARIABLES``, the first set); "" when none is."""
+    return next((environ[n] for n in PUSHER_VARIABLES if environ.get(n)), "")
 
 
 def run_bypasses(environ: Mapping[str, str], now: datetime | None = None) -> tuple[Bypass, ...]:

@@ -54,6 +54,9 @@ class BlobRead:
     chunks: tuple[Chunk, ...] = ()
     skipped: str = ""  # reason: binary, too-large, missing-object
     message: str = ""
+    # Its one chunk is the whole blob, read as plain text: no match there means the content is clean wherever it
+    # appears (a changed region, or a state file read as such, says nothing about the rest).
+    whole: bool = False
 
 
 class BlobReader(Protocol):

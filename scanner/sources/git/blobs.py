@@ -14,7 +14,7 @@ from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRead, BlobRef, is_binary, is_state_path
 from scanner.sources.git.catfile import BlobData, CatFile
 from scanner.sources.git.ranges import Base
-from scanner.sources.git.repo import git_usable, pygit2_module
+from scanner.sources.git.repo import add_object_dirs, git_environment, git_usable, pygit2_module
 from scanner.textdiff import changed_regions, new_line_numbers
 
 
@@ -28,14 +28,16 @@ class BlobLimits:
 class GitBlobReader:
     """One per worker process, made after the fork: a pygit2 handle or a pipe must not cross it."""
 
-    def __init__(self, repo_path: str, limits: BlobLimits, base: Base) -> None:
+    def __init__(self, repo_path: str, limits: BlobLimits, base: Base, object_dirs: Sequence[str] = ()) -> None:
         pygit2 = pygit2_module()
         self.repo = pygit2.Repository(repo_path)
+        add_object_dirs(self.repo, object_dirs)  # a push's quarantine: the forked worker opens its own handle
         self.limits = limits
         self.previous: dict[str, bytes] = {}
         self.base_trees = [self.repo[c].tree for c in base.commits]
         self.renamed_from = base.renamed_from
-        self.catfile = CatFile(repo_path, limits.max_size) if git_usable() else None
+        env = git_environment(object_dirs)
+        self.catfile = CatFile(repo_path, limits.max_size, env) if git_usable() else None
 
     def close(self) -> None:
         if self.catfile is not None:
@@ -63,7 +65,7 @@ class GitBlobReader:
             chunk = Chunk(data, origin, only_lines=added, structure="tfstate", base=previous, order=ref.order)
             return BlobRead(ref, len(data), (chunk,))
         if previous is None:
-            return BlobRead(ref, len(data), (Chunk(data, origin, order=ref.order),))
+            return BlobRead(ref, len(data), (Chunk(data, origin, order=ref.order),), whole=True)
         regions = changed_regions(previous, data)
         chunks = tuple(Chunk(r, origin, first_line=n, only_lines=added, order=ref.order) for r, n in regions)
         return BlobRead(ref, len(data), chunks)

@@ -34,16 +34,17 @@ class BlobData:
 class CatFile:
     """``read(oids)`` answers in order. Objects over ``max_size`` are drained from the pipe, never held."""
 
-    def __init__(self, git_dir: str, max_size: int) -> None:
+    def __init__(self, git_dir: str, max_size: int, env: dict[str, str] | None = None) -> None:
         self.git_dir = git_dir
         self.max_size = max_size
+        self.env = env  # the repository's git environment (``repo.git_environment``); None: ours without GIT_*
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: io.BufferedReader | None = None
         self._unanswered = 0
 
     def _start(self) -> tuple[subprocess.Popen[bytes], io.BufferedReader]:
         if self._proc is None or self._out is None:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+            env = self.env if self.env is not None else {k: v for k, v in os.environ.items() if k[:4] != "GIT_"}
             self._proc = subprocess.Popen(
                 [
                     "git",

@@ -8,31 +8,37 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.sources.base import Skips
-from scanner.sources.git.repo import ZERO_OID, pygit2_module, resolve_commit
+from scanner.sources.git.pushed import RefUpdate, parse_lines, received
+from scanner.sources.git.repo import ZERO_OIDS, pygit2_module, resolve_commit
 from scanner.sources.git.walk import history_tips
 
 
-def push_ranges(repo: Any, lines: Iterable[str]) -> tuple[list[Any], list[Any]]:
-    """Tips and hidden commits for what a push sends, from git's pre-push (or pre-receive) stdin lines.
+@dataclass(frozen=True)
+class Plan:
+    """What a walk covers: the commits it starts from, those it hides (and compares with), and the annotated tags
+    a push sends (their messages are scanned)."""
 
-    A line is ``<local ref> <local oid> <remote ref> <remote oid>``. A deleted ref sends nothing; a new ref
-    sends what no remote-tracking ref has yet; an update sends ``remote..local``.
+    tips: list[Any] = field(default_factory=list)
+    hidden: list[Any] = field(default_factory=list)
+    tags: list[Any] = field(default_factory=list)
+
+
+def push_ranges(repo: Any, lines: Iterable[Sequence[str]]) -> Plan:
+    """Tips and hidden commits for what a push sends, from git's pre-push lines' fields:
+    ``<local ref> <local oid> <remote ref> <remote oid>``. A deleted ref sends nothing; a new ref sends what no
+    remote-tracking ref has yet; an update sends ``remote..local``.
     """
     tips: list[Any] = []
     hidden: list[Any] = []
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        _local_ref, local_oid, _remote_ref, remote_oid = parts
-        if local_oid == ZERO_OID:
+    for _local_ref, local_oid, _remote_ref, remote_oid in lines:
+        if local_oid in ZERO_OIDS:
             continue
         tips.append(resolve_commit(repo, local_oid))
-        if remote_oid != ZERO_OID and repo.get(remote_oid) is not None:
+        if remote_oid not in ZERO_OIDS and repo.get(remote_oid) is not None:
             hidden.append(resolve_commit(repo, remote_oid))
         else:
             hidden.extend(remote_tips(repo))
-    return tips, hidden
+    return Plan(tips, hidden)
 
 
 def remote_tips(repo: Any) -> list[Any]:
@@ -69,19 +75,25 @@ def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
     return Base(tuple(str(c.id) for c in hidden), renamed)
 
 
-def plan(repo: Any, mode: str, range_spec: str, push_lines: Sequence[str], skips: Skips) -> tuple[list[Any], list[Any]]:
+def plan(
+    repo: Any, mode: str, range_spec: str, push_lines: Sequence[str], skips: Skips, object_dirs: Sequence[str] = ()
+) -> Plan:
     """Tips to walk from and commits to hide: ``history``; ``range`` (``A..B``, or ``A`` for ``A..HEAD``); ``push``
     (git's pre-push or pre-receive lines, else HEAD minus every remote-tracking ref)."""
     if mode == "history":
-        return history_tips(repo, skips), []
+        return Plan(history_tips(repo, skips))
     if mode == "range":
         if ".." in range_spec:
             base, _, head = range_spec.partition("..")
             head = head.lstrip(".") or "HEAD"
-            return [resolve_commit(repo, head)], [resolve_commit(repo, base)] if base else []
-        return [resolve_commit(repo, "HEAD")], [resolve_commit(repo, range_spec)]
+            return Plan([resolve_commit(repo, head)], [resolve_commit(repo, base)] if base else [])
+        return Plan([resolve_commit(repo, "HEAD")], [resolve_commit(repo, range_spec)])
     if push_lines:
-        return push_ranges(repo, push_lines)
+        kind, lines = parse_lines(push_lines)
+        if kind == "pre-push":
+            return push_ranges(repo, lines)
+        pushed = received(repo, [RefUpdate(*fields) for fields in lines], object_dirs)
+        return Plan(pushed.tips, pushed.boundary, pushed.tags)
     if repo.head_is_unborn:
-        return [], []
-    return [resolve_commit(repo, "HEAD")], remote_tips(repo)
+        return Plan()
+    return Plan([resolve_commit(repo, "HEAD")], remote_tips(repo))

@@ -6,14 +6,17 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
 from scanner.errors import InputError, UsageError
 from scanner.models import GitOrigin, ScanIssue
+from scanner.sources.git import alternates
 
 ZERO_OID = "0" * 40
+ZERO_OIDS = frozenset({ZERO_OID, "0" * 64})  # SHA-1 and SHA-256 repositories
 
 SUBMODULE_MODE = 0o160000
 
@@ -25,8 +28,9 @@ def pygit2_module() -> Any:
     return pygit2
 
 
-def open_repository(path: str) -> Any:
-    """The repository holding ``path`` (a working tree or a bare repository)."""
+def open_repository(path: str, object_dirs: Sequence[str] = ()) -> Any:
+    """The repository holding ``path`` (a working tree or a bare repository), reading objects from
+    ``object_dirs`` too (a pre-receive hook's quarantine: the pushed objects are there, not in the repository)."""
     pygit2 = pygit2_module()
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or directory")
@@ -34,9 +38,33 @@ def open_repository(path: str) -> Any:
     if found is None:
         raise InputError(f"{path}: not a git repository (no .git found here or above)")
     try:
-        return pygit2.Repository(found)
-    except pygit2.GitError as exc:
+        repo = pygit2.Repository(found)
+    except (pygit2.GitError, ValueError) as exc:  # ValueError: an object format libgit2 cannot read (SHA-256)
         raise InputError(f"{path}: cannot open the git repository: {exc}") from None
+    add_object_dirs(repo, object_dirs)
+    return repo
+
+
+def add_object_dirs(repo: Any, object_dirs: Sequence[str]) -> None:
+    """Give libgit2 each directory as an extra object store (the repository's own is skipped)."""
+    own = os.path.realpath(os.path.join(repo.path, "objects"))
+    for directory in object_dirs:
+        if os.path.realpath(directory) == own:
+            continue
+        if not os.path.isdir(directory):
+            raise InputError(f"{directory}: object directory not found (the push's quarantine is gone?)")
+        repo.odb.add_disk_alternate(directory)
+
+
+def in_own_store(git_dir: str, oids: Sequence[str]) -> set[str]:
+    """The ids among ``oids`` that the repository's own object store holds: not a quarantine (libgit2 ignores the
+    ``GIT_*`` variables that point at one), so an object there was accepted."""
+    pygit2 = pygit2_module()
+    try:
+        odb = pygit2.Repository(git_dir).odb
+    except (pygit2.GitError, ValueError):
+        return set()
+    return {oid for oid in oids if odb.exists(oid)}
 
 
 def resolve_commit(repo: Any, spec: str) -> Any:
@@ -67,19 +95,28 @@ def shallow_issue(repo: Any) -> ScanIssue | None:
 
 
 @cache
-def git_usable() -> bool:
-    """``git`` on PATH and new enough for ``--diff-merges=first-parent`` (2.31)."""
+def git_version() -> tuple[int, int]:
+    """The ``git`` on PATH as (major, minor); (0, 0) when there is none."""
     if shutil.which("git") is None:
-        return False
+        return (0, 0)
     try:
         out = subprocess.run(["git", "version"], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return False
+        return (0, 0)
     numbers = [int(n) for n in re.findall(r"\d+", out)[:2]]
-    return len(numbers) == 2 and tuple(numbers) >= (2, 31)
+    return (numbers[0], numbers[1]) if len(numbers) == 2 else (0, 0)
 
 
-def git_environment() -> dict[str, str]:
+def git_usable() -> bool:
+    """``git`` on PATH and new enough for ``--diff-merges=first-parent`` (2.31)."""
+    return git_version() >= (2, 31)
+
+
+def git_environment(object_dirs: Sequence[str] = ()) -> dict[str, str]:
     """The environment for the ``git`` processes we start: without the ``GIT_*`` variables of a hook that runs
-    us, which would point git at another repository or index than the one we opened (libgit2 ignores them too)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    us, which would point git at another repository or index than the one we opened (libgit2 ignores them too);
+    ``object_dirs`` (a push's quarantine) become git's alternate object directories, read-only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if object_dirs:
+        env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = alternates.join(object_dirs)
+    return env

@@ -12,7 +12,7 @@ from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.ranges import Base, plan, range_base
 from scanner.sources.git.repo import commit_origin, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
-from scanner.sources.git.walk import WalkStats, tag_messages, walk_commits
+from scanner.sources.git.walk import WalkStats, tag_message, tag_messages, walk_commits
 
 
 class CommitSource:
@@ -29,8 +29,10 @@ class CommitSource:
         push_lines: Sequence[str] = (),
         max_size: int = 0,
         scan_binary: bool = False,
+        object_dirs: Sequence[str] = (),
     ) -> None:
-        self.repo = open_repository(path)
+        self.object_dirs = tuple(object_dirs)  # a push's quarantine: where its objects are until it is accepted
+        self.repo = open_repository(path, self.object_dirs)
         self.root: str = self.repo.workdir or self.repo.path
         self.mode = "range" if mode == "push" and range_spec else mode
         self.range_spec = range_spec
@@ -46,15 +48,18 @@ class CommitSource:
         issue = shallow_issue(repo)
         if issue is not None:
             skips.issues.append(issue)
-        tips, hidden = plan(repo, self.mode, self.range_spec, self.push_lines, skips)
-        if not tips and repo.head_is_unborn and not any(True for _ in repo.references):
+        walk = plan(repo, self.mode, self.range_spec, self.push_lines, skips, self.object_dirs)
+        if not walk.tips and not walk.tags and repo.head_is_unborn and not any(True for _ in repo.references):
             skips.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
             return
-        self.base = range_base(repo, tips, hidden)
-        for item in walk_commits(repo, tips, hidden, skips, self.stats):
+        self.base = range_base(repo, walk.tips, walk.hidden)
+        for item in walk_commits(repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs):
             if isinstance(item, BlobRef):
                 self.blobs += 1
             yield item
+        for tag in walk.tags:
+            if tag.message:
+                yield tag_message(tag)
         if self.mode == "history":
             yield from tag_messages(repo, skips)
         skips.stats.skipped["duplicate-blob"] += self.stats.appearances
@@ -64,7 +69,7 @@ class CommitSource:
 
     def reader(self) -> GitBlobReader:
         """Made in each worker after the fork, once ``items`` has planned the walk (the range's base)."""
-        return GitBlobReader(self.repo.path, self.limits, self.base)
+        return GitBlobReader(self.repo.path, self.limits, self.base, self.object_dirs)
 
     def resolve(self, origin: Origin) -> Origin:
         if not isinstance(origin, GitOrigin) or origin.author or origin.where == "tag-message":

@@ -67,14 +67,19 @@ Change = tuple[str, bytes, list[tuple[int, str, str]]]
 
 
 def walk_commits(
-    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, stats: WalkStats
+    repo: Any,
+    tips: Sequence[Any],
+    hidden: Sequence[Any],
+    skips: Skips,
+    stats: WalkStats,
+    object_dirs: Sequence[str] = (),
 ) -> Iterator[BlobRef | Chunk]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
     Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``Chunk``),
     as the walk goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about
     ten times faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a
-    corrupt object), libgit2 walks what is left.
+    corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
     """
     if not tips:
         return
@@ -89,7 +94,7 @@ def walk_commits(
         if attempt == "git":
             if not git_usable():
                 continue
-            changes = _git_log_changes(repo, tips, hidden, skips)
+            changes = _git_log_changes(repo, tips, hidden, skips, git_environment(object_dirs))
         else:
             changes = _libgit2_changes(repo, tips, hidden, skips, visited)
         for commit_id, message, entries in changes:
@@ -113,7 +118,9 @@ def walk_commits(
             return
 
 
-def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips) -> Iterator[Change]:
+def _git_log_changes(
+    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, env: dict[str, str]
+) -> Iterator[Change]:
     """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs."""
     args = [
         "git", "--git-dir", repo.path, "log", "--reverse", "--topo-order", "--raw", "--no-abbrev", "--no-renames",
@@ -121,7 +128,6 @@ def _git_log_changes(repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skip
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
-    env = git_environment()
     with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
@@ -234,16 +240,21 @@ def tag_messages(repo: Any, skips: Skips) -> Iterator[Chunk]:
             skips.skip(name, "corrupt-object", f"cannot read the tag: {exc}")
             continue
         if isinstance(obj, pygit2.Tag) and obj.message:
-            tagger = obj.tagger
-            when = ""
-            if tagger is not None:
-                when = datetime.fromtimestamp(tagger.time, timezone(timedelta(minutes=tagger.offset))).isoformat()
-            origin = GitOrigin(
-                path="<tag message>",
-                commit=str(obj.target),
-                author=tagger.name if tagger is not None else "",
-                email=tagger.email if tagger is not None else "",
-                date=when,
-                where="tag-message",
-            )
-            yield Chunk(obj.message.encode("utf-8", "surrogateescape"), origin)
+            yield tag_message(obj)
+
+
+def tag_message(tag: Any) -> Chunk:
+    """An annotated tag's message, attributed to its tagger and the object it tags."""
+    tagger = tag.tagger
+    when = ""
+    if tagger is not None:
+        when = datetime.fromtimestamp(tagger.time, timezone(timedelta(minutes=tagger.offset))).isoformat()
+    origin = GitOrigin(
+        path="<tag message>",
+        commit=str(tag.target),
+        author=tagger.name if tagger is not None else "",
+        email=tagger.email if tagger is not None else "",
+        date=when,
+        where="tag-message",
+    )
+    return Chunk(tag.message.encode("utf-8", "surrogateescape"), origin)

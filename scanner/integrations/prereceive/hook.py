@@ -1,0 +1,241 @@
+"""``leakstop hook pre-receive``: decide a push on the server, within a time budget.
+
+git's ``<old> <new> <ref>`` lines and the hook's environment become one ``push`` request (the quarantine as extra
+object directories, a deadline, the blob cache); the result becomes a decision:
+
+* a blocking finding rejects the push (exit 1), listing rule, file, line, commit and the redacted secret, and how
+  to fix the commits or bypass; the rejection goes to the audit log;
+* a push that could not be decided (the budget ran out: exit 1; it could not be read: exit 2) is rejected
+  (``fail-closed``, the default), or accepted with an audit record (``fail-open``);
+* otherwise it is accepted (exit 0); findings a bypass let through are recorded in the audit log first, and a
+  bypass that cannot be recorded does not apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import scanner
+from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, InputError, LeakstopError
+from scanner.integrations.prereceive import messages
+from scanner.integrations.prereceive.blobcache import BlobCache
+from scanner.integrations.prereceive.environment import HookEnvironment
+from scanner.models import Finding, ScanResult
+from scanner.pipeline import run
+from scanner.pipeline.request import RunContext, ScanRequest, SourceOptions
+from scanner.policy.config import Config
+from scanner.policy.context import run_bypasses
+from scanner.respond.audit_log import AuditFinding, AuditRecord, append
+from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+from scanner.sources.git.pushed import RefUpdate, parse_lines
+from scanner.sources.git.repo import git_environment, in_own_store
+
+DEFAULT_BUDGET = 4.0
+WRAP_UP = 0.25  # seconds of the budget kept for stopping the workers, the message and the audit record
+UNREADABLE = frozenset({"missing-object", "corrupt-object"})  # issues that mean the push was not read whole
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """The hook's settings, flags over config over defaults (worked out at the edge)."""
+
+    audit_log: Path
+    cache: Path | None  # None: no cache
+    budget: float = DEFAULT_BUDGET
+    fail_open: bool = False
+    workers: int = 1
+    engine: str = "auto"
+    fingerprint_key: bytes = b""
+
+
+def deadline(started: float, budget: float) -> float:
+    return started + budget - min(WRAP_UP, budget / 10)
+
+
+def settings_key(config: Config, options: SourceOptions) -> str:
+    """What besides the ruleset decides whether a blob is clean: the config's bytes, the version, the limits."""
+    try:
+        text = Path(config.source).read_bytes() if config.source else b""
+    except OSError:
+        text = config.source.encode()
+    parts = [scanner.__version__.encode(), text, f"{options.max_file_size}:{options.scan_binary}".encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def read_updates(lines: Sequence[str]) -> list[RefUpdate]:
+    kind, fields = parse_lines(lines)
+    if kind != "pre-receive":
+        raise InputError("ref line 1: a pre-push line; the pre-receive hook reads '<old-oid> <new-oid> <ref-name>'")
+    return [RefUpdate(*f) for f in fields]
+
+
+class PreReceive:
+    """One push: ``decide(lines)`` writes the messages and returns the exit code."""
+
+    def __init__(
+        self,
+        env: HookEnvironment,
+        config: Config,
+        settings: HookSettings,
+        environ: Mapping[str, str],
+        out: TextIO,
+        started: float,
+    ) -> None:
+        self.env, self.config, self.settings, self.environ = env, config, settings, environ
+        self.out, self.started = out, started
+        self.updates: list[RefUpdate] = []
+
+    def decide(self, lines: Sequence[str]) -> int:
+        try:
+            self.updates = read_updates(lines)
+        except InputError as exc:
+            return self.undecided(f"cannot read the push: {exc}", EXIT_ERROR)
+        if all(u.deleted for u in self.updates):
+            return EXIT_PASS  # deletions (or nothing) send no content
+        settings = self.settings
+        options = SourceOptions(
+            max_file_size=DEFAULT_MAX_FILE_SIZE if self.config.max_file_size is None else self.config.max_file_size,
+            scan_binary=bool(self.config.scan_binary),
+            object_dirs=self.env.object_dirs,
+        )
+        cache = BlobCache(settings.cache, settings_key(self.config, options)) if settings.cache else None
+        try:
+            if cache is not None:
+                cache.promote(lambda oids: in_own_store(self.env.git_dir, oids))
+            try:
+                result = run(self.request(options, cache))
+            except LeakstopError as exc:
+                return self.undecided(f"cannot read the push: {exc}{self.quarantine_note()}", EXIT_ERROR)
+            code = self.judge(result)
+            if code == EXIT_PASS and cache is not None:
+                cache.add_pending(result.ruleset_hash, result.clean_blobs, self.tips())
+            return code
+        finally:
+            if cache is not None:
+                cache.close()
+
+    def request(self, options: SourceOptions, cache: BlobCache | None) -> ScanRequest:
+        branches = {u.ref.removeprefix("refs/heads/") for u in self.updates if u.ref.startswith("refs/heads/")}
+        settings = self.settings
+        context = RunContext(
+            branch=branches.pop() if len(branches) == 1 else "",  # branch overrides: a push to one branch
+            bypasses=run_bypasses({**self.environ, "USER": self.env.actor}),
+            fingerprint_key=settings.fingerprint_key or RunContext().fingerprint_key,
+        )
+        return ScanRequest(
+            kind="push",
+            paths=(self.env.git_dir,),
+            push_lines=tuple(f"{u.old} {u.new} {u.ref}" for u in self.updates),
+            options=options,
+            config=self.config,
+            context=context,
+            workers=settings.workers,
+            engine=settings.engine,
+            deadline=deadline(self.started, settings.budget),
+            known_clean=cache,
+        )
+
+    def judge(self, result: ScanResult) -> int:
+        blocking = [f for f in result.findings if f.verdict == "block"]
+        if blocking:
+            return self.reject(result, blocking)
+        unreadable = [i for i in result.issues if i.reason in UNREADABLE]
+        if unreadable:
+            first = unreadable[0]
+            why = f"{len(unreadable)} objects could not be read ({messages.one_line(first.path)}: {first.message})"
+            return self.undecided(why, EXIT_ERROR)
+        if result.incomplete:
+            why = (
+                f"the time budget ({self.settings.budget:g} s) ran out before the push was checked: {result.incomplete}"
+            )
+            return self.undecided(why, EXIT_BLOCKED)
+        try:
+            self.record_bypasses(result)
+        except InputError as exc:
+            lines = [f"leakstop: push rejected: a bypass must be recorded and cannot be: {exc}"]
+            messages.write(self.out, lines, self.env.gitlab, error=True)
+            return EXIT_ERROR
+        elapsed = time.monotonic() - self.started
+        messages.write(self.out, messages.accepted(result, elapsed), self.env.gitlab, error=False)
+        return EXIT_PASS
+
+    def reject(self, result: ScanResult, blocking: list[Finding]) -> int:
+        refused = list(dict.fromkeys(b for b in result.bypasses if b.refused))
+        lines = messages.rejection(blocking, self.updates, self.bypass_hint(), refused)
+        messages.write(self.out, lines, self.env.gitlab, error=True)
+        reason = f"{len(blocking)} blocking findings" + "".join(f"; bypass refused: {b.refused}" for b in refused)
+        self.audit("reject", reason, blocking, required=False)
+        return EXIT_BLOCKED
+
+    def undecided(self, why: str, code: int) -> int:
+        fail_open = self.settings.fail_open
+        if fail_open:
+            try:
+                self.audit("fail-open", why, (), required=True)
+            except InputError as exc:
+                why = f"{why}; fail-open needs an audit record and it cannot be written: {exc}"
+                fail_open = False
+        lines = messages.undecided(why, fail_open, "" if fail_open else self.bypass_hint())
+        messages.write(self.out, lines, self.env.gitlab, error=not fail_open)
+        if fail_open:
+            return EXIT_PASS
+        self.audit("reject", why, (), required=False)
+        return code
+
+    def record_bypasses(self, result: ScanResult) -> None:
+        for bypass in dict.fromkeys(f.bypass for f in result.findings if f.reason == "bypass"):
+            assert bypass is not None
+            allowed = [f for f in result.findings if f.reason == "bypass" and f.bypass == bypass]
+            by = f", asked by {bypass.who}" if bypass.who and bypass.who != self.env.actor else ""
+            self.audit("bypass", f"{bypass.reason} (through {bypass.channel}{by})", allowed, required=True)
+
+    def audit(self, action: str, reason: str, findings: Sequence[Finding], required: bool) -> None:
+        commits = [getattr(f.origin, "commit", "") for f in findings] if findings else self.tips()
+        record = AuditRecord(
+            action=action,
+            actor=self.env.actor,
+            repository=self.env.repository,
+            reason=reason,
+            refs=tuple(u.ref for u in self.updates),
+            commits=tuple(dict.fromkeys(commits)),
+            findings=tuple(AuditFinding(f.rule.id, f.finding_id) for f in findings),
+        )
+        try:
+            append(self.settings.audit_log, record)
+        except InputError as exc:
+            if required:
+                raise
+            messages.write(self.out, [f"leakstop: warning: {exc}"], self.env.gitlab, error=False)
+
+    def tips(self) -> list[str]:
+        return list(dict.fromkeys(u.new for u in self.updates if not u.deleted))
+
+    def bypass_hint(self) -> str:
+        bypass = self.config.policy.bypass
+        allowed = bypass.enabled and "push-option" in bypass.channels
+        return messages.bypass_hint(allowed, allowed and self.push_options())
+
+    def push_options(self) -> bool:
+        """Whether the server takes push options: GitLab always does; git when ``receive.advertisePushOptions``."""
+        if self.env.gitlab or "GIT_PUSH_OPTION_COUNT" in self.environ:
+            return True
+        args = ["git", "--git-dir", self.env.git_dir, "config", "--bool", "receive.advertisePushOptions"]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, env=git_environment(), timeout=2, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return proc.stdout.strip() == "true"
+
+    def quarantine_note(self) -> str:
+        if self.env.quarantined:
+            return ""
+        return (
+            " (no quarantine in the environment: GIT_QUARANTINE_PATH and GIT_OBJECT_DIRECTORY are unset;"
+            " run this as git's pre-receive hook)"
+        )
