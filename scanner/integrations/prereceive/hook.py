@@ -223,7 +223,9 @@ class PreReceive:
 
     def push_options(self) -> bool:
         """Whether the server takes push options: GitLab always does; git when ``receive.advertisePushOptions``."""
-        if self.env.gitlab or "GIT_PUSH_OPTION_COUNT" in self.environ:
+        # git 2.39 sets GIT_PUSH_OPTION_COUNT=0 even when it does not advertise push options: only options
+        # actually received prove it takes them.
+        if self.env.gitlab or self.environ.get("GIT_PUSH_OPTION_COUNT", "0") not in ("", "0"):
             return True
         args = ["git", "--git-dir", self.env.git_dir, "config", "--bool", "receive.advertisePushOptions"]
         try:
