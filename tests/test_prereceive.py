@@ -297,9 +297,7 @@ def fast_import_commits(repo: Repo, count: int, branch: str = "bulk") -> str:
             + (f"from refs/heads/{branch}^0\n" if n == 0 else "")
             + f"M 644 inline bulk/f{n % 100:02}.py\ndata {len(data)}\n{data}\n"
         )
-    subprocess.run(
-        ["git", "fast-import", "--quiet"], cwd=repo.path, input="".join(stream), text=True, check=True
-    )
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, input="".join(stream), text=True, check=True)
     return repo.rev(branch)
 
 
@@ -453,3 +451,13 @@ def test_scan_pre_push_and_range_work_in_a_pre_receive_hook(server: Server, work
         assert proc.returncode != 0
         assert any("s.env:1" in line for line in remote_lines(proc)), proc.stderr
         work.git("reset", "-q", "--hard", "HEAD~1")
+
+
+def test_a_rejection_lists_a_handful_then_counts_the_rest(server: Server, work: Repo, tokens: TokenFactory) -> None:
+    for n in range(7):
+        work.commit(f"secret {n}", {f"s{n}.env": env_line(tokens.github_clean())})
+    said = remote_lines(push(work, "origin", "HEAD:main"))
+    assert said[0] == "leakstop: push rejected: 7 secrets in the pushed commits"
+    assert [line.split()[1] for line in said[1:6]] == [f"s{n}.env:1" for n in range(5)]
+    assert said[6] == "  and 2 more"
+    assert "  and 2 more commits" in said

@@ -65,10 +65,14 @@ def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
     """Renames between the base and each tip (libgit2's similarity detection), so that a file renamed and
     edited in the range is compared with its old self instead of being reported whole."""
     renamed: dict[str, str] = {}
+    pygit2 = pygit2_module()
     if hidden:
         for tip in tips:
             diff = hidden[0].tree.diff_to_tree(tip.tree)
-            diff.find_similar()
+            try:
+                diff.find_similar()
+            except pygit2.GitError:  # a missing blob: no renames then; the walk lists the object as missing
+                continue
             for delta in diff.deltas:
                 if delta.old_file.path != delta.new_file.path:
                     renamed[delta.new_file.path] = delta.old_file.path
