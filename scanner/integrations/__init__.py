@@ -1,7 +1,8 @@
 """Integrations: where leakstop meets the tools around a repository, at the edge like the command line.
 
 githooks    plain git hooks (``leakstop install-hook pre-commit|pre-push``): the script and its install
+prereceive  server push protection (``leakstop hook pre-receive``, ``hooks/pre-receive``)
 
 Each integration reads what its host gives (a CI's environment, a hook's stdin), builds a ``ScanRequest`` and
-renders the ``ScanResult``; the CI integrations and the server's pre-receive hook will live here too.
+renders the ``ScanResult``; the CI integrations will live here too.
 """
