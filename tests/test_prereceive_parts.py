@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -156,3 +157,18 @@ def test_a_worker_that_does_not_answer_after_the_deadline_is_stopped(
     assert time.monotonic() - started < 0.2 + GRACE + 5
     assert (sum(b[0] for b in batches), sum(b[4] for b in batches)) == (4, 4)
     assert not any(p.is_alive() for p in pool.processes)
+
+
+def test_the_commit_hook_path_loads_none_of_the_server_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, tmp_path / "home")
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("one", {"a.txt": "a\n"})
+    repo.write({"b.txt": "b\n"})
+    repo.git("add", "-A")
+    code = (
+        "import sys\nfrom scanner.cli import main\nmain(['scan', '--staged', '--no-progress', '.'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('scanner.integrations.prereceive', 'scanner.respond',"
+        " 'scanner.sources.git.pushed', 'scanner.sources.git.alternates', 'scanner.policy.pushprotection'))))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-1] == "[]"

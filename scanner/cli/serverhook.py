@@ -118,8 +118,9 @@ def hook_settings(
 ) -> HookSettings:
     """Flags over the config's ``push_protection`` over the defaults; config paths are relative to the git dir."""
     from scanner.integrations.prereceive.hook import DEFAULT_BUDGET, HookSettings
+    from scanner.policy.pushprotection import PushProtection
 
-    push = config.push_protection
+    push = config.push_protection or PushProtection()
     git_dir = Path(env.git_dir)
     cache: Path | None = git_dir / CACHE
     if args.no_cache or push.cache is False:

@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ConfigError
 from scanner.models import PolicyException
@@ -22,9 +22,11 @@ from scanner.policy.gate import (
     Threshold,
     parse_age,
 )
-from scanner.policy.pushprotection import PushProtection, push_protection
 from scanner.policy.validate import validated_doc
 from scanner.ruleset.model import RuleSpec
+
+if TYPE_CHECKING:
+    from scanner.policy.pushprotection import PushProtection
 
 CONFIG_NAME = ".leakstop.yaml"
 
@@ -43,7 +45,7 @@ class Config:
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
     policy: Policy = field(default_factory=Policy)
-    push_protection: PushProtection = field(default_factory=PushProtection)
+    push_protection: PushProtection | None = None  # the server hook's settings; None: the config has none
 
     @property
     def root(self) -> str:
@@ -108,8 +110,16 @@ def load_config(path: Path | None) -> Config:
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
         policy=_policy(doc, source),
-        push_protection=push_protection(doc.get("push_protection", {}), source),
+        push_protection=_push_protection(doc, source),
     )
+
+
+def _push_protection(doc: dict[str, Any], source: str) -> PushProtection | None:
+    if "push_protection" not in doc:
+        return None
+    from scanner.policy.pushprotection import push_protection  # the server hook's: not on the commit hook's path
+
+    return push_protection(doc["push_protection"], source)
 
 
 def _allowlists(doc: dict[str, Any], source: str) -> Allowlists:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.sources.base import Skips
-from scanner.sources.git.pushed import RefUpdate, parse_lines, received
 from scanner.sources.git.repo import ZERO_OIDS, pygit2_module, resolve_commit
 from scanner.sources.git.walk import history_tips
 
@@ -93,6 +92,8 @@ def plan(
             return Plan([resolve_commit(repo, head)], [resolve_commit(repo, base)] if base else [])
         return Plan([resolve_commit(repo, "HEAD")], [resolve_commit(repo, range_spec)])
     if push_lines:
+        from scanner.sources.git.pushed import RefUpdate, parse_lines, received  # not on the commit hook's path
+
         kind, lines = parse_lines(push_lines)
         if kind == "pre-push":
             return push_ranges(repo, lines)

@@ -13,7 +13,6 @@ from typing import Any
 
 from scanner.errors import InputError, UsageError
 from scanner.models import GitOrigin, ScanIssue
-from scanner.sources.git import alternates
 
 ZERO_OID = "0" * 40
 ZERO_OIDS = frozenset({ZERO_OID, "0" * 64})  # SHA-1 and SHA-256 repositories
@@ -118,5 +117,7 @@ def git_environment(object_dirs: Sequence[str] = ()) -> dict[str, str]:
     ``object_dirs`` (a push's quarantine) become git's alternate object directories, read-only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     if object_dirs:
+        from scanner.sources.git import alternates
+
         env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = alternates.join(object_dirs)
     return env
