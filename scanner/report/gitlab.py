@@ -37,7 +37,6 @@ SCHEMA_URI = (
     "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw/"
     f"v{SCHEMA_VERSION}/dist/secret-detection-report-format.json"
 )
-REPORT_NAME = "gl-secret-detection-report.json"  # the file name GitLab's documentation and template use
 NO_COMMIT = "0000000"
 SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "info": "Info"}
 MAX_MESSAGES = 1000
