@@ -30,6 +30,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["scan", ".", "--formt=json"], "leakstop scan: error: unknown option --formt (did you mean --format?)"),
         (["baseline", "create", "--outptu", "x"], "unknown option --outptu (did you mean --output?)"),
         (["scan", "--zzzz"], "leakstop scan: error: unknown option --zzzz"),
+        (["--verison"], "leakstop: error: unknown option --verison (did you mean --version?)"),
         (["rules", "list", "extra"], "leakstop rules list: error: unrecognized arguments: extra"),
         (
             ["scan", "--hstory", "--qqq", "x", "y"],

@@ -19,7 +19,8 @@ from helpers import MakeConfig, RunCli, password_state, write_files
 from tokens import TokenFactory
 
 import scanner
-from scanner.report.gitlab import SCHEMA_VERSION, as_uuid
+from scanner.models import Finding, GitOrigin, Match, RuleInfo, ScanIssue, ScanResult, Secret
+from scanner.report.gitlab import MAX_MESSAGES, SCHEMA_VERSION, _location, as_uuid, gitlab_dict
 from tests.test_image import docker_save, image_config, layer, sha
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "gitlab" / SCHEMA_VERSION / "secret-detection-report-format.json"
@@ -296,3 +297,24 @@ def test_codequality_lists_what_blocks_or_warns(tmp_path: Path, gitlab: Report, 
     fingerprints = [i["fingerprint"] for i in issues]
     assert len(set(fingerprints)) == 2
     assert fingerprints == [i["fingerprint"] for i in again]
+
+
+def test_messages_stop_at_a_thousand_and_say_how_many_more() -> None:
+    issues = [ScanIssue(f"f{i}", "unreadable", "cannot read: Permission denied") for i in range(MAX_MESSAGES + 5)]
+    report = gitlab_dict(ScanResult(target="files", issues=issues))
+    VALIDATOR.validate(report)
+    messages = report["scan"]["messages"]
+    assert len(messages) == MAX_MESSAGES
+    assert messages[-1] == {"level": "warn", "value": "… and 7 more not scanned"}
+    assert TIMESTAMP.match(report["scan"]["start_time"])  # a result not made by the pipeline: now
+
+
+def test_a_commit_without_author_or_date_names_only_its_sha() -> None:
+    rule = RuleInfo("r", "Rule", "A rule.", "high", "high")
+    match = Match("r", Secret("x" * 20), 0, 20, 1, 1, 1, 21, "x…(20)", 3.0)
+    for origin, commit in (
+        (GitOrigin("a", "c0ffee"), {"sha": "c0ffee"}),
+        (GitOrigin("a", "c0ffee", author="Bob"), {"sha": "c0ffee", "author": "Bob"}),
+        (GitOrigin("a", ""), {"sha": "0000000"}),
+    ):
+        assert _location(Finding(rule, match, origin, "f" * 40, "s" * 40))["commit"] == commit

@@ -15,6 +15,7 @@ from gitrepo import EPOCH, Repo, isolate_git
 from helpers import MakeConfig, RunCli
 from tokens import TokenFactory
 
+from scanner.gitdir import find_repository
 from scanner.sources.gitignores import default_excludes_file
 from tests.test_git import env_line
 
@@ -177,3 +178,16 @@ def test_the_default_user_file_follows_git() -> None:
     assert default_excludes_file({"XDG_CONFIG_HOME": "/x", "HOME": "/h"}) == "/x/git/ignore"
     assert default_excludes_file({"XDG_CONFIG_HOME": "", "HOME": "/h"}) == "/h/.config/git/ignore"
     assert default_excludes_file({}) == ""
+
+
+def test_a_dot_git_file_that_names_no_git_dir_ends_the_search(tmp_path: Path) -> None:
+    (tmp_path / "outer" / ".git").mkdir(parents=True)  # a repository above, which git would not reach either
+    inner = tmp_path / "outer" / "inner"
+    inner.mkdir()
+    (inner / ".git").write_text("not a gitdir line\n", encoding="utf-8")
+    assert find_repository(str(inner)) is None
+    (inner / ".git").write_bytes(b"gitdir: \xff\xfe\n")  # not text
+    assert find_repository(str(inner)) is None
+    (inner / ".git").unlink()
+    found = find_repository(str(inner))
+    assert found is not None and found.top == tmp_path / "outer" and found.common_dir == found.git_dir

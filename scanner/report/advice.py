@@ -88,12 +88,9 @@ def headline(result: ScanResult, blocking: int) -> str:
 
 
 def fix_advice(result: ScanResult) -> list[str]:
-    """The lines after ``BLOCKED``: how to fix the findings that block, then how to allow one."""
-    blocking = [f for f in result.findings if f.verdict == "block"]
-    if not blocking:
-        return []
+    """The lines after ``BLOCKED`` (a result that blocks): how to fix what blocks, then how to allow a finding."""
     if result.kind in COMMIT_KINDS:
-        fix = _fix_commits(result, blocking)
+        fix = _fix_commits(result, [f for f in result.findings if f.verdict == "block"])
     elif result.kind == "image":
         fix = _FIX_IMAGE
     elif result.kind == "tfstate":
