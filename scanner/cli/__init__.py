@@ -12,6 +12,7 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
     config        config.py     import-gitleaks
     rules         rules.py      list, check
     common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
+    parser.py     argparse that suggests the closest option or choice for a mistyped one
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import scanner
 from scanner.cli import baseline, config, hooks, rules, scan
+from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
 if TYPE_CHECKING:
@@ -48,9 +50,11 @@ COMMANDS: dict[str, CommandGroup] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
-    parser.add_argument("--version", action="version", version=f"leakstop {scanner.__version__}")
+def build_parser() -> SuggestingParser:
+    parser = SuggestingParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
+    parser.add_argument(
+        "--version", action="version", version=f"leakstop {scanner.__version__}", help="print the version"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in COMMANDS.values():
         group.add_parser(subparsers)
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         group = COMMANDS.get(args.command or "")
         if group is None:

@@ -42,12 +42,26 @@ def add_parser(subparsers: Subparsers) -> None:
     _add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
     _add_git_options(scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)"))
     scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
-    scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    scan.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
 
 
 def _add_options(scan: argparse.ArgumentParser) -> None:
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
-    scan.add_argument("--format", "-f", choices=["text", "json", "sarif"], default="text")
+    from scanner.report import REPORTERS
+
+    scan.add_argument(
+        "--format",
+        "-f",
+        choices=list(REPORTERS),
+        default="text",
+        help="report format: text (default), json, sarif (SARIF 2.1.0), gitlab (GitLab secret-detection report, "
+        "gl-secret-detection-report.json) or codequality (GitLab Code Quality)",
+    )
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     add_config_options(scan, where="the repo root")
     scan.add_argument(
@@ -66,7 +80,11 @@ def _add_options(scan: argparse.ArgumentParser) -> None:
         "--max-file-size", type=parse_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)"
     )
     scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
-    scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
+    scan.add_argument(
+        "--no-gitignore",
+        action="store_true",
+        help="also scan files git ignores (.gitignore, .git/info/exclude, core.excludesFile)",
+    )
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
 
@@ -218,7 +236,7 @@ def _source_options(
     args: argparse.Namespace, kind: RequestKind, config: Config, environ: Mapping[str, str]
 ) -> SourceOptions:
     options = dataclasses.replace(
-        file_options(args, config),
+        file_options(args, config, environ),
         max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
         insecure_registries=tuple(args.insecure_registry or ()),
         all_versions=args.all_versions,

@@ -37,7 +37,8 @@ class SourceOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0 = no cap
     scan_binary: bool = False
     excludes: tuple[str, ...] = ()
-    respect_gitignore: bool = True
+    respect_gitignore: bool = True  # .gitignore files, and in a repository info/exclude and core.excludesFile
+    default_excludes_file: str = ""  # core.excludesFile when the repository's config does not set it
     max_archive_depth: int = 2  # archives inside image layers
     platform: str = "linux/amd64"  # of a multi-platform image reference
     insecure_registries: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import scanner
 from scanner.location import location_uri
 from scanner.models import Finding, GitOrigin, RuleInfo, ScanResult
-from scanner.report.common import ReportOptions, bypass_fields, describe, justification, origin_fields
+from scanner.report.common import TOOL_URL, ReportOptions, bypass_fields, describe, justification, origin_fields
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -118,7 +118,7 @@ def sarif_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
                     "driver": {
                         "name": "leakstop",
                         "semanticVersion": scanner.__version__,
-                        "informationUri": "https://github.com/leakstop/leakstop",
+                        "informationUri": TOOL_URL,
                         "rules": rules,
                     }
                 },
