@@ -31,5 +31,11 @@ def _sarif(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     write_sarif(result, out, options)
 
 
+def _markdown(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    from scanner.report.markdown import write_markdown
+
+    write_markdown(result, out, options)
+
+
 # Reporters import lazily: the hook path pays only for the one it uses.
-REPORTERS: dict[str, Reporter] = {"text": _text, "json": _json, "sarif": _sarif}
+REPORTERS: dict[str, Reporter] = {"text": _text, "json": _json, "sarif": _sarif, "markdown": _markdown}
