@@ -71,6 +71,7 @@ def test_push_of_a_new_branch_scans_what_no_other_branch_has(
     after = world.commit("more", {"notes.txt": "x\n"})
     world.push("feature")
     runner = world.checkout(after)  # fetch-depth: 0: origin/main and origin/feature (which holds `after`)
+    runner.git("remote", "set-head", "origin", "feature")  # a symbolic ref naming the pushed branch: left out too
     values = {"BRANCH": "feature", "AFTER": after}
     world.enter(runner, world.github(runner, "push", world.payload("push-created", values, commits=[added, after])))
 
@@ -388,3 +389,55 @@ def test_pull_request_based_far_back_unshallows(
     assert "leakstop ci: ran git fetch --unshallow origin" in err
     assert decision(err).endswith(f"scanning 2 commits {base[:7]}..{ids['HEAD'][:7]}")
     assert [(p, c) for p, c, _ in findings(out)] == [("app.env", ids["ADDED"])]
+
+
+def test_history_scope_unshallows_with_fetch(world: World, tokens: TokenFactory, run_cli: RunCli, config: Path) -> None:
+    deleted_in, tip = scheduled_history(world, tokens)
+    runner = world.checkout(tip, ("+refs/heads/main:refs/remotes/origin/main",), depth=1)
+    world.enter(runner, world.github(runner, "schedule", world.payload("schedule", {})))
+
+    _, found, err = ci(run_cli, config, "--scope", "history", "--fetch")
+
+    assert "leakstop ci: ran git fetch --unshallow origin" in err
+    assert ("tmp.env", deleted_in) in [(p, c) for p, c, _ in found]
+
+
+def test_pull_request_in_a_depth_2_checkout_counts_what_is_missing(
+    world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    ids = pull_request(world, tokens)
+    runner = world.checkout(ids["MERGE"], ("+refs/pull/7/merge:refs/remotes/pull/7/merge",), depth=2)
+    world.enter(runner, world.github(runner, "pull_request", world.payload("pull_request", ids, commits=2)))
+
+    _, out, err = run_cli("ci", "--format", "json", "-c", config, "--no-summary")
+
+    assert decision(err).endswith(f"scanning 1 commit {ids['BASE'][:7]}..{ids['HEAD'][:7]}")
+    [issue] = [i for i in json.loads(out)["issues"] if i["reason"] == "shallow-range"]
+    assert (
+        f"commits older than {ids['HEAD'][:12]} in the range were not scanned (1 of the 2 the event counts)"
+        in (issue["message"])
+    )
+
+
+def test_a_base_side_cut_short_is_said(world: World, tokens: TokenFactory, run_cli: RunCli, config: Path) -> None:
+    """The head's side of the clone reaches the root, the base's side stops before the fork point: the commits
+    main had before the fork are taken for new ones (their content is still in the base's tree, so nothing is
+    reported twice here), and the report says so."""
+    ids = pull_request(world, tokens)
+    for n in range(10):
+        world.commit(f"main {n}", {"counter.txt": f"{n}\n"})
+    base = world.dev.head()
+    world.dev.git("merge", "-q", "--no-ff", "-m", "merge", "feature")
+    merge = world.dev.head()
+    world.push(f"{merge}:refs/pull/7/merge", "main", force=True)
+    ids.update(BASE=base, MERGE=merge)
+    runner = world.checkout(merge, ("+refs/pull/7/merge:refs/remotes/pull/7/merge",), depth=6)
+    world.enter(runner, world.github(runner, "pull_request", world.payload("pull_request", ids, commits=2)))
+
+    _, out, _ = run_cli("ci", "--format", "json", "-c", config, "--no-summary")
+
+    doc = json.loads(out)
+    [issue] = [i for i in doc["issues"] if i["reason"].startswith("shallow-")]
+    assert issue["reason"] == "shallow-base"
+    assert "commits the base already has may be scanned and reported as new" in issue["message"]
+    assert [f["location"]["path"] for f in doc["findings"]] == ["app.env"]

@@ -205,3 +205,39 @@ def test_shallow_clone_names_the_boundary_and_fetch_deepens_it(
 
     assert decision(err) == f"leakstop ci: gitlab push: scanning 4 commits {before[:7]}..{sha[:7]}"
     assert [(p, c) for p, c, _ in findings(out)] == [("app.env", added)]
+
+
+def test_first_push_of_the_default_branch_has_nothing_to_compare_with(
+    world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    first, tip = main_history(world, tokens)
+    runner = world.checkout(tip, branch_refspecs("main"))
+    world.enter(runner, world.gitlab(runner, "push", CI_COMMIT_BEFORE_SHA=ZERO, CI_COMMIT_BRANCH="main"))
+
+    code, found, err = ci(run_cli, config, "--fetch")
+
+    assert "ran git fetch" not in err
+    assert decision(err).endswith(
+        "scanning 2 commits up to " + tip[:7] + ": all its history (no other branch in the clone)"
+    )
+    assert (code, found) == (1, [("old.env", first)])
+
+
+def test_git_problems_are_input_errors(world: World, tokens: TokenFactory, run_cli: RunCli, tmp_path: Path) -> None:
+    from scanner.errors import InputError
+    from scanner.integrations.ci.gitrepo import GitRepo
+
+    empty = tmp_path / "empty"
+    world.dev.git("init", "-q", str(empty))
+    world.enter(world.dev, {"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "schedule"})
+    world.monkeypatch.chdir(empty)
+    code, _, err = run_cli("ci")
+    assert (code, err) == (2, f"leakstop: error: {empty}: HEAD names no commit (an empty repository?)\n")
+
+    with pytest.raises(InputError, match=r"^git rev-parse --verify nosuch failed in .*: fatal: "):
+        GitRepo(str(empty)).git("rev-parse", "--verify", "nosuch")
+
+    world.monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    code, _, err = run_cli("ci")
+    assert code == 2
+    assert err.startswith("leakstop: error: git rev-parse --show-toplevel: cannot run: ")

@@ -301,3 +301,61 @@ def test_unwritable_step_output(world: World, runner: Repo, run_cli: RunCli) -> 
     code, _, err = run_cli("ci", "--no-summary")
     assert code == 2
     assert err.splitlines()[-1].startswith("leakstop: error: GITHUB_OUTPUT: cannot write ")
+
+
+def test_annotations_of_allowed_multi_line_and_outside_findings(
+    world: World, tokens: TokenFactory, run_cli: RunCli, make_config: MakeConfig
+) -> None:
+    """An allowed finding gets no annotation, a finding over several lines no column, and a finding outside the
+    workspace no file; a summary file the runner has not made yet is made."""
+    from helpers import builtin_rule
+
+    multi_line = {
+        "id": "test-multi-line",
+        "name": "Multi-line test secret",
+        "regex": "(BEGIN-TEST\\n[A-Za-z0-9]{32}\\nEND-TEST)",
+        "keywords": ["begin-test"],
+        "severity": "high",
+        "confidence": "high",
+    }
+    config = make_config(rules=[builtin_rule("github-pat"), multi_line], allowlist={"paths": ["fixtures/"]})
+    body = tokens.clean_chars("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 32)
+    files = {"key.txt": f"x\nBEGIN-TEST\n{body}\nEND-TEST\n", "fixtures/sample.env": f"T={tokens.github_clean()}\n"}
+    tip = world.commit("files", files)
+    world.push("main")
+    runner = world.checkout(tip)
+    env = world.github(runner, "workflow_dispatch", world.payload("workflow_dispatch", {}))
+    env["GITHUB_STEP_SUMMARY"] = str(world.tmp / "new-summary.md")
+    world.enter(runner, env)
+
+    code, out, _ = run_cli("ci", "-c", config, "--output", str(world.tmp / "report.txt"))
+
+    [(level, props, _)] = annotations(out)
+    assert (level, props) == (
+        "error",
+        {"file": "key.txt", "line": "2", "endLine": "4", "title": "Multi-line test secret (test-multi-line)"},
+    )
+    assert "1 allowed finding" in (world.tmp / "new-summary.md").read_text(encoding="utf-8")
+    assert code == 1
+
+    world.monkeypatch.setenv("GITHUB_WORKSPACE", str(world.tmp / "elsewhere"))
+    _, out, _ = run_cli("ci", "-c", config, "--output", str(world.tmp / "report.txt"), "--no-summary")
+    [(_, props, _)] = annotations(out)
+    assert props == {"title": "Multi-line test secret (test-multi-line)"}
+
+
+def test_a_commit_message_finding_is_annotated_without_a_file(
+    world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    before = world.commit("one", {"a.txt": "a\n"})
+    after = world.commit(f"use token {tokens.github_clean()} for now", {"a.txt": "b\n"})
+    world.push("main")
+    runner = world.checkout(after)
+    values = {"BRANCH": "main", "BEFORE": before, "AFTER": after}
+    world.enter(runner, world.github(runner, "push", world.payload("push", values, commits=[after])))
+
+    code, out, _ = run_cli("ci", "-c", config, "--no-summary", "--output", str(world.tmp / "report.txt"))
+
+    [(level, props, message)] = annotations(out)
+    assert (code, level, props) == (1, "error", {"title": "GitHub personal access token (classic) (github-pat)"})
+    assert message.endswith(f"Introduced in commit {after[:12]}.")

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 from test_reports import GOLDEN, SARIF_SCHEMA, Tree, normalise
 
+import scanner
 from scanner.cli import build_parser
 from scanner.cli.scan import scan_request
 from scanner.models import ScanResult
@@ -151,3 +152,26 @@ def test_many_issues_are_summarised_in_one_notification(tmp_path: Path, monkeypa
     notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert len(notes) == 1000
     assert notes[-1]["message"]["text"] == "6 more issues: the JSON report lists them"
+
+
+def test_markdown_headings_bypasses_and_context(tree_result: tuple[Tree, ScanResult]) -> None:
+    import dataclasses
+
+    from scanner.models import Bypass
+
+    _, result = tree_result
+    assert render_markdown(ScanResult(target="git")).startswith("### ✅ leakstop: no secrets found\n")
+    warned = ScanResult(
+        target="git",
+        findings=[dataclasses.replace(f, verdict="warn") for f in result.findings[:2]],
+        branch="release/1",
+        baseline="ci/baseline.json",
+        bypasses=[Bypass("env", "revoked test key", who="octocat", when="2026-05-04T10:00:00+00:00")],
+    )
+    text = render_markdown(warned)
+    assert text.startswith("### ⚠️ leakstop: 2 warnings, nothing blocks\n")
+    assert "#### Not scanned" not in text
+    assert "#### Bypasses\n\n- bypass via env by octocat\\: \\'revoked test key\\'\n" in text
+    assert text.rstrip().endswith(
+        f"· branch release\\/1 · baseline ci\\/baseline\\.json · leakstop {scanner.__version__}"
+    )

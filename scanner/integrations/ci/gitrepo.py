@@ -20,6 +20,7 @@ FETCH_TIMEOUT = 900  # seconds; a CI job has its own, longer limit
 class GitRepo:
     def __init__(self, path: str) -> None:
         self.env = {**git_environment(), "GIT_TERMINAL_PROMPT": "0"}
+        self.root = path
         proc = self._run(["-C", path, "rev-parse", "--show-toplevel"], check=False)
         if proc.returncode != 0:
             raise InputError(f"{path}: not a git work tree: {_first_line(proc.stderr)}")
@@ -34,11 +35,9 @@ class GitRepo:
                 timeout=FETCH_TIMEOUT,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise InputError(f"git {args[0] if args else ''}: cannot run: {exc}") from None
+            raise InputError(f"git {_command(args)}: cannot run: {exc}") from None
         if check and proc.returncode != 0:
-            raise InputError(
-                f"git {' '.join(args[:3])} failed in {getattr(self, 'root', '')}: {_first_line(proc.stderr)}"
-            )
+            raise InputError(f"git {_command(args)} failed in {self.root}: {_first_line(proc.stderr)}")
         return proc
 
     def git(self, *args: str, stdin: str | None = None) -> str:
@@ -47,14 +46,15 @@ class GitRepo:
     def present(self, ids: Iterable[str]) -> set[str]:
         """The ids among ``ids`` that name a commit in the repository."""
         wanted = [i for i in dict.fromkeys(ids) if i]
-        if not wanted:
-            return set()
         out = self.git("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="".join(f"{i}\n" for i in wanted))
         found = {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
         return {i for i in wanted if i in found}
 
     def head(self) -> str:
-        return self.git("rev-parse", "--verify", "-q", "HEAD").strip()
+        proc = self._run(["-C", self.root, "rev-parse", "--verify", "-q", "HEAD^{commit}"], check=False)
+        if proc.returncode != 0:
+            raise InputError(f"{self.root}: HEAD names no commit (an empty repository?)")
+        return proc.stdout.strip()
 
     def is_shallow(self) -> bool:
         return self.git("rev-parse", "--is-shallow-repository").strip() == "true"
@@ -90,6 +90,12 @@ class GitRepo:
         """``git fetch --no-tags <args>``; returns "" when it worked, else git's first error line."""
         proc = self._run(["-C", self.root, "fetch", "--no-tags", "-q", *args], check=False)
         return "" if proc.returncode == 0 else _first_line(proc.stderr) or f"exit code {proc.returncode}"
+
+
+def _command(args: Sequence[str]) -> str:
+    """How an error names a git command: its first words, without ``-C <directory>``."""
+    words = list(args[2:] if args[:1] == ["-C"] else args)
+    return " ".join(words[:3])
 
 
 def _first_line(text: str) -> str:
