@@ -288,7 +288,7 @@ def test_an_unknown_event_scans_the_tree_and_says_so(
 
 
 def shallow_push(world: World, tokens: TokenFactory) -> dict[str, str]:
-    """Three commits pushed at once onto feature; the first adds a secret."""
+    """Three commits pushed at once onto feature (the first adds a secret), in a depth-1 checkout."""
     _, before = main_history(world, tokens)
     world.dev.git("checkout", "-q", "-b", "feature")
     world.push("feature")
@@ -296,16 +296,16 @@ def shallow_push(world: World, tokens: TokenFactory) -> dict[str, str]:
     second = world.commit("docs", {"docs.md": "one\n"})
     third = world.commit("more docs", {"docs.md": "two\n"})
     world.push("feature")
-    return {"BRANCH": "feature", "BEFORE": before, "AFTER": third, "FIRST": first, "SECOND": second}
+    ids = {"BRANCH": "feature", "BEFORE": before, "AFTER": third, "FIRST": first, "SECOND": second}
+    runner = world.checkout(third, ("+refs/heads/feature:refs/remotes/origin/feature",), depth=1)
+    world.enter(runner, world.github(runner, "push", world.payload("push", ids, commits=[first, second, third])))
+    return ids
 
 
 def test_shallow_push_without_fetch_names_the_commits_not_scanned(
     world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
 ) -> None:
     ids = shallow_push(world, tokens)
-    runner = world.checkout(ids["AFTER"], ("+refs/heads/feature:refs/remotes/origin/feature",), depth=1)
-    payload = world.payload("push", ids, commits=[ids["FIRST"], ids["SECOND"], ids["AFTER"]])
-    world.enter(runner, world.github(runner, "push", payload))
 
     code, out, err = run_cli("ci", "--format", "json", "-c", config, "--no-summary")
 
@@ -329,9 +329,6 @@ def test_shallow_push_with_fetch_deepens_and_scans_the_whole_range(
     world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
 ) -> None:
     ids = shallow_push(world, tokens)
-    runner = world.checkout(ids["AFTER"], ("+refs/heads/feature:refs/remotes/origin/feature",), depth=1)
-    payload = world.payload("push", ids, commits=[ids["FIRST"], ids["SECOND"], ids["AFTER"]])
-    world.enter(runner, world.github(runner, "push", payload))
 
     _code, out, err = run_cli("ci", "--format", "json", "-c", config, "--no-summary", "--fetch")
 
@@ -367,27 +364,34 @@ def test_pull_request_in_a_depth_1_checkout(world: World, tokens: TokenFactory, 
     assert [(p, c) for p, c, _ in findings(out)] == [("app.env", ids["ADDED"])]
 
 
-def test_pull_request_based_far_back_unshallows(
-    world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
-) -> None:
-    """A branch forked 60 commits back: deepening by what the event counts does not reach the fork point, so the
-    clone is unshallowed."""
+def forked_far_back(world: World, tokens: TokenFactory, main_commits: int, depth: int) -> tuple[dict[str, str], Path]:
+    """A pull request whose branch forked ``main_commits`` commits before main's tip, checked out at its test
+    merge commit ``depth`` commits deep."""
     ids = pull_request(world, tokens)
-    for n in range(60):
+    for n in range(main_commits):
         world.commit(f"main {n}", {"counter.txt": f"{n}\n"})
     base = world.dev.head()
     world.dev.git("merge", "-q", "--no-ff", "-m", "merge", "feature")
     merge = world.dev.head()
     world.push(f"{merge}:refs/pull/7/merge", "main", force=True)
     ids.update(BASE=base, MERGE=merge)
-    runner = world.checkout(merge, ("+refs/pull/7/merge:refs/remotes/pull/7/merge",), depth=1)
+    runner = world.checkout(merge, ("+refs/pull/7/merge:refs/remotes/pull/7/merge",), depth=depth)
     world.enter(runner, world.github(runner, "pull_request", world.payload("pull_request", ids, commits=2)))
+    return ids, runner.path
+
+
+def test_pull_request_based_far_back_unshallows(
+    world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
+) -> None:
+    """A branch forked 60 commits back: deepening by what the event counts does not reach the fork point, so the
+    clone is unshallowed."""
+    ids, _ = forked_far_back(world, tokens, main_commits=60, depth=1)
 
     _code, out, err = run_cli("ci", "--format", "json", "-c", config, "--no-summary", "--fetch")
 
     assert "leakstop ci: ran git fetch --deepen=54 origin" in err
     assert "leakstop ci: ran git fetch --unshallow origin" in err
-    assert decision(err).endswith(f"scanning 2 commits {base[:7]}..{ids['HEAD'][:7]}")
+    assert decision(err).endswith(f"scanning 2 commits {ids['BASE'][:7]}..{ids['HEAD'][:7]}")
     assert [(p, c) for p, c, _ in findings(out)] == [("app.env", ids["ADDED"])]
 
 
@@ -423,16 +427,7 @@ def test_a_base_side_cut_short_is_said(world: World, tokens: TokenFactory, run_c
     """The head's side of the clone reaches the root, the base's side stops before the fork point: the commits
     main had before the fork are taken for new ones (their content is still in the base's tree, so nothing is
     reported twice here), and the report says so."""
-    ids = pull_request(world, tokens)
-    for n in range(10):
-        world.commit(f"main {n}", {"counter.txt": f"{n}\n"})
-    base = world.dev.head()
-    world.dev.git("merge", "-q", "--no-ff", "-m", "merge", "feature")
-    merge = world.dev.head()
-    world.push(f"{merge}:refs/pull/7/merge", "main", force=True)
-    ids.update(BASE=base, MERGE=merge)
-    runner = world.checkout(merge, ("+refs/pull/7/merge:refs/remotes/pull/7/merge",), depth=6)
-    world.enter(runner, world.github(runner, "pull_request", world.payload("pull_request", ids, commits=2)))
+    forked_far_back(world, tokens, main_commits=10, depth=6)
 
     _, out, _ = run_cli("ci", "--format", "json", "-c", config, "--no-summary")
 
