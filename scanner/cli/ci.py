@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -103,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     # content (a path may hold a line break), so commands are off while it prints; a JSON or SARIF report on
     # stdout must stay parseable, so the annotations go to stderr.
     text_on_stdout = not args.output and args.format == "text"
+    machine_on_stdout = not args.output and args.format != "text"
     with _workflow_commands_stopped(github and text_on_stdout):
         write_report(result, args)
     if args.sarif:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
         base = git.root if plan.scope != "tree" else os.getcwd()
         step = Step.from_environment(environ, summary=not args.no_summary)
-        out = sys.stderr if not args.output and not text_on_stdout else sys.stdout
+        out = sys.stderr if machine_on_stdout else sys.stdout
         publish(result, step, said, base, plan.issues, args.sarif or "", out)
     return EXIT_BLOCKED if FAIL_ON[args.fail_on](result) else EXIT_PASS
 
@@ -142,6 +142,8 @@ def _workflow_commands_stopped(stop: bool) -> Iterator[None]:
     if not stop:
         yield
         return
+    import secrets
+
     token = secrets.token_hex(16)
     print(f"::stop-commands::{token}", flush=True)
     try:
