@@ -7,6 +7,7 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
 ``scanner.cli`` reads an argparse value or (but for the environment's own modules) an environment variable.
 
     scan          scan.py       files, stdin, a git mode, an image or Terraform state → pipeline → reporter
+    ci            ci.py         what a GitHub Actions or GitLab CI run brings (``scanner.integrations.ci``)
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import baseline, config, hooks, rules, scan
+from scanner.cli import baseline, ci, config, hooks, rules, scan
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
@@ -43,6 +44,7 @@ class CommandGroup(Protocol):
 # The command groups, in the order ``leakstop --help`` lists them.
 COMMANDS: dict[str, CommandGroup] = {
     "scan": scan,
+    "ci": ci,
     "install-hook": hooks,
     "baseline": baseline,
     "config": config,

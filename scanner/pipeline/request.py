@@ -66,7 +66,8 @@ class ScanRequest:
 
     paths      files and directories in ``paths`` ("-" = stdin)
     staged     what the index adds against HEAD, in the repository at ``paths[0]``
-    range      ``range_spec`` ("A..B", or "A" for A..HEAD) in that repository
+    range      ``range_spec`` ("A..B", or "A" for A..HEAD, or a revision list "B ^A1 ^A2": the commits of B in
+               none of the A's) in that repository
     history    every commit reachable from any ref, and stashes
     push       what a push sends: ``push_lines`` (git's "local-ref local-sha remote-ref remote-sha" lines, or a
                server hook's "old new ref"), else ``range_spec``, else HEAD minus the remote-tracking refs

@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from scanner.errors import ConfigError
 from scanner.models import PolicyException
@@ -29,6 +29,14 @@ CONFIG_NAME = ".leakstop.yaml"
 
 
 @dataclass(frozen=True)
+class CiSettings:
+    """``ci:``: what ``leakstop ci`` scans in scheduled and manual pipelines, and whether it may fetch."""
+
+    scope: Literal["tree", "history"] = "tree"  # the checked-out files, or every commit of every ref
+    fetch: bool = False  # deepen a shallow clone / fetch the default branch when commits are missing
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = ""
     extend_default: bool = True
@@ -42,6 +50,7 @@ class Config:
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
     policy: Policy = field(default_factory=Policy)
+    ci: CiSettings = field(default_factory=CiSettings)
 
     @property
     def root(self) -> str:
@@ -106,6 +115,7 @@ def load_config(path: Path | None) -> Config:
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
         policy=_policy(doc, source),
+        ci=CiSettings(**doc.get("ci", {})),
     )
 
 

@@ -31,6 +31,12 @@ def _sarif(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     write_sarif(result, out, options)
 
 
+def _markdown(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    from scanner.report.markdown import write_markdown
+
+    write_markdown(result, out, options)
+
+
 def _gitlab(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     from scanner.report.gitlab import write_gitlab
 
@@ -50,4 +56,5 @@ REPORTERS: dict[str, Reporter] = {
     "sarif": _sarif,
     "gitlab": _gitlab,
     "codequality": _codequality,
+    "markdown": _markdown,
 }
