@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -269,6 +269,11 @@ class ScanResult:
     branch: str = ""  # the branch branch overrides were matched against ("" = unknown)
     bypasses: list[Bypass] = field(default_factory=list)  # each bypass requested, applied or refused
     exceptions: dict[str, PolicyException] = field(default_factory=dict)  # by id: the exceptions that applied
+    # What the scan was, for reports that say when it ran (GitLab's) and how to fix or allow a finding (text):
+    kind: str = ""  # the request's kind (``pipeline.request.RequestKind``), "" when not made by the pipeline
+    started: datetime | None = None  # the run's clock (UTC) when it started
+    inline_markers: tuple[str, ...] = ()  # the inline allow markers the policy honours (none: disabled)
+    bypass_channels: tuple[str, ...] = ()  # the bypass channels the policy accepts (none: bypass disabled)
     incomplete: str = ""  # why the scan stopped before the end ("" = it did not): its deadline passed
     clean_blobs: list[str] = field(default_factory=list)  # blob ids read whole with no match (when asked for)
 

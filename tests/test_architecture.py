@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.fingerprint",
         "scanner.cache",
         "scanner.location",
+        "scanner.gitdir",
         "scanner",
     ),
 ]

@@ -68,7 +68,14 @@ def test_pre_commit_hook_blocks_a_commit_with_a_secret(repo: Repo, run_cli: RunC
     assert proc.returncode != 0
     assert "github-pat" in proc.stderr
     assert "deploy/ci.env:2:14" in proc.stderr
-    assert "leakstop: commit blocked: it adds a secret" in proc.stderr
+    assert "leakstop: commit blocked: it adds a secret; the report above says how to fix or allow it" in proc.stderr
+    # How to fix it and how to allow it, as this policy allows (no bypass: it is off by default).
+    assert "BLOCKED: 1 finding blocks this commit" in proc.stderr
+    assert "How to fix: remove the secret from the file" in proc.stderr
+    assert "`git add` it again" in proc.stderr
+    assert "inline: `leakstop:allow` in a comment on the line" in proc.stderr
+    assert "in .leakstop.yaml: an allowlist" in proc.stderr
+    assert "bypass" not in proc.stderr.lower()
     assert token not in proc.stdout + proc.stderr
     assert repo.head() == before
 
@@ -116,6 +123,13 @@ def test_pre_push_hook_blocks_a_branch_with_a_secret_in_an_earlier_commit(
     assert "leakstop: push blocked" in proc.stderr
     assert token not in proc.stderr
     assert remote.git("branch", "--list", "feature") == ""
+    # How to rewrite the commits, naming the one that adds the secret; nothing was pushed, so no force push.
+    added = work.rev("feature~1")
+    assert "BLOCKED: 1 finding blocks this push" in proc.stderr
+    assert "in the last commit: remove it, `git add` the file, `git commit --amend`" in proc.stderr
+    assert f"`git rebase -i {added[:12]}~1`" in proc.stderr
+    assert "Then push again" in proc.stderr and "revoke and rotate" in proc.stderr
+    assert "--force" not in proc.stderr
 
 
 def test_pre_push_hook_blocks_an_update_of_an_existing_branch(
@@ -262,3 +276,73 @@ def test_installed_hook_ignores_a_range_left_in_the_environment(
     )
     assert proc.returncode != 0
     assert "github-pat" in proc.stderr
+
+
+# --- following the advice the blocked hook gives ---
+
+
+def test_pre_push_advice_amend_the_last_commit_then_push(
+    remote_and_clone: tuple[Repo, Repo], run_cli: RunCli, tokens: TokenFactory
+) -> None:
+    remote, work = remote_and_clone
+    assert install(run_cli, "pre-push", work.path)[0] == 0
+    work.commit("add settings", {"app.env": "USER=ci\n" + env_line(tokens.github_clean())})
+    assert attempt(work, "push", "origin", "main").returncode != 0
+
+    # "in the last commit: remove it, `git add` the file, `git commit --amend`"
+    work.write({"app.env": "USER=ci\nGITHUB_TOKEN=${GITHUB_TOKEN}\n"})
+    work.git("add", "app.env")
+    work.git("commit", "-q", "--amend", "--no-edit")
+    proc = attempt(work, "push", "-q", "origin", "main")
+
+    assert proc.returncode == 0, proc.stderr
+    assert remote.rev("main") == work.head()
+
+
+def with_bypass(repo: Repo, *channels: str) -> None:
+    """Commit a policy that accepts bypass requests through ``channels``."""
+    policy = {"bypass": {"enabled": True, "channels": list(channels)}}
+    repo.commit("allow bypass", {".leakstop.yaml": config_text(policy=policy)})
+
+
+def test_pre_commit_advice_names_the_env_bypass_the_policy_allows(
+    repo: Repo, run_cli: RunCli, tokens: TokenFactory
+) -> None:
+    with_bypass(repo, "env", "trailer")
+    assert install(run_cli, "pre-commit", repo.path)[0] == 0
+    repo.write({"test.env": env_line(tokens.github_clean())})
+    repo.git("add", "test.env")
+
+    proc = attempt(repo, "commit", "-m", "a test key")
+
+    assert proc.returncode != 0
+    assert "Or bypass the policy once, with a reason (it allows env):" in proc.stderr  # a trailer comes too late
+    assert '`LEAKSTOP_BYPASS="why" git commit …`' in proc.stderr
+    env = {**os.environ, "LEAKSTOP_BYPASS": "a revoked test key"}
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "a test key"], cwd=repo.path, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_pre_push_advice_names_the_trailer_bypass_and_it_works(
+    remote_and_clone: tuple[Repo, Repo], run_cli: RunCli, tokens: TokenFactory
+) -> None:
+    remote, work = remote_and_clone
+    with_bypass(work, "trailer")
+    assert install(run_cli, "pre-push", work.path)[0] == 0
+    work.commit("add a test key", {"test.env": env_line(tokens.github_clean())})
+
+    proc = attempt(work, "push", "origin", "main")
+
+    assert proc.returncode != 0
+    assert "(it allows trailer):" in proc.stderr
+    assert "LEAKSTOP_BYPASS" not in proc.stderr  # not a channel this policy accepts
+    assert '`git commit --amend --trailer "Leakstop-Bypass: why"`' in proc.stderr
+    # The trailer counts on a recent commit: amend with the clock of now, as a user would.
+    assert (
+        attempt(work, "commit", "-q", "--amend", "--no-edit", "--trailer", "Leakstop-Bypass: revoked").returncode == 0
+    )
+    proc = attempt(work, "push", "-q", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert remote.rev("main") == work.head()

@@ -177,7 +177,8 @@ def test_try_repo_blocks_a_staged_secret_in_both_commit_hooks(
     assert hook_status(output, STAGED_HOOK) == "Failed"
     assert PUSH_HOOK not in output  # a pre-push hook only
     assert output.count("deploy/ci.env:2:14") == 2
-    assert output.count("BLOCKED: remove the secrets above") == 2
+    assert output.count("BLOCKED: 1 finding blocks this") == 2
+    assert output.count("How to fix: remove the secret from the file") == 2
     assert token not in output
 
 

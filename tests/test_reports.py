@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def normalise(text: str, tmp_path: Path) -> str:
     text = text.replace(str(tmp_path), "<tmp>")
     text = re.sub(r'"duration_s": [0-9.]+', '"duration_s": 0.0', text)
     text = re.sub(r'"ruleset": "[0-9a-f]+"', '"ruleset": "<ruleset-hash>"', text)
+    text = re.sub(r'"(start|end)_time": "[0-9T:-]+"', r'"\1_time": "<time>"', text)
     return re.sub(r" in [0-9.]+s ·", " in <duration> ·", text)
 
 
@@ -337,7 +339,8 @@ def test_text_without_colour(tree: Tree, run_cli: RunCli) -> None:
     assert "secret ghp_…(40)" in out
     assert "decoded from base64" in out
     assert "not scanned: tree/logs/big.log: too-large" in out
-    assert "BLOCKED" in out.splitlines()[-1]
+    assert "BLOCKED: 2 findings block this scan" in out.splitlines()
+    assert out.splitlines()[-1].startswith("  `leakstop baseline update`")  # the advice closes the report
 
 
 def test_text_with_colour_is_still_redacted(tree: Tree, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -366,7 +369,22 @@ def test_text_verbose_lists_binary_skips(tree: Tree, run_cli: RunCli) -> None:
 # --- golden files ---
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("json", "report.json"), ("sarif", "report.sarif"), ("text", "report.txt")])
+GOLDEN_FILES = {
+    "json": "report.json",
+    "sarif": "report.sarif",
+    "text": "report.txt",
+    "gitlab": "gl-secret-detection-report.json",
+    "codequality": "gl-code-quality-report.json",
+}
+
+
+def test_every_format_has_a_golden_file() -> None:
+    from scanner.report import REPORTERS
+
+    assert set(GOLDEN_FILES) == set(REPORTERS)
+
+
+@pytest.mark.parametrize(("fmt", "name"), GOLDEN_FILES.items())
 def test_golden(tree: Tree, run_cli: RunCli, fmt: str, name: str) -> None:
     extra = ("--color", "never") if fmt == "text" else ()
     _, out = report(run_cli, fmt, *extra)
@@ -379,7 +397,7 @@ def test_golden(tree: Tree, run_cli: RunCli, fmt: str, name: str) -> None:
     assert actual == golden.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", ["report.json", "report.sarif", "report.txt"])
+@pytest.mark.parametrize("name", GOLDEN_FILES.values())
 def test_golden_files_hold_only_redacted_values(name: str, tmp_path: Path) -> None:
     text = (GOLDEN / name).read_text(encoding="utf-8")
     tree = Tree(tmp_path, seed=1234)  # the same tokens the golden files were made from
@@ -388,12 +406,15 @@ def test_golden_files_hold_only_redacted_values(name: str, tmp_path: Path) -> No
         assert value[4:20] not in text  # no long piece of one either
     assert "ghp_…(40)" in text
     assert str(tmp_path) not in text and "/tmp/" not in text
-    if name != "report.txt":
-        doc = json.loads(text)
-        values = (
-            [f["secret_redacted"] for f in doc["findings"]]
-            if name == "report.json"
-            else [r["properties"]["redacted"] for r in doc["runs"][0]["results"]]
-        )
-        assert len(values) == 4
+    if name in REDACTED_VALUES:
+        values = REDACTED_VALUES[name](json.loads(text))
+        assert len(values) == (3 if name.startswith("gl-") else 4)  # GitLab's reports leave allowed findings out
         assert all(REDACTED.match(v) for v in values)
+
+
+REDACTED_VALUES: dict[str, Callable[[Any], list[str]]] = {
+    "report.json": lambda doc: [f["secret_redacted"] for f in doc["findings"]],
+    "report.sarif": lambda doc: [r["properties"]["redacted"] for r in doc["runs"][0]["results"]],
+    "gl-secret-detection-report.json": lambda doc: [v["details"]["secret"]["value"] for v in doc["vulnerabilities"]],
+    "gl-code-quality-report.json": lambda doc: [i["description"].split(": ")[1].split(" ")[0] for i in doc],
+}

@@ -7,12 +7,14 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
 ``scanner.cli`` reads an argparse value or (but for the environment's own modules) an environment variable.
 
     scan          scan.py       files, stdin, a git mode, an image or Terraform state → pipeline → reporter
+    ci            ci.py         what a GitHub Actions or GitLab CI run brings (``scanner.integrations.ci``)
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
     hook          serverhook.py  pre-receive: server push protection (``scanner.integrations.prereceive``)
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
     common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
+    parser.py     argparse that suggests the closest option or choice for a mistyped one
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import baseline, config, hooks, rules, scan, serverhook
+from scanner.cli import baseline, ci, config, hooks, rules, scan, serverhook
+from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ class CommandGroup(Protocol):
 # The command groups, in the order ``leakstop --help`` lists them.
 COMMANDS: dict[str, CommandGroup] = {
     "scan": scan,
+    "ci": ci,
     "install-hook": hooks,
     "hook": serverhook,
     "baseline": baseline,
@@ -50,9 +54,11 @@ COMMANDS: dict[str, CommandGroup] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
-    parser.add_argument("--version", action="version", version=f"leakstop {scanner.__version__}")
+def build_parser() -> SuggestingParser:
+    parser = SuggestingParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
+    parser.add_argument(
+        "--version", action="version", version=f"leakstop {scanner.__version__}", help="print the version"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in COMMANDS.values():
         group.add_parser(subparsers)
@@ -61,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         group = COMMANDS.get(args.command or "")
         if group is None:

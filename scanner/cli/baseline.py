@@ -75,8 +75,12 @@ def _add_import(actions: Subparsers) -> None:
         "accepts to the baseline, as salted fingerprints (never a secret). Entries no leakstop finding matches "
         "are listed, not imported. A scan can also use FILE directly as its baseline (--baseline FILE).",
     )
-    importing.add_argument("kind", choices=["detect-secrets", "gitleaks-report", "gitleaksignore"])
-    importing.add_argument("file", metavar="FILE")
+    importing.add_argument(
+        "kind",
+        choices=["detect-secrets", "gitleaks-report", "gitleaksignore"],
+        help="what FILE is: a detect-secrets .secrets.baseline, a gitleaks JSON report or a .gitleaksignore",
+    )
+    importing.add_argument("file", metavar="FILE", help="the file to import")
     importing.add_argument("--output", "-o", metavar="FILE", help="default: ROOT/.leakstop-baseline.json")
     add_config_options(importing)
 
@@ -104,7 +108,7 @@ def paths_request(args: argparse.Namespace, paths: list[str], config: Config, ba
     return ScanRequest(
         "paths",
         tuple(paths),
-        options=file_options(args, config),
+        options=file_options(args, config, os.environ),
         config=config,
         baseline=baseline,
         context=RunContext(fingerprint_key=fingerprint_key(os.environ)),

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, TextIO, TypeAlias
 from scanner.errors import UsageError
 
 if TYPE_CHECKING:
+    from scanner.cli.parser import SuggestingParser
     from scanner.pipeline.request import SourceOptions
     from scanner.policy.config import Config
 
-    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Subparsers: TypeAlias = argparse._SubParsersAction[SuggestingParser]
 
 
 def parse_size(text: str) -> int:
@@ -61,10 +62,12 @@ def load_config(args: argparse.Namespace, paths: list[str]) -> Config:
     return load_config(config_path)
 
 
-def file_options(args: argparse.Namespace, config: Config) -> SourceOptions:
-    """How files are read: the flags a command has (``scan``'s), else the config, else the defaults."""
+def file_options(args: argparse.Namespace, config: Config, environ: Mapping[str, str]) -> SourceOptions:
+    """How files are read: the flags a command has (``scan``'s), else the config, else the defaults; where git's
+    user-wide ignore file is by default (from ``environ``)."""
     from scanner.pipeline.request import SourceOptions
     from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
+    from scanner.sources.gitignores import default_excludes_file
 
     max_size = getattr(args, "max_file_size", None)
     max_size = max_size if max_size is not None else config.max_file_size
@@ -73,6 +76,7 @@ def file_options(args: argparse.Namespace, config: Config) -> SourceOptions:
         scan_binary=getattr(args, "scan_binary", False) or bool(config.scan_binary),
         excludes=tuple(config.exclude) + tuple(getattr(args, "exclude", ())),
         respect_gitignore=not getattr(args, "no_gitignore", False) and config.respect_gitignore is not False,
+        default_excludes_file=default_excludes_file(environ),
     )
 
 

@@ -23,7 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
         description="Maps [extend], [[rules]] and [[allowlists]] to ours and lists everything not converted (in "
         "the output's header and on stderr).",
     )
-    gitleaks.add_argument("file", metavar="GITLEAKS_TOML")
+    gitleaks.add_argument("file", metavar="GITLEAKS_TOML", help="the gitleaks config to convert (.gitleaks.toml)")
     gitleaks.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     gitleaks.add_argument("--force", action="store_true", help="replace an existing output file")
 

@@ -20,7 +20,7 @@ def add_parser(subparsers: Subparsers) -> None:
         description="pre-commit runs `scan --staged`, pre-push runs `scan --pre-push`; PATH is the repository "
         "(default: .). The hook goes where git looks for hooks (core.hooksPath if set).",
     )
-    hook.add_argument("hook", choices=["pre-commit", "pre-push"])
+    hook.add_argument("hook", choices=["pre-commit", "pre-push"], help="which hook: pre-commit or pre-push")
     hook.add_argument("--force", action="store_true", help="replace a hook that leakstop did not write")
     # PATH and a later --force, parsed in ``rest``: argparse (< 3.12) cannot take `HOOK --force PATH`.
     hook.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)

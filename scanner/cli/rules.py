@@ -19,7 +19,9 @@ def add_parser(subparsers: Subparsers) -> None:
     rules = subparsers.add_parser("rules", help="list or check rules")
     actions = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     listing = actions.add_parser("list", help="list the rules")
-    listing.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    listing.add_argument(
+        "--format", "-f", choices=["text", "json"], default="text", help="output format: text (default) or json"
+    )
     listing.add_argument("--config", "-c", metavar="FILE", help="include the rules of this config")
     check = actions.add_parser("check", help="check rule files: schema, regex, examples and negatives")
     check.add_argument("files", nargs="*", metavar="FILE", help="rule files (default: the built-in rules)")

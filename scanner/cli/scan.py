@@ -28,7 +28,8 @@ from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
-    from scanner.pipeline.request import RequestKind, ScanRequest, SourceOptions
+    from scanner.models import ScanResult
+    from scanner.pipeline.request import RequestKind, RunContext, ScanRequest, SourceOptions
     from scanner.policy.baseline import Matcher
     from scanner.policy.config import Config
 
@@ -38,16 +39,31 @@ GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
 
 def add_parser(subparsers: Subparsers) -> None:
     scan = subparsers.add_parser("scan", help="scan files, a directory or stdin ('-')")
-    _add_options(scan)
+    add_scan_options(scan)
     _add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
     _add_git_options(scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)"))
     scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
-    scan.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    scan.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
 
 
-def _add_options(scan: argparse.ArgumentParser) -> None:
+def add_scan_options(scan: argparse.ArgumentParser) -> None:
+    """PATH, the report, config, baseline, policy and file options (``leakstop ci`` takes them too)."""
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
-    scan.add_argument("--format", "-f", choices=["text", "json", "sarif"], default="text")
+    from scanner.report import REPORTERS
+
+    scan.add_argument(
+        "--format",
+        "-f",
+        choices=list(REPORTERS),
+        default="text",
+        help="report format: text (default), json, sarif (SARIF 2.1.0), gitlab (GitLab secret-detection report, "
+        "gl-secret-detection-report.json) or codequality (GitLab Code Quality)",
+    )
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     add_config_options(scan, where="the repo root")
     scan.add_argument(
@@ -66,7 +82,11 @@ def _add_options(scan: argparse.ArgumentParser) -> None:
         "--max-file-size", type=parse_size, metavar="SIZE", help="skip larger files (default 10M; 0 = no cap)"
     )
     scan.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style; repeatable")
-    scan.add_argument("--no-gitignore", action="store_true", help="also scan files that .gitignore ignores")
+    scan.add_argument(
+        "--no-gitignore",
+        action="store_true",
+        help="also scan files git ignores (.gitignore, .git/info/exclude, core.excludesFile)",
+    )
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
 
@@ -129,15 +149,23 @@ def _add_git_options(git: argparse._ArgumentGroup) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.pipeline import run
-    from scanner.report import REPORTERS, ReportOptions
     from scanner.report.progress import progress_bar
 
     request = scan_request(args, os.environ)
     with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
         result = run(dataclasses.replace(request, progress=advance))
+    write_report(result, args)
+    return EXIT_BLOCKED if result.blocked else EXIT_PASS
+
+
+def write_report(result: ScanResult, args: argparse.Namespace) -> None:
+    """The report in ``--format`` to ``--output`` (or stdout); a one-line count on stderr when it went to a file."""
+    from scanner.report import REPORTERS, ReportOptions
+
     out = open_output(args.output)
     try:
-        color = args.color == "always" or (args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
+        color_flag = getattr(args, "color", "auto")
+        color = color_flag == "always" or (color_flag == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
         report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
         REPORTERS[args.format](result, out, report_options)
     finally:
@@ -150,7 +178,6 @@ def run(args: argparse.Namespace) -> int:
             f" report written to {args.output}",
             file=sys.stderr,
         )
-    return EXIT_BLOCKED if result.blocked else EXIT_PASS
 
 
 def scan_kind(args: argparse.Namespace) -> RequestKind:
@@ -178,8 +205,7 @@ def scan_kind(args: argparse.Namespace) -> RequestKind:
 
 def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRequest:
     """The scan the arguments and the environment ask for: the one place they are read."""
-    from scanner.pipeline.request import RunContext, ScanRequest
-    from scanner.policy.context import current_branch, run_bypasses
+    from scanner.pipeline.request import ScanRequest
 
     if args.all_versions and not args.tfstate:
         raise UsageError("--all-versions goes with --tfstate s3://…")
@@ -188,12 +214,7 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
     config = load_config(args, paths)
     baseline = find_baseline(args, paths, config)
     options = _source_options(args, kind, config, environ)
-    path = next((p for p in paths if p != "-"), ".")
-    context = RunContext(
-        branch=current_branch(path, environ, args.branch or ""),
-        bypasses=run_bypasses(environ),
-        fingerprint_key=fingerprint_key(environ),
-    )
+    context = run_context(args, next((p for p in paths if p != "-"), "."), environ)
     range_spec = args.range or args.since or ""
     push_lines: tuple[str, ...] = ()
     if kind == "push":
@@ -218,11 +239,23 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
     )
 
 
+def run_context(args: argparse.Namespace, path: str, environ: Mapping[str, str]) -> RunContext:
+    """The branch (``--branch``, the CI's, the checked-out one), bypass requests and the fingerprint key."""
+    from scanner.pipeline.request import RunContext
+    from scanner.policy.context import current_branch, run_bypasses
+
+    return RunContext(
+        branch=current_branch(path, environ, args.branch or ""),
+        bypasses=run_bypasses(environ),
+        fingerprint_key=fingerprint_key(environ),
+    )
+
+
 def _source_options(
     args: argparse.Namespace, kind: RequestKind, config: Config, environ: Mapping[str, str]
 ) -> SourceOptions:
     options = dataclasses.replace(
-        file_options(args, config),
+        file_options(args, config, environ),
         max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
         insecure_registries=tuple(args.insecure_registry or ()),
         all_versions=args.all_versions,

@@ -26,20 +26,13 @@ MARKER = "# leakstop-hook:"
 class HookKind:
     scan_flag: str
     action: str  # what the hook blocks, for its messages
-    advice: str
 
 
+# How to fix or allow a finding depends on the scan and the policy: the text report ends with it
+# (``report.advice``), and the hook's own last line points there.
 HOOKS: dict[str, HookKind] = {
-    "pre-commit": HookKind(
-        scan_flag="--staged",
-        action="commit",
-        advice="remove the secret from the staged changes (or allowlist a false positive in .leakstop.yaml)",
-    ),
-    "pre-push": HookKind(
-        scan_flag="--pre-push",
-        action="push",
-        advice="rewrite the commits that add the secret (git rebase -i), then rotate the credential",
-    ),
+    "pre-commit": HookKind(scan_flag="--staged", action="commit"),
+    "pre-push": HookKind(scan_flag="--pre-push", action="push"),
 }
 
 
@@ -59,7 +52,7 @@ unset PRE_COMMIT_FROM_REF PRE_COMMIT_TO_REF PRE_COMMIT_ORIGIN PRE_COMMIT_SOURCE
 "$LEAKSTOP_PYTHON" -m scanner scan {hook.scan_flag} --no-progress >&2
 status=$?
 if [ "$status" -eq 1 ]; then
-    echo "leakstop: {hook.action} blocked: it adds a secret (listed above); {hook.advice}." >&2
+    echo "leakstop: {hook.action} blocked: it adds a secret; the report above says how to fix or allow it." >&2
 elif [ "$status" -ne 0 ]; then
     echo "leakstop: {hook.action} blocked: the scan failed (exit $status, see above)." >&2
 fi

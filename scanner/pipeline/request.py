@@ -43,7 +43,8 @@ class SourceOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0 = no cap
     scan_binary: bool = False
     excludes: tuple[str, ...] = ()
-    respect_gitignore: bool = True
+    respect_gitignore: bool = True  # .gitignore files, and in a repository info/exclude and core.excludesFile
+    default_excludes_file: str = ""  # core.excludesFile when the repository's config does not set it
     max_archive_depth: int = 2  # archives inside image layers
     platform: str = "linux/amd64"  # of a multi-platform image reference
     insecure_registries: tuple[str, ...] = ()
@@ -74,7 +75,8 @@ class ScanRequest:
 
     paths      files and directories in ``paths`` ("-" = stdin)
     staged     what the index adds against HEAD, in the repository at ``paths[0]``
-    range      ``range_spec`` ("A..B", or "A" for A..HEAD) in that repository
+    range      ``range_spec`` ("A..B", or "A" for A..HEAD, or a revision list "B ^A1 ^A2": the commits of B in
+               none of the A's) in that repository
     history    every commit reachable from any ref, and stashes
     push       what a push sends: ``push_lines`` (git's "local-ref local-sha remote-ref remote-sha" lines, or a
                server hook's "old new ref"), else ``range_spec``, else HEAD minus the remote-tracking refs

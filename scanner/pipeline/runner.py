@@ -26,7 +26,14 @@ def run_request(request: ScanRequest) -> ScanResult:
     ruleset = build_ruleset(config)
     detector = build_detector(ruleset, config, request.engine)
     source = SOURCES[request.kind](request)
-    result = ScanResult(target=source.target)
+    policy = config.policy
+    result = ScanResult(
+        target=source.target,
+        kind=request.kind,
+        started=request.context.now,
+        inline_markers=policy.inline_allow.markers if policy.inline_allow.enabled else (),
+        bypass_channels=policy.bypass.channels if policy.bypass.enabled else (),
+    )
     hooks = Hooks(source.resolve, source.requested_bypass, lambda text: bool(detector.detect(text.encode())))
     base = request.path_base or source.root or os.getcwd()
     run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))

@@ -13,7 +13,13 @@ def _paths(request: ScanRequest) -> Source:
     from scanner.sources.files import FileSource, FileSourceOptions
 
     options = request.options
-    files = FileSourceOptions(options.max_file_size, options.scan_binary, options.excludes, options.respect_gitignore)
+    files = FileSourceOptions(
+        options.max_file_size,
+        options.scan_binary,
+        options.excludes,
+        options.respect_gitignore,
+        options.default_excludes_file,
+    )
     return FileSource(request.paths, files)
 
 

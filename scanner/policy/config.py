@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from scanner.errors import ConfigError
 from scanner.models import PolicyException
@@ -32,6 +32,14 @@ CONFIG_NAME = ".leakstop.yaml"
 
 
 @dataclass(frozen=True)
+class CiSettings:
+    """``ci:``: what ``leakstop ci`` scans in scheduled and manual pipelines, and whether it may fetch."""
+
+    scope: Literal["tree", "history"] = "tree"  # the checked-out files, or every commit of every ref
+    fetch: bool = False  # deepen a shallow clone / fetch the default branch when commits are missing
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = ""
     extend_default: bool = True
@@ -45,6 +53,7 @@ class Config:
     respect_gitignore: bool | None = None
     max_decode_depth: int | None = None
     policy: Policy = field(default_factory=Policy)
+    ci: CiSettings = field(default_factory=CiSettings)
     push_protection: PushProtection | None = None  # the server hook's settings; None: the config has none
 
     @property
@@ -110,6 +119,7 @@ def load_config(path: Path | None) -> Config:
         respect_gitignore=doc.get("respect_gitignore"),
         max_decode_depth=doc.get("max_decode_depth"),
         policy=_policy(doc, source),
+        ci=CiSettings(**doc.get("ci", {})),
         push_protection=_push_protection(doc, source),
     )
 

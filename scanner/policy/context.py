@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from pathlib import Path
 
+from scanner.gitdir import find_repository
 from scanner.models import Bypass, clean_reason
 
 ENV_BYPASS = "LEAKSTOP_BYPASS"
@@ -47,26 +47,14 @@ def current_branch(repo_path: str, environ: Mapping[str, str], given: str = "") 
 
 def head_branch(path: str) -> str:
     """The branch ``HEAD`` names in the repository holding ``path``; "" when detached or not in a repository."""
-    start = Path(path).resolve()
-    if not start.is_dir():
-        start = start.parent
-    for directory in (start, *start.parents):
-        dot_git = directory / ".git"
-        if dot_git.is_file():  # a linked worktree or submodule: "gitdir: <path>"
-            try:
-                target = dot_git.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError):
-                return ""
-            if not target.startswith("gitdir:"):
-                return ""
-            dot_git = (directory / target[len("gitdir:") :].strip()).resolve()
-        if dot_git.is_dir():
-            try:
-                head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError):
-                return ""
-            return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else ""
-    return ""
+    found = find_repository(path)
+    if found is None:
+        return ""
+    try:
+        head = (found.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else ""
 
 
 def _now(now: datetime | None) -> str:

@@ -31,5 +31,30 @@ def _sarif(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     write_sarif(result, out, options)
 
 
+def _markdown(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    from scanner.report.markdown import write_markdown
+
+    write_markdown(result, out, options)
+
+
+def _gitlab(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    from scanner.report.gitlab import write_gitlab
+
+    write_gitlab(result, out, options)
+
+
+def _codequality(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+    from scanner.report.codequality import write_codequality
+
+    write_codequality(result, out, options)
+
+
 # Reporters import lazily: the hook path pays only for the one it uses.
-REPORTERS: dict[str, Reporter] = {"text": _text, "json": _json, "sarif": _sarif}
+REPORTERS: dict[str, Reporter] = {
+    "text": _text,
+    "json": _json,
+    "sarif": _sarif,
+    "gitlab": _gitlab,
+    "codequality": _codequality,
+    "markdown": _markdown,
+}

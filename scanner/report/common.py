@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin
 from scanner.policy.labelling import LABEL_WORDS
+
+TOOL_URL = "https://github.com/leakstop/leakstop"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,31 @@ def origin_fields(origin: Origin) -> dict[str, Any]:
 def describe(finding: Finding) -> str:
     encoded = f" ({'+'.join(finding.match.decoded)}-encoded)" if finding.match.decoded else ""
     return f"{finding.rule.name}{encoded}: {finding.match.secret.redacted()}"
+
+
+def allow_reasons(result: ScanResult) -> str:
+    """Why findings were allowed, counted: ``2 baseline, 1 inline`` ("" when none was)."""
+    reasons = Counter(f.reason or "policy" for f in result.findings if f.verdict == "allow")
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+
+
+def keyed_findings(result: ScanResult) -> list[tuple[Finding, str]]:
+    """The findings that block or warn (what GitLab's reports list), each with a key unique in the report: its
+    finding id, or for a repeat of the same id (the same secret twice in one file) a key derived from the id and
+    the repeat's number. Stable across runs."""
+    import hashlib
+
+    seen: Counter[str] = Counter()
+    keyed = []
+    for finding in result.findings:
+        if finding.verdict == "allow":
+            continue
+        key = finding.finding_id
+        seen[key] += 1
+        if seen[key] > 1:
+            key = hashlib.sha256(f"{key}/{seen[key]}".encode()).hexdigest()[: len(key)]
+        keyed.append((finding, key))
+    return keyed
 
 
 def ordered_bypasses(result: ScanResult) -> list[Bypass]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TextIO
 
 from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
-from scanner.report.common import ReportOptions, describe_bypass, ordered_bypasses, origin_fields
+from scanner.report.advice import fix_advice, headline
+from scanner.report.common import ReportOptions, allow_reasons, describe_bypass, ordered_bypasses, origin_fields
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
 LISTED_ISSUES = 20
@@ -51,14 +51,6 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     return lines
 
 
-def _allow_reasons(result: ScanResult) -> str:
-    """Why findings were allowed, e.g. `` (2 baseline, 1 inline)``."""
-    reasons = Counter(f.reason or "policy" for f in result.findings if f.verdict == "allow")
-    if not reasons:
-        return ""
-    return " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items())) + ")"
-
-
 def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     lines: list[tuple[str, str]] = []
     for f in result.findings:
@@ -86,25 +78,22 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
         f"scanned {stats.items_scanned} items{detail} ({_human_bytes(stats.bytes_scanned)}) in {stats.duration_s:.2f}s"
         f" · {len(result.findings)} findings: {counts['block']} blocked, {counts['warn']} warned,"
         f" {counts['allow']} allowed"
-        + _allow_reasons(result)
+        + (f" ({allow_reasons(result)})" if counts["allow"] else "")
         + (" (--verbose lists them)" if counts["allow"] and not options.verbose else "")
     )
     if result.baseline:
         summary += f" · baseline {result.baseline}"
     if result.branch:
         summary += f" · branch {result.branch}"
-    if stats.skipped:
-        summary += " · skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items()))
+    skipped = [f"{n} {reason}" for reason, n in sorted(stats.skipped.items()) if n]
+    if skipped:
+        summary += " · skipped: " + ", ".join(skipped)
     lines.append(("bold", summary))
-    verdict = (
-        ("bold red", "BLOCKED: remove the secrets above and revoke them")
-        if result.blocked
-        else (
-            "bold green",
-            "PASSED",
-        )
-    )
-    lines.append(verdict)
+    if result.blocked:
+        lines.append(("bold red", headline(result, counts["block"])))
+        lines.extend(("", line) for line in fix_advice(result))
+    else:
+        lines.append(("bold green", "PASSED"))
     if not options.color:
         out.write("\n".join(text for _, text in lines) + "\n")
         return

@@ -43,6 +43,11 @@ class BlobRef:
     commit: str
     order: int
 
+    def __reduce__(self) -> tuple[type[BlobRef], tuple[str, str, str, int]]:
+        # Sent to a worker by the ten thousand: a plain tuple pickles several times faster than a slotted
+        # dataclass's default state (which calls ``dataclasses.fields`` for every object).
+        return BlobRef, (self.oid, self.path, self.commit, self.order)
+
 
 @dataclass(frozen=True, slots=True)
 class BlobRead:

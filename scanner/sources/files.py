@@ -24,6 +24,7 @@ from scanner.sources.base import (
     is_state_path,
     printable_path,
 )
+from scanner.sources.gitignores import repository_ignores
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,17 @@ class FileSourceOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     scan_binary: bool = False
     excludes: tuple[str, ...] = ()
-    respect_gitignore: bool = True
+    respect_gitignore: bool = True  # .gitignore files, and in a repository info/exclude and core.excludesFile
+    default_excludes_file: str = ""  # core.excludesFile when it is not set (``gitignores.default_excludes_file``)
 
 
 def _display(path: str) -> str:
     path = printable_path(path.replace(os.sep, "/"))
     return path[2:] if path.startswith("./") else path
+
+
+def _join(prefix: str, rel: str) -> str:
+    return f"{prefix}/{rel}" if prefix and rel else prefix or rel
 
 
 class FileSource(PlainSource):
@@ -70,13 +76,22 @@ class FileSource(PlainSource):
         data = sys.stdin.buffer.read()
         yield Chunk(data, FileOrigin("-"), blob_id(data))
 
-    def _ignore_rules(self, root: str) -> IgnoreRules:
+    def _ignore_rules(self, root: str) -> tuple[IgnoreRules, str]:
+        """The patterns known before the walk starts, and the walk root's path from its repository's top (the
+        paths patterns are matched against): git's other ignore files (``gitignores``), then ``--exclude``."""
         rules = IgnoreRules()
-        rules.add_lines(list(self.options.excludes), source="--exclude")
-        return rules
+        prefix = ""
+        if self.options.respect_gitignore:
+            repo = repository_ignores(root, self.options.default_excludes_file)
+            if repo is not None:
+                prefix = repo.prefix
+                for file in repo.files:
+                    rules.add_lines(file.lines, base=file.base, source=file.source)
+        rules.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
+        return rules, prefix
 
     def _walk(self, root: str, skips: Skips) -> Iterator[Chunk]:
-        rules = self._ignore_rules(root)
+        rules, prefix = self._ignore_rules(root)
         gitignore = self.options.respect_gitignore
         # Explicit stack instead of os.walk: one scandir per directory, file sizes from the same call.
         stack = [""]
@@ -87,7 +102,7 @@ class FileSource(PlainSource):
                 ignore_file = os.path.join(abs_dir, ".gitignore")
                 try:
                     with open(ignore_file, encoding="utf-8", errors="replace") as fh:
-                        rules.add_lines(fh.read().splitlines(), base=rel_dir, source=ignore_file)
+                        rules.add_lines(fh.read().splitlines(), base=_join(prefix, rel_dir), source=ignore_file)
                 except OSError:
                     pass
             try:
@@ -109,7 +124,7 @@ class FileSource(PlainSource):
                     continue
                 if is_dir and entry.name == ".git":
                     continue  # repository internals: the git source scans history
-                if rules and rules.ignored(rel, is_dir, check_parents=False):
+                if rules and rules.ignored(_join(prefix, rel), is_dir, check_parents=False):
                     skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
                     continue
                 if is_dir:

@@ -81,11 +81,13 @@ def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
 def plan(
     repo: Any, mode: str, range_spec: str, push_lines: Sequence[str], skips: Skips, object_dirs: Sequence[str] = ()
 ) -> Plan:
-    """Tips to walk from and commits to hide: ``history``; ``range`` (``A..B``, or ``A`` for ``A..HEAD``); ``push``
-    (git's pre-push or pre-receive lines, else HEAD minus every remote-tracking ref)."""
+    """Tips to walk from and commits to hide: ``history``; ``range`` (``A..B``, or ``A`` for ``A..HEAD``, or a
+    revision list); ``push`` (git's pre-push or pre-receive lines, else HEAD minus every remote-tracking ref)."""
     if mode == "history":
         return Plan(history_tips(repo, skips))
     if mode == "range":
+        if " " in range_spec:
+            return revision_list(repo, range_spec.split())
         if ".." in range_spec:
             base, _, head = range_spec.partition("..")
             head = head.lstrip(".") or "HEAD"
@@ -102,3 +104,11 @@ def plan(
     if repo.head_is_unborn:
         return Plan()
     return Plan([resolve_commit(repo, "HEAD")], remote_tips(repo))
+
+
+def revision_list(repo: Any, revisions: Sequence[str]) -> Plan:
+    """``B ^A1 ^A2``, git's notation for a range with several bases: what a CI push adds that no other branch
+    has (``scanner.integrations.ci``)."""
+    tips = [resolve_commit(repo, rev) for rev in revisions if not rev.startswith("^")]
+    hidden = [resolve_commit(repo, rev[1:]) for rev in revisions if rev.startswith("^")]
+    return Plan(tips, hidden)

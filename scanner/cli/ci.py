@@ -1,0 +1,163 @@
+"""``leakstop ci``: in GitHub Actions or GitLab CI, scan what the run brings.
+
+The platform and its event come from the environment (``scanner.integrations.ci``), which decides what to scan:
+the commits of a push or a pull/merge request, or for scheduled and manual runs the configured scope. One line
+on stderr says what it decided (``leakstop ci: github pull_request: scanning 3 commits abc1234..def5678``), the
+scan is the pipeline's, the report is ``leakstop scan``'s (``--format``, ``--output``). On GitHub the step also
+gets annotations, a job summary and its outputs; ``--sarif FILE`` writes a redacted SARIF file besides.
+
+Exit codes: 1 when ``--fail-on`` says the findings fail the job (default: something blocks), 2 for a missing
+or malformed CI variable or payload, as for every other command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from scanner.cli.common import engine, file_options, load_config, open_output
+from scanner.cli.scan import add_scan_options, find_baseline, run_context, write_report
+from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
+
+if TYPE_CHECKING:
+    from scanner.cli.common import Subparsers
+    from scanner.integrations.ci.model import CiPlan
+    from scanner.models import ScanResult
+    from scanner.pipeline.request import ScanRequest
+    from scanner.policy.config import Config
+
+# What fails the job (exit 1), by --fail-on.
+FAIL_ON: dict[str, Callable[[ScanResult], bool]] = {
+    "block": lambda result: result.blocked,
+    "warn": lambda result: any(f.verdict != "allow" for f in result.findings),
+    "never": lambda result: False,
+}
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    ci = subparsers.add_parser(
+        "ci", help="in GitHub Actions or GitLab CI: scan what the push, pull/merge request or schedule brings"
+    )
+    add_scan_options(ci)
+    for action in ci._actions:  # scan's PATH is files; here it is the repository
+        if action.dest == "paths":
+            action.help, action.metavar = "the repository (default: .)", "REPO"
+    group = ci.add_argument_group("CI")
+    group.add_argument(
+        "--scope",
+        choices=["tree", "history"],
+        help="scheduled and manual runs: the checked-out tree or every commit of every ref"
+        " (default: the config's ci.scope, else tree)",
+    )
+    group.add_argument(
+        "--fetch",
+        action="store_true",
+        help="git fetch what the range needs when the clone lacks it: deepen a shallow clone, the old tip of a"
+        " force push, the default branch to compare a new branch with (default: the config's ci.fetch)",
+    )
+    group.add_argument(
+        "--fail-on",
+        choices=list(FAIL_ON),
+        default="block",
+        help="what fails the job (exit 1): block (default), warn (warnings too) or never (errors still fail)",
+    )
+    group.add_argument("--sarif", metavar="FILE", help="also write SARIF here (redacted) for code scanning")
+    group.add_argument("--no-summary", action="store_true", help="GitHub: no job summary ($GITHUB_STEP_SUMMARY)")
+    group.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="worker processes for git history (default: cores)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.integrations.ci import EVENTS
+    from scanner.integrations.ci.environment import detect
+    from scanner.integrations.ci.gitrepo import GitRepo
+    from scanner.integrations.ci.model import PlanSettings
+    from scanner.integrations.ci.plan import plan_scan
+    from scanner.pipeline import run as run_scan
+
+    environ = os.environ
+    platform = detect(environ)
+    event = EVENTS[platform](environ)
+    if len(args.paths) > 1 or args.paths == ["-"]:
+        raise UsageError("leakstop ci takes one REPO: the repository checked out")
+    path = args.paths[0] if args.paths else "."
+    git = GitRepo(path)
+    config = load_config(args, [path])
+    settings = PlanSettings(scope=args.scope or config.ci.scope, fetch=args.fetch or config.ci.fetch)
+    plan = plan_scan(event, git, settings)
+    said = [f"{event.label}: {plan.description}", *plan.notes]
+    for line in said:
+        print(f"leakstop ci: {line}", file=sys.stderr)
+    for issue in plan.issues:
+        print(f"leakstop ci: not scanned: {issue.path}: {issue.message}", file=sys.stderr)
+    result = run_scan(_request(args, path, plan, config, environ))
+    result.issues[:0] = plan.issues
+    github = platform == "github"
+    # The runner reads workflow commands on stdout and stderr alike: a text report on stdout quotes scanned
+    # content (a path may hold a line break), so commands are off while it prints; a JSON or SARIF report on
+    # stdout must stay parseable, so the annotations go to stderr.
+    text_on_stdout = not args.output and args.format == "text"
+    machine_on_stdout = not args.output and args.format != "text"
+    with _workflow_commands_stopped(github and text_on_stdout):
+        write_report(result, args)
+    if args.sarif:
+        _write_sarif(result, args.sarif)
+    if github:
+        from scanner.integrations.ci.github import Step, publish
+
+        base = git.root if plan.scope != "tree" else os.getcwd()
+        step = Step.from_environment(environ, summary=not args.no_summary)
+        out = sys.stderr if machine_on_stdout else sys.stdout
+        publish(result, step, said, base, plan.issues, args.sarif or "", out)
+    return EXIT_BLOCKED if FAIL_ON[args.fail_on](result) else EXIT_PASS
+
+
+def _request(
+    args: argparse.Namespace, path: str, plan: CiPlan, config: Config, environ: Mapping[str, str]
+) -> ScanRequest:
+    from scanner.pipeline.request import RequestKind, ScanRequest
+
+    kinds: dict[str, RequestKind] = {"range": "range", "tree": "paths", "history": "history"}
+    return ScanRequest(
+        kind=kinds[plan.scope],
+        paths=(path,),
+        range_spec=plan.range_spec,
+        options=file_options(args, config, environ),
+        config=config,
+        baseline=find_baseline(args, [path], config),
+        context=run_context(args, path, environ),
+        workers=args.workers,
+        engine=engine(environ),
+    )
+
+
+@contextmanager
+def _workflow_commands_stopped(stop: bool) -> Iterator[None]:
+    """GitHub must not take a line of the report for a workflow command (``::stop-commands::``, then the token)."""
+    if not stop:
+        yield
+        return
+    import secrets
+
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        print(f"::{token}::", flush=True)
+
+
+def _write_sarif(result: ScanResult, path: str) -> None:
+    from scanner.report import REPORTERS, ReportOptions
+
+    out = open_output(path)
+    try:
+        REPORTERS["sarif"](result, out, ReportOptions())
+    finally:
+        out.close()

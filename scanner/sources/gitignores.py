@@ -1,0 +1,83 @@
+"""The ignore patterns git applies to a directory besides the ``.gitignore`` files inside it (gitignore(5)):
+``core.excludesFile`` (default ``$XDG_CONFIG_HOME/git/ignore``), ``$GIT_DIR/info/exclude``, and the
+``.gitignore`` files of the directories between the repository's top and the scanned directory.
+
+A directory scan of a repository honours them as git does; outside a repository there are none. The default
+``core.excludesFile`` comes from the environment, so the command line works it out and passes it down
+(``default_excludes_file``); the setting itself is read with ``git config``, which knows includes and ``~``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.gitdir import RepositoryDirs, find_repository
+
+
+def default_excludes_file(environ: Mapping[str, str]) -> str:
+    """Git's default ``core.excludesFile``: ``$XDG_CONFIG_HOME/git/ignore``, else ``$HOME/.config/git/ignore``."""
+    xdg = environ.get("XDG_CONFIG_HOME")
+    if xdg:
+        return os.path.join(xdg, "git", "ignore")
+    home = environ.get("HOME")
+    return os.path.join(home, ".config", "git", "ignore") if home else ""
+
+
+@dataclass(frozen=True)
+class PatternFile:
+    lines: list[str]
+    base: str  # the directory the patterns are relative to, from the repository's top ('' = the top)
+    source: str
+
+
+@dataclass(frozen=True)
+class RepositoryIgnores:
+    prefix: str  # the scanned directory relative to the repository's top, '/'-separated ('' = the top)
+    files: list[PatternFile] = field(default_factory=list)  # lowest precedence first
+
+
+def _read_lines(path: Path) -> list[str] | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+
+
+def excludes_file(repo: RepositoryDirs, default: str) -> str:
+    """``core.excludesFile`` as git reads it for ``repo``; ``default`` when it is not set (or git cannot say)."""
+    command = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.top}", "config", "--path", "--get"]
+    try:
+        done = subprocess.run(
+            [*command, "core.excludesFile"], cwd=repo.top, capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return default
+    if done.returncode != 0:  # 1: not set
+        return default
+    value = done.stdout.strip()
+    return str(repo.top / value) if value else ""
+
+
+def repository_ignores(directory: str, default_excludes: str) -> RepositoryIgnores | None:
+    """What git ignores in ``directory`` beyond its own ``.gitignore`` files; None outside a repository."""
+    repo = find_repository(directory)
+    if repo is None:
+        return None
+    prefix = Path(directory).resolve().relative_to(repo.top).as_posix()
+    prefix = "" if prefix == "." else prefix
+    files: list[PatternFile] = []
+    user_file = excludes_file(repo, default_excludes)
+    candidates = [(Path(user_file), "")] if user_file else []
+    candidates.append((repo.common_dir / "info" / "exclude", ""))
+    parts = prefix.split("/") if prefix else []
+    # .gitignore files above the scanned directory; the walk reads the directory's own.
+    candidates += [(repo.top.joinpath(*parts[:i], ".gitignore"), "/".join(parts[:i])) for i in range(len(parts))]
+    for path, base in candidates:
+        lines = _read_lines(path)
+        if lines:
+            files.append(PatternFile(lines, base, str(path)))
+    return RepositoryIgnores(prefix, files)
