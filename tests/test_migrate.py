@@ -134,15 +134,23 @@ def test_importing_a_detect_secrets_baseline(
         entry["is_secret"] = False  # what `detect-secrets audit` records for a false positive
     ds.write_text(json.dumps(doc, indent=2))
 
+    # detect-secrets may report a random token twice (its GitHub plugin, and its entropy plugin when the draw is
+    # random enough): count what it wrote rather than assume. Only the password line has no leakstop finding.
+    entries = sum(len(found) for found in doc["results"].values())
+    on_password = [e["type"] for e in doc["results"]["src/app.py"] if e["line_number"] == 2]
     code, out, err = run_cli("baseline", "import", "detect-secrets", ds, "--config", config)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == (
         f"leakstop: baseline written: {tree / BASELINE_NAME}: 2 fingerprints (2 added); "
-        f"imported 4 of 5 detect-secrets entries"
+        f"imported {entries - len(on_password)} of {entries} detect-secrets entries"
     )
     # The password is a detect-secrets keyword finding that no rule of this config (github-pat only) finds.
-    assert lines[1:] == ["leakstop: 1 entries not imported:", "  src/app.py:2  Secret Keyword  (no leakstop finding)"]
+    assert "Secret Keyword" in on_password
+    assert lines[1:] == [
+        f"leakstop: {len(on_password)} entries not imported:",
+        *(f"  src/app.py:2  {kind}  (no leakstop finding)" for kind in on_password),
+    ]
     assert_no_secret(tree / BASELINE_NAME, old, audited)
 
     new = tokens.github_clean()

@@ -62,7 +62,7 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
         choices=list(REPORTERS),
         default="text",
         help="report format: text (default), json, sarif (SARIF 2.1.0), gitlab (GitLab secret-detection report, "
-        "gl-secret-detection-report.json) or codequality (GitLab Code Quality)",
+        "gl-secret-detection-report.json), codequality (GitLab Code Quality) or markdown (a CI job summary)",
     )
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     add_config_options(scan, where="the repo root")
