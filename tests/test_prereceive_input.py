@@ -265,3 +265,14 @@ def test_the_object_store_check_and_the_unix_user_fallbacks(tmp_path: Path, monk
 
     monkeypatch.setattr(getpass, "getuser", no_user)
     assert hook_environment({}).actor == f"uid {os.getuid()}"
+
+
+def test_a_config_the_pipeline_refuses_rejects_even_under_fail_open(
+    bare: Repo, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, merge = _unreferenced_commits(bare)
+    (bare.path / "leakstop.yaml").write_text(config_text(disabled_rules=["github-pta"]), encoding="utf-8")
+    code, err = hook(run_cli, monkeypatch, f"{bare.rev('main')} {merge} refs/heads/main\n", "--fail-open")
+    assert code == 2
+    assert err[0].startswith("leakstop: error: ") and "unknown rule id 'github-pta'" in err[0]
+    assert not (bare.path / "leakstop" / "audit.jsonl").exists()

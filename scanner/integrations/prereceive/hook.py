@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TextIO
 
 import scanner
-from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, InputError, LeakstopError
+from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, ConfigError, InputError, LeakstopError
+from scanner.fingerprint import DEFAULT_KEY
 from scanner.integrations.prereceive import messages
 from scanner.integrations.prereceive.blobcache import BlobCache
 from scanner.integrations.prereceive.environment import HookEnvironment
@@ -51,7 +52,7 @@ class HookSettings:
     fail_open: bool = False
     workers: int = 1
     engine: str = "auto"
-    fingerprint_key: bytes = b""
+    fingerprint_key: bytes = DEFAULT_KEY
 
 
 def deadline(started: float, budget: float) -> float:
@@ -110,6 +111,8 @@ class PreReceive:
                 cache.promote(lambda oids: in_own_store(self.env.git_dir, oids))
             try:
                 result = run(self.request(options, cache))
+            except ConfigError:
+                raise  # the server's config is wrong: no policy, not even fail-open, applies
             except LeakstopError as exc:
                 return self.undecided(f"cannot read the push: {exc}{self.quarantine_note()}", EXIT_ERROR)
             code = self.judge(result)
@@ -126,7 +129,7 @@ class PreReceive:
         context = RunContext(
             branch=branches.pop() if len(branches) == 1 else "",  # branch overrides: a push to one branch
             bypasses=run_bypasses({**self.environ, "USER": self.env.actor}),
-            fingerprint_key=settings.fingerprint_key or RunContext().fingerprint_key,
+            fingerprint_key=settings.fingerprint_key,
         )
         return ScanRequest(
             kind="push",
