@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TextIO
 
@@ -12,49 +13,25 @@ __all__ = ["REPORTERS", "ReportOptions", "Reporter"]
 
 Reporter = Callable[[ScanResult, TextIO, ReportOptions], None]
 
-
-def _text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.text import write_text
-
-    write_text(result, out, options)
-
-
-def _json(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.json_report import write_json
-
-    write_json(result, out, options)
-
-
-def _sarif(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.sarif import write_sarif
-
-    write_sarif(result, out, options)
-
-
-def _markdown(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.markdown import write_markdown
-
-    write_markdown(result, out, options)
-
-
-def _gitlab(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.gitlab import write_gitlab
-
-    write_gitlab(result, out, options)
-
-
-def _codequality(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
-    from scanner.report.codequality import write_codequality
-
-    write_codequality(result, out, options)
-
-
-# Reporters import lazily: the hook path pays only for the one it uses.
-REPORTERS: dict[str, Reporter] = {
-    "text": _text,
-    "json": _json,
-    "sarif": _sarif,
-    "gitlab": _gitlab,
-    "codequality": _codequality,
-    "markdown": _markdown,
+# Format → the module under scanner.report and its writer. Adding a format: a module and a line here.
+WRITERS: dict[str, tuple[str, str]] = {
+    "text": ("text", "write_text"),
+    "json": ("json_report", "write_json"),
+    "sarif": ("sarif", "write_sarif"),
+    "gitlab": ("gitlab", "write_gitlab"),
+    "codequality": ("codequality", "write_codequality"),
+    "markdown": ("markdown", "write_markdown"),  # the CI job summary
 }
+
+
+def _lazy(module: str, writer: str) -> Reporter:
+    """Reporters import on first use: the commit hook's path pays only for the one it writes."""
+
+    def write(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
+        function: Reporter = getattr(importlib.import_module(f"scanner.report.{module}"), writer)
+        function(result, out, options)
+
+    return write
+
+
+REPORTERS: dict[str, Reporter] = {name: _lazy(*where) for name, where in WRITERS.items()}
