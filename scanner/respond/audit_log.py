@@ -49,7 +49,7 @@ class AuditFinding:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    action: str  # bypass, bypass-refused, fail-open, reject
+    action: str  # bypass, bypass-refused, fail-open, reject; the response and break-glass add theirs
     actor: str
     repository: str
     reason: str = ""
@@ -57,6 +57,12 @@ class AuditRecord:
     commits: tuple[str, ...] = ()
     findings: tuple[AuditFinding, ...] = ()
     time: str = ""  # ISO 8601; "" = when it is appended
+    # Written only when set (records without them verify as before):
+    subject: str = ""  # what the record is about: a response action's id, a break-glass request's id
+    provider: str = ""  # the response provider that acted
+    outcome: str = ""  # the provider's outcome: done, already-done, retry, failed
+    secrets: tuple[str, ...] = ()  # secret fingerprints (``secret_id``: rule and secret, keyed), never secrets
+    detail: str = ""  # one redacted line
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,19 @@ def _document(record: AuditRecord, seq: int, prev: str, now: datetime.datetime |
         "findings": [{"rule": f.rule, "fingerprint": f.fingerprint} for f in record.findings],
         "reason": record.reason,
         "prev": prev,
+        **_optional(record),
     }
+
+
+def _optional(record: AuditRecord) -> dict[str, Any]:
+    fields = {
+        "subject": record.subject,
+        "provider": record.provider,
+        "outcome": record.outcome,
+        "secrets": list(record.secrets),
+        "detail": record.detail,
+    }
+    return {name: value for name, value in fields.items() if value}
 
 
 def _last(fd: int, path: Path) -> tuple[int, str]:
