@@ -38,15 +38,22 @@ class Credential:
     secret: Secret
     related: Mapping[str, Secret] = field(default_factory=dict)
     location: str = ""
+    progress: str = ""  # the ``progress`` the provider's last attempt at this action recorded ("" = none yet)
 
 
 @dataclass(frozen=True)
 class ProviderResult:
     """A provider's answer for one credential. ``detail`` is one line for people and logs: never the secret,
     never a request body. ``retry_after`` is the wait the provider asked for (seconds), if it said one.
-    ``reference`` names what was acted on or made that is not secret (a token id, a new access key id)."""
+    ``reference`` names what was acted on or made that is not secret (a token id, a new access key id).
+
+    A multi-step action (AWS rotation: create, hand over, deactivate, delete after an overlap window) answers
+    ``RETRY`` with ``progress`` (a short, non-secret state such as ``deactivated:<new key id>``) and
+    ``retry_after`` (the window): the outbox stores it and the next attempt receives it in
+    ``Credential.progress``, so the provider resumes where it was instead of starting over."""
 
     outcome: Outcome
     detail: str = ""
     retry_after: float | None = None
     reference: str = ""
+    progress: str = ""

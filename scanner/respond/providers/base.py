@@ -21,12 +21,31 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scanner.errors import ConfigError
+from scanner.models import Secret
 from scanner.respond.model import ActionKind, Credential, Outcome, ProviderResult
 from scanner.transport import HttpClient, HttpError, HttpTimeout, NetworkError, Response
 
 
 class MissingCredential(ConfigError):
     """The provider needs a credential of ours that the environment does not have (exit 2)."""
+
+
+class Sink(Protocol):
+    """Where a rotation's replacement credential goes (AWS Secrets Manager, a team's webhook): it is handed
+    over once and never stored by us. Returns a non-secret reference (a secret's ARN and version, a delivery
+    id); raises ``SinkError`` when it could not be delivered."""
+
+    def deliver(
+        self, credential: Credential, replacement: Mapping[str, Secret], metadata: Mapping[str, str]
+    ) -> str: ...
+
+
+class SinkError(Exception):
+    """The replacement could not be handed over; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,7 @@ class ProviderContext:
     env: Mapping[str, str] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
+    sink: Sink | None = None  # where a rotation hands its replacement (``respond`` settings); None: rotation refused
 
     def credential(self, *names: str) -> str:
         """The first of ``names`` set in the environment; else one line naming the variable to set."""
