@@ -15,6 +15,7 @@ EXIT_BLOCKED = 1
 EXIT_ERROR = 2
 EXIT_INTERNAL = 3
 EXIT_BASELINE_REWRITTEN = 4
+EXIT_PENDING = 5  # leakstop respond: response actions are still pending (retry later: --drain)
 EXIT_INTERRUPTED = 130
 
 

@@ -1,18 +1,21 @@
 """Command line: ``main(argv) -> int``; one handler maps exceptions to the documented exit codes.
 
-Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 130 interrupted.
+Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 5 response actions
+pending · 130 interrupted.
 
 The parser is assembled from ``COMMANDS``, one module per command group; each gives ``add_parser(subparsers)``
 and ``run(args) -> int``, and turns its arguments and the environment into a request at this edge: nothing below
 ``scanner.cli`` reads an argparse value or (but for the environment's own modules) an environment variable.
 
     scan          scan.py       files, stdin, a git mode, an image or Terraform state → pipeline → reporter
+    respond       respond.py    the leak response: plan, --execute, --drain (``scanner.integrations.response``)
     ci            ci.py         what a GitHub Actions or GitLab CI run brings (``scanner.integrations.ci``)
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
     hook          serverhook.py  pre-receive: server push protection (``scanner.integrations.prereceive``)
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
+    audit         audit.py      verify: the audit log's hash chain
     common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
     parser.py     argparse that suggests the closest option or choice for a mistyped one
 """
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import baseline, ci, config, hooks, rules, scan, serverhook
+from scanner.cli import audit, baseline, ci, config, hooks, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
@@ -45,12 +48,14 @@ class CommandGroup(Protocol):
 # The command groups, in the order ``leakstop --help`` lists them.
 COMMANDS: dict[str, CommandGroup] = {
     "scan": scan,
+    "respond": respond,
     "ci": ci,
     "install-hook": hooks,
     "hook": serverhook,
     "baseline": baseline,
     "config": config,
     "rules": rules,
+    "audit": audit,
 }
 
 

@@ -114,7 +114,18 @@ def run(args: argparse.Namespace) -> int:
         step = Step.from_environment(environ, summary=not args.no_summary)
         out = sys.stderr if machine_on_stdout else sys.stdout
         publish(result, step, said, base, plan.issues, args.sarif or "", out)
+    if config.respond.on_ci != "off" and result.blocked:
+        _respond(result, config, git.root, environ)
     return EXIT_BLOCKED if FAIL_ON[args.fail_on](result) else EXIT_PASS
+
+
+def _respond(result: ScanResult, config: Config, root: str, environ: Mapping[str, str]) -> None:
+    """``respond.on_ci``: enqueue or execute the response to what blocked; the job's exit code stays the scan's."""
+    from scanner.integrations.response import Mode, default_where, respond_quietly
+
+    where = default_where(config, root, environ)
+    mode: Mode = "execute" if config.respond.on_ci == "execute" else "enqueue"
+    respond_quietly(result, config, environ, where, mode, lambda line: print(line, file=sys.stderr), root)
 
 
 def _request(

@@ -24,7 +24,7 @@ from scanner.cli.common import (
     open_output,
     parse_size,
 )
-from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
+from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, UsageError
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
@@ -49,6 +49,12 @@ def add_parser(subparsers: Subparsers) -> None:
         default="auto",
         help="colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never",
     )
+    from scanner.cli.respond import add_response_options
+
+    scan.add_argument(
+        "--respond", action="store_true", help="after the report, the response's plan on stderr (--execute: act on it)"
+    )
+    add_response_options(scan)
 
 
 def add_scan_options(scan: argparse.ArgumentParser) -> None:
@@ -151,11 +157,20 @@ def run(args: argparse.Namespace) -> int:
     from scanner.pipeline import run
     from scanner.report.progress import progress_bar
 
+    if args.execute and not args.respond:
+        raise UsageError("--execute goes with --respond")
     request = scan_request(args, os.environ)
     with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
         result = run(dataclasses.replace(request, progress=advance))
     write_report(result, args)
-    return EXIT_BLOCKED if result.blocked else EXIT_PASS
+    code = EXIT_BLOCKED if result.blocked else EXIT_PASS
+    if args.respond and result.blocked:
+        from scanner.cli.respond import respond_to
+
+        mode = "execute" if args.execute else "plan"
+        answer = respond_to(result, request.config, args, request.paths[0], mode, sys.stderr)
+        return EXIT_ERROR if answer == EXIT_ERROR else code
+    return code
 
 
 def write_report(result: ScanResult, args: argparse.Namespace) -> None:

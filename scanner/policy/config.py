@@ -22,6 +22,7 @@ from scanner.policy.gate import (
     Threshold,
     parse_age,
 )
+from scanner.policy.respond import RespondSettings, respond_settings
 from scanner.policy.validate import validated_doc
 from scanner.ruleset.model import RuleSpec
 
@@ -55,6 +56,7 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     ci: CiSettings = field(default_factory=CiSettings)
     push_protection: PushProtection | None = None  # the server hook's settings; None: the config has none
+    respond: RespondSettings = field(default_factory=RespondSettings)  # the leak response (``respond:``)
 
     @property
     def root(self) -> str:
@@ -121,6 +123,7 @@ def load_config(path: Path | None) -> Config:
         policy=_policy(doc, source),
         ci=CiSettings(**doc.get("ci", {})),
         push_protection=_push_protection(doc, source),
+        respond=respond_settings(doc.get("respond", {}), source),
     )
 
 

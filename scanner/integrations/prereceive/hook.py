@@ -13,10 +13,11 @@ object directories, a deadline, the blob cache); the result becomes a decision:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -174,7 +175,30 @@ class PreReceive:
         messages.write(self.out, lines, self.env.gitlab, error=True)
         reason = f"{len(blocking)} blocking findings" + "".join(f"; bypass refused: {b.refused}" for b in refused)
         self.audit("reject", reason, blocking, required=False)
+        self.respond(result)
         return EXIT_BLOCKED
+
+    def respond(self, result: ScanResult) -> None:
+        """The response to a rejected push (``respond.on_push``), after the decision and never changing it:
+        ``execute`` acts in a detached process (the secrets it needs are in its memory: the quarantine is gone
+        once the hook exits), ``enqueue`` records the actions for a later ``leakstop respond --drain``."""
+        mode = self.config.respond.on_push
+        if mode == "off":
+            return
+        from scanner.integrations.response import OUTBOX, default_where, detached, respond_quietly
+
+        settings = self.config.respond
+        outbox = settings.path(settings.outbox) or str(Path(self.env.git_dir) / OUTBOX)
+        where = default_where(self.config, self.env.git_dir, self.environ, outbox, str(self.settings.audit_log))
+        where = dataclasses.replace(where, actor=self.env.actor, repository=self.env.repository)
+
+        def act(say: Callable[[str], None]) -> None:
+            respond_quietly(result, self.config, self.environ, where, mode, say, self.env.git_dir)
+
+        if mode == "enqueue":
+            act(lambda line: messages.write(self.out, [line], self.env.gitlab, error=False))
+        else:
+            detached(lambda: act(lambda _: None))
 
     def undecided(self, why: str, code: int) -> int:
         fail_open = self.settings.fail_open
