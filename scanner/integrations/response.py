@@ -7,6 +7,7 @@ again at its places (files, or the commit that introduced it) and returns it in 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,15 @@ def default_where(config: Config, target: str, environ: Mapping[str, str], outbo
     audit_log = audit or settings.path(settings.audit_log) or str(Path(chosen).with_name("audit.jsonl"))
     actor = environ.get("GITHUB_ACTOR") or environ.get("GITLAB_USER_LOGIN") or environ.get("USER", "")
     return Where(Path(chosen), Path(audit_log), actor, os.path.abspath(target))
+
+
+def response_http(environ: Mapping[str, str]) -> HttpClient:
+    """The response's HTTP client: the environment's proxies, short timeouts, and no redirects followed at all: a
+    request body holds the leaked secret, and a 307 would carry it to wherever the redirect points."""
+    settings = dataclasses.replace(
+        HttpSettings.from_environment(environ), max_redirects=0, connect_timeout=10.0, read_timeout=30.0
+    )
+    return HttpClient(settings)
 
 
 def make_sink(config: Config, environ: Mapping[str, str], http: HttpClient) -> Sink | None:
@@ -180,7 +190,7 @@ def respond(
     """Plan the response to ``result`` (None: only drain the outbox), then per ``mode`` stop there, enqueue, or
     enqueue and execute. Returns the plan and, unless only planned, what the executor did."""
     check_settings(config.respond)
-    http = HttpClient(HttpSettings.from_environment(environ))
+    http = response_http(environ)
     with http:
         plan = Plan()
         if result is not None:

@@ -122,7 +122,8 @@ def targets(finding: Finding, settings: RespondSettings) -> list[tuple[str, str]
         entry = PROVIDERS.get(provider)
         kind = rule.do or (entry.action.value if entry else "")
         chosen.append((kind, provider))
-    return list(dict.fromkeys(chosen))
+    known = [target for target in chosen if target[1]]  # an entry naming no provider adds nothing if others did
+    return list(dict.fromkeys(known or chosen[:1]))
 
 
 def place_of(finding: Finding, root: str) -> Place:
@@ -148,7 +149,11 @@ def make_plan(result: ScanResult, settings: RespondSettings, lookup: ProviderLoo
         first = found[0]
         places = tuple(dict.fromkeys(place_of(f, root) for f in found))
         redacted = first.match.secret.redacted()
-        for kind_name, provider_name in targets(first, settings):
+        wanted = targets(first, settings)
+        if not wanted:
+            why = "no response: respond.actions ask for none for this rule"
+            unhandled.append(Unhandled(first.rule.id, secret_id, redacted, places, why))
+        for kind_name, provider_name in wanted:
             why = _no_adapter(first.rule.id, kind_name, provider_name, lookup)
             if why:
                 unhandled.append(Unhandled(first.rule.id, secret_id, redacted, places, why))
@@ -162,9 +167,18 @@ def make_plan(result: ScanResult, settings: RespondSettings, lookup: ProviderLoo
     return Plan(tuple(actions.values()), tuple(unhandled), credentials)
 
 
+def available(provider_name: str) -> bool:
+    """Whether the provider's module is in this build (a table line may come before its module)."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"scanner.respond.providers.{PROVIDERS[provider_name].module}") is not None
+
+
 def _no_adapter(rule_id: str, kind: str, provider_name: str, lookup: ProviderLookup) -> str:
     if not provider_name or not kind:
         return "no adapter: no provider acts on this rule; nothing attempted"
+    if not available(provider_name):
+        return f"no adapter: the {provider_name} provider is not in this build; nothing attempted"
     provider = lookup(provider_name)
     if provider is not None and not provider.supports(ActionKind(kind), rule_id):
         return f"no adapter: {provider_name} cannot {kind} {rule_id} credentials; nothing attempted"
