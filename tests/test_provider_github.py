@@ -159,5 +159,3 @@ def test_a_redirect_to_another_host_is_not_followed(http_server: ServerFactory, 
 def test_batch_size_setting_is_capped(http_server: ServerFactory) -> None:
     assert provider(http_server().base, batch_size=5).batch_size == 5
     assert provider(http_server().base, batch_size=5000).batch_size == MAX_BATCH
-
-

@@ -120,7 +120,11 @@ def test_related_secrets_and_rules_without_an_adapter(tmp_path: Path, tokens: To
     key_id, secret, token = tokens.aws_key_id(), tokens.aws_secret(), tokens.github_clean()
     (tree / "creds").write_text(f"aws_access_key_id = {key_id}\naws_secret_access_key = {secret}\ngh = {token}\n")
     (tree / "app.env").write_text(f"TOKEN={tokens.github_clean('ghs_')}\n")
-    actions = [{"rules": ["aws-*"], "do": "rotate"}, {"rules": ["github-app-*"], "provider": "github"}, {"rules": ["*"]}]
+    actions = [
+        {"rules": ["aws-*"], "do": "rotate"},
+        {"rules": ["github-app-*"], "provider": "github"},
+        {"rules": ["*"]},
+    ]
     config = load_config(write_config(tmp_path, {"actions": actions}))
     plan = plan_for(tree, config)
     (revoke,) = [a for a in plan.actions if a.kind is ActionKind.REVOKE]
