@@ -40,8 +40,8 @@ GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
 def add_parser(subparsers: Subparsers) -> None:
     scan = subparsers.add_parser("scan", help="scan files, a directory or stdin ('-')")
     add_scan_options(scan)
-    _add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
-    _add_git_options(scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)"))
+    add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
+    add_git_options(scan.add_argument_group("git modes (PATH is the repository; default: the working tree's files)"))
     scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     scan.add_argument(
         "--color",
@@ -49,7 +49,7 @@ def add_parser(subparsers: Subparsers) -> None:
         default="auto",
         help="colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never",
     )
-    from scanner.cli.respond import add_response_options
+    from scanner.cli.response import add_response_options
 
     scan.add_argument(
         "--respond", action="store_true", help="after the report, the response's plan on stderr (--execute: act on it)"
@@ -97,7 +97,7 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
 
 
-def _add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
+def add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
     artifacts.add_argument(
         "--image",
         metavar="TARBALL|OCI-DIR|REF",
@@ -136,7 +136,7 @@ def _add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_git_options(git: argparse._ArgumentGroup) -> None:
+def add_git_options(git: argparse._ArgumentGroup) -> None:
     modes = git.add_mutually_exclusive_group()
     modes.add_argument("--staged", action="store_true", help="what the index adds against HEAD (pre-commit)")
     modes.add_argument("--range", metavar="A..B", help="commits in B not in A (CI); blobs already in A are skipped")
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     write_report(result, args)
     code = EXIT_BLOCKED if result.blocked else EXIT_PASS
     if args.respond and result.blocked:
-        from scanner.cli.respond import respond_to
+        from scanner.cli.response import respond_to
 
         mode = "execute" if args.execute else "plan"
         answer = respond_to(result, request.config, args, request.paths[0], mode, sys.stderr)
