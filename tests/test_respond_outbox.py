@@ -86,16 +86,40 @@ def executor(outbox: Outbox, providers: Any, clock: Clock, audit: Path | None = 
                     jitter=lambda: 1.0, **kwargs)  # fmt: skip
 
 
+@dataclass
+class World:
+    """One revocation enqueued in a fresh outbox, a clock, and the API it goes to."""
+
+    api: LoopbackServer
+    token: str
+    one: PlannedAction
+    outbox: Outbox
+    clock: Clock
+
+    def run(self, **kwargs: Any) -> Summary:
+        wait = kwargs.pop("wait", 0.0)
+        return executor(self.outbox, github(self.api), self.clock, **kwargs).run(
+            credentials((self.one, self.token)), wait=wait
+        )
+
+
+def world(tmp_path: Path, http_server: ServerFactory, tokens: TokenFactory, *replies: Reply) -> World:
+    api = http_server()
+    api.route("POST", PATH, *replies)
+    token = tokens.github()
+    one = action(token)
+    outbox = Outbox(tmp_path / "outbox.jsonl")
+    outbox.enqueue([one])
+    return World(api, token, one, outbox, Clock())
+
+
 def test_an_action_is_recorded_before_it_is_attempted_and_never_a_secret(
     tmp_path: Path, http_server: ServerFactory, tokens: TokenFactory
 ) -> None:
-    api = http_server()
-    api.route("POST", PATH, Reply(202))
-    token = tokens.github()
-    one = action(token)
-    outbox, clock = Outbox(tmp_path / "outbox.jsonl"), Clock()
-    assert outbox.enqueue([one, one]) == [one.id] and outbox.enqueue([one]) == []
-    summary = executor(outbox, github(api), clock, tmp_path / "audit.jsonl").run(credentials((one, token)))
+    w = world(tmp_path, http_server, tokens, Reply(202))
+    one, token = w.one, w.token
+    assert w.outbox.enqueue([one, one]) == []  # already there
+    summary = w.run(audit=tmp_path / "audit.jsonl")
     assert summary.exit_code == EXIT_PASS and summary.states[one.id].status == "done"
     lines = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert [d["type"] for d in lines] == ["enqueue", "attempt", "outcome"]
@@ -112,26 +136,21 @@ def test_an_action_is_recorded_before_it_is_attempted_and_never_a_secret(
         [one.secret_id],
     )
     # A completed action is never attempted again.
-    executor(outbox, github(api), clock).run(credentials((one, token)))
-    assert len(api.requests) == 1
+    w.run()
+    assert len(w.api.requests) == 1
 
 
 def test_retries_back_off_exponentially_and_honour_retry_after(
     tmp_path: Path, http_server: ServerFactory, tokens: TokenFactory
 ) -> None:
-    api = http_server()
-    api.route("POST", PATH, Reply(503), Reply(429, headers={"Retry-After": "250"}), Reply(202))
-    token = tokens.github()
-    one = action(token)
-    outbox, clock = Outbox(tmp_path / "outbox.jsonl"), Clock()
-    outbox.enqueue([one])
-    start = clock.now
-    first = executor(outbox, github(api), clock).run(credentials((one, token)))
-    assert first.exit_code == EXIT_PENDING and first.states[one.id].due == start + 10  # base delay, jitter 1.0
-    second = executor(outbox, github(api), clock).run(credentials((one, token)), wait=15)
-    assert clock.slept == [10] and second.states[one.id].due == pytest.approx(start + 10 + 250)
-    third = executor(outbox, github(api), clock).run(credentials((one, token)), wait=300)
-    assert third.exit_code == EXIT_PASS and len(api.requests) == 3
+    w = world(tmp_path, http_server, tokens, Reply(503), Reply(429, headers={"Retry-After": "250"}), Reply(202))
+    start, aid = w.clock.now, w.one.id
+    first = w.run()
+    assert first.exit_code == EXIT_PENDING and first.states[aid].due == start + 10  # base delay, jitter 1.0
+    second = w.run(wait=15)
+    assert w.clock.slept == [10] and second.states[aid].due == pytest.approx(start + 10 + 250)
+    third = w.run(wait=300)
+    assert third.exit_code == EXIT_PASS and len(w.api.requests) == 3
 
 
 def test_backoff_is_capped_and_jittered() -> None:
@@ -141,15 +160,10 @@ def test_backoff_is_capped_and_jittered() -> None:
 
 
 def test_it_gives_up_after_max_attempts(tmp_path: Path, http_server: ServerFactory, tokens: TokenFactory) -> None:
-    api = http_server()
-    api.route("POST", PATH, Reply(500))
-    token = tokens.github()
-    one = action(token)
-    outbox, clock = Outbox(tmp_path / "outbox.jsonl"), Clock()
-    outbox.enqueue([one])
-    summary = executor(outbox, github(api), clock).run(credentials((one, token)), wait=1000)
-    assert summary.exit_code == EXIT_BLOCKED and len(api.requests) == 3
-    assert summary.states[one.id].detail.startswith("gave up after 3 attempts: github: revoke: HTTP 500")
+    w = world(tmp_path, http_server, tokens, Reply(500))
+    summary = w.run(wait=1000)
+    assert summary.exit_code == EXIT_BLOCKED and len(w.api.requests) == 3
+    assert summary.states[w.one.id].detail.startswith("gave up after 3 attempts: github: revoke: HTTP 500")
 
 
 def test_a_retry_that_made_progress_is_not_an_attempt(tmp_path: Path, tokens: TokenFactory) -> None:
@@ -196,12 +210,8 @@ def test_an_interrupted_attempt(tmp_path: Path, http_server: ServerFactory, toke
 def test_a_pending_action_is_found_again_by_a_rescan_or_waits_for_one(
     tmp_path: Path, http_server: ServerFactory, tokens: TokenFactory
 ) -> None:
-    api = http_server()
-    api.route("POST", PATH, Reply(202))
-    token = tokens.github()
-    one = action(token)
-    outbox, clock = Outbox(tmp_path / "outbox.jsonl"), Clock()
-    outbox.enqueue([one])
+    w = world(tmp_path, http_server, tokens, Reply(202))
+    api, token, one, outbox, clock = w.api, w.token, w.one, w.outbox, w.clock
     asked: list[list[str]] = []
 
     def nothing(actions: Sequence[PlannedAction]) -> Mapping[str, Credential]:

@@ -121,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _respond(result: ScanResult, config: Config, root: str, environ: Mapping[str, str]) -> None:
     """``respond.on_ci``: enqueue or execute the response to what blocked; the job's exit code stays the scan's."""
-    from scanner.integrations.response import Mode, default_where, respond_quietly
+    from scanner.integrations.response import Mode, default_where, respond
 
     where = default_where(config, root, environ)
     mode: Mode = "execute" if config.respond.on_ci == "execute" else "enqueue"
-    respond_quietly(result, config, environ, where, mode, lambda line: print(line, file=sys.stderr), root)
+    respond(result, config, environ, where, mode, lambda line: print(line, file=sys.stderr), root, quiet=True)
 
 
 def _request(

@@ -186,9 +186,34 @@ def respond(
     say: Callable[[str], None],
     root: str = "",
     wait: float = 0.0,
+    quiet: bool = False,
 ) -> tuple[Plan, Summary | None]:
     """Plan the response to ``result`` (None: only drain the outbox), then per ``mode`` stop there, enqueue, or
-    enqueue and execute. Returns the plan and, unless only planned, what the executor did."""
+    enqueue and execute. Returns the plan and, unless only planned, what the executor did.
+
+    ``quiet`` is for ``leakstop ci`` and the pre-receive hook, whose decision a response never changes: a failure
+    (the outbox cannot be written, a provider's credential is missing) is said and audited, not raised."""
+    if not quiet:
+        return _respond(result, config, environ, where, mode, say, root, wait)
+    try:
+        return _respond(result, config, environ, where, mode, say, root, wait)
+    except LeakstopError as exc:
+        say(f"leakstop: warning: the response to this scan could not be {mode}d: {exc}")
+        reason = f"{mode}: {exc}"
+        _auditor(where, say)(AuditRecord("respond-error", where.actor, where.repository, reason=reason))
+        return Plan(), None
+
+
+def _respond(
+    result: ScanResult | None,
+    config: Config,
+    environ: Mapping[str, str],
+    where: Where,
+    mode: Mode,
+    say: Callable[[str], None],
+    root: str,
+    wait: float,
+) -> tuple[Plan, Summary | None]:
     check_settings(config.respond)
     http = response_http(environ)
     with http:
@@ -230,27 +255,6 @@ def _auditor(where: Where, say: Callable[[str], None]) -> Callable[[AuditRecord]
             say(f"leakstop: warning: {exc}")
 
     return audit
-
-
-def respond_quietly(
-    result: ScanResult,
-    config: Config,
-    environ: Mapping[str, str],
-    where: Where,
-    mode: Mode,
-    say: Callable[[str], None],
-    root: str = "",
-) -> None:
-    """For ``leakstop ci`` and the pre-receive hook: the response to what they block, which never changes their
-    decision. A failure (the outbox cannot be written, a provider's credential is missing) is said and audited."""
-    try:
-        respond(result, config, environ, where, mode, say, root)
-    except LeakstopError as exc:
-        say(f"leakstop: warning: the response to this scan could not be {mode}d: {exc}")
-        record = AuditRecord(
-            action="respond-error", actor=where.actor, repository=where.repository, reason=f"{mode}: {exc}"
-        )
-        _auditor(where, say)(record)
 
 
 def detached(work: Callable[[], object]) -> None:

@@ -185,7 +185,7 @@ class PreReceive:
         mode = self.config.respond.on_push
         if mode == "off":
             return
-        from scanner.integrations.response import OUTBOX, default_where, detached, respond_quietly
+        from scanner.integrations.response import OUTBOX, default_where, detached, respond
 
         settings = self.config.respond
         outbox = settings.path(settings.outbox) or str(Path(self.env.git_dir) / OUTBOX)
@@ -193,7 +193,7 @@ class PreReceive:
         where = dataclasses.replace(where, actor=self.env.actor, repository=self.env.repository)
 
         def act(say: Callable[[str], None]) -> None:
-            respond_quietly(result, self.config, self.environ, where, mode, say, self.env.git_dir)
+            respond(result, self.config, self.environ, where, mode, say, self.env.git_dir, quiet=True)
 
         if mode == "enqueue":
             act(lambda line: messages.write(self.out, [line], self.env.gitlab, error=False))
