@@ -44,7 +44,8 @@ def test_rescans_find_what_is_still_there_and_skip_what_is_gone(
 
     root = str(repo.path)
     found = rescanner(config, {})([
-        planned(kept, Place("git", "a.env", root, commit, 1), Place("git", "a.env", root, "f" * 40, 1)),
+        planned(kept, Place("git", "a.env", root, commit, 1), Place("git", "a.env", root, "f" * 40, 1),
+                Place("git", "a.env", root, "not-an-id", 1)),
         planned(lost, Place("file", str(tmp_path / "gone.env")), Place("git", "x", str(tmp_path / "nope"), commit),
                 Place("git", "x", "", commit), Place("image", "img!x")),
     ])  # fmt: skip

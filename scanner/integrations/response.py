@@ -74,11 +74,12 @@ def make_sink(config: Config, environ: Mapping[str, str], http: HttpClient) -> S
     try:
         from scanner.respond import sinks  # type: ignore[attr-defined,unused-ignore]
 
-        made: Sink = sinks.make_sink(sink, environ, http)
+        factory = sinks.make_sink
     except (ImportError, AttributeError):
         raise ConfigError(
             f"{config.respond.source}: respond/sink: kind {sink.get('kind')!r}: no sink is available in this build"
         ) from None
+    made: Sink = factory(sink, environ, http)
     return made
 
 
@@ -159,10 +160,10 @@ def _revisions(root: str, commits: Sequence[str]) -> str:
 
     try:
         repo = open_repository(root)
-        present = [c for c in commits if _has(repo, c)]
-        parents = {str(p) for c in present for p in repo[c].parent_ids} - set(present)
-    except Exception:  # a repository that is gone or damaged: nothing to rescan there
+    except InputError:  # a repository that is gone: nothing to rescan there
         return ""
+    present = [c for c in commits if _has(repo, c)]
+    parents = {str(p) for c in present for p in repo[c].parent_ids} - set(present)
     if not present:
         return ""
     # The first commit twice: a list with a space is a revision list, even for one root commit (``C`` alone
@@ -171,8 +172,9 @@ def _revisions(root: str, commits: Sequence[str]) -> str:
 
 
 def _has(repo: Any, commit: str) -> bool:
+    """Whether ``commit`` is a commit of ``repo`` (not a malformed id, a missing object, a blob)."""
     try:
-        return repo.get(commit) is not None
+        return getattr(repo.get(commit), "type_str", "") == "commit"
     except ValueError:
         return False
 
