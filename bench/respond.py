@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Leak response figures (issue #12): time from ``leakstop scan --respond --execute`` starting on a small repository
 with a leaked GitHub token to the revoke call on a loopback GitHub API (target ≤ 2 s), and the outbox chaos run
-(100 SIGKILLs while draining: actions lost, actions repeated).
+(100 SIGKILLs while draining: actions lost, actions repeated), and ``leakstop audit verify`` on a 100,000-record
+log (target ≤ 2 s).
 
 Usage::
 
@@ -155,6 +156,28 @@ def chaos(where: Path, kills: int) -> dict[str, Any]:
             "calls": len(api.calls), "seconds": round(elapsed, 2)}  # fmt: skip
 
 
+def audit_verify(where: Path, lines: int = 100_000) -> float:
+    """Seconds ``leakstop audit verify`` takes on a log of ``lines`` records (written here, as ``append`` would)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from scanner.respond.audit_log import GENESIS, canonical, head_path, record_hash
+
+    log, prev, out = where / "audit.jsonl", GENESIS, []
+    for seq in range(1, lines + 1):
+        doc: dict[str, Any] = {
+            "version": 1, "seq": seq, "time": "2026-12-05T19:00:00+00:00", "actor": "ci", "action": "respond",
+            "repository": "/srv/app", "refs": [], "commits": ["c" * 40], "reason": "revoke github-pat credential",
+            "findings": [{"rule": "github-pat", "fingerprint": f"{seq:040x}"}], "prev": prev, "subject": f"{seq:024x}",
+            "provider": "github", "outcome": "done", "secrets": [f"{seq:040x}"],
+        }  # fmt: skip
+        doc["hash"] = prev = record_hash(doc)
+        out.append(canonical(doc))
+    log.write_bytes(b"\n".join(out) + b"\n")
+    head_path(log).write_bytes(canonical({"seq": lines, "hash": prev}) + b"\n")
+    start = time.monotonic()
+    subprocess.run([str(LEAKSTOP), "audit", "verify", str(log)], check=True, capture_output=True)
+    return time.monotonic() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -174,6 +197,7 @@ def main() -> int:
             for key in ("received", "answered", "exited")
         }
         result["chaos"] = chaos(Path(tmp), args.kills)
+        result["audit_verify_100k"] = round(audit_verify(Path(tmp)), 3)
     for key in TIMES:
         median, most = result[key]["median"], result[key]["max"]
         print(f"scan --respond --execute → revoke {key:<9} median {median:.3f} s, max {most:.3f} s")
@@ -181,6 +205,7 @@ def main() -> int:
     print(f"chaos: {c['killed']} kills over {c['runs']} runs, {c['actions']} actions, {c['calls']} calls,")
     print(f"       {c['interrupted_attempts']} attempts cut off: {c['lost']} lost, {c['repeated']} repeated"
           f" ({c['seconds']} s)")  # fmt: skip
+    print(f"audit verify, 100,000 records: {result['audit_verify_100k']:.2f} s (the whole command)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

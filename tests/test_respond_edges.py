@@ -140,3 +140,19 @@ def test_drain_with_nothing_to_do(tmp_path: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("respond", "--drain", "--no-config", "--outbox", outbox, tmp_path)
     assert code == 0 and "nothing to do" in err
     assert not os.path.exists(outbox)
+
+
+def test_audit_verify_reads_a_line_written_by_another_encoder(tmp_path: Path) -> None:
+    """A record re-encoded with spaces (another tool appended it) is checked against its JSON, not its bytes."""
+    import json as jsonlib
+
+    from scanner.respond.audit_log import AuditRecord, append, verify
+
+    log = tmp_path / "audit.jsonl"
+    append(log, AuditRecord("respond", "me", "repo", subject="a"))
+    doc = jsonlib.loads(log.read_text())
+    log.write_text(jsonlib.dumps(doc, indent=None, separators=(", ", ": ")) + "\n")
+    assert verify(log).ok
+    doc["actor"] = "someone else"
+    log.write_text(jsonlib.dumps(doc) + "\n")
+    assert verify(log).problem == "edited: its content does not match its hash"
