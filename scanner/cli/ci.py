@@ -125,7 +125,8 @@ def _respond(result: ScanResult, config: Config, root: str, environ: Mapping[str
 
     where = default_where(config, root, environ)
     mode: Mode = "execute" if config.respond.on_ci == "execute" else "enqueue"
-    respond(result, config, environ, where, mode, lambda line: print(line, file=sys.stderr), root, quiet=True)
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    respond(result, config, environ, where, mode, say, root, wait=30.0, quiet=True)
 
 
 def _request(

@@ -227,7 +227,7 @@ def _respond(
         outbox = Outbox(where.outbox)
         outbox.enqueue(plan.actions)
         if mode == "enqueue":
-            return plan, Summary(outbox.states() if result is None else _only(outbox, plan))
+            return plan, Summary(_only(outbox, plan))
         states = outbox.states()
         rotates = any(s.action.kind is ActionKind.ROTATE and not s.final for s in states.values())
         executor = Executor(

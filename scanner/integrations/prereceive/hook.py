@@ -40,6 +40,7 @@ from scanner.sources.git.repo import git_environment, in_own_store
 
 DEFAULT_BUDGET = 4.0
 WRAP_UP = 0.25  # seconds of the budget kept for stopping the workers, the message and the audit record
+RESPONSE_WAIT = 120.0  # seconds a detached response waits for retries: its secrets are gone once it exits
 UNREADABLE = frozenset({"missing-object", "corrupt-object"})  # issues that mean the push was not read whole
 
 
@@ -193,7 +194,7 @@ class PreReceive:
         where = dataclasses.replace(where, actor=self.env.actor, repository=self.env.repository)
 
         def act(say: Callable[[str], None]) -> None:
-            respond(result, self.config, self.environ, where, mode, say, self.env.git_dir, quiet=True)
+            respond(result, self.config, self.environ, where, mode, say, self.env.git_dir, RESPONSE_WAIT, quiet=True)
 
         if mode == "enqueue":
             act(lambda line: messages.write(self.out, [line], self.env.gitlab, error=False))
