@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
 
 from scanner.models import Secret
 from scanner.respond.awsclient import error_outcome
@@ -347,24 +347,145 @@ def test_aws_down_is_retry(aws: Aws) -> None:
     assert getattr(caught.value, "retryable", None) is True
 
 
-def test_credentials_aws_refuses_are_failed(tokens: TokenFactory) -> None:
-    """A second moto server that checks requests after the first four (the user, the keys) are made."""
-    process, endpoint = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
+@dataclass
+class Checked:
+    """A second moto server that checks every request after its first three (an admin allowed everything)."""
+
+    endpoint: str
+    admin: Any
+
+    def user_with_key(self, name: str, deny: tuple[str, ...] = ("*",)) -> dict[str, str]:
+        """A user whose policy allows everything but ``deny``; its key as our environment."""
+        self.admin.create_user(UserName=name)
+        statements = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        statements.append({"Effect": "Deny", "Action": list(deny), "Resource": "*"})
+        document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        self.admin.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=document)
+        made = self.admin.create_access_key(UserName=name)["AccessKey"]
+        return {"AWS_ACCESS_KEY_ID": made["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": made["SecretAccessKey"]}
+
+    def provider(self, env: Mapping[str, str], sink: Sink | None = None, **settings: Any) -> Any:
+        context = ProviderContext("aws-iam", HttpClient(), env, {"endpoint_url": self.endpoint, **settings}, sink=sink)
+        return make_provider(context)
+
+    def keys(self, user: str) -> dict[str, str]:
+        return {k["AccessKeyId"]: k["Status"] for k in self.admin.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+
+
+@pytest.fixture(scope="module")
+def checked() -> Iterator[Checked]:
+    process, endpoint = start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
     try:
-        admin = our_credentials(tokens)
-        kw = {"aws_access_key_id": admin["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": admin["AWS_SECRET_ACCESS_KEY"]}
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **kw)
-        iam.create_user(UserName="leaky")
-        leaked = iam.create_access_key(UserName="leaky")["AccessKey"]["AccessKeyId"]
-        iam.create_user(UserName="responder")  # no policy: may do nothing
-        ours = iam.create_access_key(UserName="responder")["AccessKey"]
-        env = {"AWS_ACCESS_KEY_ID": ours["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": ours["SecretAccessKey"]}
-        context = ProviderContext("aws-iam", HttpClient(), env, {"endpoint_url": endpoint})
-        credential = Credential("aws-access-key-id", "sid", Secret(leaked))
-        result = one(make_provider(context), ActionKind.REVOKE, credential)
-        assert result.outcome is Outcome.FAILED and "our credentials were refused" in result.detail
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **our_keywords(TokenFactory()))
+        iam.create_user(UserName="admin")
+        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=document)
+        made = iam.create_access_key(UserName="admin")["AccessKey"]
+        keywords = {"aws_access_key_id": made["AccessKeyId"], "aws_secret_access_key": made["SecretAccessKey"]}
+        yield Checked(endpoint, boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **keywords))
     finally:
         stop(process)
+
+
+def our_keywords(tokens: TokenFactory) -> dict[str, str]:
+    ours = our_credentials(tokens)
+    return {"aws_access_key_id": ours["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": ours["AWS_SECRET_ACCESS_KEY"]}
+
+
+def leaked_key(checked: Checked) -> tuple[str, Credential]:
+    user = f"leaky-{uuid.uuid4().hex[:8]}"
+    checked.admin.create_user(UserName=user)
+    made = checked.admin.create_access_key(UserName=user)["AccessKey"]
+    related = {"aws-secret-access-key": Secret(made["SecretAccessKey"])}
+    return user, Credential("aws-access-key-id", "sid", Secret(made["AccessKeyId"]), related)
+
+
+def test_credentials_aws_refuses_are_failed(checked: Checked) -> None:
+    ours = checked.user_with_key(f"nobody-{uuid.uuid4().hex[:8]}")  # may do nothing
+    _, leaked = leaked_key(checked)
+    result = one(checked.provider(ours), ActionKind.REVOKE, leaked)
+    assert result.outcome is Outcome.FAILED and "AccessDenied: our credentials were refused" in result.detail
+
+
+def test_a_deleted_key_refused_by_sts_is_looked_up_instead(checked: Checked) -> None:
+    ours = checked.user_with_key(f"responder-{uuid.uuid4().hex[:8]}", ("iam:CreateUser",))
+    user, leaked = leaked_key(checked)
+    checked.admin.delete_access_key(UserName=user, AccessKeyId=leaked.secret.reveal())
+    result = one(checked.provider(ours, identify="caller-identity"), ActionKind.REVOKE, leaked)
+    assert result.outcome is Outcome.ALREADY_DONE and "GetAccessKeyLastUsed" in result.detail
+
+
+def test_a_deactivation_refused_after_the_hand_over_says_what_is_left(
+    checked: Checked, http_server: ServerFactory
+) -> None:
+    ours = checked.user_with_key(f"responder-{uuid.uuid4().hex[:8]}", ("iam:UpdateAccessKey",))
+    user, leaked = leaked_key(checked)
+    receiver = http_server()
+    receiver.route("POST", "/hook", Reply(200))
+    sink = make_sink(
+        {"type": "webhook", "url": receiver.url("/hook")}, {"LEAKSTOP_WEBHOOK_SECRET": WEBHOOK_KEY}, HttpClient()
+    )
+    provider = checked.provider(ours, sink)
+    first = one(provider, ActionKind.ROTATE, leaked)
+    result = one(provider, ActionKind.ROTATE, Credential(leaked.rule_id, "sid", leaked.secret, progress=first.progress))
+    assert result.outcome is Outcome.FAILED and "handed over, leaked key still active" in result.detail
+    assert result.progress == f"delivered:{user}:{result.reference}" and len(receiver.requests) == 1
+    assert checked.keys(user) == {leaked.secret.reveal(): "Active", result.reference: "Active"}
+
+
+@pytest.mark.parametrize(
+    ("denied", "words"),
+    [
+        ("iam:CreateAccessKey", "CreateAccessKey: AWS AccessDenied"),
+        ("iam:DeleteAccessKey", "DeleteAccessKey: AWS AccessDenied"),
+    ],
+)
+def test_refused_create_and_delete_are_failed(checked: Checked, denied: str, words: str) -> None:
+    ours = checked.user_with_key(f"responder-{uuid.uuid4().hex[:8]}", (denied,))
+    user, leaked = leaked_key(checked)
+    if denied == "iam:DeleteAccessKey":  # an unrecorded replacement that cannot be retired
+        checked.admin.create_access_key(UserName=user)
+    sink = make_sink({"type": "secrets-manager", "endpoint_url": checked.endpoint}, ours, HttpClient())
+    progress = f"identified:{user}:"
+    result = one(
+        checked.provider(ours, sink),
+        ActionKind.ROTATE,
+        Credential(leaked.rule_id, "sid", leaked.secret, progress=progress),
+    )
+    assert result.outcome is Outcome.FAILED and words in result.detail
+
+
+def test_a_refused_session_deny_is_reported_not_fatal(checked: Checked) -> None:
+    ours = checked.user_with_key(f"responder-{uuid.uuid4().hex[:8]}", ("iam:PutUserPolicy",))
+    _, leaked = leaked_key(checked)
+    result = one(checked.provider(ours, revoke_sessions=True), ActionKind.REVOKE, leaked)
+    assert result.outcome is Outcome.DONE and "denying them failed" in result.detail
+
+
+def test_a_role_session_key_is_not_a_user_key(aws: Aws) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role = aws.iam.create_role(RoleName=f"r-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    sts = boto3.client("sts", endpoint_url=aws.endpoint, region_name="us-east-1", **aws.keyword())
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="leak-test")["Credentials"]
+    related = {"aws-secret-access-key": Secret(session["SecretAccessKey"])}
+    leaked = Credential("aws-access-key-id", "sid", Secret(session["AccessKeyId"]), related)
+    result = one(aws.provider(identify="caller-identity"), ActionKind.REVOKE, leaked)
+    assert result.outcome is Outcome.FAILED and "not an IAM user's key" in result.detail
+
+
+def test_our_credentials_can_come_from_a_profile(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    shared = tmp_path / "credentials"
+    shared.write_text(
+        f"[responder]\naws_access_key_id = {aws.ours['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {aws.ours['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    context = ProviderContext("aws-iam", HttpClient(), {"AWS_PROFILE": "responder"}, {"endpoint_url": aws.endpoint})
+    assert one(make_provider(context), ActionKind.REVOKE, aws.credential()).outcome is Outcome.DONE
 
 
 @pytest.mark.parametrize(
@@ -380,6 +501,13 @@ def test_credentials_aws_refuses_are_failed(tokens: TokenFactory) -> None:
 def test_aws_error_codes_map_to_outcomes(code: str, status: int, outcome: Outcome) -> None:
     error = ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
     assert error_outcome(error, "x").outcome is outcome
+
+
+def test_other_botocore_errors_are_failed() -> None:
+    assert "no AWS credentials of ours" in error_outcome(NoCredentialsError(), "x").detail
+    assert error_outcome(ParamValidationError(report="r"), "x") == ProviderResult(
+        Outcome.FAILED, "x: ParamValidationError"
+    )
 
 
 def test_unsupported_rules_kinds_and_progress(aws: Aws) -> None:

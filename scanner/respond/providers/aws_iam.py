@@ -53,8 +53,6 @@ class Progress:
     due: float = 0.0  # deactivated: when the leaked key may be deleted
 
     def text(self) -> str:
-        if not self.step:
-            return ""
         return ":".join([self.step, self.user, ",".join(self.keys), *([f"{self.due:.0f}"] if self.due else [])])
 
     @classmethod
@@ -166,8 +164,9 @@ class AwsIamProvider:
             key = credential.secret.reveal()
             self._call("UpdateAccessKey", self.iam.update_access_key, UserName=user, AccessKeyId=key, Status="Inactive")
         except _Stop as stop:
-            if stop.result.outcome is not Outcome.ALREADY_DONE:
-                return ProviderResult(stop.result.outcome, stop.result.detail, None, new_id, delivered.text())
+            if stop.result.outcome is not Outcome.ALREADY_DONE:  # a retry resumes here, with no new key
+                detail = f"{stop.result.detail}; replacement {new_id} handed over, leaked key still active"
+                return ProviderResult(stop.result.outcome, detail, stop.result.retry_after, new_id, delivered.text())
         due = self.context.clock() + self.overlap
         step = Progress("deactivated", user, (new_id,), due)
         handed = f"handed to {where}; " if where else ""
