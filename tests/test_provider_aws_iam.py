@@ -516,7 +516,8 @@ def test_unsupported_rules_kinds_and_progress(aws: Aws) -> None:
     assert not provider.supports(ActionKind.REVOKE, "github-pat")
     [result] = provider.act(ActionKind.REVOKE, [Credential("github-pat", "sid", Secret("x"))])
     assert result.outcome is Outcome.FAILED and "cannot revoke a github-pat" in result.detail
-    for progress in ("bogus:user:", "identified::", "deactivated:u:k:1:2"):
+    bad = ("bogus:user:", "identified::", "deactivated:u:k:1:2", "deactivated:u:k", "delivered:u:", "identified:u:k:1")
+    for progress in bad:
         assert one(provider, ActionKind.ROTATE, aws.credential(progress)).outcome is Outcome.FAILED
     assert Progress.parse(Progress("deactivated", "u", ("K",), 12.0).text()) == Progress(
         "deactivated", "u", ("K",), 12.0

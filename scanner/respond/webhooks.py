@@ -26,7 +26,7 @@ from typing import Any
 from scanner.errors import ConfigError
 from scanner.respond.model import Outcome, ProviderResult
 from scanner.respond.providers.base import MissingCredential, status_outcome, transport_outcome
-from scanner.transport import HttpClient, HttpError, TooManyRedirects
+from scanner.transport import HttpClient, HttpError, Response, TooManyRedirects
 
 SECRET_ENV = "LEAKSTOP_WEBHOOK_SECRET"  # whsec_… keys, separated by spaces
 DISABLED = "endpoint-disabled"  # the progress of a result whose endpoint answered 410 Gone
@@ -89,14 +89,15 @@ class WebhookSender:
             with self.http.request(
                 "POST", self.url, headers=headers, body=body, retry=False, max_size=ANSWER_CAP
             ) as response:
-                return answer(response.status, response, what, msg_id)
+                return answer(response, what, msg_id)
         except TooManyRedirects:
             return ProviderResult(Outcome.FAILED, f"{what}: the endpoint redirects (3xx); not followed")
         except HttpError as exc:
             return transport_outcome(exc, what)
 
 
-def answer(status: int, response: Any, what: str, msg_id: str) -> ProviderResult:
+def answer(response: Response, what: str, msg_id: str) -> ProviderResult:
+    status = response.status
     if 200 <= status < 300:
         return ProviderResult(Outcome.DONE, f"{what}: delivered (HTTP {status})", reference=msg_id)
     if status == 410:

@@ -59,10 +59,14 @@ class Progress:
     def parse(cls, text: str) -> Progress:
         if not text:
             return cls("")
-        step, user, keys, *due = text.split(":")
-        if step not in ("identified", "delivered", "deactivated") or not user or len(due) > 1:
+        step, user, listed, *due = text.split(":")
+        keys = tuple(k for k in listed.split(",") if k)
+        later = step in ("delivered", "deactivated")
+        if step not in ("identified", "delivered", "deactivated") or not user or (later and len(keys) != 1):
             raise ValueError(text)
-        return cls(step, user, tuple(k for k in keys.split(",") if k), float(due[0]) if due else 0.0)
+        if len(due) != (step == "deactivated"):
+            raise ValueError(text)
+        return cls(step, user, keys, float(due[0]) if due else 0.0)
 
 
 class _Stop(Exception):
@@ -130,7 +134,7 @@ class AwsIamProvider:
         if progress.step == "identified":
             return self._replace(credential, progress)
         user, via = self._identify(credential)
-        others = [k for k in self._leaked_status(user, credential.secret.reveal(), "rotate") if k]
+        others = self._leaked_status(user, credential.secret.reveal(), "rotate")
         step = Progress("identified", user, tuple(others))
         return ProviderResult(Outcome.RETRY, f"aws-iam: user {user} ({via}); replacement next", 0.0, "", step.text())
 
