@@ -30,7 +30,8 @@ class Credential:
     """A leaked credential, as a provider receives it. Never stored, never logged: ``Secret`` hides its value.
 
     ``related`` holds values found in the same place that the provider may need, by rule id (the AWS secret
-    access key next to its key id). ``location`` is where it was found, for messages (no secret in it).
+    access key next to its key id). ``location`` is where it was found, for messages (no secret in it);
+    ``findings`` the ids of the findings that found it (the webhook sends them).
     """
 
     rule_id: str
@@ -39,6 +40,7 @@ class Credential:
     related: Mapping[str, Secret] = field(default_factory=dict)
     location: str = ""
     progress: str = ""  # the ``progress`` the provider's last attempt at this action recorded ("" = none yet)
+    findings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

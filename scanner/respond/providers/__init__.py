@@ -33,7 +33,8 @@ PROVIDERS: dict[str, ProviderEntry] = {
         ActionKind.REVOKE,
     ),
     "gitlab": ProviderEntry("gitlab", ("gitlab-pat", "gitlab-pat-routable"), ActionKind.REVOKE),
-    "aws-iam": ProviderEntry("aws_iam", ("aws-access-key-id",), ActionKind.ROTATE),
+    # Revoke by default: deactivating is reversible; rotating needs a sink (respond.sink) the policy names.
+    "aws-iam": ProviderEntry("aws_iam", ("aws-access-key-id",), ActionKind.REVOKE),
     "slack": ProviderEntry("slack", ("slack-bot-token", "slack-user-token", "slack-app-token"), ActionKind.REVOKE),
     "webhook": ProviderEntry("webhook", (), ActionKind.NOTIFY),
 }
