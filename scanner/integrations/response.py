@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from scanner.errors import ConfigError, InputError, LeakstopError
+from scanner.errors import InputError, LeakstopError
 from scanner.httpsettings import HttpSettings
 from scanner.models import ScanResult
 from scanner.policy.config import Config
+from scanner.respond import sinks
 from scanner.respond.audit_log import AuditRecord, append
 from scanner.respond.executor import Executor, Rescan, Summary
 from scanner.respond.model import ActionKind, Credential
@@ -67,20 +68,9 @@ def response_http(environ: Mapping[str, str]) -> HttpClient:
 
 
 def make_sink(config: Config, environ: Mapping[str, str], http: HttpClient) -> Sink | None:
-    """The configured sink for rotations (``respond.sink``), from ``scanner.respond.sinks``; None when none is set."""
+    """The configured sink for rotations (``respond.sink``); None when none is set."""
     sink = config.respond.sink
-    if sink is None:
-        return None
-    try:
-        from scanner.respond import sinks  # type: ignore[attr-defined,unused-ignore]
-
-        factory = sinks.make_sink
-    except (ImportError, AttributeError):
-        raise ConfigError(
-            f"{config.respond.source}: respond/sink: kind {sink.get('kind')!r}: no sink is available in this build"
-        ) from None
-    made: Sink = factory(sink, environ, http)
-    return made
+    return None if sink is None else sinks.make_sink(sink, environ, http)
 
 
 class Providers:

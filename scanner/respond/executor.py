@@ -158,7 +158,8 @@ class Executor:
                     self.outbox.needs_rescan(state.action.id, detail)
                     self.say(f"leakstop respond: {self._label(state.action)}: needs a rescan: {detail}")
                 continue
-            ready.append((state, dataclasses.replace(credential, progress=state.progress)))
+            findings = tuple(p.finding_id for p in state.action.places if p.finding_id)
+            ready.append((state, dataclasses.replace(credential, progress=state.progress, findings=findings)))
         return ready
 
     def _attempt(self, provider: Provider, kind: ActionKind, batch: Sequence[tuple[ActionState, Credential]]) -> None:
