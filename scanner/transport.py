@@ -5,11 +5,11 @@
         data = response.read()
 
 One urllib3 pool per origin (keep-alive), one proxy manager per proxy URL. Redirects are followed here, not by
-urllib3, so credentials (``auth``, Authorization, Proxy-Authorization, Cookie) go only to the starting origin: the
-first hop to another scheme, host or port drops them for the rest of the chain (https→http included). 429 and
-500/502/503/504 are retried with exponential backoff and jitter, honouring ``Retry-After``, as are connection
-failures (always before anything was sent, afterwards for idempotent methods only); count and total sleep are
-bounded, and the last response is returned as it is. Bodies are capped (``max_size``), also while streaming.
+urllib3, so credentials (``auth``, the ``CREDENTIAL_HEADERS``) go only to the starting origin: the first hop to
+another scheme, host or port drops them for the rest of the chain (https→http included). 429 and 500/502/503/504 are
+retried with exponential backoff and jitter, honouring ``Retry-After``, as are connection failures (always before
+anything was sent, afterwards for idempotent methods only); count and total sleep are bounded, and the last response
+is returned as it is. Bodies are capped (``max_size``), also while streaming.
 
 Exceptions (each one line: the method, the URL without userinfo or query, and the status or the network reason;
 never a credential)::
@@ -59,7 +59,7 @@ __all__ = [
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+CREDENTIAL_HEADERS = frozenset("authorization proxy-authorization cookie x-api-key private-token npm-otp".split())
 MAX_BACKOFF = 10.0
 DRAIN_LIMIT = 64 * 1024  # unread body left on close: read off to keep the connection, or the connection is closed
 CHUNK = 64 * 1024
