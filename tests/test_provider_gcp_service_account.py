@@ -366,3 +366,32 @@ def test_other_rules_and_kinds_are_refused_without_a_request(
     assert api.requests == []
     assert provider_for_rule(RULE) == "gcp-service-account"
     assert PROVIDERS["gcp-service-account"].action is ActionKind.REVOKE
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"gcp-service-account": {"project": PROJECT, "revoke": "delete", "token_env": "CI_TOKEN"}}, None),
+        ({"gcp-service-account": {"service_accounts": ["ci@acme-4821.iam.gserviceaccount.com"]}}, None),
+        ({"npm": {"registry": "https://npm.example.com/registry", "probe": False}}, None),
+        ({"anthropic": {"api_url": "https://api.anthropic.com", "workspace_id": "wrkspc_1"}}, None),
+        ({"gcp-service-account": {"revoke": "rotate"}}, "providers/gcp-service-account/revoke"),
+        (
+            {"gcp-service-account": {"service_accounts": ["x/../y@z"]}},
+            "providers/gcp-service-account/service_accounts/0",
+        ),
+        ({"gcp-service-account": {"project": "p?x=1"}}, "providers/gcp-service-account/project"),
+        ({"npm": {"registry": "file:///etc"}}, "providers/npm/registry"),
+        ({"anthropic": {"admin_key": "keys come from the environment only"}}, "providers/anthropic"),
+    ],
+)
+def test_the_settings_in_the_policy_schema(tmp_path: Path, settings: dict[str, object], error: str | None) -> None:
+    from scanner.policy.validate import validated_doc
+
+    config = tmp_path / ".leakstop.yaml"
+    config.write_text(yaml.safe_dump({"respond": {"providers": settings}}))
+    if error is None:
+        assert validated_doc(config)["respond"]["providers"] == settings
+    else:
+        with pytest.raises(ConfigError, match=f"respond/{re.escape(error)}"):
+            validated_doc(config)
