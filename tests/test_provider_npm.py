@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from httpserver import LoopbackServer, Reply, Request, ServerFactory
 from provider_api import TIMEOUT, carries, leaked, ok, provider, redirect
@@ -101,13 +103,34 @@ def test_a_live_token_of_another_account_is_not_ours_to_revoke(
 ) -> None:
     api = http_server()
     registry(api, [])
-    api.route("GET", "/-/whoami", ok({"username": "someone-else"}))
+    api.route("GET", "/-/whoami", who(ours, mine="alice", theirs="someone-else"))
     npm = provider("npm", ours, {"registry": api.url()})
 
     [result] = npm.act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
 
     assert result.outcome is Outcome.FAILED
     assert "not owned by this account" in result.detail and "someone-else" in result.detail
+
+
+def who(ours: dict[str, str], mine: str, theirs: str) -> Callable[[Request], Reply]:
+    """``/-/whoami``: ``mine`` for our token, ``theirs`` for any other."""
+    return lambda request: ok(
+        {"username": mine if request.headers["authorization"] == f"Bearer {ours['LEAKSTOP_NPM_TOKEN']}" else theirs}
+    )
+
+
+def test_a_revoked_token_still_accepted_for_a_while_is_already_done(
+    http_server: ServerFactory, tokens: TokenFactory, ours: dict[str, str]
+) -> None:
+    """npm documents a delay of up to an hour: unlisted, yet accepted as our own account, means revoked."""
+    api = http_server()
+    registry(api, [])
+    api.route("GET", "/-/whoami", who(ours, mine="alice", theirs="alice"))
+
+    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
+
+    assert result.outcome is Outcome.ALREADY_DONE and "up to an hour" in result.detail
+    assert [r.path for r in api.requests] == [TOKENS, "/-/whoami", "/-/whoami"]
 
 
 @pytest.mark.parametrize("answer", [ok({"name": None}), Reply(200, b"<html>hi</html>")])

@@ -13,12 +13,13 @@ Revoke. ``DELETE /-/npm/v1/tokens/token/{key}`` with our token ($LEAKSTOP_NPM_TO
 account that requires two-factor authentication for writes answers 401 with ``WWW-Authenticate: OTP``; the
 one-time code then comes from $LEAKSTOP_NPM_OTP (sent as the ``npm-otp`` header).
 
-Not listed. The docs say the list shows the account's *active* tokens and a revoked token is removed at once,
-but a live token of another account is not listed either, so absence alone proves nothing. An unlisted token
-is therefore asked about with itself, by a read (``GET /-/whoami``): 401 means the registry no longer accepts
-it (``ALREADY_DONE``: revoked, by us on an earlier attempt or by someone else, or expired); 200 means it is
-live and belongs to another account (``FAILED``, naming it). ``probe: false`` never sends the leaked token
-anywhere: an unlisted token is then ``FAILED`` "not owned by this account".
+Not listed. The docs say the list shows the account's *active* tokens and a revoked token is removed at once, but
+a live token of another account is not listed either, so absence alone proves nothing. An unlisted token is
+therefore asked about with itself, by a read (``GET /-/whoami``): 401 means the registry no longer accepts it
+(``ALREADY_DONE``: revoked, by us on an earlier attempt or by someone else, or expired); 200 for our own account
+means it was revoked but is still accepted (npm documents a delay of up to an hour: ``ALREADY_DONE``); 200 for
+another account means it is live and not ours to revoke (``FAILED``, naming it). ``probe: false`` never sends the
+leaked token anywhere: an unlisted token is then ``FAILED`` "not owned by this account".
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ class NpmProvider:
             return ProviderResult(
                 Outcome.ALREADY_DONE, "npm: not in the account's token list and refused by the registry (revoked)"
             )
-        user = answer.data.get("username") if isinstance(answer.data, dict) else None
-        if not isinstance(user, str) or not user:
-            raise failed(f"{what}: unexpected answer (no username)")
+        user = _username(answer, what)
+        if user == _username(self._call("GET", f"{self.registry}/-/whoami", "npm: who we are"), "npm: who we are"):
+            return ProviderResult(
+                Outcome.ALREADY_DONE, "npm: revoked (not listed); the registry may accept it for up to an hour more"
+            )
         raise failed(f"npm: not owned by this account: the token is live and belongs to npm user {user!r}")
 
     def _call(self, method: str, url: str, what: str, passthrough: tuple[int, ...] = ()) -> Answer:
@@ -126,6 +129,13 @@ class NpmProvider:
         if "ipaddress" in asked:
             return f"{what}: HTTP 401: npm does not accept our token from this IP address"
         return f"{what}: HTTP 401: our credential was rejected"
+
+
+def _username(answer: Answer, what: str) -> str:
+    user = answer.data.get("username") if isinstance(answer.data, dict) else None
+    if not isinstance(user, str) or not user:
+        raise failed(f"{what}: unexpected answer (no username)")
+    return user
 
 
 def make(context: ProviderContext) -> NpmProvider:
