@@ -9,7 +9,7 @@ from httpserver import LoopbackServer, Reply, Request, ServerFactory
 from provider_api import TIMEOUT, carries, leaked, ok, provider, redirect
 from tokens import TokenFactory
 
-from scanner.respond.model import ActionKind, Outcome
+from scanner.respond.model import ActionKind, Outcome, ProviderResult
 from scanner.respond.providers import PROVIDERS, provider_for_rule
 from scanner.respond.providers.base import MissingCredential
 
@@ -54,6 +54,12 @@ def organization(server: LoopbackServer, *pages: list[dict[str, object]]) -> Non
         )
 
     server.route("GET", KEYS, page)
+
+
+def deactivate(api: LoopbackServer, ours: dict[str, str], value: str) -> ProviderResult:
+    """One leaked key through the provider pointed at ``api``."""
+    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    return result
 
 
 def deactivated(request: Request) -> Reply:
@@ -106,7 +112,7 @@ def test_a_key_no_longer_active_is_already_done(
     value = tokens.anthropic()
     organization(api, [api_key(tokens, value, status)])
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = deactivate(api, ours, value)
 
     assert result.outcome is Outcome.ALREADY_DONE and status in result.detail
     assert [r.method for r in api.requests] == ["GET"]
@@ -121,7 +127,7 @@ def test_a_key_gone_before_the_update_is_already_done(
     organization(api, [target])
     api.route("POST", f"{KEYS}/{target['id']}", Reply(404, b'{"type":"error","error":{"type":"not_found_error"}}'))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = deactivate(api, ours, value)
 
     assert result.outcome is Outcome.ALREADY_DONE
 
@@ -134,7 +140,7 @@ def test_several_keys_with_the_same_hint_are_ambiguous(
     twin = value[:16] + tokens.anthropic()[16:-4] + value[-4:]
     organization(api, [api_key(tokens, value), api_key(tokens, twin)])
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = deactivate(api, ours, value)
 
     assert result.outcome is Outcome.FAILED and "ambiguous" in result.detail
     assert [r.method for r in api.requests] == ["GET"]
@@ -146,9 +152,7 @@ def test_a_key_of_another_organization_fails(
     api = http_server()
     organization(api, [api_key(tokens, tokens.anthropic())], [])
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome is Outcome.FAILED and "no API key of this organization" in result.detail
 
@@ -160,9 +164,7 @@ def test_our_admin_key_rejected_fails(
     api = http_server()
     api.route("GET", KEYS, Reply(status, b'{"type":"error","error":{"type":"authentication_error"}}'))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome is Outcome.FAILED and "our credential was rejected" in result.detail
 
@@ -176,7 +178,7 @@ def test_rate_limited_is_retried_after_the_api_says(
     organization(api, [target])
     api.route("POST", f"{KEYS}/{target['id']}", Reply(429, b"{}", {"Retry-After": "30"}))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = deactivate(api, ours, value)
 
     assert (result.outcome, result.retry_after) == (Outcome.RETRY, 30.0)
 
@@ -188,9 +190,7 @@ def test_an_overloaded_api_is_retried(
     api = http_server()
     api.route("GET", KEYS, Reply(status, b'{"type":"error","error":{"type":"overloaded_error"}}'))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert (result.outcome, result.retry_after) == (Outcome.RETRY, None)
 
@@ -199,9 +199,7 @@ def test_a_timeout_is_retried_later(http_server: ServerFactory, tokens: TokenFac
     api = http_server()
     api.route("GET", KEYS, Reply(200, b"{}", delay=TIMEOUT * 4))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome is Outcome.RETRY and "timed out" in result.detail
 
@@ -223,9 +221,7 @@ def test_a_garbage_listing_fails(
     api = http_server()
     api.route("GET", KEYS, answer)
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome in (Outcome.FAILED, Outcome.RETRY) and "list API keys" in result.detail
     assert result.outcome is (Outcome.RETRY if answer.truncate else Outcome.FAILED)
@@ -245,7 +241,7 @@ def test_an_answer_that_does_not_show_the_key_inactive_fails(
     if update is not None:
         api.route("POST", f"{KEYS}/{target['id']}", update)
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = deactivate(api, ours, value)
 
     assert result.outcome is Outcome.FAILED
     assert [r.method for r in api.requests] == (["GET", "POST"] if update else ["GET"])
@@ -257,9 +253,7 @@ def test_a_registry_that_never_stops_paging_fails(
     api = http_server()
     api.route("GET", KEYS, ok({"data": [], "has_more": True, "last_id": "apikey_same"}))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome is Outcome.FAILED and "pages" in result.detail
 
@@ -270,9 +264,7 @@ def test_the_admin_key_does_not_follow_a_redirect_to_another_host(
     api, elsewhere = http_server(), http_server()
     api.route("GET", KEYS, redirect(elsewhere, KEYS))
 
-    [result] = provider("anthropic", ours, {"api_url": api.url()}).act(
-        ActionKind.REVOKE, [leaked(RULE, tokens.anthropic())]
-    )
+    result = deactivate(api, ours, tokens.anthropic())
 
     assert result.outcome is Outcome.FAILED
     assert api.requests[0].headers["x-api-key"] == ours["LEAKSTOP_ANTHROPIC_ADMIN_KEY"]

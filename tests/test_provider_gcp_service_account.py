@@ -16,7 +16,7 @@ from provider_api import TIMEOUT, carries, leaked, ok, provider, redirect
 from tokens import TokenFactory
 
 from scanner.errors import ConfigError
-from scanner.respond.model import ActionKind, Outcome
+from scanner.respond.model import ActionKind, Outcome, ProviderResult
 from scanner.respond.providers import PROVIDERS, provider_for_rule
 from scanner.respond.providers.base import MissingCredential
 
@@ -89,6 +89,13 @@ def world(server: LoopbackServer, keypairs: list[tuple[str, bytes]], disabled: b
     return f"{account(f'b@{PROJECT}.iam.gserviceaccount.com')}/keys/3333"
 
 
+def revoke(api: LoopbackServer, ours: dict[str, str], value: str, **settings: object) -> ProviderResult:
+    """One leaked key through the provider pointed at ``api`` (project PROJECT unless ``settings`` say else)."""
+    gcp = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT, **settings})
+    [result] = gcp.act(ActionKind.REVOKE, [leaked(RULE, value)])
+    return result
+
+
 def test_disables_the_key_whose_public_key_matches(
     http_server: ServerFactory, keypairs: list[tuple[str, bytes]], ours: dict[str, str]
 ) -> None:
@@ -123,9 +130,7 @@ def test_the_rule_capture_from_a_key_file_is_what_the_provider_reads(
     api = http_server()
     world(api, keypairs)
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, capture.group(1))]
-    )
+    result = revoke(api, ours, capture.group(1))
 
     assert result.outcome is Outcome.DONE
 
@@ -150,9 +155,7 @@ def test_a_disabled_key_is_already_done(
     api = http_server()
     world(api, keypairs, disabled=True)
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.ALREADY_DONE and all(r.method == "GET" for r in api.requests)
 
@@ -167,9 +170,7 @@ def test_a_key_deleted_before_the_revoke_is_already_done(
     api.route("POST", f"/v1/{name}:disable", gone)
     api.route("DELETE", f"/v1/{name}", gone)
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT, "revoke": mode}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0], revoke=mode)
 
     assert result.outcome is Outcome.ALREADY_DONE
 
@@ -180,9 +181,7 @@ def test_a_key_of_no_listed_account_fails(
     api = http_server()
     iam(api, {f"a@{PROJECT}.iam.gserviceaccount.com": [("1111", keypairs[1][1], False)]})
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.FAILED and f"project {PROJECT}" in result.detail
 
@@ -211,9 +210,7 @@ def test_a_value_that_is_not_a_private_key_fails(
     world(api, keypairs)
     shaped = tokens.private_key_pem()  # the shape of a key, none of its structure
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, shaped)]
-    )
+    result = revoke(api, ours, shaped)
 
     assert result.outcome is Outcome.FAILED and "not a PEM private key" in result.detail
     assert all(r.method == "GET" for r in api.requests)
@@ -226,9 +223,7 @@ def test_our_token_rejected_fails(
     api = http_server()
     api.route("GET", f"/v1/projects/{PROJECT}/serviceAccounts", Reply(status, b'{"error":{"code":%d}}' % status))
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.FAILED and "our credential was rejected" in result.detail
 
@@ -242,9 +237,7 @@ def test_rate_limited_is_retried_after_google_says(
         "POST", f"/v1/{name}:disable", Reply(429, b'{"error":{"status":"RESOURCE_EXHAUSTED"}}', {"Retry-After": "12"})
     )
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert (result.outcome, result.retry_after) == (Outcome.RETRY, 12.0)
 
@@ -257,9 +250,7 @@ def test_a_timeout_is_retried_later(
     email = f"a@{PROJECT}.iam.gserviceaccount.com"
     api.route("GET", f"/v1/{account(email)}/keys", Reply(200, b"{}", delay=TIMEOUT * 4))
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.RETRY and "timed out" in result.detail
 
@@ -293,9 +284,7 @@ def test_a_garbage_answer_fails(
     }[path]
     api.route("GET", route, answer)
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.FAILED
     assert "unexpected answer" in result.detail or "not JSON" in result.detail
@@ -308,9 +297,7 @@ def test_a_listing_that_never_ends_fails(
     api = http_server()
     api.route("GET", f"/v1/projects/{PROJECT}/serviceAccounts", ok({"nextPageToken": "again"}))
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.FAILED and "pages" in result.detail
 
@@ -323,9 +310,7 @@ def test_the_token_does_not_follow_a_redirect_to_another_host(
     api.route("GET", path, redirect(elsewhere, path))
     elsewhere.route("GET", path, ok({}))
 
-    [result] = provider("gcp-service-account", ours, {"api_url": api.url(), "project": PROJECT}).act(
-        ActionKind.REVOKE, [leaked(RULE, keypairs[0][0])]
-    )
+    result = revoke(api, ours, keypairs[0][0])
 
     assert result.outcome is Outcome.FAILED  # the other host knows no keys: nothing matches
     assert api.requests[0].headers["authorization"].startswith("Bearer ya29.")

@@ -9,7 +9,7 @@ from httpserver import LoopbackServer, Reply, Request, ServerFactory
 from provider_api import TIMEOUT, carries, leaked, ok, provider, redirect
 from tokens import TokenFactory
 
-from scanner.respond.model import ActionKind, Outcome
+from scanner.respond.model import ActionKind, Outcome, ProviderResult
 from scanner.respond.providers import PROVIDERS, provider_for_rule
 from scanner.respond.providers.apicall import hint_matches
 from scanner.respond.providers.base import MissingCredential
@@ -40,6 +40,12 @@ def registry(server: LoopbackServer, *pages: list[dict[str, object]]) -> None:
         return ok({"objects": pages[number], "total": sum(map(len, pages)), "urls": {"next": "more" if more else ""}})
 
     server.route("GET", TOKENS, page)
+
+
+def revoke(api: LoopbackServer, ours: dict[str, str], value: str) -> ProviderResult:
+    """One leaked token through the provider pointed at ``api``."""
+    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    return result
 
 
 def test_revokes_the_listed_token_that_fits(
@@ -127,7 +133,7 @@ def test_a_revoked_token_still_accepted_for_a_while_is_already_done(
     registry(api, [])
     api.route("GET", "/-/whoami", who(ours, mine="alice", theirs="alice"))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
+    result = revoke(api, ours, tokens.npm())
 
     assert result.outcome is Outcome.ALREADY_DONE and "up to an hour" in result.detail
     assert [r.path for r in api.requests] == [TOKENS, "/-/whoami", "/-/whoami"]
@@ -170,7 +176,7 @@ def test_a_token_gone_between_list_and_revoke_is_already_done(
     registry(api, objects)
     api.route("DELETE", f"{TOKENS}/token/{objects[0]['key']}", Reply(404, b'{"error":"not found"}'))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = revoke(api, ours, value)
 
     assert result.outcome is Outcome.ALREADY_DONE
 
@@ -183,7 +189,7 @@ def test_two_tokens_fitting_the_redacted_form_are_ambiguous(
     twin = value[:8] + tokens.npm()[8:-4] + value[-4:]  # same redacted form, another token
     registry(api, listing(tokens, value, twin))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = revoke(api, ours, value)
 
     assert result.outcome is Outcome.FAILED and "ambiguous" in result.detail
     assert [r.method for r in api.requests] == ["GET"]
@@ -199,7 +205,7 @@ def test_the_one_time_password_comes_from_the_environment(
     wants_otp = Reply(401, b'{"error":"otp required"}', {"WWW-Authenticate": "OTP"})
     api.route("DELETE", f"{TOKENS}/token/{objects[0]['key']}", wants_otp)
 
-    [without] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    without = revoke(api, ours, value)
     with_otp = provider("npm", {**ours, "LEAKSTOP_NPM_OTP": "123456"}, {"registry": api.url()})
     [refused] = with_otp.act(ActionKind.REVOKE, [leaked(RULE, value)])
     api.route("DELETE", f"{TOKENS}/token/{objects[0]['key']}", Reply(200))
@@ -237,7 +243,7 @@ def test_rate_limited_is_retried_after_the_registry_says(
     api = http_server()
     api.route("GET", TOKENS, Reply(429, b"slow down", {"Retry-After": "7"}))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
+    result = revoke(api, ours, tokens.npm())
 
     assert (result.outcome, result.retry_after) == (Outcome.RETRY, 7.0)
     assert len(api.requests) == 1  # no retry inside: the outbox owns retries
@@ -250,7 +256,7 @@ def test_a_timeout_is_retried_later(http_server: ServerFactory, tokens: TokenFac
     registry(api, objects)
     api.route("DELETE", f"{TOKENS}/token/{objects[0]['key']}", Reply(200, delay=TIMEOUT * 4))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = revoke(api, ours, value)
 
     assert result.outcome is Outcome.RETRY and "timed out" in result.detail
 
@@ -271,7 +277,7 @@ def test_a_garbage_answer_fails(
     api = http_server()
     api.route("GET", TOKENS, answer)
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
+    result = revoke(api, ours, tokens.npm())
 
     assert result.outcome is Outcome.FAILED and "list tokens" in result.detail
 
@@ -282,7 +288,7 @@ def test_a_registry_that_never_stops_paging_fails(
     api = http_server()
     api.route("GET", TOKENS, ok({"objects": [], "urls": {"next": "again"}}))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, tokens.npm())])
+    result = revoke(api, ours, tokens.npm())
 
     assert result.outcome is Outcome.FAILED and "pages" in result.detail
 
@@ -334,7 +340,7 @@ def test_a_token_sharing_only_the_head_does_not_fit(
     registry(api, listing(tokens, cousin))
     api.route("GET", "/-/whoami", Reply(401, b"Unauthorized"))
 
-    [result] = provider("npm", ours, {"registry": api.url()}).act(ActionKind.REVOKE, [leaked(RULE, value)])
+    result = revoke(api, ours, value)
 
     assert result.outcome is Outcome.ALREADY_DONE and "DELETE" not in [r.method for r in api.requests]
 
