@@ -4,12 +4,11 @@
     with client.request("GET", url, auth="Bearer …") as response:
         data = response.read()
 
-One urllib3 pool per origin (keep-alive), one proxy manager per proxy URL. Redirects are followed here, not by
-urllib3, so credentials (``auth``, Authorization, Proxy-Authorization, Cookie) go only to the starting origin: the
-first hop to another scheme, host or port drops them for the rest of the chain (https→http included). 429 and
-500/502/503/504 are retried with exponential backoff and jitter, honouring ``Retry-After``, as are connection
-failures (always before anything was sent, afterwards for idempotent methods only); count and total sleep are
-bounded, and the last response is returned as it is. Bodies are capped (``max_size``), also while streaming.
+One urllib3 pool (keep-alive) per origin, one proxy manager per proxy URL. Redirects are followed here, so credentials
+(``auth``, ``CREDENTIAL_HEADERS``) go only to the starting origin: the first hop to another scheme, host or port drops
+them for the rest of the chain (https→http too). 429 and 500/502/503/504 are retried with jittered exponential backoff,
+honouring ``Retry-After``, as are connection failures (always before anything was sent, after it for idempotent
+methods); count and total sleep are bounded, the last response is returned. Bodies are capped (``max_size``).
 
 Exceptions (each one line: the method, the URL without userinfo or query, and the status or the network reason;
 never a credential)::
@@ -59,7 +58,8 @@ __all__ = [
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+API_KEY_HEADERS = frozenset({"x-api-key", "private-token", "npm-otp"})  # Anthropic, GitLab, npm's one-time password
+CREDENTIAL_HEADERS = API_KEY_HEADERS | {"authorization", "proxy-authorization", "cookie"}
 MAX_BACKOFF = 10.0
 DRAIN_LIMIT = 64 * 1024  # unread body left on close: read off to keep the connection, or the connection is closed
 CHUNK = 64 * 1024

@@ -217,6 +217,20 @@ def test_a_redirect_to_another_origin_drops_the_credentials_for_good(http_server
     assert sorted(seen) == sorted([("/start", token), ("/mid", ""), ("/end", "")])  # not even back at the origin
 
 
+def test_api_key_headers_are_credentials_too(http_server: ServerFactory) -> None:
+    """The providers' own credential headers (Anthropic, GitLab, npm's one-time password) stay at the origin."""
+    front, other = http_server(), http_server()
+    front.route("GET", "/keys", Reply(307, headers={"Location": other.url("/keys")}))
+    other.route("GET", "/keys", Reply(200, b"[]"))
+    sent = {"X-Api-Key": bearer(), "PRIVATE-TOKEN": bearer(), "npm-otp": "123456", "anthropic-version": "2023-06-01"}
+    http, _ = client()
+    assert http.get(front.url("/keys"), headers=sent).read() == b"[]"
+    assert {k: v for k, v in front.requests[0].headers.items() if k in {n.lower() for n in sent}} == {
+        name.lower(): value for name, value in sent.items()
+    }
+    assert {n.lower() for n in sent} & set(other.requests[0].headers) == {"anthropic-version"}
+
+
 def test_the_redirect_check_would_catch_a_forwarding_client(http_server: ServerFactory) -> None:
     """The same servers with urllib3's own redirects told to keep every header: the storage server does see the
     token, so the tests above would fail for a client that forwards it."""

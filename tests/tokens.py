@@ -109,3 +109,42 @@ class TokenFactory:
         body = base64.b64encode(self.rng.randbytes(size)).decode()
         lines = [body[i : i + 64] for i in range(0, len(body), 64)]
         return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----"
+
+    # Leak response (tests/test_provider_*.py).
+
+    def anthropic_hint(self, key: str) -> str:
+        """The Admin API's ``partial_key_hint`` of ``key``: ``sk-ant-api03-`` and 3 characters, ``...``, the last 4."""
+        return f"{key[:16]}...{key[-4:]}"
+
+    def npm_redacted(self, token: str) -> str:
+        """The registry's redacted form of an ``npm_`` token in its token list: the first 8 and last 4 characters."""
+        return f"{token[:8]}...{token[-4:]}"
+
+    @staticmethod
+    def rsa_key_and_certificate() -> tuple[str, bytes]:
+        """A fresh RSA private key (PKCS#8 PEM, as in a Google service-account key file) and a self-signed X.509
+        certificate of its public key (PEM, as the IAM API serves it with publicKeyType=TYPE_X509_PEM_FILE)."""
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leakstop test service account")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return pem, certificate.public_bytes(serialization.Encoding.PEM)

@@ -37,6 +37,11 @@ PROVIDERS: dict[str, ProviderEntry] = {
     "aws-iam": ProviderEntry("aws_iam", ("aws-access-key-id",), ActionKind.REVOKE),
     "slack": ProviderEntry("slack", ("slack-bot-token", "slack-user-token", "slack-app-token"), ActionKind.REVOKE),
     "webhook": ProviderEntry("webhook", (), ActionKind.NOTIFY),
+    "npm": ProviderEntry("npm", ("npm-access-token",), ActionKind.REVOKE),
+    "gcp-service-account": ProviderEntry(
+        "gcp_service_account", ("gcp-service-account-private-key",), ActionKind.REVOKE
+    ),
+    "anthropic": ProviderEntry("anthropic", ("anthropic-api-key",), ActionKind.REVOKE),
 }
 
 
