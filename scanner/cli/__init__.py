@@ -10,6 +10,8 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
     ci            ci.py         what a GitHub Actions or GitLab CI run brings (``scanner.integrations.ci``)
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
     hook          serverhook.py  pre-receive: server push protection (``scanner.integrations.prereceive``)
+    breakglass    breakglass.py  request, approve, list, revoke: one push through push protection, two people
+    audit         audit.py      verify, show: the hash-chained audit log
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import baseline, ci, config, hooks, rules, scan, serverhook
+from scanner.cli import audit, baseline, breakglass, ci, config, hooks, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
@@ -48,6 +50,8 @@ COMMANDS: dict[str, CommandGroup] = {
     "ci": ci,
     "install-hook": hooks,
     "hook": serverhook,
+    "breakglass": breakglass,
+    "audit": audit,
     "baseline": baseline,
     "config": config,
     "rules": rules,

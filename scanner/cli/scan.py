@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from scanner.cli.common import (
     add_config_options,
+    audit_decisions,
     engine,
     file_options,
     fingerprint_key,
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     request = scan_request(args, os.environ)
     with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
         result = run(dataclasses.replace(request, progress=advance))
+    audit_decisions(result, request.config, request.paths[0], os.environ)
     write_report(result, args)
     return EXIT_BLOCKED if result.blocked else EXIT_PASS
 
