@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.cli.common import os_user
 from scanner.errors import EXIT_PASS, ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -30,15 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TTL = "1h"
 _SPAN = re.compile(r"[1-9][0-9]*[mhd]")
-
-
-def os_user() -> str:
-    """The unix account this process runs as: what the operating system says, not what the environment claims."""
-    uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # no passwd entry (a container's arbitrary uid)
-        return f"uid {uid}"
 
 
 def _span(text: str) -> str:
@@ -78,11 +69,11 @@ def add_parser(subparsers: Subparsers) -> None:
         help="how long the token lives once approved (default 1h, at most the policy's max_ttl): 30m, 1h, 1d",
     )
     approve = steps.add_parser("approve", help="approve a request: prints its one-time token, once")
-    approve.add_argument("id", metavar="ID")
+    approve.add_argument("id", metavar="ID", help="the request's id (leakstop breakglass list)")
     listing = steps.add_parser("list", help="requests and their state (never a token)")
     listing.add_argument("--json", action="store_true", help="JSON lines")
     revoke = steps.add_parser("revoke", help="withdraw a request or an unused token")
-    revoke.add_argument("id", metavar="ID")
+    revoke.add_argument("id", metavar="ID", help="the request's id")
     for parser in (request, approve, listing, revoke):
         _common(parser)
 

@@ -105,7 +105,7 @@ def audit_decisions(result: ScanResult, config: Config, path: str, environ: Mapp
     from scanner.respond.audit_log import append
     from scanner.respond.records import bypass_records, exception_records
 
-    actor = next((environ[n] for n in ACTOR_VARIABLES if environ.get(n)), "") or _os_user()
+    actor = next((environ[n] for n in ACTOR_VARIABLES if environ.get(n)), "") or os_user()
     repository = next((environ[n] for n in REPOSITORY_VARIABLES if environ.get(n)), "") or os.path.abspath(path)
     records = bypass_records(result, actor, repository)
     records += exception_records(result, config.policy.exceptions, actor, repository)
@@ -118,7 +118,13 @@ ACTOR_VARIABLES = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN")
 REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "CI_PROJECT_PATH")
 
 
-def _os_user() -> str:
-    from scanner.cli.breakglass import os_user
+def os_user() -> str:
+    """The unix account this process runs as: what the operating system says, not what the environment claims."""
+    import os
+    import pwd
 
-    return os_user()
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry (a container's arbitrary uid)
+        return f"uid {uid}"
