@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gitrepo import isolate_git
 from helpers import MakeConfig, RunCli
-from prereceive_server import make_server, push
+from prereceive_server import make_server, push, seeded_clone
 from tokens import TokenFactory
 
 from scanner.respond.audit_log import AuditFinding, AuditRecord, append, canonical
@@ -137,9 +137,7 @@ def test_scan_and_the_hook_record_exceptions_that_applied_and_that_expired(
 
     isolate_git(monkeypatch, tmp_path / "home")
     server = make_server(tmp_path / "server.git")
-    work = server.repo.clone(tmp_path / "work")
-    work.commit("initial", {"README.md": "# app\n"})
-    assert push(work, "origin", "HEAD:refs/heads/main").returncode == 0
+    work = seeded_clone(server, tmp_path / "work")
     token = tokens.github_clean()
     work.commit("fixture", {"f.env": f"GITHUB_TOKEN={token}\n"})
     rejected = push(work, "origin", "HEAD:main")

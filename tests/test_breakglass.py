@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from gitrepo import Repo, isolate_git
-from prereceive_server import LEAKSTOP, Server, make_server, push, remote_lines
+from prereceive_server import LEAKSTOP, Server, make_server, push, remote_lines, seeded_clone
 from tokens import TokenFactory
 
 from scanner.cli import breakglass as glass_cli
@@ -53,11 +53,8 @@ def server(tmp_path: Path) -> Server:
 
 @pytest.fixture
 def work(server: Server, tmp_path: Path) -> Repo:
-    work = server.repo.clone(tmp_path / "work")
-    work.git("config", "commit.gpgsign", "false")
-    work.commit("initial", {"README.md": "# app\n"})
-    assert push(work, "origin", "HEAD:refs/heads/main").returncode == 0
-    return work
+    """A clone whose main branch (one clean commit) the server has."""
+    return seeded_clone(server, tmp_path / "work")
 
 
 def glass(server: Server, who: str, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -277,3 +274,28 @@ def test_break_glass_off_the_commands_and_bad_arguments(
     expected = "leakstop: push rejected: leakstop.breakglass: break-glass is not enabled on this server"
     assert remote_lines(proc)[0].startswith(expected)
     assert token_id("lsbg_whatever") == ""
+
+
+def test_a_token_gets_an_undecided_push_through_and_a_use_that_cannot_be_recorded_does_not_happen(
+    server: Server, work: Repo, tokens: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request_id, token = issued(server, capsys)
+    head = server.audit_log.with_name("audit.jsonl.head")
+    head.unlink()
+    head.mkdir()  # the audit log cannot be written: the use is rolled back, the push rejected
+    proc = secret_push(work, tokens, token)
+    said = remote_lines(proc)
+    assert proc.returncode != 0
+    assert any(
+        line.startswith("leakstop: break-glass refused: break-glass must be recorded and cannot be") for line in said
+    )
+    head.rmdir()
+    work.git("reset", "-q", "--hard", "origin/main")
+
+    server.configure(push_protection={"budget": "1ms", "breakglass": {"enabled": True}})
+    work.commit("change", {"a.py": "print('a')\n"})
+    undecided = push(work, "-o", f"leakstop.breakglass={token}", "origin", "HEAD:main")
+    assert undecided.returncode == 0, undecided.stderr
+    line = remote_lines(undecided)[0]
+    assert line.startswith(f"leakstop: push accepted through break-glass {request_id}") and "time budget" in line
+    assert actions(server)[-1] == "breakglass-use"

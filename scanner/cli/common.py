@@ -1,9 +1,11 @@
 """What several commands share: the config and file options they read, the output they open, sizes they parse,
-and the environment values every scan carries (the fingerprint key, the detection engine)."""
+the environment values every scan carries (the fingerprint key, the detection engine), who runs a command (the
+unix account), and the audit records a scan's bypasses and exceptions call for."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,14 +96,17 @@ def engine(environ: Mapping[str, str]) -> str:
     return environ.get("LEAKSTOP_ENGINE", "auto")
 
 
+# Who runs a scan and which repository, as the CI says; else the unix account and the scanned path.
+ACTOR_VARIABLES = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN")
+REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "CI_PROJECT_PATH")
+
+
 def audit_decisions(result: ScanResult, config: Config, path: str, environ: Mapping[str, str]) -> None:
     """Bypasses and exceptions the scan applied or refused, to the policy's ``audit_log`` when it names one
     (``InputError`` when they cannot be written: a bypass that cannot be recorded must not pass unseen)."""
     log = config.audit_log_path
     if not log:
         return
-    import os
-
     from scanner.respond.audit_log import append
     from scanner.respond.records import bypass_records, exception_records
 
@@ -113,14 +118,8 @@ def audit_decisions(result: ScanResult, config: Config, path: str, environ: Mapp
         append(Path(log), record)
 
 
-# Who runs a scan and which repository, as the CI says; else the unix account and the scanned path.
-ACTOR_VARIABLES = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN")
-REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "CI_PROJECT_PATH")
-
-
 def os_user() -> str:
     """The unix account this process runs as: what the operating system says, not what the environment claims."""
-    import os
     import pwd
 
     uid = os.getuid()

@@ -29,7 +29,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -228,17 +228,3 @@ class BreakGlass:
             detail = f"{push.why}; requested by {request.requester}, approved by {request.approver}"
             self.record("breakglass-use", push.actor, request, detail, push)
         return request
-
-
-def refused_record(actor: str, push: Push, refusal: Refused, findings: Sequence[AuditFinding]) -> AuditRecord:
-    """The record of a token refused at a push (the hook writes it, best effort: the push is rejected anyway)."""
-    return AuditRecord(
-        action="breakglass-refused",
-        actor=actor,
-        repository=push.repository,
-        refs=push.refs,
-        commits=push.commits,
-        findings=tuple(findings),
-        subject=refusal.subject,
-        detail=str(refusal),
-    )
