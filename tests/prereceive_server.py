@@ -64,6 +64,16 @@ def make_server(path: Path, *init_args: str) -> Server:
     return server
 
 
+def seeded_clone(server: Server, path: Path) -> Repo:
+    """A clone whose main branch (one clean commit) the server has."""
+    work = server.repo.clone(path)
+    work.git("config", "commit.gpgsign", "false")
+    work.commit("initial", {"README.md": "# app\n"})
+    proc = push(work, "origin", "HEAD:refs/heads/main")
+    assert proc.returncode == 0, proc.stderr
+    return work
+
+
 def push(work: Repo, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``git push`` from ``work``; the hook finds this checkout's leakstop through ``LEAKSTOP``."""
     full_env = {**os.environ, "LEAKSTOP": str(LEAKSTOP), **(env or {})}

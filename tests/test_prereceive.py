@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from gitrepo import Repo, isolate_git
-from prereceive_server import LEAKSTOP, Server, make_server, push, remote_lines
+from prereceive_server import LEAKSTOP, Server, make_server, push, remote_lines, seeded_clone
 from tokens import TokenFactory
 
 from scanner.respond.audit_log import verify
@@ -32,11 +32,7 @@ def server(tmp_path: Path) -> Server:
 @pytest.fixture
 def work(server: Server, tmp_path: Path) -> Repo:
     """A clone whose main branch (one clean commit) the server has."""
-    work = server.repo.clone(tmp_path / "work")
-    work.git("config", "commit.gpgsign", "false")
-    work.commit("initial", {"README.md": "# app\n"})
-    assert push(work, "origin", "HEAD:refs/heads/main").returncode == 0
-    return work
+    return seeded_clone(server, tmp_path / "work")
 
 
 def env_line(token: str) -> str:

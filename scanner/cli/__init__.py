@@ -12,10 +12,11 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
     ci            ci.py         what a GitHub Actions or GitLab CI run brings (``scanner.integrations.ci``)
     install-hook  hooks.py      a plain git hook (``scanner.integrations.githooks``)
     hook          serverhook.py  pre-receive: server push protection (``scanner.integrations.prereceive``)
+    breakglass    breakglass.py  request, approve, list, revoke: one push through push protection, two people
+    audit         audit.py      verify, show: the hash-chained audit log
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
-    audit         audit.py      verify: the audit log's hash chain
     common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
     parser.py     argparse that suggests the closest option or choice for a mistyped one
 """
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import audit, baseline, ci, config, hooks, respond, rules, scan, serverhook
+from scanner.cli import audit, baseline, breakglass, ci, config, hooks, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 
@@ -52,10 +53,11 @@ COMMANDS: dict[str, CommandGroup] = {
     "ci": ci,
     "install-hook": hooks,
     "hook": serverhook,
+    "breakglass": breakglass,
+    "audit": audit,
     "baseline": baseline,
     "config": config,
     "rules": rules,
-    "audit": audit,
 }
 
 

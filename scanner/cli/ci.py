@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from scanner.cli.common import engine, file_options, load_config, open_output
+from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
 from scanner.cli.scan import add_scan_options, find_baseline, run_context, write_report
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
 
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"leakstop ci: not scanned: {issue.path}: {issue.message}", file=sys.stderr)
     result = run_scan(_request(args, path, plan, config, environ))
     result.issues[:0] = plan.issues
+    audit_decisions(result, config, path, environ)
     github = platform == "github"
     # The runner reads workflow commands on stdout and stderr alike: a text report on stdout quotes scanned
     # content (a path may hold a line break), so commands are off while it prints; a JSON or SARIF report on

@@ -1,9 +1,11 @@
 """What several commands share: the config and file options they read, the output they open, sizes they parse,
-and the environment values every scan carries (the fingerprint key, the detection engine)."""
+the environment values every scan carries (the fingerprint key, the detection engine), who runs a command (the
+unix account), and the audit records a scan's bypasses and exceptions call for."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +15,7 @@ from scanner.errors import UsageError
 
 if TYPE_CHECKING:
     from scanner.cli.parser import SuggestingParser
+    from scanner.models import ScanResult
     from scanner.pipeline.request import SourceOptions
     from scanner.policy.config import Config
 
@@ -91,3 +94,36 @@ def fingerprint_key(environ: Mapping[str, str]) -> bytes:
 def engine(environ: Mapping[str, str]) -> str:
     """``LEAKSTOP_ENGINE``: "auto" (Hyperscan where it loads), "hyperscan" or "python"."""
     return environ.get("LEAKSTOP_ENGINE", "auto")
+
+
+# Who runs a scan and which repository, as the CI says; else the unix account and the scanned path.
+ACTOR_VARIABLES = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN")
+REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "CI_PROJECT_PATH")
+
+
+def audit_decisions(result: ScanResult, config: Config, path: str, environ: Mapping[str, str]) -> None:
+    """Bypasses and exceptions the scan applied or refused, to the policy's ``audit_log`` when it names one
+    (``InputError`` when they cannot be written: a bypass that cannot be recorded must not pass unseen)."""
+    log = config.audit_log_path
+    if not log:
+        return
+    from scanner.respond.audit_log import append
+    from scanner.respond.records import bypass_records, exception_records
+
+    actor = next((environ[n] for n in ACTOR_VARIABLES if environ.get(n)), "") or os_user()
+    repository = next((environ[n] for n in REPOSITORY_VARIABLES if environ.get(n)), "") or os.path.abspath(path)
+    records = bypass_records(result, actor, repository)
+    records += exception_records(result, config.policy.exceptions, actor, repository)
+    for record in records:
+        append(Path(log), record)
+
+
+def os_user() -> str:
+    """The unix account this process runs as: what the operating system says, not what the environment claims."""
+    import pwd
+
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry (a container's arbitrary uid)
+        return f"uid {uid}"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from scanner.cli.common import (
     add_config_options,
+    audit_decisions,
     engine,
     file_options,
     fingerprint_key,
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     request = scan_request(args, os.environ)
     with progress_bar(request.is_git and not args.no_progress and sys.stderr.isatty()) as advance:
         result = run(dataclasses.replace(request, progress=advance))
+    audit_decisions(result, request.config, request.paths[0], os.environ)
     write_report(result, args)
     code = EXIT_BLOCKED if result.blocked else EXIT_PASS
     if args.respond and result.blocked:

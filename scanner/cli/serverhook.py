@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from scanner.integrations.prereceive.environment import HookEnvironment
     from scanner.integrations.prereceive.hook import HookSettings
     from scanner.policy.config import Config
+    from scanner.policy.pushprotection import PushProtection
 
 SERVER_CONFIG = "leakstop.yaml"  # in the git dir
 AUDIT_LOG = "leakstop/audit.jsonl"
 CACHE = "leakstop/clean-blobs.sqlite"
+BREAKGLASS_STORE = "leakstop/breakglass.sqlite"
 
 
 def _duration(text: str) -> float:
@@ -117,6 +119,7 @@ def hook_settings(
     args: argparse.Namespace, config: Config, env: HookEnvironment, environ: Mapping[str, str]
 ) -> HookSettings:
     """Flags over the config's ``push_protection`` over the defaults; config paths are relative to the git dir."""
+    from scanner.integrations.prereceive.glass import GlassSettings
     from scanner.integrations.prereceive.hook import DEFAULT_BUDGET, HookSettings
     from scanner.policy.pushprotection import PushProtection
 
@@ -129,12 +132,24 @@ def hook_settings(
         cache = Path(args.cache)
     elif isinstance(push.cache, str):
         cache = git_dir / push.cache
+    audit_log = Path(args.audit_log) if args.audit_log else audit_log_path(push, git_dir)
+    glass = push.breakglass
     return HookSettings(
-        audit_log=Path(args.audit_log) if args.audit_log else git_dir / (push.audit_log or AUDIT_LOG),
+        audit_log=audit_log,
         cache=cache,
         budget=args.budget or push.budget or DEFAULT_BUDGET,
         fail_open=(args.fail or push.when_undecided) == "fail-open",
         workers=args.workers,
         engine=engine(environ),
         fingerprint_key=fingerprint_key(environ),
+        glass=GlassSettings(glass, breakglass_store(push, git_dir), audit_log) if glass.enabled else None,
     )
+
+
+def audit_log_path(push: PushProtection, git_dir: Path) -> Path:
+    """The server's audit log: ``push_protection.audit_log`` (relative to the git dir), else the default."""
+    return git_dir / (push.audit_log or AUDIT_LOG)
+
+
+def breakglass_store(push: PushProtection, git_dir: Path) -> Path:
+    return git_dir / (push.breakglass.store or BREAKGLASS_STORE)

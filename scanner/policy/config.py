@@ -75,9 +75,17 @@ class Config:
     @property
     def baseline_path(self) -> str:
         """The policy's ``baseline``, resolved against the config's directory; "" when it names none."""
-        if not self.policy.baseline:
+        return self._resolved(self.policy.baseline)
+
+    @property
+    def audit_log_path(self) -> str:
+        """The policy's ``audit_log``, resolved against the config's directory; "" when it names none."""
+        return self._resolved(self.policy.audit_log)
+
+    def _resolved(self, path: str) -> str:
+        if not path:
             return ""
-        return os.path.join(self.root, self.policy.baseline) if self.root else self.policy.baseline
+        return os.path.join(self.root, path) if self.root else path
 
 
 def find_upward(scan_paths: list[str], name: str) -> Path | None:
@@ -214,6 +222,7 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
         ),
         baseline=raw.get("baseline", ""),
         bypass=_bypass_policy(raw.get("bypass", {})),
+        audit_log=raw.get("audit_log", ""),
     )
 
 

@@ -72,18 +72,26 @@ def env_bypass(environ: Mapping[str, str], now: datetime | None = None) -> Bypas
     return Bypass("env", clean_reason(environ[ENV_BYPASS]), who=who, when=_now(now))
 
 
-def push_option_bypass(environ: Mapping[str, str], now: datetime | None = None) -> Bypass | None:
-    """``leakstop.bypass[=<reason>]`` among a push's options, as a pre-receive hook sees them; None if absent."""
+def push_option(environ: Mapping[str, str], wanted: str) -> str | None:
+    """The value of the push option ``wanted`` (``name[=value]``, "" without a value) as a pre-receive hook sees
+    it (``GIT_PUSH_OPTION_COUNT``, ``GIT_PUSH_OPTION_<n>``); None if absent."""
     try:
         count = int(environ.get("GIT_PUSH_OPTION_COUNT", "0"))
     except ValueError:
         return None
     for index in range(count):
-        option = environ.get(f"GIT_PUSH_OPTION_{index}", "")
-        name, _, value = option.partition("=")
-        if name == PUSH_OPTION:
-            return Bypass("push-option", clean_reason(value), who=pusher(environ), when=_now(now))
+        name, _, value = environ.get(f"GIT_PUSH_OPTION_{index}", "").partition("=")
+        if name == wanted:
+            return value
     return None
+
+
+def push_option_bypass(environ: Mapping[str, str], now: datetime | None = None) -> Bypass | None:
+    """``leakstop.bypass[=<reason>]`` among a push's options; None if absent."""
+    value = push_option(environ, PUSH_OPTION)
+    if value is None:
+        return None
+    return Bypass("push-option", clean_reason(value), who=pusher(environ), when=_now(now))
 
 
 def pusher(environ: Mapping[str, str]) -> str:

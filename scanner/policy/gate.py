@@ -157,6 +157,7 @@ class Policy:
     exceptions: tuple[PolicyException, ...] = ()
     baseline: str = ""  # as written in the config: relative to the config's directory
     bypass: BypassPolicy = BypassPolicy()
+    audit_log: str = ""  # as written in the config: relative to its directory; "" = no audit log for scan and ci
 
 
 @dataclass(frozen=True, slots=True)

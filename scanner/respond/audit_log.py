@@ -174,10 +174,9 @@ def _last(fd: int, path: Path) -> tuple[int, str]:
         os.ftruncate(fd, start + cut + 1 if cut >= 0 else 0)
         return _last(fd, path)
     last = tail[:-1].rsplit(b"\n", 1)[-1]
-    problem = _check(last, None)
+    doc, problem = _parsed(last, None)
     if problem:
         raise InputError(f"{path}: the last record is damaged ({problem}); run verify before appending more")
-    doc = json.loads(last)
     return int(doc["seq"]), str(doc["hash"])
 
 
@@ -189,11 +188,6 @@ def _write_head(path: Path, seq: int, digest: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(temp, head)
-
-
-def _check(line: bytes, expected_seq: int | None) -> str:
-    """What is wrong with one line on its own ("" = nothing): JSON, fields, hash, and its place if known."""
-    return _parsed(line, expected_seq)[1]
 
 
 def _parsed(line: bytes, expected_seq: int | None) -> tuple[dict[str, Any], str]:
@@ -236,6 +230,7 @@ def verify(path: Path) -> Verified:
     lines = data.split(b"\n")
     complete = lines[:-1]  # the part after the last newline: "" when the file ends properly
     prev = GENESIS
+    hashes: list[str] = []
     for number, line in enumerate(complete, 1):
         doc, problem = _parsed(line, number)
         if not problem and doc["prev"] != prev:
@@ -243,23 +238,26 @@ def verify(path: Path) -> Verified:
         if problem:
             return Verified(str(path), len(complete), number, problem)
         prev = doc["hash"]
+        hashes.append(prev)
     if lines[-1]:
         return Verified(str(path), len(complete), len(lines), "truncated: the last line does not end")
-    return _against_head(path, complete)
+    return _against_head(path, hashes)
 
 
-def _against_head(path: Path, lines: Sequence[bytes]) -> Verified:
+def _against_head(path: Path, hashes: Sequence[str]) -> Verified:
+    """The chain read whole (``hashes``, one a line) against the head file's last ``seq`` and hash."""
+    count = len(hashes)
     try:
         head = json.loads(head_path(path).read_bytes())
         seq, digest = int(head["seq"]), str(head["hash"])
     except FileNotFoundError:
-        return Verified(str(path), len(lines), anchored=False)
+        return Verified(str(path), count, anchored=False)
     except (OSError, ValueError, KeyError, TypeError):
-        return Verified(str(path), len(lines), len(lines) + 1, f"{head_path(path).name} is damaged: the end is unknown")
-    if seq > len(lines):
-        problem = f"missing: the log ends after {len(lines)} records, its head file says {seq} (truncated)"
-        return Verified(str(path), len(lines), len(lines) + 1, problem)
-    if seq >= 1 and json.loads(lines[seq - 1])["hash"] != digest:
-        return Verified(str(path), len(lines), seq, "does not match the head file: the log was rewritten")
-    notes = (f"{len(lines) - seq} records after the head (a write interrupted before the head was updated)",)
-    return Verified(str(path), len(lines), notes=notes if seq < len(lines) else ())
+        return Verified(str(path), count, count + 1, f"{head_path(path).name} is damaged: the end is unknown")
+    if seq > count:
+        problem = f"missing: the log ends after {count} records, its head file says {seq} (truncated)"
+        return Verified(str(path), count, count + 1, problem)
+    if seq >= 1 and hashes[seq - 1] != digest:
+        return Verified(str(path), count, seq, "does not match the head file: the log was rewritten")
+    notes = (f"{count - seq} records after the head (a write interrupted before the head was updated)",)
+    return Verified(str(path), count, notes=notes if seq < count else ())

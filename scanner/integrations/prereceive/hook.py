@@ -9,6 +9,10 @@ object directories, a deadline, the blob cache); the result becomes a decision:
   (``fail-closed``, the default), or accepted with an audit record (``fail-open``);
 * otherwise it is accepted (exit 0); findings a bypass let through are recorded in the audit log first, and a
   bypass that cannot be recorded does not apply.
+
+A break-glass token (``-o leakstop.breakglass=TOKEN``, ``glass``) is checked before the scan: a token that is not
+valid here and now rejects the push. A valid one is used (consumed, recorded) only when the push would be
+rejected, and then lets it through.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from scanner.fingerprint import DEFAULT_KEY
 from scanner.integrations.prereceive import messages
 from scanner.integrations.prereceive.blobcache import BlobCache
 from scanner.integrations.prereceive.environment import HookEnvironment
+from scanner.integrations.prereceive.glass import Glass, GlassSettings
 from scanner.models import Finding, ScanResult
 from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest, SourceOptions
 from scanner.policy.config import Config
 from scanner.policy.context import run_bypasses
 from scanner.respond.audit_log import AuditFinding, AuditRecord, append
+from scanner.respond.breakglass import Push
+from scanner.respond.records import bypass_reason, exception_records
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 from scanner.sources.git.pushed import RefUpdate, parse_lines
 from scanner.sources.git.repo import git_environment, in_own_store
@@ -55,6 +62,7 @@ class HookSettings:
     workers: int = 1
     engine: str = "auto"
     fingerprint_key: bytes = DEFAULT_KEY
+    glass: GlassSettings | None = None  # break-glass: off unless the config enables it
 
 
 def deadline(started: float, budget: float) -> float:
@@ -93,12 +101,23 @@ class PreReceive:
         self.env, self.config, self.settings, self.environ = env, config, settings, environ
         self.out, self.started = out, started
         self.updates: list[RefUpdate] = []
+        self.glass: Glass | None = None
 
     def decide(self, lines: Sequence[str]) -> int:
         try:
             self.updates = read_updates(lines)
         except InputError as exc:
             return self.undecided(f"cannot read the push: {exc}", EXIT_ERROR)
+        self.glass = Glass.presented(self.environ, self.settings.glass, self.push_facts())
+        try:
+            return self.decide_updates()
+        finally:
+            if self.glass is not None:
+                self.glass.close()
+
+    def decide_updates(self) -> int:
+        if self.glass is not None and self.glass.refusal:
+            return self.glass_refused(self.glass.refusal, EXIT_BLOCKED)
         if all(u.deleted for u in self.updates):
             return EXIT_PASS  # deletions (or nothing) send no content
         settings = self.settings
@@ -147,6 +166,7 @@ class PreReceive:
         )
 
     def judge(self, result: ScanResult) -> int:
+        self.record_exceptions(result)
         blocking = [f for f in result.findings if f.verdict == "block"]
         if blocking:
             return self.reject(result, blocking)
@@ -167,13 +187,17 @@ class PreReceive:
             messages.write(self.out, lines, self.env.gitlab, error=True)
             return EXIT_ERROR
         elapsed = time.monotonic() - self.started
-        messages.write(self.out, messages.accepted(result, elapsed), self.env.gitlab, error=False)
+        lines = messages.accepted(result, elapsed) + (self.glass.unused() if self.glass is not None else [])
+        messages.write(self.out, lines, self.env.gitlab, error=False)
         return EXIT_PASS
 
     def reject(self, result: ScanResult, blocking: list[Finding]) -> int:
+        glass = self.through_glass(f"{len(blocking)} blocking findings", blocking)
+        if glass is None:
+            return EXIT_PASS
         refused = list(dict.fromkeys(b for b in result.bypasses if b.refused))
         lines = messages.rejection(blocking, self.updates, self.bypass_hint(), refused)
-        messages.write(self.out, lines, self.env.gitlab, error=True)
+        messages.write(self.out, lines + glass, self.env.gitlab, error=True)
         reason = f"{len(blocking)} blocking findings" + "".join(f"; bypass refused: {b.refused}" for b in refused)
         self.audit("reject", reason, blocking, required=False)
         self.respond(result)
@@ -209,8 +233,11 @@ class PreReceive:
             except InputError as exc:
                 why = f"{why}; fail-open needs an audit record and it cannot be written: {exc}"
                 fail_open = False
+        glass = [] if fail_open else self.through_glass(why, ())
+        if glass is None:
+            return EXIT_PASS
         lines = messages.undecided(why, fail_open, "" if fail_open else self.bypass_hint())
-        messages.write(self.out, lines, self.env.gitlab, error=not fail_open)
+        messages.write(self.out, lines + glass, self.env.gitlab, error=not fail_open)
         if fail_open:
             return EXIT_PASS
         self.audit("reject", why, (), required=False)
@@ -220,20 +247,60 @@ class PreReceive:
         for bypass in dict.fromkeys(f.bypass for f in result.findings if f.reason == "bypass"):
             assert bypass is not None
             allowed = [f for f in result.findings if f.reason == "bypass" and f.bypass == bypass]
-            by = f", asked by {bypass.who}" if bypass.who and bypass.who != self.env.actor else ""
-            self.audit("bypass", f"{bypass.reason} (through {bypass.channel}{by})", allowed, required=True)
+            self.audit("bypass", bypass_reason(bypass, self.env.actor), allowed, required=True)
 
-    def audit(self, action: str, reason: str, findings: Sequence[Finding], required: bool) -> None:
+    def record_exceptions(self, result: ScanResult) -> None:
+        """Exceptions that let findings through, or have expired so that theirs block again (best effort)."""
+        refs = tuple(u.ref for u in self.updates)
+        for record in exception_records(result, self.config.policy.exceptions, self.env.actor, self.env.repository):
+            self.write(dataclasses.replace(record, refs=refs), required=False)
+
+    def through_glass(self, why: str, findings: Sequence[Finding]) -> list[str] | None:
+        """With a break-glass token: None when it let the push through (consumed and recorded: the push is
+        accepted), else the line saying why not (recorded too). Without one: no line."""
+        if self.glass is None:
+            return []
+        refusal = self.glass.use(dataclasses.replace(self.push_facts(findings), why=why))
+        if not refusal:
+            messages.write(self.out, self.glass.accepted(why), self.env.gitlab, error=False)
+            return None
+        self.audit("breakglass-refused", refusal, findings, required=False, subject=self.glass.subject)
+        return [f"leakstop: break-glass refused: {refusal}"]
+
+    def glass_refused(self, why: str, code: int) -> int:
+        """A token not valid here and now rejects the push before anything is scanned."""
+        messages.write(self.out, [f"leakstop: push rejected: {why}"], self.env.gitlab, error=True)
+        subject = self.glass.subject if self.glass is not None else ""
+        self.audit("breakglass-refused", why, (), required=False, subject=subject)
+        return code
+
+    def push_facts(self, findings: Sequence[Finding] = ()) -> Push:
+        return Push(
+            repository=self.env.repository,
+            refs=tuple(u.ref for u in self.updates),
+            actor=self.env.actor,
+            commits=self.commits(findings),
+            findings=tuple(AuditFinding(f.rule.id, f.finding_id) for f in findings),
+        )
+
+    def commits(self, findings: Sequence[Finding]) -> tuple[str, ...]:
         commits = [getattr(f.origin, "commit", "") for f in findings] if findings else self.tips()
+        return tuple(dict.fromkeys(commits))
+
+    def audit(self, action: str, reason: str, findings: Sequence[Finding], required: bool, subject: str = "") -> None:
         record = AuditRecord(
             action=action,
             actor=self.env.actor,
             repository=self.env.repository,
             reason=reason,
             refs=tuple(u.ref for u in self.updates),
-            commits=tuple(dict.fromkeys(commits)),
+            commits=self.commits(findings),
             findings=tuple(AuditFinding(f.rule.id, f.finding_id) for f in findings),
+            subject=subject,
         )
+        self.write(record, required)
+
+    def write(self, record: AuditRecord, required: bool) -> None:
         try:
             append(self.settings.audit_log, record)
         except InputError as exc:
