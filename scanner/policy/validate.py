@@ -11,7 +11,6 @@ import datetime
 import functools
 import hashlib
 import json
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,13 @@ def validated_doc(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
     key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
-    cache_name = f"config-{key}.pickle"
-    cached = cache.read(cache_name)
-    if cached is not None:
-        try:
-            doc: dict[str, Any] = pickle.loads(cached)
-            return doc
-        except (pickle.UnpicklingError, EOFError, ValueError):
-            pass
+    cache_name = f"config-{key}.json"
+    cached = cache.read_json(cache_name)
+    # A hit is checksummed by the cache and must name the config it was made from; its document is then trusted
+    # like the rules' (re-validating would cost the jsonschema import the cache is here to save).
+    if isinstance(cached, dict) and cached.get("source") == key and isinstance(cached.get("doc"), dict):
+        doc: dict[str, Any] = cached["doc"]
+        return doc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -64,7 +62,7 @@ def validated_doc(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}: exceptions/{index}/expires: {exception['expires']!r} is not a date (YYYY-MM-DD)"
             ) from None
-    cache.write(cache_name, pickle.dumps(doc))
+    cache.write_json(cache_name, {"source": key, "doc": doc})
     return doc
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import scanner
 from scanner import cache
 from scanner.errors import ConfigError
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
+from scanner.ruleset.specjson import spec_to_json, specs_from_json
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
@@ -96,6 +97,14 @@ def compile_specs(
     return tuple(spec.compile(validate=validate) for spec in specs)
 
 
+def _compile_cached(specs: Sequence[RuleSpec]) -> tuple[CompiledRule, ...] | None:
+    """Cached specs compiled without the checks they passed when stored; None (rebuild) if one does not compile."""
+    try:
+        return compile_specs(specs, validate=False)
+    except (re.error, ConfigError, RecursionError, OverflowError):
+        return None
+
+
 def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] = ()) -> Ruleset:
     """Load rule files (the built-ins by default) plus ``extra`` specs, through the on-disk cache."""
     files = rule_files(builtin_rules_dir()) if paths is None else list(paths)
@@ -109,15 +118,10 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
         contents.append(data)
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    cache_name = f"rules-{key[:32]}.pickle"
-    specs: list[RuleSpec] | None = None
-    cached = cache.read(cache_name)
-    if cached is not None:
-        try:
-            specs = pickle.loads(cached)
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            specs = None
-    if specs is None:
+    cache_name = f"rules-{key[:32]}.json"
+    specs = specs_from_json(cache.read_json(cache_name))
+    compiled = _compile_cached(specs) if specs is not None else None
+    if specs is None or compiled is None:
         specs = []
         for path, data in zip(files, contents, strict=True):
             try:
@@ -127,9 +131,7 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
             specs.extend(parse_rule_file(text, str(path)))
         compiled = compile_specs(specs)
         specs = [rule.spec for rule in compiled]
-        cache.write(cache_name, pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL))
-    else:
-        compiled = compile_specs(specs, validate=False)
+        cache.write_json(cache_name, [spec_to_json(spec) for spec in specs])
     extra_compiled = compile_specs(extra, existing=specs)
     rules = compiled + tuple(extra_compiled)
     full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
