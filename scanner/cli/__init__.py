@@ -29,6 +29,7 @@ import scanner
 from scanner.cli import baseline, ci, config, hooks, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
+from scanner.safetext import printable
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         return group.run(args)
     except LeakstopError as exc:
-        print(f"leakstop: error: {exc}", file=sys.stderr)
+        print(f"leakstop: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("leakstop: interrupted", file=sys.stderr)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from scanner.cli.common import engine, file_options, load_config, open_output
 from scanner.cli.scan import add_scan_options, find_baseline, run_context, write_report
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
+from scanner.safetext import printable
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
@@ -92,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_scan(event, git, settings)
     said = [f"{event.label}: {plan.description}", *plan.notes]
     for line in said:
-        print(f"leakstop ci: {line}", file=sys.stderr)
+        print(f"leakstop ci: {printable(line)}", file=sys.stderr)
     for issue in plan.issues:
-        print(f"leakstop ci: not scanned: {issue.path}: {issue.message}", file=sys.stderr)
+        print(f"leakstop ci: not scanned: {printable(f'{issue.path}: {issue.message}')}", file=sys.stderr)
     result = run_scan(_request(args, path, plan, config, environ))
     result.issues[:0] = plan.issues
     github = platform == "github"

@@ -21,6 +21,7 @@ from scanner.integrations.ci.model import CiEvent, EventKind, is_zero
 from scanner.models import Finding, GitOrigin, ScanIssue, ScanResult
 from scanner.report.common import describe
 from scanner.report.markdown import render_markdown
+from scanner.safetext import printable_lines
 
 CHANGE_REQUESTS = frozenset({"pull_request", "pull_request_target"})
 KINDS: dict[str, EventKind] = {"schedule": "scheduled", "workflow_dispatch": "manual", "repository_dispatch": "manual"}
@@ -139,7 +140,8 @@ def publish(
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: GitHub's own escapes, after the controls that would reach the log raw."""
+    return printable_lines(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

@@ -33,6 +33,7 @@ from scanner.pipeline.request import RunContext, ScanRequest, SourceOptions
 from scanner.policy.config import Config
 from scanner.policy.context import run_bypasses
 from scanner.respond.audit_log import AuditFinding, AuditRecord, append
+from scanner.safetext import printable
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 from scanner.sources.git.pushed import RefUpdate, parse_lines
 from scanner.sources.git.repo import git_environment, in_own_store
@@ -151,7 +152,7 @@ class PreReceive:
         unreadable = [i for i in result.issues if i.reason in UNREADABLE]
         if unreadable:
             first = unreadable[0]
-            why = f"{len(unreadable)} objects could not be read ({messages.one_line(first.path)}: {first.message})"
+            why = f"{len(unreadable)} objects could not be read ({printable(first.path)}: {first.message})"
             return self.undecided(why, EXIT_ERROR)
         if result.incomplete:
             why = (
