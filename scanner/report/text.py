@@ -44,7 +44,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     detail = f"  secret {secret} · id {f.finding_id[:12]}"
     if m.decoded:
         detail += f" · decoded from {'+'.join(m.decoded)}"
-    lines.append(("", detail))
+    # A revealed multi-line secret (a PEM block) keeps its lines; every other line break is escaped in write_text.
+    lines.extend(("", part) for part in detail.split("\n"))
     if f.bypass is not None:
         lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
     if f.audit:
