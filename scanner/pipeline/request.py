@@ -101,6 +101,8 @@ class ScanRequest:
     # ``time.monotonic()`` by which the scan stops, finished or not (0 = none): the source is read no further, the
     # workers stop between blobs, and the result says what was left (``ScanResult.incomplete``).
     deadline: float = 0.0
+    # Seconds detection may take in one chunk before it is given up as an issue (``regex-timeout``); 0 = no bound.
+    regex_budget: float = 60.0
     # Git walks: blobs to skip as known clean; the result then lists the blobs found clean (``clean_blobs``).
     known_clean: CleanBlobs | None = None
 

@@ -36,7 +36,12 @@ def run_request(request: ScanRequest) -> ScanResult:
     )
     hooks = Hooks(source.resolve, source.requested_bypass, lambda text: bool(detector.detect(text.encode())))
     base = request.path_base or source.root or os.getcwd()
-    run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))
+    run = _Run(
+        request,
+        source,
+        ChunkDetector(detector, ruleset, request.regex_budget),
+        Collector(ruleset, request, base, hooks, result),
+    )
     started = time.perf_counter()
     run.items()
     if run.stopped or run.late:
@@ -112,6 +117,8 @@ class _Run:
         stats.items_scanned += 1
         stats.bytes_scanned += len(chunk.content)
         detected = self.detector.detect(chunk)
+        if detected.timed_out:
+            self.skips.skip(chunk.origin.path, "regex-timeout", detected.timed_out)
         if detected.not_structured and not isinstance(chunk.origin, GitOrigin):
             why = f"scanned as plain text, not as state: {detected.not_structured}"
             self.skips.skip(chunk.origin.path, "invalid-state", why)
@@ -157,7 +164,6 @@ class _Run:
                         self.skips.issues.append(
                             ScanIssue(f"{ref.path}@{ref.commit[:12]}", outcome.skipped, outcome.message)
                         )
-                    continue
                 for origin, matches in outcome.groups:
                     for finding in self.collector.add(origin, matches):
                         self.orders[id(finding)] = ref.order

@@ -97,6 +97,18 @@ def compile_specs(
     return tuple(spec.compile(validate=validate) for spec in specs)
 
 
+def _refuse_catastrophic(specs: Sequence[RuleSpec]) -> None:
+    """A user's rule file runs in ``re`` like a config's rules: the same backtracking check (issue #18 item 11)."""
+    from scanner.ruleset.redos import refuse_catastrophic
+
+    for spec in specs:
+        where = f"{spec.source}: rule {spec.id}"
+        refuse_catastrophic(spec.regex, f"{where}: regex")
+        for field, patterns in (("allowlist/regexes", spec.allow_regexes), ("allowlist/paths", spec.allow_paths)):
+            for index, pattern in enumerate(patterns):
+                refuse_catastrophic(pattern, f"{where}: {field}/{index}")
+
+
 def _compile_cached(specs: Sequence[RuleSpec]) -> tuple[CompiledRule, ...] | None:
     """Cached specs compiled without the checks they passed when stored; None (rebuild) if one does not compile."""
     try:
@@ -128,7 +140,10 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ConfigError(f"{path}: rule file is not UTF-8: {exc}") from None
-            specs.extend(parse_rule_file(text, str(path)))
+            parsed = parse_rule_file(text, str(path))
+            if path.parent.resolve() != builtin_rules_dir().resolve():
+                _refuse_catastrophic(parsed)  # built-in rules are checked by a test instead
+            specs.extend(parsed)
         compiled = compile_specs(specs)
         specs = [rule.spec for rule in compiled]
         cache.write_json(cache_name, [spec_to_json(spec) for spec in specs])
