@@ -12,6 +12,7 @@ from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, Tfs
 from scanner.pipeline.collect import Collector, Hooks
 from scanner.pipeline.detection import ChunkDetector, Detected
 from scanner.pipeline.messages import MessageBatch
+from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import build_detector, build_ruleset
 from scanner.pipeline.table import SOURCES
@@ -49,6 +50,10 @@ def run_request(request: ScanRequest) -> ScanResult:
         result.incomplete = "the deadline passed: " + ", ".join([*left, "the rest not read"] if run.stopped else left)
         result.stats.skipped["deadline"] += run.late
     result.findings[:] = first_occurrences(run.in_order(request.kind), request.kind in _WALKS)
+    if request.policy_change is not None:
+        verdict = request.config.policy.policy_change
+        result.findings.append(policy_change_finding(request.policy_change, verdict, request.context.fingerprint_key))
+        result.rule_infos[RULE.id] = RULE
     result.stats.duration_s = time.perf_counter() - started
     result.target_detail = source.detail()
     if request.baseline is not None:

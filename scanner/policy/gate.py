@@ -157,6 +157,8 @@ class Policy:
     exceptions: tuple[PolicyException, ...] = ()
     baseline: str = ""  # as written in the config: relative to the config's directory
     bypass: BypassPolicy = BypassPolicy()
+    # The verdict of a change to the policy file itself in a scanned range (rule ``leakstop-policy-change``).
+    policy_change: Verdict = "warn"
 
 
 @dataclass(frozen=True, slots=True)

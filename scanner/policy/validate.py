@@ -26,6 +26,11 @@ def validated_doc(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    return validated_data(data, str(path))
+
+
+def validated_data(data: bytes, path: str) -> dict[str, Any]:
+    """``data`` (a config's bytes, from a file or a commit) as a valid document; errors name ``path``."""
     key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
     cache_name = f"config-{key}.json"
     cached = cache.read_json(cache_name)
@@ -38,7 +43,7 @@ def validated_doc(path: Path) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: config is not UTF-8: {exc}") from None
-    doc = _yaml_load(text, str(path)) or {}
+    doc = _yaml_load(text, path) or {}
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(json.loads(_SCHEMA_PATH.read_text()))
