@@ -11,13 +11,14 @@ Every failure is silent: a read-only home directory costs speed, never correctne
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
+
+from scanner.atomicfile import write_atomic
 
 KEEP_PER_KIND = 6
 FORMAT = 1
@@ -73,20 +74,14 @@ def read(name: str) -> bytes | None:
 def write(name: str, data: bytes) -> None:
     directory = cache_dir()
     kind = name.split("-", 1)[0]
-    tmp = directory / f".{name}.{os.getpid()}.tmp"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
-            handle.write(frame(data))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, directory / name)
+        write_atomic(directory / name, frame(data))
         entries = sorted(directory.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[KEEP_PER_KIND:]:
             stale.unlink(missing_ok=True)
     except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        pass
 
 
 def read_json(name: str) -> Any:

@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.gitdir",
         "scanner.safetext",
         "scanner.redact",
+        "scanner.atomicfile",
         "scanner",
     ),
 ]
