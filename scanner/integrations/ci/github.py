@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from scanner.errors import UsageError
+from scanner.formats.shapes import as_dict
 from scanner.integrations.ci.environment import commit_id, field, load_payload, require
 from scanner.integrations.ci.model import CiEvent, EventKind, is_zero
 from scanner.models import Finding, GitOrigin, ScanIssue, ScanResult
@@ -74,9 +75,9 @@ def _push(payload: dict[str, Any], where: str, default_branch: str) -> CiEvent:
 
 
 def _pull_request(name: str, payload: dict[str, Any], where: str, default_branch: str) -> CiEvent:
-    pull = field(payload, "pull_request", where)
-    head_repo = (pull.get("head") or {}).get("repo") or {}
-    base_repo = (pull.get("base") or {}).get("repo") or {}
+    pull = as_dict(field(payload, "pull_request", where))
+    head_repo = as_dict(as_dict(pull.get("head")).get("repo"))
+    base_repo = as_dict(as_dict(pull.get("base")).get("repo"))
     # A fork's branch is not among origin's remote-tracking refs (a branch of the same name there is another one).
     same_repo = bool(head_repo.get("full_name")) and head_repo.get("full_name") == base_repo.get("full_name")
     count = pull.get("commits")
