@@ -173,6 +173,8 @@ def parse(text: str, source: str) -> Baseline:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: baseline is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{source}: baseline: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise BaselineError(f"{source}: baseline must be a JSON object")
     doc = upgrade(doc, source)

@@ -36,17 +36,41 @@ def rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+MAX_YAML_VALUES = 200_000  # values a config or rule file may hold once its aliases are expanded
+
+
 def _yaml_load(text: str, source: str, loader: Any = None) -> Any:
     import yaml
 
     loader = loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
+    _refuse_expansion(doc, source)
+    return doc
+
+
+def _refuse_expansion(doc: Any, source: str) -> None:
+    """A YAML alias bomb (aliases of aliases: a few lines that stand for billions of values) is refused before
+    anything walks it: the values are counted, each alias as often as it is used, up to ``MAX_YAML_VALUES``."""
+    stack = [doc]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"{source}: over {MAX_YAML_VALUES} values once YAML aliases are expanded (an alias bomb?)"
+            )
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _validate(doc: Any, source: str) -> None:

@@ -67,6 +67,8 @@ def parse(text: str, source: str) -> DetectSecretsBaseline:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: detect-secrets baseline is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{source}: detect-secrets baseline: JSON nested too deeply") from None
     results = doc.get("results") if isinstance(doc, dict) else None
     if not isinstance(results, dict):
         raise BaselineError(f"{source}: detect-secrets baseline: results must be an object of file names")
