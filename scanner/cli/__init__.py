@@ -67,6 +67,7 @@ def build_parser() -> SuggestingParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parse(parser, argv)
     try:
@@ -88,6 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS
     except Exception as exc:
         return _internal_error(exc)
+
+
+def _tolerant_streams() -> None:
+    """Under the C locale stdout is ASCII: a non-ASCII path or the report's own marks (…, │) are written escaped
+    instead of ending the run with a ``UnicodeEncodeError``."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() not in ("utf-8", "utf8"):
+            reconfigure(errors="backslashreplace")
 
 
 def _internal_error(exc: Exception) -> int:

@@ -8,6 +8,7 @@ that ``scan --staged``, the pre-commit hook's path, loads only what that scan ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -169,9 +170,16 @@ def write_report(result: ScanResult, args: argparse.Namespace) -> None:
         color = color_flag == "always" or (color_flag == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
         report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
         REPORTERS[args.format](result, out, report_options)
-    finally:
         if out is not sys.stdout:
-            out.close()
+            out.close()  # a full disk shows here at the latest
+    except OSError as exc:
+        if out is sys.stdout:
+            raise
+        raise UsageError(f"{args.output}: cannot write report: {exc.strerror or exc}") from None
+    finally:
+        if out is not sys.stdout and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
     if args.output and args.format != "text":
         blocked = sum(1 for f in result.findings if f.verdict == "block")
         print(
