@@ -13,16 +13,15 @@ CI runs them briefly (``FUZZ_EXAMPLES``, 25 each); ``bench/fuzz.py`` runs them a
 from __future__ import annotations
 
 import atexit
-import io
 import json
 import os
-import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from helpers import tar_bytes
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -128,16 +127,6 @@ def test_image_manifest_and_config(manifest: dict[str, Any], config: dict[str, A
     survives("image-manifest", run)
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @FUZZ
 @given(JSON, JSON, st.booleans())
 def test_image_layouts(top: Any, inner: Any, oci: bool) -> None:
@@ -151,7 +140,7 @@ def test_image_layouts(top: Any, inner: Any, oci: bool) -> None:
         members["blobs/sha256/" + "a" * 64] = blob
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "image.tar")
-        path.write_bytes(_tar(members))
+        path.write_bytes(tar_bytes(list(members.items())))
 
         def run() -> None:
             for _chunk in ImageSource(str(path), ImageOptions()).items(Skips()):

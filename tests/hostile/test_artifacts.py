@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import tarfile
 from pathlib import Path
 
+from helpers import tar_bytes
 from tokens import TokenFactory
 
 from .harness import Sandbox
-
-
-def _tar(members: list[tuple[str, bytes] | tarfile.TarInfo]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member in members:
-            if isinstance(member, tarfile.TarInfo):
-                tar.addfile(member)
-                continue
-            info = tarfile.TarInfo(member[0])
-            info.size = len(member[1])
-            tar.addfile(info, io.BytesIO(member[1]))
-    return buf.getvalue()
 
 
 def _docker_save(path: Path, layer: bytes, manifest: object | None = None) -> Path:
@@ -32,7 +19,7 @@ def _docker_save(path: Path, layer: bytes, manifest: object | None = None) -> Pa
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     name = hashlib.sha256(layer).hexdigest() + "/layer.tar"
     doc = [{"Config": config_name, "RepoTags": ["acme/app:1"], "Layers": [name]}] if manifest is None else manifest
-    path.write_bytes(_tar([(name, layer), (config_name, config), ("manifest.json", json.dumps(doc).encode())]))
+    path.write_bytes(tar_bytes([(name, layer), (config_name, config), ("manifest.json", json.dumps(doc).encode())]))
     return path
 
 
@@ -41,7 +28,7 @@ def _scan(config: Path, *args: str | Path) -> list[str | Path]:
 
 
 def test_image_layer_with_path_traversal(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
-    layer = _tar([("../../escape.env", f"GITHUB_TOKEN={tokens.github_clean()}\n".encode())])
+    layer = tar_bytes([("../../escape.env", f"GITHUB_TOKEN={tokens.github_clean()}\n".encode())])
     image = _docker_save(sandbox.work / "img.tar", layer)
     sandbox.run(_scan(config, "--image", image)).check({0, 1, 2})
     assert not list(sandbox.root.rglob("escape.env"))
@@ -52,23 +39,23 @@ def test_image_layer_with_absolute_and_link_members(sandbox: Sandbox, config: Pa
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/shadow"
     hard = tarfile.TarInfo("etc/hard")
     hard.type, hard.linkname = tarfile.LNKTYPE, "../../../etc/passwd"
-    layer = _tar([("/abs/file.txt", b"x\n"), link, hard])
+    layer = tar_bytes([("/abs/file.txt", b"x\n"), link, hard])
     image = _docker_save(sandbox.work / "img.tar", layer)
     sandbox.run(_scan(config, "--image", image)).check({0, 2})
 
 
-def test_image_that_is_not_a_tar(sandbox: Sandbox, config: Path) -> None:
+def test_image_that_is_not_atar_bytes(sandbox: Sandbox, config: Path) -> None:
     (sandbox.work / "junk.tar").write_bytes(b"\x89PNG not a tarball" * 100)
     sandbox.run(_scan(config, "--image", sandbox.work / "junk.tar")).check(2, "junk.tar")
 
 
 def test_image_with_a_malformed_manifest(sandbox: Sandbox, config: Path) -> None:
-    image = _docker_save(sandbox.work / "img.tar", _tar([("a", b"a")]), manifest={"not": "a list"})
+    image = _docker_save(sandbox.work / "img.tar", tar_bytes([("a", b"a")]), manifest={"not": "a list"})
     sandbox.run(_scan(config, "--image", image)).check(2, "img.tar")
 
 
 def test_image_with_a_decompression_bomb_layer(sandbox: Sandbox, config: Path) -> None:
-    inner = _tar([("zeros.bin", b"\0" * (64 * 1024 * 1024))])
+    inner = tar_bytes([("zeros.bin", b"\0" * (64 * 1024 * 1024))])
     bomb = gzip.compress(inner, compresslevel=9)
     image = _docker_save(sandbox.work / "img.tar", bomb)
     sandbox.run(_scan(config, "--image", image), limit=90).check({0, 2})
