@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tokens import TokenFactory
@@ -132,3 +136,49 @@ def test_tracked_file_that_gitignore_matches(sandbox: Sandbox, config: Path, tok
     _commit(sandbox, repo, {"k.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
     _commit(sandbox, repo, {".gitignore": "*.env\n"})
     sandbox.run(_scan(config, repo)).check(1, "k.env")
+
+
+def test_history_with_a_committed_state_whose_outputs_are_a_list(sandbox: Sandbox, config: Path) -> None:
+    repo = _repo(sandbox)
+    _commit(sandbox, repo, {"infra/odd.tfstate": '{"version": 4, "outputs": [1, 2], "resources": []}\n'})
+    _commit(sandbox, repo, {"infra/odd.tfstate": '{"version": 4, "outputs": [3], "resources": {}}\n'})
+    sandbox.run(_scan(config, "--history", "--workers", "2", repo), limit=30).check({0, 1})
+
+
+def test_sigterm_leaves_no_process_behind(sandbox: Sandbox, config: Path) -> None:
+    repo = _repo(sandbox)
+    for batch in range(4):
+        _commit(sandbox, repo, {f"d{batch}/f{i}.txt": f"{batch} {i}\n" * 2000 for i in range(300)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner", *map(str, _scan(config, "--history", "--workers", "2", repo))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=sandbox.env(),
+        start_new_session=True,
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 20
+    while proc.poll() is None and time.monotonic() < deadline:  # SIGTERM once the worker pool is up
+        if children.exists() and children.read_text().split():
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+    time.sleep(2.0)
+    try:
+        os.killpg(proc.pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    if alive:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not alive, "processes of the scan outlived it"
+    assert proc.returncode in (130, 143, -signal.SIGTERM)
+
+
+@CORE
+def test_what_was_not_read_is_said_in_the_summary(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
+    (sandbox.work / "big.env").write_text("#" * 5000 + f"\nGITHUB_TOKEN={tokens.github_clean()}\n")
+    outcome = sandbox.run(_scan(config, sandbox.work / "big.env", "--max-file-size", "1000"))
+    outcome.check({0, 1})
+    assert "incomplete" in outcome.stdout.splitlines()[-2] + outcome.stdout.splitlines()[-1]
