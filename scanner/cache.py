@@ -1,16 +1,30 @@
 """A small on-disk cache (``$LEAKSTOP_CACHE_DIR``, else ``$XDG_CACHE_HOME/leakstop``) for work that depends only
 on content: parsed rules, validated configs, compiled Hyperscan databases.
 
-Entries are named ``<kind>-<content hash>``; a write is atomic and keeps the newest few entries of its kind.
+Entries are named ``<kind>-<content hash>``; a write is atomic (temp file, fsync, rename) and keeps the newest few
+entries of its kind. Every entry is framed: a magic line with the format version and the SHA-256 of the payload.
+A read returns the payload only when the frame checks out, from a regular file (no link, FIFO or device) under a
+size cap; anything else is a miss and the caller rebuilds. Data is stored as JSON or as a library's own
+serialisation, never as pickle: a planted entry is data to verify, never code to run (issue #18).
 Every failure is silent: a read-only home directory costs speed, never correctness.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
 from pathlib import Path
+from typing import Any
+
+from scanner.atomicfile import write_atomic
 
 KEEP_PER_KIND = 6
+FORMAT = 1
+MAX_ENTRY = 256 * 1024 * 1024  # bytes: far above any real entry; a planted huge file is not read
+_MAGIC = b"leakstop-cache %d " % FORMAT
+_FRAME = len(_MAGIC) + 64 + 1  # magic, hex digest, newline
 
 
 def cache_dir() -> Path:
@@ -20,11 +34,41 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def read(name: str) -> bytes | None:
+def _read_regular(path: Path) -> bytes | None:
+    """The file's bytes if it is a regular file under the cap; never blocks on a FIFO, never follows a link."""
     try:
-        return (cache_dir() / name).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(MAX_ENTRY + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def frame(data: bytes) -> bytes:
+    return _MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+
+
+def unframe(raw: bytes) -> bytes | None:
+    """The payload of a framed entry, or None when the magic, the version or the checksum does not match."""
+    if not raw.startswith(_MAGIC) or len(raw) < _FRAME or raw[_FRAME - 1 : _FRAME] != b"\n":
+        return None
+    payload = raw[_FRAME:]
+    if hashlib.sha256(payload).hexdigest().encode() != raw[len(_MAGIC) : _FRAME - 1]:
+        return None
+    return payload
+
+
+def read(name: str) -> bytes | None:
+    raw = _read_regular(cache_dir() / name)
+    return None if raw is None else unframe(raw)
 
 
 def write(name: str, data: bytes) -> None:
@@ -32,11 +76,31 @@ def write(name: str, data: bytes) -> None:
     kind = name.split("-", 1)[0]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
+        write_atomic(directory / name, frame(data))
         entries = sorted(directory.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[KEEP_PER_KIND:]:
             stale.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def read_json(name: str) -> Any:
+    """A JSON entry's value, or None on a miss (absent, damaged, not JSON). Callers still check its shape."""
+    data = read(name)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def write_json(name: str, value: Any) -> None:
+    """Store ``value`` as JSON; a value JSON cannot hold exactly (bytes, sets, non-string keys) is not cached."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return
+    if json.loads(text) != value:
+        return
+    write(name, text.encode("utf-8"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from scanner.redact import mask
+
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Confidence = Literal["high", "medium", "low"]
 Verdict = Literal["block", "warn", "allow"]
@@ -49,8 +51,7 @@ class Secret:
         value = self._value
         if value.startswith("-----BEGIN ") and (end := value.find("-----", 11)) != -1:
             return f"{value[: end + 5]}…({len(value)})"
-        shown = min(4, len(value) // 4)
-        return f"{value[:shown]}…({len(value)})"
+        return mask(value)
 
     def __len__(self) -> int:
         return len(self._value)

@@ -33,6 +33,8 @@ settings.register_profile("leakstop", deadline=None, suppress_health_check=[Heal
 settings.load_profile("leakstop")
 
 
+pytest_plugins = ["canary_plugin", "pytester"]  # the secret canary (tests/canary_plugin.py); pytester checks it
+
 _CACHE_ROOT = Path(tempfile.mkdtemp(prefix="leakstop-test-cache-"))
 
 
@@ -83,6 +85,11 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         capsys.readouterr()  # drop anything printed before
         code = main([str(a) for a in argv])
         out, err = capsys.readouterr()
+        from canary_plugin import record_output  # loaded by pytest_plugins; imported here, after it
+
+        if "--show-secrets" not in map(str, argv):  # the secret canary checks what was not asked to reveal
+            record_output("leakstop stdout", out)
+            record_output("leakstop stderr", err)
         return code, out, err
 
     return run

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import io
+import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,18 @@ def notes_resource(text: str) -> dict[str, Any]:
         "provider": 'provider["registry.terraform.io/acme/acme"]',
         "instances": [{"attributes": {"name": "api", "notes": text}}],
     }
+
+
+def tar_bytes(members: Iterable[tuple[str, bytes] | tarfile.TarInfo]) -> bytes:
+    """A tar archive (PAX) of ``(name, data)`` members, and ``TarInfo`` members (links) as they are."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                tar.addfile(member)
+                continue
+            name, data = member
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

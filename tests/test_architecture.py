@@ -45,6 +45,9 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.cache",
         "scanner.location",
         "scanner.gitdir",
+        "scanner.safetext",
+        "scanner.redact",
+        "scanner.atomicfile",
         "scanner",
     ),
 ]

@@ -260,11 +260,12 @@ def test_a_trailer_that_does_not_apply_says_why(tmp_path: Path, run_cli: RunCli,
     assert f"bypass refused: commit {old[:12]} is older than 7d (bypass via trailer" in out
     assert "bypass refused: no reason given" in out
 
-    write_config(repo.path)  # bypass not enabled: still reported as refused
-    code, doc = report(run_cli, repo.path, "--range", f"{base}..HEAD")
+    # A range runs under its base's policy (issue #18 item 6): other policies are named with --config.
+    named = write_config(tmp_path)  # bypass not enabled: still reported as refused
+    code, doc = report(run_cli, repo.path, "--range", f"{base}..HEAD", "--config", named)
     assert code == 1 and {b["refused"] for b in doc["bypasses"]} == {"bypass is not enabled by the policy"}
-    write_config(repo.path, policy={"bypass": {"enabled": True, "channels": ["env"]}})
-    code, doc = report(run_cli, repo.path, "--range", f"{base}..HEAD")
+    write_config(tmp_path, policy={"bypass": {"enabled": True, "channels": ["env"]}})
+    code, doc = report(run_cli, repo.path, "--range", f"{base}..HEAD", "--config", named)
     assert {b["refused"] for b in doc["bypasses"]} == {"the policy does not allow bypass through trailer"}
 
 

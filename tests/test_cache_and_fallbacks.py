@@ -46,7 +46,7 @@ def _damage(cache_dir: Path, pattern: str) -> list[Path]:
 def test_a_damaged_rules_cache_is_parsed_again(tmp_path: Path, cache_dir: Path, engine: str) -> None:
     path = _rules(tmp_path)
     assert _found(Detector(load_ruleset([path]), engine=engine), f"x = {SECRET}") == [("k3y", SECRET)]
-    assert _damage(cache_dir, "rules-*.pickle")
+    assert _damage(cache_dir, "rules-*.json")
     ruleset = load_ruleset([path])
     assert [rule.id for rule in ruleset.rules] == ["k3y"]
     assert _found(Detector(ruleset, engine=engine), f"x = {SECRET}") == [("k3y", SECRET)]
@@ -120,7 +120,7 @@ def test_a_damaged_config_cache_is_validated_again(tmp_path: Path, cache_dir: Pa
     path = tmp_path / ".leakstop.yaml"
     path.write_text("version: 1\nexclude: [vendor/]\n", encoding="utf-8")
     assert load_config(path).exclude == ("vendor/",)
-    assert _damage(cache_dir, "config-*.pickle")
+    assert _damage(cache_dir, "config-*.json")
     assert load_config(path).exclude == ("vendor/",)
 
 

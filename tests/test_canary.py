@@ -85,6 +85,7 @@ def assert_no_leak(canaries: list[Canary], *texts: str) -> None:
                 assert piece not in text, f"{canary.rule_id} leaked"
 
 
+@pytest.mark.shows_secrets
 def test_every_canary_is_detected(canaries: tuple[list[Canary], Path, Path], run_cli: RunCli) -> None:
     items, tree, config = canaries
     code, out, _ = run_cli("scan", tree, "--config", config, "-f", "json", "--show-secrets")
@@ -118,6 +119,7 @@ def test_no_secret_in_report_files(
     assert_no_leak(items, out, err, text)
 
 
+@pytest.mark.shows_secrets
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
 def test_show_secrets_shows_them(canaries: tuple[list[Canary], Path, Path], run_cli: RunCli, fmt: str) -> None:
     items, tree, config = canaries

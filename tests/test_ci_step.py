@@ -165,6 +165,7 @@ def test_fail_on(
     assert run_cli("ci", "-c", config, "--fail-on", fail_on)[0] == code
 
 
+@pytest.mark.shows_secrets  # the JSON report asks for them (--show-secrets); the SARIF must not hold them
 def test_sarif_is_redacted_and_fingerprinted_stably(
     world: World, tokens: TokenFactory, run_cli: RunCli, config: Path
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import MakeConfig, RunCli
+from helpers import MakeConfig, RunCli, tar_bytes
 from tokens import TokenFactory
 
 from scanner.detect.engine import Detector
@@ -27,20 +27,6 @@ from scanner.sources.base import Skips
 from scanner.sources.image import ImageOptions, ImageSource, config_text
 
 Member = tuple[str, bytes] | tarfile.TarInfo
-
-
-def tar_bytes(members: Iterable[Member]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member in members:
-            if isinstance(member, tarfile.TarInfo):
-                tar.addfile(member)
-                continue
-            name, data = member
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def layer(files: Mapping[str, bytes], extra: Iterable[Member] = ()) -> bytes:

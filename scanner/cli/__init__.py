@@ -33,6 +33,7 @@ import scanner
 from scanner.cli import audit, baseline, breakglass, ci, config, hooks, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
+from scanner.safetext import printable
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
@@ -73,6 +74,7 @@ def build_parser() -> SuggestingParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parse(parser, argv)
     try:
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         return group.run(args)
     except LeakstopError as exc:
-        print(f"leakstop: error: {exc}", file=sys.stderr)
+        print(f"leakstop: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("leakstop: interrupted", file=sys.stderr)
@@ -94,6 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS
     except Exception as exc:
         return _internal_error(exc)
+
+
+def _tolerant_streams() -> None:
+    """Under the C locale stdout is ASCII: a non-ASCII path or the report's own marks (…, │) are written escaped
+    instead of ending the run with a ``UnicodeEncodeError``."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() not in ("utf-8", "utf8"):
+            reconfigure(errors="backslashreplace")
 
 
 def _internal_error(exc: Exception) -> int:

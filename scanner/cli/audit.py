@@ -94,7 +94,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _show(path: Path, args: argparse.Namespace) -> int:
-    from scanner.integrations.prereceive.messages import one_line
+    from scanner.safetext import printable
 
     wanted = set(args.action)
     chosen = [doc for doc in _records(path) if not wanted or doc.get("action") in wanted]
@@ -115,5 +115,5 @@ def _show(path: Path, args: argparse.Namespace) -> int:
         for key in ("reason", "detail"):
             if doc.get(key):
                 parts.append(f"{key}: {doc[key]}")
-        sys.stdout.write(one_line("  ".join(parts)) + "\n")
+        sys.stdout.write(printable("  ".join(parts)) + "\n")
     return EXIT_PASS

@@ -158,10 +158,10 @@ def _shown(request: Request) -> dict[str, object]:
 
 
 def _line(request: Request) -> str:
-    from scanner.integrations.prereceive.messages import one_line
+    from scanner.safetext import printable
 
     approver = f" approved by {request.approver}" if request.approver else ""
-    return one_line(
+    return printable(
         f"{request.id}  {request.state:<8}  {request.requester}{approver}  {_scope(request)}"
         f"  expires {_when(request.expires)}  {request.reason}"
     )

@@ -20,13 +20,15 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
-from scanner.cli.scan import add_scan_options, find_baseline, run_context, write_report
+from scanner.cli.scan import add_scan_options, find_baseline, range_config, run_context, write_report
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
+from scanner.safetext import printable
 
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
     from scanner.integrations.ci.model import CiPlan
     from scanner.models import ScanResult
+    from scanner.pipeline.policychange import PolicyChange
     from scanner.pipeline.request import ScanRequest
     from scanner.policy.config import Config
 
@@ -92,10 +94,13 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_scan(event, git, settings)
     said = [f"{event.label}: {plan.description}", *plan.notes]
     for line in said:
-        print(f"leakstop ci: {line}", file=sys.stderr)
+        print(f"leakstop ci: {printable(line)}", file=sys.stderr)
     for issue in plan.issues:
-        print(f"leakstop ci: not scanned: {issue.path}: {issue.message}", file=sys.stderr)
-    result = run_scan(_request(args, path, plan, config, environ))
+        print(f"leakstop ci: not scanned: {printable(f'{issue.path}: {issue.message}')}", file=sys.stderr)
+    policy_change = None
+    if plan.scope == "range":  # the policy of the range's base, not the one the change brings
+        config, policy_change = range_config(args, [path], plan.range_spec)
+    result = run_scan(_request(args, path, plan, config, environ, policy_change))
     result.issues[:0] = plan.issues
     audit_decisions(result, config, path, environ)
     github = platform == "github"
@@ -131,7 +136,12 @@ def _respond(result: ScanResult, config: Config, root: str, environ: Mapping[str
 
 
 def _request(
-    args: argparse.Namespace, path: str, plan: CiPlan, config: Config, environ: Mapping[str, str]
+    args: argparse.Namespace,
+    path: str,
+    plan: CiPlan,
+    config: Config,
+    environ: Mapping[str, str],
+    policy_change: PolicyChange | None = None,
 ) -> ScanRequest:
     from scanner.pipeline.request import RequestKind, ScanRequest
 
@@ -146,6 +156,7 @@ def _request(
         context=run_context(args, path, environ),
         workers=args.workers,
         engine=engine(environ),
+        policy_change=policy_change,
     )
 
 

@@ -88,7 +88,7 @@ def fingerprint_key(environ: Mapping[str, str]) -> bytes:
     from scanner.fingerprint import DEFAULT_KEY
 
     value = environ.get("LEAKSTOP_FINGERPRINT_KEY")
-    return value.encode() if value else DEFAULT_KEY
+    return value.encode("utf-8", "surrogateescape") if value else DEFAULT_KEY  # any bytes the environment held
 
 
 def engine(environ: Mapping[str, str]) -> str:

@@ -8,6 +8,7 @@ that ``scan --staged``, the pre-commit hook's path, loads only what that scan ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -30,6 +31,7 @@ from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, UsageError
 if TYPE_CHECKING:
     from scanner.cli.common import Subparsers
     from scanner.models import ScanResult
+    from scanner.pipeline.policychange import PolicyChange
     from scanner.pipeline.request import RequestKind, RunContext, ScanRequest, SourceOptions
     from scanner.policy.baseline import Matcher
     from scanner.policy.config import Config
@@ -185,9 +187,16 @@ def write_report(result: ScanResult, args: argparse.Namespace) -> None:
         color = color_flag == "always" or (color_flag == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
         report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
         REPORTERS[args.format](result, out, report_options)
-    finally:
         if out is not sys.stdout:
-            out.close()
+            out.close()  # a full disk shows here at the latest
+    except OSError as exc:
+        if out is sys.stdout:
+            raise
+        raise UsageError(f"{args.output}: cannot write report: {exc.strerror or exc}") from None
+    finally:
+        if out is not sys.stdout and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
     if args.output and args.format != "text":
         blocked = sum(1 for f in result.findings if f.verdict == "block")
         print(
@@ -228,11 +237,11 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
         raise UsageError("--all-versions goes with --tfstate s3://…")
     kind = scan_kind(args)
     paths = list(args.paths or ["."])
-    config = load_config(args, paths)
+    range_spec = args.range or args.since or ""
+    config, policy_change = range_config(args, paths, range_spec if kind == "range" else "")
     baseline = find_baseline(args, paths, config)
     options = _source_options(args, kind, config, environ)
     context = run_context(args, next((p for p in paths if p != "-"), "."), environ)
-    range_spec = args.range or args.since or ""
     push_lines: tuple[str, ...] = ()
     if kind == "push":
         range_spec, push_lines = _push(paths[0], environ)
@@ -253,7 +262,20 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
         context=context,
         workers=args.workers,
         engine=engine(environ),
+        policy_change=policy_change,
     )
+
+
+def range_config(args: argparse.Namespace, paths: list[str], range_spec: str) -> tuple[Config, PolicyChange | None]:
+    """The config a scan runs under: for a range (``range_spec``) with no ``--config``/``--no-config``, the
+    range base's (``cli/trusted.py``) and the change the range makes to it; else the usual one."""
+    if range_spec and not (args.config or args.no_config):
+        from scanner.cli.trusted import trusted_config
+
+        trusted = trusted_config(paths[0], range_spec)
+        if trusted is not None:
+            return trusted
+    return load_config(args, paths), None
 
 
 def run_context(args: argparse.Namespace, path: str, environ: Mapping[str, str]) -> RunContext:

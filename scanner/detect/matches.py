@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scanner.models import NEXT_LINE_MARKER, SAME_LINE_MARKERS, Match, Secret
+from scanner.redact import redact
 from scanner.ruleset.model import CompiledRule
 
 SNIPPET_WIDTH = 160
@@ -120,14 +121,16 @@ def _snippet(lines: _Lines, line: int, anchor: int, spans: Sequence[tuple[int, i
     hi = min(line_end, lo + SNIPPET_WIDTH)
     pieces: list[str] = []
     pos = lo
+    # The text between found secrets is masked too where it looks like a credential: a secret key beside the key
+    # id a rule found, a password in the same connection string (issue #18 item 8).
     for start, end, mask in spans:
         if end <= pos or start >= hi:
             continue
         if start > pos:
-            pieces.append(lines.content[pos:start].decode("utf-8", "replace"))
+            pieces.append(redact(lines.content[pos:start].decode("utf-8", "replace")))
         pieces.append(mask)
         pos = max(pos, end)
     if pos < hi:
-        pieces.append(lines.content[pos:hi].decode("utf-8", "replace"))
+        pieces.append(redact(lines.content[pos:hi].decode("utf-8", "replace")))
     text = "".join(pieces).rstrip("\r")
     return ("…" if lo > line_start else "") + text + ("…" if hi < line_end else "")

@@ -94,7 +94,7 @@ class HyperscanPrefilter:
         self._always: list[int] = []
         # "hs3": rule regexes only ("hs2" held keyword literals too).
         cache_name = f"hs3-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
-        db = self._load(cache.read(cache_name))
+        db = self._load(cache.read(cache_name), len(rules))
         if db is None:
             db, self._always = self._compile(rules)
             if db is not None:
@@ -137,13 +137,15 @@ class HyperscanPrefilter:
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
-    def _load(self, data: bytes | None) -> Any:
+    def _load(self, data: bytes | None, rule_count: int) -> Any:
         if data is None:
             return None
         header, _, blob = data.partition(b"\n")
         hs = self._hs
         try:
             always = [int(x) for x in header.split(b",") if x]
+            if not all(0 <= index < rule_count for index in always):
+                return None
             db = hs.loadb(blob, hs.HS_MODE_BLOCK)
             # A deserialised database comes without scratch space; scanning without it fails.
             db.scratch = hs.Scratch(db)

@@ -16,6 +16,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from scanner.errors import InputError
+from scanner.formats.shapes import as_dict, as_list
 
 # Attributes that hold a secret whatever the provider marks (integrations.md 6.2). "*" covers every resource type.
 SECRET_ATTRIBUTES: dict[str, frozenset[str]] = {
@@ -135,9 +136,14 @@ def decode_state(data: bytes, shown: str) -> tuple[str, dict[str, Any]]:
     return text, load_state(text, shown)
 
 
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity``: Python's ``json`` takes them, JSON (and Terraform) does not."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def load_state(text: str, shown: str) -> dict[str, Any]:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         raise InputError(f"{shown}: not a Terraform state: invalid JSON ({exc})") from None
     except RecursionError:
@@ -169,7 +175,7 @@ def attribute_path(steps: Path) -> str:
 def _sensitive_paths(instance: dict[str, Any]) -> list[Path]:
     """``sensitive_attributes`` as paths: steps are get_attr names or typed index keys (6.1)."""
     paths: list[Path] = []
-    for entry in instance.get("sensitive_attributes") or []:
+    for entry in as_list(instance.get("sensitive_attributes")):
         steps: list[str | int] = []
         for step in entry if isinstance(entry, list) else []:
             if not isinstance(step, dict):
@@ -206,10 +212,10 @@ class StateIndex:
             self._v4(doc)
 
     def _v4(self, doc: dict[str, Any]) -> None:
-        for name, output in (doc.get("outputs") or {}).items():
+        for name, output in as_dict(doc.get("outputs")).items():
             if isinstance(output, dict):
                 self.owners[("outputs", name, "value")] = (f"output.{name}", "", (), bool(output.get("sensitive")))
-        for r, resource in enumerate(doc.get("resources") or []):
+        for r, resource in enumerate(as_list(doc.get("resources"))):
             if not isinstance(resource, dict):
                 continue
             base = f"{resource.get('type')}.{resource.get('name')}"
@@ -217,7 +223,7 @@ class StateIndex:
                 base = f"data.{base}"
             if resource.get("module"):
                 base = f"{resource['module']}.{base}"
-            for i, instance in enumerate(resource.get("instances") or []):
+            for i, instance in enumerate(as_list(resource.get("instances"))):
                 if not isinstance(instance, dict):
                     continue
                 address = base + _index_key(instance.get("index_key"))
@@ -238,7 +244,7 @@ class StateIndex:
                 prefix = (top,)
             if not isinstance(section, dict):
                 continue
-            for name, output in (section.get("outputs") or {}).items():
+            for name, output in as_dict(section.get("outputs")).items():
                 if isinstance(output, dict):
                     sensitive = bool(output.get("sensitive"))
                     key: Path = (*prefix, "outputs", name, "value")
@@ -248,7 +254,7 @@ class StateIndex:
     def _show_module(self, module: Any, prefix: Path) -> None:
         if not isinstance(module, dict):
             return
-        for r, resource in enumerate(module.get("resources") or []):
+        for r, resource in enumerate(as_list(module.get("resources"))):
             if not isinstance(resource, dict):
                 continue
             address = str(resource.get("address") or f"{resource.get('type')}.{resource.get('name')}")
@@ -258,7 +264,7 @@ class StateIndex:
             marks = resource.get("sensitive_values")
             for path in _true_paths(marks, ()):
                 self.owners[values + path] = (address, rtype, path, True)
-        for c, child in enumerate(module.get("child_modules") or []):
+        for c, child in enumerate(as_list(module.get("child_modules"))):
             self._show_module(child, (*prefix, "child_modules", c))
 
     def owner(self, path: Path) -> tuple[Owner, bool] | None:

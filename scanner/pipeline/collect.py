@@ -16,6 +16,7 @@ from scanner.detect.engine import path_reason
 from scanner.fingerprint import finding_id, secret_id
 from scanner.models import Bypass, Finding, ImageOrigin, Match, Origin, RuleInfo, ScanResult, Secret
 from scanner.policy.gate import Facts, decide
+from scanner.redact import redact
 from scanner.ruleset import Ruleset
 from scanner.ruleset.model import RuleSpec
 
@@ -51,10 +52,13 @@ class Collector:
         self._config_secrets: dict[Secret, None] = {}  # found in an image config, in the order found
 
     def _judge(self, request: Bypass) -> Bypass:
-        """The request with the policy's verdict; a reason that itself holds a secret is withheld."""
+        """The request with the policy's verdict; a reason that itself holds a secret a rule finds is withheld (and
+        the request refused), any other credential-shaped span in it masked ("pw was hunter2, rotated")."""
         if request.reason and self.hooks.looks_secret(request.reason):
             request = dataclasses.replace(request, reason="(withheld: it looks like a secret)")
             return dataclasses.replace(request, refused="the reason looks like a secret")
+        if request.reason:
+            request = dataclasses.replace(request, reason=redact(request.reason))
         refused = self.config.policy.bypass.refusal(request, self.request.context.now)
         return dataclasses.replace(request, refused=refused) if refused else request
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from scanner.detect.engine import Detector
 from scanner.detect.structured import SENSITIVE_RULE, StateGroup, analyse, touching, version_groups
+from scanner.detect.timebound import RegexTimeout, bounded
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, GitOrigin, Match, Origin, TfstateOrigin
 from scanner.ruleset import Ruleset
@@ -22,6 +23,7 @@ class Detected:
 
     groups: tuple[Group, ...] = ()
     not_structured: str = ""
+    timed_out: str = ""  # why detection stopped before the end of the chunk ("" when it did not)
 
 
 def _touches(match: Match, lines: frozenset[int]) -> bool:
@@ -39,8 +41,10 @@ def state_origin(origin: Origin, group: StateGroup) -> Origin:
 
 
 class ChunkDetector:
-    def __init__(self, detector: Detector, ruleset: Ruleset) -> None:
+    def __init__(self, detector: Detector, ruleset: Ruleset, time_budget: float = 0.0) -> None:
+        """``time_budget``: seconds detection may take in one chunk (0 = no bound), see ``detect.timebound``."""
         self.detector = detector
+        self.time_budget = time_budget
         self.sensitive_rule = ruleset.by_id.get(SENSITIVE_RULE)
         self._cache: dict[str, list[Match]] = {}
 
@@ -56,6 +60,16 @@ class ChunkDetector:
         return matches
 
     def detect(self, chunk: Chunk) -> Detected:
+        try:
+            with bounded(self.time_budget):
+                return self._detect(chunk)
+        except RegexTimeout:
+            return Detected(
+                timed_out=f"not fully scanned: the rules took over {self.time_budget:g}s on it"
+                " (a custom regex that backtracks?)"
+            )
+
+    def _detect(self, chunk: Chunk) -> Detected:
         if chunk.structure == "tfstate":
             try:
                 groups = self._state_groups(chunk)

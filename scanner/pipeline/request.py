@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Bypass
+from scanner.pipeline.policychange import PolicyChange
 from scanner.policy.config import Config
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 
@@ -101,8 +102,12 @@ class ScanRequest:
     # ``time.monotonic()`` by which the scan stops, finished or not (0 = none): the source is read no further, the
     # workers stop between blobs, and the result says what was left (``ScanResult.incomplete``).
     deadline: float = 0.0
+    # Seconds detection may take in one chunk before it is given up as an issue (``regex-timeout``); 0 = no bound.
+    regex_budget: float = 60.0
     # Git walks: blobs to skip as known clean; the result then lists the blobs found clean (``clean_blobs``).
     known_clean: CleanBlobs | None = None
+    # A range that changes the policy file (the config came from its base commit): reported as a finding.
+    policy_change: PolicyChange | None = None
 
     @property
     def is_git(self) -> bool:

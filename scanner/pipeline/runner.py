@@ -12,6 +12,7 @@ from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, Tfs
 from scanner.pipeline.collect import Collector, Hooks
 from scanner.pipeline.detection import ChunkDetector, Detected
 from scanner.pipeline.messages import MessageBatch
+from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import build_detector, build_ruleset
 from scanner.pipeline.table import SOURCES
@@ -36,7 +37,12 @@ def run_request(request: ScanRequest) -> ScanResult:
     )
     hooks = Hooks(source.resolve, source.requested_bypass, lambda text: bool(detector.detect(text.encode())))
     base = request.path_base or source.root or os.getcwd()
-    run = _Run(request, source, ChunkDetector(detector, ruleset), Collector(ruleset, request, base, hooks, result))
+    run = _Run(
+        request,
+        source,
+        ChunkDetector(detector, ruleset, request.regex_budget),
+        Collector(ruleset, request, base, hooks, result),
+    )
     started = time.perf_counter()
     run.items()
     if run.stopped or run.late:
@@ -44,6 +50,10 @@ def run_request(request: ScanRequest) -> ScanResult:
         result.incomplete = "the deadline passed: " + ", ".join([*left, "the rest not read"] if run.stopped else left)
         result.stats.skipped["deadline"] += run.late
     result.findings[:] = first_occurrences(run.in_order(request.kind), request.kind in _WALKS)
+    if request.policy_change is not None:
+        verdict = request.config.policy.policy_change
+        result.findings.append(policy_change_finding(request.policy_change, verdict, request.context.fingerprint_key))
+        result.rule_infos[RULE.id] = RULE
     result.stats.duration_s = time.perf_counter() - started
     result.target_detail = source.detail()
     if request.baseline is not None:
@@ -112,6 +122,8 @@ class _Run:
         stats.items_scanned += 1
         stats.bytes_scanned += len(chunk.content)
         detected = self.detector.detect(chunk)
+        if detected.timed_out:
+            self.skips.skip(chunk.origin.path, "regex-timeout", detected.timed_out)
         if detected.not_structured and not isinstance(chunk.origin, GitOrigin):
             why = f"scanned as plain text, not as state: {detected.not_structured}"
             self.skips.skip(chunk.origin.path, "invalid-state", why)
@@ -157,7 +169,6 @@ class _Run:
                         self.skips.issues.append(
                             ScanIssue(f"{ref.path}@{ref.commit[:12]}", outcome.skipped, outcome.message)
                         )
-                    continue
                 for origin, matches in outcome.groups:
                     for finding in self.collector.add(origin, matches):
                         self.orders[id(finding)] = ref.order

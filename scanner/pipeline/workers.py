@@ -64,8 +64,10 @@ def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef], 
             out.append(RefOutcome(read.ref, skipped=read.skipped, message=read.message))
         else:
             total += read.size
-            groups = _groups(detector, read)
-            if groups:
+            groups, timed_out = _groups(detector, read)
+            if timed_out:
+                out.append(RefOutcome(read.ref, groups, skipped="regex-timeout", message=timed_out))
+            elif groups:
                 out.append(RefOutcome(read.ref, groups))
             elif read.whole and limits.report_clean:
                 clean.append(read.ref.oid)
@@ -74,8 +76,11 @@ def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef], 
     return len(refs), total, out, clean, len(refs) - done
 
 
-def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[Group, ...]:
-    return tuple(group for chunk in read.chunks for group in detector.detect(chunk).groups)
+def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[tuple[Group, ...], str]:
+    """The blob's groups, and why detection stopped early in one of its chunks ("" when it did not)."""
+    detected = [detector.detect(chunk) for chunk in read.chunks]
+    timed_out = next((d.timed_out for d in detected if d.timed_out), "")
+    return tuple(group for d in detected for group in d.groups), timed_out
 
 
 def _worker_main(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from scanner.atomicfile import write_atomic
 from scanner.errors import ConfigError
 from scanner.policy.config import find_upward
 
@@ -130,7 +131,7 @@ def write(baseline: Baseline) -> bool:
     except (OSError, UnicodeDecodeError):
         pass
     try:
-        target.write_text(text, encoding="utf-8")
+        write_atomic(target, text.encode("utf-8"))  # never half a baseline, whatever happens mid-write
     except OSError as exc:
         raise BaselineError(f"{baseline.path}: cannot write baseline: {exc.strerror}") from None
     return True
@@ -172,6 +173,8 @@ def parse(text: str, source: str) -> Baseline:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: baseline is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{source}: baseline: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise BaselineError(f"{source}: baseline must be a JSON object")
     doc = upgrade(doc, source)

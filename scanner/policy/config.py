@@ -23,7 +23,7 @@ from scanner.policy.gate import (
     parse_age,
 )
 from scanner.policy.respond import RespondSettings, respond_settings
-from scanner.policy.validate import validated_doc
+from scanner.policy.validate import validated_data, validated_doc
 from scanner.ruleset.model import RuleSpec
 
 if TYPE_CHECKING:
@@ -57,10 +57,15 @@ class Config:
     ci: CiSettings = field(default_factory=CiSettings)
     push_protection: PushProtection | None = None  # the server hook's settings; None: the config has none
     respond: RespondSettings = field(default_factory=RespondSettings)  # the leak response (``respond:``)
+    # Where the config's relative paths start when ``source`` is no file: a config read from a commit
+    # (``BASE:.leakstop.yaml``) is relative to the repository's root.
+    directory: str = ""
 
     @property
     def root(self) -> str:
         """The directory allowlist ``paths`` and ``exclude`` are relative to: the config file's own."""
+        if self.directory:
+            return self.directory
         return os.path.dirname(os.path.abspath(self.source)) if self.source else ""
 
     def relative_path(self, path: str, base: str) -> str:
@@ -111,8 +116,15 @@ def find_config(scan_paths: list[str]) -> Path | None:
 def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
-    doc = validated_doc(path)
-    source = str(path)
+    return _config(validated_doc(path), str(path))
+
+
+def load_config_data(data: bytes, source: str, directory: str) -> Config:
+    """A config from its bytes (read from a commit): ``source`` names it in errors, ``directory`` is its root."""
+    return _config(validated_data(data, source), source, directory)
+
+
+def _config(doc: dict[str, Any], source: str, directory: str = "") -> Config:
     rules = []
     for raw in doc.get("rules", []):
         rules.append(RuleSpec.from_dict(raw, source))
@@ -132,6 +144,7 @@ def load_config(path: Path | None) -> Config:
         ci=CiSettings(**doc.get("ci", {})),
         push_protection=_push_protection(doc, source),
         respond=respond_settings(doc.get("respond", {}), source),
+        directory=directory,
     )
 
 
@@ -221,6 +234,7 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             for e in doc.get("exceptions", [])
         ),
         baseline=raw.get("baseline", ""),
+        policy_change=raw.get("policy_change", default.policy_change),
         bypass=_bypass_policy(raw.get("bypass", {})),
         audit_log=raw.get("audit_log", ""),
     )

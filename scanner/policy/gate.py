@@ -158,6 +158,8 @@ class Policy:
     baseline: str = ""  # as written in the config: relative to the config's directory
     bypass: BypassPolicy = BypassPolicy()
     audit_log: str = ""  # as written in the config: relative to its directory; "" = no audit log for scan and ci
+    # The verdict of a change to the policy file itself in a scanned range (rule ``leakstop-policy-change``).
+    policy_change: Verdict = "warn"
 
 
 @dataclass(frozen=True, slots=True)

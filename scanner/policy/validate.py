@@ -11,7 +11,6 @@ import datetime
 import functools
 import hashlib
 import json
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,24 @@ def validated_doc(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    return validated_data(data, str(path))
+
+
+def validated_data(data: bytes, path: str) -> dict[str, Any]:
+    """``data`` (a config's bytes, from a file or a commit) as a valid document; errors name ``path``."""
     key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
-    cache_name = f"config-{key}.pickle"
-    cached = cache.read(cache_name)
-    if cached is not None:
-        try:
-            doc: dict[str, Any] = pickle.loads(cached)
-            return doc
-        except (pickle.UnpicklingError, EOFError, ValueError):
-            pass
+    cache_name = f"config-{key}.json"
+    cached = cache.read_json(cache_name)
+    # A hit is checksummed by the cache and must name the config it was made from; its document is then trusted
+    # like the rules' (re-validating would cost the jsonschema import the cache is here to save).
+    if isinstance(cached, dict) and cached.get("source") == key and isinstance(cached.get("doc"), dict):
+        doc: dict[str, Any] = cached["doc"]
+        return doc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: config is not UTF-8: {exc}") from None
-    doc = _yaml_load(text, str(path)) or {}
+    doc = _yaml_load(text, path) or {}
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(json.loads(_SCHEMA_PATH.read_text()))
@@ -64,7 +67,7 @@ def validated_doc(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{path}: exceptions/{index}/expires: {exception['expires']!r} is not a date (YYYY-MM-DD)"
             ) from None
-    cache.write(cache_name, pickle.dumps(doc))
+    cache.write_json(cache_name, {"source": key, "doc": doc})
     return doc
 
 

@@ -16,6 +16,7 @@ import scanner
 from scanner.location import location_uri
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.report.common import ReportOptions, describe_bypass, justification, ordered_bypasses
+from scanner.safetext import printable_lines
 
 NOTE_ROOM = 300  # bytes kept for the line saying rows were left out
 VERDICT = {"block": "🛑 block", "warn": "⚠️ warn", "allow": "allow"}
@@ -54,7 +55,7 @@ def render_markdown(result: ScanResult, intro: Sequence[str] = (), max_bytes: in
             " report lists everything.",
             "",
         ]
-    return "\n".join([*lines, *footer]) + "\n"
+    return printable_lines("\n".join([*lines, *footer])) + "\n"  # no file name or snippet fakes a line
 
 
 def _size(lines: list[str]) -> int:

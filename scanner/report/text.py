@@ -9,6 +9,7 @@ from scanner.models import Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
 from scanner.report.advice import fix_advice, headline
 from scanner.report.common import ReportOptions, allow_reasons, describe_bypass, ordered_bypasses, origin_fields
+from scanner.safetext import printable
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
 LISTED_ISSUES = 20
@@ -43,7 +44,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     detail = f"  secret {secret} · id {f.finding_id[:12]}"
     if m.decoded:
         detail += f" · decoded from {'+'.join(m.decoded)}"
-    lines.append(("", detail))
+    # A revealed multi-line secret (a PEM block) keeps its lines; every other line break is escaped in write_text.
+    lines.extend(("", part) for part in detail.split("\n"))
     if f.bypass is not None:
         lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
     if f.audit:
@@ -94,6 +96,7 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
         lines.extend(("", line) for line in fix_advice(result))
     else:
         lines.append(("bold green", "PASSED"))
+    lines = [(style, printable(text)) for style, text in lines]  # a file name or snippet cannot fake a line
     if not options.color:
         out.write("\n".join(text for _, text in lines) + "\n")
         return

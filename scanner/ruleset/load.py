@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import scanner
 from scanner import cache
 from scanner.errors import ConfigError
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
+from scanner.ruleset.specjson import spec_to_json, specs_from_json
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
@@ -35,17 +36,41 @@ def rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+MAX_YAML_VALUES = 200_000  # values a config or rule file may hold once its aliases are expanded
+
+
 def _yaml_load(text: str, source: str, loader: Any = None) -> Any:
     import yaml
 
     loader = loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
+    _refuse_expansion(doc, source)
+    return doc
+
+
+def _refuse_expansion(doc: Any, source: str) -> None:
+    """A YAML alias bomb (aliases of aliases: a few lines that stand for billions of values) is refused before
+    anything walks it: the values are counted, each alias as often as it is used, up to ``MAX_YAML_VALUES``."""
+    stack = [doc]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"{source}: over {MAX_YAML_VALUES} values once YAML aliases are expanded (an alias bomb?)"
+            )
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _validate(doc: Any, source: str) -> None:
@@ -96,6 +121,26 @@ def compile_specs(
     return tuple(spec.compile(validate=validate) for spec in specs)
 
 
+def _refuse_catastrophic(specs: Sequence[RuleSpec]) -> None:
+    """A user's rule file runs in ``re`` like a config's rules: the same backtracking check (issue #18 item 11)."""
+    from scanner.ruleset.redos import refuse_catastrophic
+
+    for spec in specs:
+        where = f"{spec.source}: rule {spec.id}"
+        refuse_catastrophic(spec.regex, f"{where}: regex")
+        for field, patterns in (("allowlist/regexes", spec.allow_regexes), ("allowlist/paths", spec.allow_paths)):
+            for index, pattern in enumerate(patterns):
+                refuse_catastrophic(pattern, f"{where}: {field}/{index}")
+
+
+def _compile_cached(specs: Sequence[RuleSpec]) -> tuple[CompiledRule, ...] | None:
+    """Cached specs compiled without the checks they passed when stored; None (rebuild) if one does not compile."""
+    try:
+        return compile_specs(specs, validate=False)
+    except (re.error, ConfigError, RecursionError, OverflowError):
+        return None
+
+
 def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] = ()) -> Ruleset:
     """Load rule files (the built-ins by default) plus ``extra`` specs, through the on-disk cache."""
     files = rule_files(builtin_rules_dir()) if paths is None else list(paths)
@@ -109,27 +154,23 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
         contents.append(data)
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    cache_name = f"rules-{key[:32]}.pickle"
-    specs: list[RuleSpec] | None = None
-    cached = cache.read(cache_name)
-    if cached is not None:
-        try:
-            specs = pickle.loads(cached)
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            specs = None
-    if specs is None:
+    cache_name = f"rules-{key[:32]}.json"
+    specs = specs_from_json(cache.read_json(cache_name))
+    compiled = _compile_cached(specs) if specs is not None else None
+    if specs is None or compiled is None:
         specs = []
         for path, data in zip(files, contents, strict=True):
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ConfigError(f"{path}: rule file is not UTF-8: {exc}") from None
-            specs.extend(parse_rule_file(text, str(path)))
+            parsed = parse_rule_file(text, str(path))
+            if path.parent.resolve() != builtin_rules_dir().resolve():
+                _refuse_catastrophic(parsed)  # built-in rules are checked by a test instead
+            specs.extend(parsed)
         compiled = compile_specs(specs)
         specs = [rule.spec for rule in compiled]
-        cache.write(cache_name, pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL))
-    else:
-        compiled = compile_specs(specs, validate=False)
+        cache.write_json(cache_name, [spec_to_json(spec) for spec in specs])
     extra_compiled = compile_specs(extra, existing=specs)
     rules = compiled + tuple(extra_compiled)
     full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()

@@ -8,7 +8,8 @@ test instead. It looks for the shapes behind nearly all real ReDoS reports:
   length: nested quantifiers ``(a+)+``, ``(\\w+\\s?)*``, ``(.*a){10}`` and alternations whose branches overlap
   ``(a|a)*``, ``(\\w|\\d)+``, ``(a|aa)+``;
 * inside a repeated group, two unbounded quantifiers that can take the same characters with nothing required
-  between them: ``(a*a*b)*``;
+  between them: ``(a*a*b)*``; anywhere, three of them in a row: ``[a-z]*\\w*[a-z]+!`` (polynomial, of a degree
+  that grows with their number);
 * inside a repeated group, alternatives of the same width that can match the same text: ``(ab|ab)*``.
 
 The analysis runs once per representative character ``c`` (every Latin-1 character and one beyond): for each
@@ -31,6 +32,7 @@ from scanner.ruleset.charset import SYMBOLS, atoms, member_set, sre_parse
 from scanner.ruleset.unparse import unparse
 
 MIN_REPEATS = 3  # a body repeated at most twice costs at most a quadratic number of splits
+MAX_ADJACENT_RUNS = 3  # unbounded runs in a row over a common character: n^3 splits per start is already too many
 MAX_SPLITS = 10_000  # ways a bounded repetition of a bounded body may split a text before it counts as costly
 _INF = float("inf")
 
@@ -44,7 +46,7 @@ class Hazard:
         what = {
             "nested-quantifier": "a quantifier over a body that can match the same text in several ways",
             "overlapping-alternatives": "a repeated alternation whose branches can match the same text",
-            "adjacent-quantifiers": "adjacent quantifiers in a repeated group that can match the same characters",
+            "adjacent-quantifiers": "adjacent unbounded quantifiers that can match the same characters",
         }[self.kind]
         return f"may backtrack catastrophically: {what}: {self.part}"
 
@@ -121,20 +123,22 @@ class _Analysis:
 
     def _seq(self, items: list[tuple[Any, Any]], flags: int, in_repeat: bool) -> Span | None:
         total: Span | None = _EMPTY
-        # Where the last unbounded variable item is, since the last item that needs a character of another kind.
-        last_unbounded: int | None = None
+        # The unbounded variable items since the last item that needs a character of another kind: in a repeated
+        # group two of them are exponential; anywhere, ``MAX_ADJACENT_RUNS`` of them split a run of the character
+        # in n^k ways (eight ``[a-z]*`` in a row hang on a 90-byte line).
+        unbounded: list[int] = []
         for index, (op, av) in enumerate(items):
             span = self._node(op, av, flags, in_repeat)
             if span is None:
                 total = None
-                last_unbounded = None
+                unbounded = []
                 continue
             if span.var and span.hi == _INF:
-                if in_repeat and last_unbounded is not None:
-                    self._flag("adjacent-quantifiers", unparse(items[last_unbounded : index + 1]))
-                last_unbounded = index
+                unbounded.append(index)
+                if len(unbounded) >= (2 if in_repeat else MAX_ADJACENT_RUNS):
+                    self._flag("adjacent-quantifiers", unparse(items[unbounded[0] : index + 1]))
             elif span.lo > 0:
-                last_unbounded = None
+                unbounded = []
             if total is not None:
                 amb = total.amb or span.amb or ("adjacent-quantifiers" if total.var and span.var else "")
                 total = Span(total.lo + span.lo, total.hi + span.hi, total.var or span.var, amb)

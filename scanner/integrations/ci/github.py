@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from scanner.errors import UsageError
+from scanner.formats.shapes import as_dict
 from scanner.integrations.ci.environment import commit_id, field, load_payload, require
 from scanner.integrations.ci.model import CiEvent, EventKind, is_zero
 from scanner.models import Finding, GitOrigin, ScanIssue, ScanResult
 from scanner.report.common import describe
 from scanner.report.markdown import render_markdown
+from scanner.safetext import printable_lines
 
 CHANGE_REQUESTS = frozenset({"pull_request", "pull_request_target"})
 KINDS: dict[str, EventKind] = {"schedule": "scheduled", "workflow_dispatch": "manual", "repository_dispatch": "manual"}
@@ -73,9 +75,9 @@ def _push(payload: dict[str, Any], where: str, default_branch: str) -> CiEvent:
 
 
 def _pull_request(name: str, payload: dict[str, Any], where: str, default_branch: str) -> CiEvent:
-    pull = field(payload, "pull_request", where)
-    head_repo = (pull.get("head") or {}).get("repo") or {}
-    base_repo = (pull.get("base") or {}).get("repo") or {}
+    pull = as_dict(field(payload, "pull_request", where))
+    head_repo = as_dict(as_dict(pull.get("head")).get("repo"))
+    base_repo = as_dict(as_dict(pull.get("base")).get("repo"))
     # A fork's branch is not among origin's remote-tracking refs (a branch of the same name there is another one).
     same_repo = bool(head_repo.get("full_name")) and head_repo.get("full_name") == base_repo.get("full_name")
     count = pull.get("commits")
@@ -139,7 +141,8 @@ def publish(
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: GitHub's own escapes, after the controls that would reach the log raw."""
+    return printable_lines(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

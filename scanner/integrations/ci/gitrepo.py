@@ -56,6 +56,33 @@ class GitRepo:
             raise InputError(f"{self.root}: HEAD names no commit (an empty repository?)")
         return proc.stdout.strip()
 
+    def commit(self, revision: str) -> str:
+        """The commit id ``revision`` names; an ``InputError`` naming it when it names none."""
+        proc = self._run(["-C", self.root, "rev-parse", "--verify", "-q", f"{revision}^{{commit}}"], check=False)
+        if proc.returncode != 0:
+            raise InputError(f"{revision}: no such commit in {self.root}")
+        return proc.stdout.strip()
+
+    def file_at(self, commit: str, path: str) -> tuple[str, bytes] | None:
+        """The blob id and bytes of ``path`` (from the root) in ``commit``; None when it has no such file."""
+        proc = self._run(["-C", self.root, "rev-parse", "--verify", "-q", f"{commit}:{path}"], check=False)
+        if proc.returncode != 0:
+            return None
+        oid = proc.stdout.strip()
+        try:
+            blob = subprocess.run(
+                ["git", "-C", self.root, "cat-file", "blob", oid], capture_output=True, env=self.env, check=True,
+                timeout=FETCH_TIMEOUT,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InputError(f"{commit[:12]}:{path}: cannot read: {exc}") from None
+        return oid, blob.stdout
+
+    def last_change(self, tip: str, hidden: Sequence[str], path: str) -> str:
+        """The newest commit of ``tip --not hidden`` that changes ``path`` ("" when none does)."""
+        revisions = "".join(f"{r}\n" for r in (tip, *(f"^{h}" for h in hidden)))
+        return self.git("rev-list", "-1", "--stdin", "--", path, stdin=revisions).strip()
+
     def is_shallow(self) -> bool:
         return self.git("rev-parse", "--is-shallow-repository").strip() == "true"
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import InputError
-from scanner.integrations.prereceive.messages import one_line
 from scanner.policy.context import push_option
 from scanner.policy.pushprotection import BreakGlassSettings
 from scanner.respond.breakglass import PUSH_OPTION, BreakGlass, Push, Refused, token_id, when
 from scanner.respond.breakglass_store import Request, Store
+from scanner.safetext import printable
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Glass:
     def accepted(self, why: str) -> list[str]:
         request = self.request
         assert request is not None
-        by = f"requested by {one_line(request.requester)}, approved by {one_line(request.approver)}"
+        by = f"requested by {printable(request.requester)}, approved by {printable(request.approver)}"
         return [
             f"leakstop: push accepted through break-glass {request.id} ({by}): {why}; recorded in the audit log",
             "The token is used up. Rotate any leaked credential (revoke it and issue a new one).",

@@ -41,6 +41,7 @@ from scanner.policy.context import run_bypasses
 from scanner.respond.audit_log import AuditFinding, AuditRecord, append
 from scanner.respond.breakglass import Push
 from scanner.respond.records import bypass_reason, exception_records
+from scanner.safetext import printable
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 from scanner.sources.git.pushed import RefUpdate, parse_lines
 from scanner.sources.git.repo import git_environment, in_own_store
@@ -173,7 +174,7 @@ class PreReceive:
         unreadable = [i for i in result.issues if i.reason in UNREADABLE]
         if unreadable:
             first = unreadable[0]
-            why = f"{len(unreadable)} objects could not be read ({messages.one_line(first.path)}: {first.message})"
+            why = f"{len(unreadable)} objects could not be read ({printable(first.path)}: {first.message})"
             return self.undecided(why, EXIT_ERROR)
         if result.incomplete:
             why = (

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from scanner.location import location_uri
 from scanner.models import Bypass, Finding, ScanResult
+from scanner.safetext import printable
 from scanner.sources.git.pushed import RefUpdate
 
 MAX_LISTED = 5  # findings (and commits) named in a rejection; GitHub's push protection shows 5 too
@@ -20,20 +21,15 @@ BYPASS_OPTION = "leakstop.bypass"
 POLICY_SKIPS = {"binary": "binary (a NUL byte in the first 8000 bytes)", "too-large": "over the size cap"}
 
 
-def one_line(text: str) -> str:
-    """``text`` without anything that could break a line or fake one: control characters escaped."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
 def write(out: TextIO, lines: Iterable[str], gitlab: bool, error: bool) -> None:
     prefix = GITLAB_PREFIX if gitlab and error else ""
     for line in lines:
-        out.write(f"{prefix}{line}\n")
+        out.write(f"{prefix}{printable(line)}\n")  # refs, paths and reasons cannot fake a line
     out.flush()
 
 
 def _finding_line(finding: Finding) -> str:
-    where = f"{one_line(location_uri(finding.origin))}:{finding.match.line}"
+    where = f"{printable(location_uri(finding.origin))}:{finding.match.line}"
     commit = getattr(finding.origin, "commit", "")
     return f"  {finding.rule.id}  {where}  commit {commit[:12]}  {finding.match.secret.redacted()}"
 
@@ -46,7 +42,7 @@ def _fix_lines(findings: Sequence[Finding], updates: Sequence[RefUpdate]) -> lis
     for commit in commits[:MAX_LISTED]:
         short = commit[:12]
         if commit in tips:
-            lines.append(f"  {short} is the last commit of {one_line(tips[commit])}: fix the file, git commit --amend")
+            lines.append(f"  {short} is the last commit of {printable(tips[commit])}: fix the file, git commit --amend")
         else:
             lines.append(
                 f"  {short} is an older commit: git rebase -i {short}^ (mark it 'edit'), fix the file,"
@@ -112,7 +108,7 @@ def skipped_notes(result: ScanResult) -> list[str]:
     for reason, words in POLICY_SKIPS.items():
         count = result.stats.skipped.get(reason, 0)
         if count:
-            named = [one_line(i.path) for i in result.issues if i.reason == reason][:MAX_LISTED]
+            named = [printable(i.path) for i in result.issues if i.reason == reason][:MAX_LISTED]
             listed = f": {', '.join(named)}" if named else ""
             lines.append(f"leakstop: not scanned, per the size policy: {count} blobs {words}{listed}")
     return lines

@@ -39,6 +39,8 @@ def sniff(path: str, text: str) -> str:
         doc = json.loads(text)
     except json.JSONDecodeError:
         return "gitleaksignore" if gitleaks.looks_like_ignore(text) else "leakstop"
+    except RecursionError:
+        return "leakstop"  # whose parser says it is nested too deeply
     if isinstance(doc, list) and (not doc or (isinstance(doc[0], dict) and "RuleID" in doc[0])):
         return "gitleaks-report"
     if isinstance(doc, dict) and "results" in doc and ("plugins_used" in doc or "generated_at" in doc):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanner.policy.baseline import BaselineError
 from scanner.policy.migrate.common import Entry, ForeignBaseline, normalise_path
+from scanner.safetext import printable
 
 if TYPE_CHECKING:
     from scanner.models import Match
@@ -67,6 +68,8 @@ def parse(text: str, source: str) -> DetectSecretsBaseline:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: detect-secrets baseline is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{source}: detect-secrets baseline: JSON nested too deeply") from None
     results = doc.get("results") if isinstance(doc, dict) else None
     if not isinstance(results, dict):
         raise BaselineError(f"{source}: detect-secrets baseline: results must be an object of file names")
@@ -76,12 +79,11 @@ def parse(text: str, source: str) -> DetectSecretsBaseline:
     entries: list[Entry] = []
     hashes: list[str] = []
     for filename, items in results.items():
+        shown = printable(filename)  # a file name is the file's to choose: it cannot break the error's line
         if not isinstance(items, list):
-            raise BaselineError(f"{source}: detect-secrets baseline: results/{filename}: must be a list")
+            raise BaselineError(f"{source}: detect-secrets baseline: results/{shown}: must be a list")
         for index, item in enumerate(items):
-            entries.append(
-                _entry(item, f"{source}: detect-secrets baseline: results/{filename}/{index}", filename, root)
-            )
+            entries.append(_entry(item, f"{source}: detect-secrets baseline: results/{shown}/{index}", filename, root))
             hashes.append(item["hashed_secret"])
     return DetectSecretsBaseline(source, entries, hashes)
 

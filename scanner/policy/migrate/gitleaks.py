@@ -54,6 +54,8 @@ def parse_report(text: str, source: str) -> GitleaksBaseline:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{source}: gitleaks report is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BaselineError(f"{source}: gitleaks report: JSON nested too deeply") from None
     if not isinstance(doc, list):
         raise BaselineError(f"{source}: gitleaks report must be a JSON list of findings")
     root = os.path.dirname(os.path.abspath(source))

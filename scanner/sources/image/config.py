@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scanner.formats.shapes import as_dict, as_list
 from scanner.sources.image.layout import Image
 
 
@@ -13,9 +14,9 @@ def config_text(config: dict[str, Any]) -> str:
     lines: list[str] = []
     inner = config.get("config") if isinstance(config.get("config"), dict) else {}
     inner = inner or {}
-    for env in inner.get("Env") or []:
+    for env in as_list(inner.get("Env")):
         lines.append(f"ENV {env}")
-    for key, value in (inner.get("Labels") or {}).items():
+    for key, value in as_dict(inner.get("Labels")).items():
         lines.append(f"LABEL {key}={value}")
     for key in ("Entrypoint", "Cmd", "OnBuild"):
         value = inner.get(key)
@@ -24,7 +25,7 @@ def config_text(config: dict[str, Any]) -> str:
     health = inner.get("Healthcheck")
     if isinstance(health, dict) and isinstance(health.get("Test"), list):
         lines.append(f"HEALTHCHECK {' '.join(str(v) for v in health['Test'])}")
-    for entry in config.get("history") or []:
+    for entry in as_list(config.get("history")):
         if isinstance(entry, dict) and entry.get("created_by"):
             lines.append(f"HISTORY {entry['created_by']}")
     return "\n".join(lines) + "\n" if lines else ""
@@ -35,9 +36,9 @@ def assign_history(image: Image, config: dict[str, Any]) -> None:
 
     ``created_by`` stays as the config says: the pipeline redacts the secrets it found in the config out of it
     (``pipeline.collect``), since a source does not detect."""
-    history = [h for h in config.get("history") or [] if isinstance(h, dict) and not h.get("empty_layer")]
+    history = [h for h in as_list(config.get("history")) if isinstance(h, dict) and not h.get("empty_layer")]
     rootfs = config.get("rootfs") if isinstance(config.get("rootfs"), dict) else {}
-    diff_ids = [d for d in (rootfs or {}).get("diff_ids") or [] if isinstance(d, str)]
+    diff_ids = [d for d in as_list(as_dict(rootfs).get("diff_ids")) if isinstance(d, str)]
     for layer in image.layers:
         if layer.index < len(history):
             layer.created_by = str(history[layer.index].get("created_by") or "")

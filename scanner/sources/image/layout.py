@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import InputError
+from scanner.formats.shapes import as_dict, as_list
 from scanner.sources.base import Skips
 from scanner.sources.image.blobs import Blobs, blob_name, digest_of_name, matches_digest
 
@@ -103,11 +104,11 @@ class Layout:
             config_name = entry["Config"]
             layers = [
                 Layer(name=n, digest=digest_of_name(n), expected=digest_of_name(n), index=i)
-                for i, n in enumerate(entry.get("Layers") or [])
+                for i, n in enumerate(as_list(entry.get("Layers")))
                 if isinstance(n, str)
             ]
-            tags = entry.get("RepoTags") or []
-            images.append(Image(config_name, digest_of_name(config_name), layers, tags[0] if tags else ""))
+            tags = as_list(entry.get("RepoTags"))
+            images.append(Image(config_name, digest_of_name(config_name), layers, str(tags[0]) if tags else ""))
         return images
 
     def _oci_images(self) -> list[Image]:
@@ -119,7 +120,7 @@ class Layout:
         return images
 
     def _walk_index(self, index: dict[str, Any], images: list[Image], depth: int) -> None:
-        for desc in index.get("manifests") or []:
+        for desc in as_list(index.get("manifests")):
             if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
                 continue
             name = blob_name(desc["digest"])
@@ -135,7 +136,7 @@ class Layout:
                 if depth < MAX_INDEX_DEPTH:
                     self._walk_index(doc, images, depth + 1)
                 continue
-            tag = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
+            tag = as_dict(desc.get("annotations")).get("org.opencontainers.image.ref.name", "")
             image = manifest_image(doc, str(tag), self.image, self.skips)
             if image is not None:
                 images.append(image)
@@ -152,7 +153,7 @@ def manifest_image(doc: dict[str, Any], tag: str, image: str, skips: Skips) -> I
     if config_name is None:
         return None
     layers = []
-    for i, layer in enumerate(doc.get("layers") or []):
+    for i, layer in enumerate(as_list(doc.get("layers"))):
         digest = layer.get("digest") if isinstance(layer, dict) else None
         layer_name = blob_name(digest) if isinstance(digest, str) else None
         if layer_name is None or not isinstance(digest, str):

@@ -1,0 +1,26 @@
+"""Fixtures of the hostile-input suite: a sandbox per case (see ``harness.py``) and a small config whose one rule
+(github-pat) every case's token is made for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import config_text
+
+from .harness import Sandbox
+
+# Classes that h-harden-core fixes (issue #18 items 1-5, 7, 12): strict xfail, so the merge flips them to passing.
+CORE = pytest.mark.xfail(strict=True, reason="h-harden-core")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    box = Sandbox(tmp_path / "box")
+    (box.root / "leakstop.yaml").write_text(config_text(), encoding="utf-8")
+    return box
+
+
+@pytest.fixture
+def config(sandbox: Sandbox) -> Path:
+    return sandbox.root / "leakstop.yaml"

@@ -1,0 +1,187 @@
+"""Issue #18 item 9: the on-disk cache is data, never code. A planted pickle, an entry of the wrong type, a truncated
+entry, a FIFO or a link in place of an entry: each is a miss, the scan rebuilds and passes, nothing runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import rule_file
+
+from scanner import cache
+from scanner.ruleset.specjson import spec_from_json, spec_to_json, specs_from_json
+
+SECRET = "k3y_q8w7e6r5"
+
+
+class _Planted:
+    """Unpickling this calls ``os.system``: what a planted cache entry could do under the old pickle cache."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _scan(project: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LEAKSTOP_CACHE_DIR": str(cache_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", "--no-progress", str(project)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _steady(report: str) -> str:
+    """The text report without its timing (``in 0.01s``), which differs from run to run."""
+    return re.sub(r" in \d+\.\d+s", " in (time)", report)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    # The built-in rules (their cache entries) plus one custom rule (the config's entry) that finds the secret.
+    rule = "{id: k3y, name: K3y, regex: '\\b(k3y_[a-z0-9]{8})\\b', keywords: [k3y_], severity: high, confidence: high}"
+    (root / ".leakstop.yaml").write_text(f"version: 1\nrules: [{rule}]\n", encoding="utf-8")
+    (root / "app.txt").write_text(f"x = {SECRET}\n", encoding="utf-8")
+    return root
+
+
+def _plant_everywhere(cache_dir: Path, payload: bytes) -> list[Path]:
+    entries = [p for p in cache_dir.iterdir() if not p.name.startswith(".")]
+    for entry in entries:
+        entry.write_bytes(payload)
+    return entries
+
+
+def test_a_planted_pickle_is_not_run_and_the_cache_is_rebuilt(
+    tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(cache_dir))
+    first = _scan(project, cache_dir)
+    assert first.returncode == 1, first.stderr
+    marker = tmp_path / "pwned"
+    planted = pickle.dumps(_Planted(marker))
+    assert _plant_everywhere(cache_dir, planted)
+    # The frame is not enough either: a well-framed pickle is not JSON.
+    for entry in cache_dir.glob("config-*"):
+        entry.write_bytes(cache.frame(planted))
+    again = _scan(project, cache_dir)
+    assert not marker.exists()
+    assert (again.returncode, again.stderr) == (first.returncode, first.stderr)
+    assert _steady(again.stdout) == _steady(first.stdout)
+    assert all(cache.read(p.name) is not None for p in cache_dir.iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "wrong-type", "well-framed-wrong-type", "fifo", "symlink", "directory"],
+)
+def test_a_doubtful_entry_is_a_miss(tmp_path: Path, project: Path, damage: str) -> None:
+    cache_dir = tmp_path / "cache"
+    first = _scan(project, cache_dir)
+    entries = sorted(p for p in cache_dir.iterdir() if not p.name.startswith("."))
+    assert {p.name.split("-")[0] for p in entries} >= {"rules", "config"}
+    for entry in entries:
+        data = entry.read_bytes()
+        entry.unlink()
+        if damage == "truncated":
+            entry.write_bytes(data[: len(data) // 2])
+        elif damage == "wrong-type":
+            entry.write_bytes(b'["not", "a", "mapping"]')
+        elif damage == "well-framed-wrong-type":
+            entry.write_bytes(cache.frame(json.dumps([{"id": 3}] if entry.name.startswith("rules") else [1]).encode()))
+        elif damage == "fifo":
+            os.mkfifo(entry)
+        elif damage == "symlink":
+            entry.symlink_to("/dev/zero")
+        else:
+            entry.mkdir()
+    again = _scan(project, cache_dir)
+    assert (again.returncode, _steady(again.stdout)) == (first.returncode, _steady(first.stdout)), again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_the_frame_rejects_every_change() -> None:
+    framed = cache.frame(b'{"a": 1}')
+    assert cache.unframe(framed) == b'{"a": 1}'
+    assert cache.unframe(framed[:-1]) is None
+    assert cache.unframe(framed[:10]) is None
+    assert cache.unframe(framed.replace(b"leakstop-cache 1", b"leakstop-cache 9")) is None
+    assert cache.unframe(framed[:-2] + b"2}") is None
+
+
+def test_write_json_skips_what_json_cannot_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path / "c"))
+    cache.write_json("x-bytes", {"a": b"raw"})
+    cache.write_json("x-keys", {1: "int key"})
+    cache.write_json("x-nan", float("nan"))
+    assert not (tmp_path / "c").exists()
+    cache.write_json("x-ok", {"a": [1, "b"]})
+    assert cache.read_json("x-ok") == {"a": [1, "b"]}
+    (tmp_path / "c" / "x-bad").write_bytes(cache.frame(b"{not json"))
+    assert cache.read_json("x-bad") is None
+    assert cache.read_json("x-absent") is None
+
+
+def test_an_unwritable_cache_dir_costs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(blocker / "sub"))
+    cache.write("x-1", b"data")
+    assert cache.read("x-1") is None
+
+
+def test_rule_specs_round_trip_and_refuse_wrong_types(tmp_path: Path) -> None:
+    from scanner.ruleset import load_rule_files
+
+    path = rule_file(tmp_path / "r.yaml", {"id": "k3y", "name": "K3y", "regex": "k3y_[a-z]{8}", "keywords": ["k3y_"]})
+    spec = load_rule_files([path])[0]
+    data = spec_to_json(spec)
+    assert spec_from_json(json.loads(json.dumps(data))) == spec
+    for field, bad in [
+        ("severity", "urgent"),
+        ("keywords", "k3y_"),
+        ("keywords", [1]),
+        ("min_entropy", True),
+        ("secret_group", "1"),
+        ("window", 1.5),
+        ("generic", "no"),
+        ("id", None),
+    ]:
+        assert spec_from_json({**data, field: bad}) is None, field
+    assert spec_from_json({**data, "extra": 1}) is None
+    assert specs_from_json({"not": "a list"}) is None
+    assert specs_from_json([data, 3]) is None
+    assert specs_from_json([data]) == [spec]
+
+
+def test_a_cached_spec_whose_regex_does_not_compile_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.ruleset import load_ruleset
+
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path / "c"))
+    path = rule_file(tmp_path / "r.yaml", {"id": "k3y", "name": "K3y", "regex": "k3y_[a-z]{8}", "keywords": ["k3y_"]})
+    load_ruleset([path])
+    (entry,) = (tmp_path / "c").glob("rules-*")
+    specs = json.loads(cache.unframe(entry.read_bytes()) or b"")
+    specs[0].update(regex="k3y_[a-z", secret_group=None)  # a group to derive: the regex is compiled on load
+    entry.write_bytes(cache.frame(json.dumps(specs).encode()))
+    assert [rule.spec.regex for rule in load_ruleset([path]).rules] == ["k3y_[a-z]{8}"]
+
+
+def test_no_pickle_left_in_the_package() -> None:
+    package = Path(__file__).resolve().parents[1] / "scanner"
+    users = [p for p in package.rglob("*.py") if "import pickle" in p.read_text(encoding="utf-8")]
+    assert users == []
