@@ -41,6 +41,24 @@ class TokenFactory:
     def slack_bot(self) -> str:
         return f"xoxb-{self.chars(string.digits, 12)}-{self.chars(string.digits, 13)}-{self.chars(ALNUM, 24)}"
 
+    def slack_user(self) -> str:
+        digits = string.digits
+        return f"xoxp-{self.chars(digits, 12)}-{self.chars(digits, 12)}-{self.chars(digits, 13)}-{self.hex(32)}"
+
+    def gitlab_pat(self) -> str:
+        """A classic glpat- token: 20 characters of [0-9A-Za-z_-] (GitLab puts no checksum in these)."""
+        return "glpat-" + self.clean_chars(ALNUM + "_-", 20)
+
+    def gitlab_pat_routable(self) -> str:
+        """The routable shape: base64url(random + routing payload) . 01 . payload length (2 base36) and a CRC32
+        (7 base36) over what precedes it. No rule checks the CRC; the shape is what matters."""
+        import base64
+        import zlib
+
+        payload = self.rng.randbytes(16) + f"c:1\no:{self.rng.randrange(1, 10**6):x}\nu:{self.chars(HEX, 6)}".encode()
+        body = "glpat-" + base64.urlsafe_b64encode(payload).decode().rstrip("=") + ".01."
+        return body + _base36(len(payload), 2) + _base36(zlib.crc32(body.encode()), 7)
+
     def stripe_live(self) -> str:
         return "sk_live_" + self.chars(ALNUM, 99)
 
@@ -148,3 +166,10 @@ class TokenFactory:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
         return pem, certificate.public_bytes(serialization.Encoding.PEM)
+
+def _base36(number: int, width: int) -> str:
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = (string.digits + string.ascii_lowercase)[rest] + digits
+    return digits.rjust(width, "0")[-width:]

@@ -32,10 +32,30 @@ PROVIDERS: dict[str, ProviderEntry] = {
         ),
         ActionKind.REVOKE,
     ),
-    "gitlab": ProviderEntry("gitlab", ("gitlab-pat", "gitlab-pat-routable"), ActionKind.REVOKE),
+    # The token kinds after the first two are revoked only with ``admin: true`` (the admin token API).
+    "gitlab": ProviderEntry(
+        "gitlab",
+        (
+            "gitlab-pat",
+            "gitlab-pat-routable",
+            "gitlab-deploy-token",
+            "gitlab-agent-token",
+            "gitlab-pipeline-trigger-token",
+            "gitlab-feed-token",
+            "gitlab-runner-auth-token",
+            "gitlab-runner-auth-token-routable",
+            "gitlab-oauth-app-secret",
+            "gitlab-incoming-mail-token",
+            "gitlab-feature-flags-client-token",
+        ),
+        ActionKind.REVOKE,
+    ),
     # Revoke by default: deactivating is reversible; rotating needs a sink (respond.sink) the policy names.
     "aws-iam": ProviderEntry("aws_iam", ("aws-access-key-id",), ActionKind.REVOKE),
-    "slack": ProviderEntry("slack", ("slack-bot-token", "slack-user-token", "slack-app-token"), ActionKind.REVOKE),
+    # No API revokes xapp- app-level tokens or webhook URLs: they have no provider (removed in the app's settings).
+    "slack": ProviderEntry(
+        "slack", ("slack-bot-token", "slack-user-token", "slack-config-access-token"), ActionKind.REVOKE
+    ),
     "webhook": ProviderEntry("webhook", (), ActionKind.NOTIFY),
     "npm": ProviderEntry("npm", ("npm-access-token",), ActionKind.REVOKE),
     "gcp-service-account": ProviderEntry(
