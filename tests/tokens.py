@@ -167,6 +167,7 @@ class TokenFactory:
         ).decode()
         return pem, certificate.public_bytes(serialization.Encoding.PEM)
 
+
 def _base36(number: int, width: int) -> str:
     digits = ""
     while number:
