@@ -20,7 +20,7 @@ from scanner.pipeline.request import ScanRequest
 from scanner.policy.config import Config, load_config
 from scanner.policy.respond import RespondSettings, respond_settings
 from scanner.respond.model import ActionKind
-from scanner.respond.plan import action_id, available, check_settings, make_plan, render
+from scanner.respond.plan import action_id, check_settings, make_plan, render
 from scanner.respond.providers import PROVIDERS
 
 RULES = ("github-pat", "github-app-installation-token", "aws-access-key-id", "aws-secret-access-key")
@@ -127,16 +127,13 @@ def test_related_secrets_and_rules_without_an_adapter(tmp_path: Path, tokens: To
     ]
     config = load_config(write_config(tmp_path, {"actions": actions}))
     plan = plan_for(tree, config)
-    (revoke,) = [a for a in plan.actions if a.kind is ActionKind.REVOKE]
+    (revoke,) = [a for a in plan.actions if a.kind is ActionKind.REVOKE and a.provider == "github"]
     related = plan.credentials[revoke.secret_id].related
     assert related["aws-secret-access-key"].reveal() == secret and related["aws-access-key-id"].reveal() == key_id
     whys = {u.rule_id: u.why for u in plan.unhandled}
     assert "no provider acts on this rule" in whys["aws-secret-access-key"]
     assert "github cannot revoke github-app-installation-token" in whys["github-app-installation-token"]
-    if available("aws-iam"):
-        assert any(a.kind is ActionKind.ROTATE and a.provider == "aws-iam" for a in plan.actions)
-    else:
-        assert "the aws-iam provider is not in this build" in whys["aws-access-key-id"]
+    assert any(a.kind is ActionKind.ROTATE and a.provider == "aws-iam" for a in plan.actions)
     out = io.StringIO()
     render(plan, out)
     assert "nothing attempted" in out.getvalue()
@@ -147,9 +144,8 @@ def test_do_none_stops_and_an_explicit_provider_wins(tmp_path: Path, tokens: Tok
     tree.mkdir()
     (tree / "app.env").write_text(f"TOKEN={tokens.github_clean()}\n")
     actions = [{"tags": ["vcs"], "do": "notify", "provider": "webhook"}, {"rules": ["github-*"], "do": "none"}, {}]
-    config = load_config(write_config(tmp_path, {"actions": actions}))
+    webhook = {"webhook": {"url": "https://hooks.example.com/leakstop"}}
+    config = load_config(write_config(tmp_path, {"actions": actions, "providers": webhook}))
     plan = plan_for(tree, config)
-    assert [(a.kind, a.provider) for a in plan.actions] + [u.why[:10] for u in plan.unhandled] in (
-        [(ActionKind.NOTIFY, "webhook")],  # the webhook provider is in this build
-        ["no adapter"],  # it is not (yet)
-    )
+    assert [(a.kind, a.provider) for a in plan.actions] == [(ActionKind.NOTIFY, "webhook")]
+    assert not plan.unhandled

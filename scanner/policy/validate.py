@@ -46,7 +46,7 @@ def validated_data(data: bytes, path: str) -> dict[str, Any]:
     doc = _yaml_load(text, path) or {}
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(json.loads(_SCHEMA_PATH.read_text()))
+    validator = jsonschema.Draft202012Validator(json.loads(_SCHEMA_PATH.read_text(encoding="utf-8")))
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"

@@ -76,7 +76,7 @@ def _refuse_expansion(doc: Any, source: str) -> None:
 def _validate(doc: Any, source: str) -> None:
     import jsonschema
 
-    schema = json.loads(_SCHEMA_PATH.read_text())
+    schema = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is None:
