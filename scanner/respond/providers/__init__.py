@@ -32,7 +32,8 @@ PROVIDERS: dict[str, ProviderEntry] = {
         ),
         ActionKind.REVOKE,
     ),
-    # The token kinds after the first two are revoked only with ``admin: true`` (the admin token API).
+    # The token kinds after the first two are revoked only with ``admin: true``: what DELETE /api/v4/admin/token
+    # revokes or resets (docs/api/admin/token.md; not runner registration, CI job or SCIM tokens).
     "gitlab": ProviderEntry(
         "gitlab",
         (

@@ -26,6 +26,7 @@ from typing import Any
 from scanner.errors import ConfigError
 from scanner.models import Secret
 from scanner.respond.model import ActionKind, Credential, Outcome, ProviderResult
+from scanner.respond.providers import PROVIDERS
 from scanner.respond.providers.base import ProviderContext, SinkError, status_outcome
 from scanner.respond.providers.calls import read_json, retry_or_failed, send
 from scanner.transport import HttpClient, Response
@@ -36,19 +37,7 @@ DEFAULT_URL = "https://gitlab.com"
 TOKEN_RULES = frozenset({"gitlab-pat", "gitlab-pat-routable"})
 # What DELETE /api/v4/admin/token revokes or resets (docs/api/admin/token.md). Not covered there: runner
 # registration tokens, CI job tokens (identify only) and SCIM tokens.
-ADMIN_RULES = frozenset(
-    {
-        "gitlab-deploy-token",
-        "gitlab-agent-token",
-        "gitlab-pipeline-trigger-token",
-        "gitlab-feed-token",
-        "gitlab-runner-auth-token",
-        "gitlab-runner-auth-token-routable",
-        "gitlab-oauth-app-secret",
-        "gitlab-incoming-mail-token",
-        "gitlab-feature-flags-client-token",
-    }
-)
+ADMIN_RULES = frozenset(PROVIDERS["gitlab"].rules) - TOKEN_RULES  # the table lists both
 BOT_USER = re.compile(r"^(project|group)_([0-9]+)_bot_")
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 UNKNOWN = "state unknown, check the token in GitLab (a rotate is never retried: it would revoke the token's family)"
