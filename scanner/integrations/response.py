@@ -185,11 +185,11 @@ def respond(
 
     ``quiet`` is for ``leakstop ci`` and the pre-receive hook, whose decision a response never changes: a failure
     (the outbox cannot be written, a provider's credential is missing) is said and audited, not raised."""
-    if not quiet:
-        return _respond(result, config, environ, where, mode, say, root, wait)
     try:
         return _respond(result, config, environ, where, mode, say, root, wait)
     except LeakstopError as exc:
+        if not quiet:
+            raise
         say(f"leakstop: warning: the response to this scan could not be {mode}d: {exc}")
         reason = f"{mode}: {exc}"
         _auditor(where, say)(AuditRecord("respond-error", where.actor, where.repository, reason=reason))
