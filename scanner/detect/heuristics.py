@@ -127,7 +127,9 @@ def generic_reason(secret: str, context: str) -> str | None:
         return "short-hex"
     if _NUMBER.match(secret):
         return "number"
-    if _IDENTIFIER.match(secret):
+    if _IDENTIFIER.match(secret) and not looks_random(secret):
+        # Letters-only values are names (tokenizer, myCamelCaseName) unless their case flips like random text:
+        # 'mxgJTe-dNnFRIBX' is a password.
         return "identifier"
     if _CODE.search(secret):
         return "code"
