@@ -13,6 +13,7 @@ from typing import Protocol
 
 from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
+from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
 from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
@@ -45,6 +46,8 @@ def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
     spec = rule.spec
     if not secret.strip():
         return "empty"
+    if is_published_example(secret):
+        return "published-example"
     if spec.min_entropy and shannon_entropy(secret) < spec.min_entropy:
         return "low-entropy"
     if spec.checksum:
