@@ -9,7 +9,6 @@ import yaml
 from helpers import RunCli
 from tokens import TokenFactory
 
-
 BASE = {"name": "Test", "severity": "high", "confidence": "high"}
 
 
