@@ -47,6 +47,7 @@ _HASHY_NAME = re.compile(
     r"(?i)(sha\d*|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public[_-]?(?:key|cert)|pub_?key|"
     r"(?:client|app|tenant|workspace|subscription|object|account|project|user|key)[_-]?id\b|uuid|guid|nonce|salt|"
     r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint|"
+    r"idempotency[_-]?key|publishable[_-]?key|site[_-]?key|translation[_-]?key|i18n[_-]?key|"
     r"csrf|xsrf|next[_-]?(?:page[_-]?)?token|page[_-]?token|continuation|cursor|pagination|starting[_-]?token|"
     r"\w::\w)"
 )
