@@ -14,7 +14,7 @@ from typing import Protocol
 from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
-from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
+from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
 from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
@@ -48,7 +48,7 @@ def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
         return "empty"
     if is_published_example(secret):
         return "published-example"
-    if spec.min_entropy and shannon_entropy(secret) < spec.min_entropy:
+    if spec.min_entropy and shannon_entropy(secret) < entropy_floor(spec.min_entropy, secret, spec.generic):
         return "low-entropy"
     if spec.checksum:
         if not CHECKSUMS[spec.checksum](secret):
