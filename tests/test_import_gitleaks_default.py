@@ -98,6 +98,8 @@ def test_rewritten_rules_find_what_gitleaks_finds(
         ("[(?i)]x(?s)y", "[(?i)]x(?s:y)"),  # inside a class it is text
         (r"\((?i)x", r"\((?i:x)"),
         ("a(?-i)b", "a(?-i:b)"),
+        ("[](?i)]x(?i)y", "[](?i)]x(?i:y)"),  # ']' first in a class is a member, not its end
+        ("[^]x]+(?m)$", "[^]x]+(?m:$)"),
     ],
 )
 def test_mid_pattern_flags_are_scoped(go: str, python: str) -> None:
@@ -161,3 +163,22 @@ def test_a_toml_error_names_line_and_column(tmp_path: Path, run_cli: RunCli) -> 
     code, out, err = run_cli("config", "import-gitleaks", source)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and re.search(r"line 5, column \d+", err), err
+
+
+def test_rules_that_cannot_keep_their_meaning_are_left_out_and_counted() -> None:
+    toml = """\
+[[rules]]
+id = "greek-path"
+regex = '''key=([a-z0-9]{20})'''
+keywords = ["key="]
+path = '''\\p{Greek}+\\.cfg$'''
+
+[[rules]]
+id = "no-literal"
+regex = '''[a-z]{3}[0-9]{20}'''
+"""
+    conversion = convert(toml, "g.toml", set())
+    assert "rules" not in conversion.doc and conversion.left_out == ["greek-path", "no-literal"]
+    assert conversion.summary() == "0 rules (0 kept as they are, 0 rewritten), 2 left out; 0 allowlists"
+    assert any("greek-path path: uses Unicode classes" in line for line in conversion.not_converted)
+    assert any("no-literal: no keywords" in line for line in conversion.not_converted)

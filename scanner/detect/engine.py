@@ -250,4 +250,6 @@ def _covered_by(cand: RawMatch, other: RawMatch) -> bool:
         return False
     if cand.rule.spec.generic and not other.rule.spec.generic:
         return True
+    if cand.decoded and not other.decoded and cand.rule.id == other.rule.id:
+        return True  # the same rule on the percent-decoded text of its own raw match (a SAS sig=...%2B...)
     return cand.secret in other.secret or other.secret in cand.secret

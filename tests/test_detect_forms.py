@@ -1,0 +1,107 @@
+"""Credential forms of providers we have rules for, and the long-tail generic family (issue #13, items 2 and 3),
+with values generated here: each form is found by the rule meant for it, and its look-alikes are not."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+from tokens import ALNUM, HEX, TokenFactory
+
+from scanner.detect.engine import Detector
+from scanner.detect.heuristics import HEX_MIN_ENTROPY, entropy_floor, generic_reason
+from scanner.ruleset.load import load_ruleset
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector(load_ruleset(), engine="python")
+
+
+def found(detector: Detector, text: str) -> list[str]:
+    return [m.rule_id for m in detector.detect(text.encode())]
+
+
+def storage_key(tokens: TokenFactory) -> str:
+    return base64.b64encode(tokens.rng.randbytes(64)).decode()
+
+
+def sas_sig(tokens: TokenFactory) -> str:
+    return base64.b64encode(tokens.rng.randbytes(32)).decode().replace("+", "%2B").replace("/", "%2F")
+
+
+def test_provider_forms(detector: Detector, tokens: TokenFactory) -> None:
+    ident = uuid.UUID(int=tokens.rng.getrandbits(128), version=4)
+    ids = [uuid.UUID(int=tokens.rng.getrandbits(128), version=4) for _ in range(3)]
+    secret = tokens.clean_chars(ALNUM, 16) + "7#"
+    cases = {
+        f"RUN curl -fsS \\\n    --user 'ci:{secret}' \\\n    https://nexus.acme.io/x\n": "curl-user-credentials",
+        f'{{"AccountName": "acme", "AccountKey": "{storage_key(tokens)}"}}': "azure-storage-account-key",
+        f'primary_access_key = "{storage_key(tokens)}"': "azure-storage-account-key",
+        f"https://a.blob.core.windows.net/c/f?sig={sas_sig(tokens)}&se=2026-01-01&sv=2022-11-02": (
+            "azure-sas-token-reordered"
+        ),
+        f"TEAMS=https://outlook.office.com/webhook/{ids[0]}@{ids[1]}/IncomingWebhook/{tokens.hex(32)}/{ids[2]}": (
+            "microsoft-teams-incoming-webhook"
+        ),
+        f"      - uses: codecov/codecov-action@v4\n        with:\n          token: {ident}\n": "codecov-upload-token",
+        f'<add key="ClearTextPassword" value="{secret}" />': "nuget-config-cleartext-password",
+        f'cs = "DSN=sales;UID=report;PWD={secret};"': "connection-string-password",
+        f"https://files.acme.io/x.csv?exp=1&sig={tokens.clean_chars(ALNUM, 43)}": "url-query-signature",
+    }
+    for text, rule_id in cases.items():
+        assert found(detector, text) == [rule_id], text
+
+
+def test_forms_that_are_not_credentials(detector: Detector, tokens: TokenFactory) -> None:
+    key = storage_key(tokens)
+    # One character off the documented 88: not an account key (the generic key rule may still report a random
+    # value under a key name, as a low-confidence generic finding).
+    for text in (f"AccountKey={key}x", f"AccountKey={key[:-3]}=="):
+        assert "azure-storage-account-key" not in found(detector, text), text
+    quiet = [
+        f"request_id = {uuid.UUID(int=tokens.rng.getrandbits(128), version=4)}",  # a UUID, no Codecov near it
+        "CODECOV_TOKEN: ${{ secrets.CODECOV_TOKEN }}",
+        '<add key="ClearTextPassword" value="%NUGET_PAT%" />',
+        "https://img.acme.io/a.png?w=300&sig=abc123",
+        f"commit_sha = '{tokens.hex(40)}'",
+    ]
+    for text in quiet:
+        assert found(detector, text) == [], text
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "SHIPPO_KEY={v}",
+        'const bannerbearKey = "{v}";',
+        '{{"brandfetch_key": "{v}"}}',
+        "config:\n  smartsheet_api_token: {v}\n",
+        '<add key="ScrapingBeeKey" value="{v}" />',
+        "<browshotKey>{v}</browshotKey>",
+        "tool --apify-key {v} --run",
+        "export AYRSHARE_SECRET_KEY={v}",
+    ],
+)
+@pytest.mark.parametrize("alphabet", ["hex", "alnum"])
+def test_the_long_tail_next_to_a_provider_name(
+    detector: Detector, tokens: TokenFactory, template: str, alphabet: str
+) -> None:
+    value = tokens.clean_chars(HEX if alphabet == "hex" else ALNUM, 32)
+    rules = found(detector, template.format(v=value))
+    assert len(rules) == 1 and rules[0].startswith("generic-"), rules
+
+
+def test_generic_heuristics() -> None:
+    value = "eReeR2Gj-em586FBW-1wypMxmmf5Q4"
+    assert generic_reason(value, "ayrshare_api_key=") is None  # 'sha' inside a word is not a hash name
+    assert generic_reason(value, "commitSha = ") == "non-secret-name"
+    assert generic_reason(value, "file_sha256: ") == "non-secret-name"
+    assert generic_reason("/yvfw8LY4XZRxRDE7A9Nbgf7nKl7XjikPMKdl5m5CyB=", "KEY=") is None  # base64, not a path
+    assert generic_reason("/etc/acme/secrets/api.key", "KEY=") == "path"
+    assert generic_reason("application/vnd.acme+json", "<apiKeyType>") == "media-type"
+    assert entropy_floor(3.5, "0" * 32, generic=True) == HEX_MIN_ENTROPY
+    assert entropy_floor(3.5, "0" * 32, generic=False) == 3.5
+    assert entropy_floor(3.5, "0" * 31, generic=True) == 3.5
+    assert entropy_floor(3.5, "g" * 32, generic=True) == 3.5
