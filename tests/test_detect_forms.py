@@ -105,3 +105,16 @@ def test_generic_heuristics() -> None:
     assert entropy_floor(3.5, "0" * 32, generic=False) == 3.5
     assert entropy_floor(3.5, "0" * 31, generic=True) == 3.5
     assert entropy_floor(3.5, "g" * 32, generic=True) == 3.5
+
+
+def test_stateless_github_installation_tokens(detector: Detector, tokens: TokenFactory) -> None:
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    app = tokens.rng.randrange(10**5, 10**7)
+    header = b64url(b'{"alg":"ES256","typ":"JWT","kid":"' + tokens.hex(16).encode() + b'"}')
+    payload = b64url(b'{"iss":"github","aid":%d,"scope":"' % app + tokens.chars(ALNUM, 300).encode() + b'"}')
+    token = f"ghs_{app}_{header}.{payload}.{b64url(tokens.rng.randbytes(64))}"
+    assert found(detector, f"GH_TOKEN={token}\n") == ["github-app-installation-token-stateless"]
+    # the header alone is not an installation token (generic-secret may still see a random value under TOKEN)
+    assert "github-app-installation-token-stateless" not in found(detector, f"GH_TOKEN=ghs_{app}_{header}\n")
