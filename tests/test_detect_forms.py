@@ -10,7 +10,7 @@ import pytest
 from tokens import ALNUM, HEX, TokenFactory
 
 from scanner.detect.engine import Detector
-from scanner.detect.heuristics import HEX_MIN_ENTROPY, entropy_floor, generic_reason
+from scanner.detect.heuristics import HEX_MIN_ENTROPY, entropy_floor, generic_reason, placeholder_reason
 from scanner.ruleset.load import load_ruleset
 
 
@@ -101,6 +101,8 @@ def test_generic_heuristics() -> None:
     assert generic_reason("/yvfw8LY4XZRxRDE7A9Nbgf7nKl7XjikPMKdl5m5CyB=", "KEY=") is None  # base64, not a path
     assert generic_reason("/etc/acme/secrets/api.key", "KEY=") == "path"
     assert generic_reason("application/vnd.acme+json", "<apiKeyType>") == "media-type"
+    assert placeholder_reason("{password}") == "template-or-reference"  # str.format / f-string field
+    assert placeholder_reason("{Xk9#q2}") is None
     assert entropy_floor(3.5, "0" * 32, generic=True) == HEX_MIN_ENTROPY
     assert entropy_floor(3.5, "0" * 32, generic=False) == 3.5
     assert entropy_floor(3.5, "0" * 31, generic=True) == 3.5
@@ -118,3 +120,13 @@ def test_stateless_github_installation_tokens(detector: Detector, tokens: TokenF
     assert found(detector, f"GH_TOKEN={token}\n") == ["github-app-installation-token-stateless"]
     # the header alone is not an installation token (generic-secret may still see a random value under TOKEN)
     assert "github-app-installation-token-stateless" not in found(detector, f"GH_TOKEN=ghs_{app}_{header}\n")
+
+
+def test_basic_authorization_must_decode_to_a_credential_pair(detector: Detector, tokens: TokenFactory) -> None:
+    def header(pair: str) -> str:
+        return f'curl -H "Authorization: Basic {base64.b64encode(pair.encode()).decode()}" https://api.acme.io\n'
+
+    assert found(detector, header(f"deploy-bot:{tokens.clean_chars(ALNUM, 18)}")) == ["http-basic-auth-header"]
+    assert found(detector, header("release.manager@acme.io:changeme")) == []  # a stand-in password
+    assert found(detector, header(tokens.clean_chars(ALNUM, 30))) == []  # no user:password pair inside
+    assert found(detector, header(f"{tokens.clean_chars(ALNUM, 12)}:")) == []  # no password

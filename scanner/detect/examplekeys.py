@@ -1,5 +1,6 @@
 """Published example credentials (the AWS documentation keys, Google's sample Firebase web API keys, Stripe's
-documentation test keys, ...), recognised by the SHA-256 of their text.
+documentation test keys, ...) and public constants shaped like keys (Pulumi's secret sigil), recognised by the
+SHA-256 of their text.
 
 They are public, print in providers' docs and are copied into READMEs and tests everywhere, so a finding on one
 is noise. The list holds digests only (``example_keys.txt``), never the values: leakstop's scan of its own

@@ -17,7 +17,7 @@ _PLACEHOLDER = re.compile(
 )
 _TEMPLATE = re.compile(
     r"(\$\{|\{\{|\$\(|%\(|\{%|#\{|\bos\.environ|\bgetenv|process\.env|\bsecrets\.|\bvars?\.|\benv\.|"
-    r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
+    r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|^\{[A-Za-z_][\w.]*\}$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
 )
 LONG_SECRET = 100
 _LONG_PLACEHOLDER = re.compile(
