@@ -130,3 +130,16 @@ def test_basic_authorization_must_decode_to_a_credential_pair(detector: Detector
     assert found(detector, header("release.manager@acme.io:changeme")) == []  # a stand-in password
     assert found(detector, header(tokens.clean_chars(ALNUM, 30))) == []  # no user:password pair inside
     assert found(detector, header(f"{tokens.clean_chars(ALNUM, 12)}:")) == []  # no password
+
+
+def test_basic_auth_pair_validator(tokens: TokenFactory) -> None:
+    from scanner.ruleset.checksums import basic_auth_pair
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    assert basic_auth_pair(b64(f"svc:{tokens.clean_chars(ALNUM, 12)}".encode()))
+    assert not basic_auth_pair(b64(b"\xff\xfe:" + tokens.rng.randbytes(12)))  # not UTF-8
+    assert not basic_auth_pair("not*base64")
+    assert not basic_auth_pair(b64(b"admin:admin"))  # the user id again
+    assert not basic_auth_pair(b64(b"svc:pass\nword"))  # not printable
