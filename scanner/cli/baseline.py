@@ -204,6 +204,10 @@ def _import(args: argparse.Namespace) -> int:
         print(f"leakstop: {len(done.unmatched)} entries not imported:")
         for entry, why in done.unmatched:
             print(f"  {entry.file}:{entry.line}  {entry.kind or '-'}  ({why})")
+        print(
+            "leakstop: hint: review them; to accept whatever leakstop finds today instead, run "
+            "`leakstop baseline update`"
+        )
     return EXIT_PASS
 
 

@@ -55,13 +55,18 @@ def _import_gitleaks(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.output}: cannot write: {exc.strerror}") from None
     else:
         sys.stdout.write(output)
-    rules = len(conversion.doc.get("rules", []))
     where = f" to {args.output}" if args.output else ""
     print(
-        f"leakstop: converted {args.file}{where}: {rules} rules, {len(conversion.doc.get('allowlist', []))} "
-        f"allowlists; {len(conversion.not_converted)} items not converted",
+        f"leakstop: converted {args.file}{where}: {conversion.summary()}; "
+        f"{len(conversion.not_converted)} items not converted",
         file=sys.stderr,
     )
+    if conversion.rewritten:
+        print("rewritten (same meaning in our syntax):", file=sys.stderr)
+        for item in conversion.rewritten:
+            print(f"  {item}", file=sys.stderr)
+    if conversion.not_converted:
+        print("not converted:", file=sys.stderr)
     for item in conversion.not_converted:
         print(f"  {item}", file=sys.stderr)
     return EXIT_PASS

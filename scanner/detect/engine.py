@@ -13,7 +13,8 @@ from typing import Protocol
 
 from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
-from scanner.detect.heuristics import generic_reason, is_lockfile, placeholder_reason
+from scanner.detect.examplekeys import is_published_example
+from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
 from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
@@ -45,7 +46,9 @@ def reject_reason(rule: CompiledRule, secret: str, context: str) -> str | None:
     spec = rule.spec
     if not secret.strip():
         return "empty"
-    if spec.min_entropy and shannon_entropy(secret) < spec.min_entropy:
+    if is_published_example(secret):
+        return "published-example"
+    if spec.min_entropy and shannon_entropy(secret) < entropy_floor(spec.min_entropy, secret, spec.generic):
         return "low-entropy"
     if spec.checksum:
         if not CHECKSUMS[spec.checksum](secret):
@@ -247,4 +250,6 @@ def _covered_by(cand: RawMatch, other: RawMatch) -> bool:
         return False
     if cand.rule.spec.generic and not other.rule.spec.generic:
         return True
+    if cand.decoded and not other.decoded and cand.rule.id == other.rule.id:
+        return True  # the same rule on the percent-decoded text of its own raw match (a SAS sig=...%2B...)
     return cand.secret in other.secret or other.secret in cand.secret

@@ -17,7 +17,7 @@ _PLACEHOLDER = re.compile(
 )
 _TEMPLATE = re.compile(
     r"(\$\{|\{\{|\$\(|%\(|\{%|#\{|\bos\.environ|\bgetenv|process\.env|\bsecrets\.|\bvars?\.|\benv\.|"
-    r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
+    r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|^\{[A-Za-z_][\w.]*\}$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
 )
 LONG_SECRET = 100
 _LONG_PLACEHOLDER = re.compile(
@@ -42,11 +42,13 @@ _ARN_TAIL = re.compile(r"\barn:[^\s\"']*$")
 _DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
 _PATH = re.compile(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)*/[\w-]+\.[A-Za-z]{1,5}$")
 _NUMBER = re.compile(r"^[0-9.,_:+-]+$")
+_MIME = re.compile(r"^(?:application|text|image|audio|video|multipart|font|model|message)/[\w.+-]+$")
 _URL_NO_CREDS = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://[^@\s]*$")
 _HASHY_NAME = re.compile(
-    r"(?i)(sha\d*|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public[_-]?(?:key|cert)|pub_?key|"
+    r"(?i)((?<![a-z])sha\d*(?![a-z])|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public[_-]?(?:key|cert)|pub_?key|"
     r"(?:client|app|tenant|workspace|subscription|object|account|project|user|key)[_-]?id\b|uuid|guid|nonce|salt|"
     r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint|"
+    r"idempotency[_-]?key|publishable[_-]?key|site[_-]?key|translation[_-]?key|i18n[_-]?key|"
     r"csrf|xsrf|next[_-]?(?:page[_-]?)?token|page[_-]?token|continuation|cursor|pagination|starting[_-]?token|"
     r"\w::\w)"
 )
@@ -55,6 +57,25 @@ _LOCKFILE = re.compile(
     r"Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock|uv\.lock|pdm\.lock|packages\.lock\.json|"
     r"[^/]*SUMS|[^/]*\.sha(?:1|256|512)|mix\.lock|pubspec\.lock|Podfile\.lock|flake\.lock)$"
 )
+
+
+_CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # commitSha -> commit_Sha: words for _HASHY_NAME
+_HEX_ONLY = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+HEX_MIN_ENTROPY = 3.0  # 32+ random hex characters: about 3.7 bits a character, often under 3.5
+
+
+def entropy_floor(min_entropy: float, secret: str, generic: bool) -> float:
+    """The entropy a secret must reach: the rule's ``min_entropy``, lowered for long hex values of generic rules.
+    Hex has 16 symbols, so its entropy tops out at 4 and a random 32-character hex key often scores under 3.5;
+    judged on the same scale as base62 it would be missed (a SaaS key as 32 hex next to its name)."""
+    if generic and len(secret) >= 32 and _HEX_ONLY.fullmatch(secret):
+        return min(min_entropy, HEX_MIN_ENTROPY)
+    return min_entropy
+
+
+def _base64_like(secret: str) -> bool:
+    """A value that starts with '/' but is base64 (padding, or a long random segment), not a path."""
+    return secret.endswith("=") or any(len(part) >= 16 and looks_random(part) for part in secret.split("/"))
 
 
 def _counting_up(secret: str) -> bool:
@@ -114,7 +135,7 @@ def generic_reason(secret: str, context: str) -> str | None:
 
     ``context`` is the text before the secret on its line (bounded), which names what it is assigned to.
     """
-    if _HASHY_NAME.search(assigned_name(context)):
+    if _HASHY_NAME.search(_CAMEL_BREAK.sub("_", assigned_name(context))):
         return "non-secret-name"
     if _ARN_TAIL.search(context):
         return "arn"
@@ -127,14 +148,18 @@ def generic_reason(secret: str, context: str) -> str | None:
         return "short-hex"
     if _NUMBER.match(secret):
         return "number"
-    if _IDENTIFIER.match(secret):
+    if _IDENTIFIER.match(secret) and not looks_random(secret):
+        # Letters-only values are names (tokenizer, myCamelCaseName) unless their case flips like random text:
+        # 'mxgJTe-dNnFRIBX' is a password.
         return "identifier"
     if _CODE.search(secret):
         return "code"
     if _DOTTED.match(secret) and not any(looks_random(part) for part in secret.split(".")):
         return "attribute-path"
-    if _PATH.match(secret):
+    if _PATH.match(secret) and not _base64_like(secret):
         return "path"
     if _URL_NO_CREDS.match(secret):
         return "url"
+    if _MIME.match(secret):
+        return "media-type"
     return None

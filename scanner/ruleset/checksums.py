@@ -45,7 +45,31 @@ def npm_crc32(secret: str) -> bool:
     return secret.startswith("npm_") and _prefixed_crc32(secret, 4)
 
 
+# Passwords that stand in for one in docs and examples: base64 of "user:password" is no credential.
+_STAND_IN_PASSWORDS = frozenset(
+    {"password", "passwd", "pass", "secret", "changeme", "pwd", "pw", "xxx", "xxxx", "***", "test", "example"}
+)
+
+
+def basic_auth_pair(secret: str) -> bool:
+    """An HTTP Basic credential (RFC 7617): base64 of ``user-id:password``, printable UTF-8, a non-empty user id
+    and a password that is not a stand-in. Not a checksum, but the same kind of check: text that does not decode
+    to a credential pair is no credential."""
+    import base64
+    import binascii
+
+    try:
+        text = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, password = text.partition(":")
+    if not (sep and user and text.isprintable() and len(password) >= 3):
+        return False
+    return password.lower() not in _STAND_IN_PASSWORDS and password.lower() != user.lower()
+
+
 CHECKSUMS: dict[str, Callable[[str], bool]] = {
     "github-crc32": github_crc32,
     "npm-crc32": npm_crc32,
+    "basic-auth": basic_auth_pair,
 }

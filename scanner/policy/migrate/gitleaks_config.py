@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.policy.migrate.gitleaks_rewrite import collapse_nested, path_limit
 from scanner.policy.migrate.goregex import required_literal, translate_regex
+from scanner.ruleset.redos import check as check_redos
 
 # gitleaks has no severity or confidence; a converted rule gets these (edit the output to taste).
 DEFAULT_SEVERITY = "high"
@@ -47,6 +49,17 @@ _CRITERIA = ("commits", "paths", "regexes", "stopwords")
 class Conversion:
     doc: dict[str, Any] = field(default_factory=dict)
     not_converted: list[str] = field(default_factory=list)  # one line each: where, what, why
+    rewritten: list[str] = field(default_factory=list)  # one line each: where, how (same meaning, our syntax)
+    left_out: list[str] = field(default_factory=list)  # ids of [[rules]] not converted
+
+    def summary(self) -> str:
+        """One line: how many rules were kept as they are, rewritten, left out."""
+        rules = len(self.doc.get("rules", []))
+        rewritten_rules = len({line.split(" ", 2)[1] for line in self.rewritten if line.startswith("[[rules]] ")})
+        return (
+            f"{rules} rules ({rules - rewritten_rules} kept as they are, {rewritten_rules} rewritten), "
+            f"{len(self.left_out)} left out; {len(self.doc.get('allowlist', []))} allowlists"
+        )
 
 
 def load_toml(text: str, source: str) -> dict[str, Any]:
@@ -70,6 +83,13 @@ class _Converter:
 
     def note(self, where: str, what: str) -> None:
         self.out.not_converted.append(f"{where}: {what}")
+
+    def rewrote(self, where: str, how: str) -> None:
+        self.out.rewritten.append(f"{where}: {how}")
+
+    def leave_out(self, rule_id: str, where: str, why: str) -> None:
+        self.out.left_out.append(rule_id)
+        self.note(where, f"{why}; rule left out")
 
     def unknown_keys(self, table: dict[str, Any], known: set[str], where: str) -> None:
         for key in sorted(set(table) - known):
@@ -168,14 +188,17 @@ class _Converter:
         where = f"[[rules]] {raw['id']}"
         self.unknown_keys(raw, _RULE_KEYS, where)
         if "regex" not in raw:
-            self.note(where, "a rule on the path alone (no regex) is not supported; rule left out")
+            self.leave_out(raw["id"], where, "a rule on the path alone (no regex) is not supported")
             return None
         regex, why = translate_regex(str(raw["regex"]))
         if regex is None:
-            self.note(f"{where} regex", f"{why}; rule left out")
+            self.leave_out(raw["id"], f"{where} regex", why)
             return None
+        if why:
+            self.rewrote(f"{where} regex", why)
         keywords = self.keywords(raw, regex, where)
         if keywords is None:
+            self.out.left_out.append(raw["id"])
             return None
         rule: dict[str, Any] = {
             "id": raw["id"],
@@ -186,13 +209,35 @@ class _Converter:
             "confidence": DEFAULT_CONFIDENCE,
             **_optional_rule_fields(raw),
         }
-        if "path" in raw:
-            self.note(f"{where} path", "limiting a rule to some paths is not supported; it runs on every file")
+        if "generic" in raw["id"].lower():
+            rule["generic"] = True  # gitleaks' generic-api-key and kin: our generic heuristics apply
+        if "path" in raw and not self.path_limit(rule, str(raw["path"]), where):
+            self.out.left_out.append(raw["id"])
+            return None
         if allowlists := self.allowlists(self.rule_allowlists(raw), f"{where} allowlists"):
             rule["allowlists"] = allowlists
+        return self.loadable(rule, where)
+
+    def path_limit(self, rule: dict[str, Any], path: str, where: str) -> bool:
+        """gitleaks' ``path`` (the rule runs only where it matches) as the rule's allowlist path regex."""
+        regex, why = translate_regex(path)
+        if regex is None:
+            self.note(f"{where} path", f"{why}; rule left out (it would run on every file)")
+            return False
+        rule["allowlist"] = {"paths": [path_limit(regex)]}
+        self.rewrote(f"{where} path", "kept as an allowlist path regex: not reported where the path does not match")
+        return True
+
+    def loadable(self, rule: dict[str, Any], where: str) -> dict[str, Any] | None:
+        """``rule`` if our loader takes it, else rewritten so that it does (same matches), else None (noted)."""
         problem = _compile_problem(rule, self.source)
+        if problem and "backtrack" in problem:
+            collapsed = collapse_nested(rule["regex"])
+            if collapsed != rule["regex"] and not _compile_problem({**rule, "regex": collapsed}, self.source):
+                self.rewrote(f"{where} regex", f"{problem.split(': ')[-1]} collapsed to one quantifier (same matches)")
+                return {**rule, "regex": collapsed}
         if problem:
-            self.note(where, f"{problem}; rule left out")
+            self.leave_out(rule["id"], where, problem)
             return None
         return rule
 
@@ -266,9 +311,14 @@ class _Converter:
         converted = []
         for pattern in patterns:
             text, why = translate_regex(str(pattern))
+            hazard = None if text is None else check_redos(text)
+            if hazard is not None:
+                text, why = None, hazard.message()
             if text is None:
                 self.note(f"{where} {str(pattern)[:60]!r}", f"{why}; left out")
             else:
+                if why:
+                    self.rewrote(f"{where} {str(pattern)[:60]!r}", why)
                 converted.append(text)
         return converted
 
@@ -291,7 +341,8 @@ def _has(out: dict[str, Any], key: str) -> bool:
 
 
 def _compile_problem(rule: dict[str, Any], source: str) -> str:
-    """Why our rule loader would refuse the converted rule, or ""."""
+    """Why our config loader would refuse the converted rule, or "": the rule's own checks, then the ReDoS check
+    the loader runs on every user regex (``policy.validate``)."""
     from scanner.ruleset.model import RuleSpec
 
     spec = {key: value for key, value in rule.items() if key != "allowlists"}
@@ -299,7 +350,16 @@ def _compile_problem(rule: dict[str, Any], source: str) -> str:
         RuleSpec.from_dict(spec, source).compile()
     except ConfigError as exc:
         return str(exc).split(": ", 2)[-1]
+    for field_name, regex in [("regex", rule["regex"]), *(("allowlist", rx) for rx in _own_path_regexes(rule))]:
+        hazard = check_redos(regex)
+        if hazard is not None:
+            return f"{field_name}: {hazard.message()}"
     return ""
+
+
+def _own_path_regexes(rule: dict[str, Any]) -> list[str]:
+    allowlist = rule.get("allowlist")
+    return list(allowlist.get("paths", [])) if isinstance(allowlist, dict) else []
 
 
 def convert(text: str, source: str, builtin_ids: set[str]) -> Conversion:
@@ -314,6 +374,9 @@ def to_yaml(conversion: Conversion, source: str) -> str:
     lines.append(
         f"# Converted rules have severity {DEFAULT_SEVERITY} and confidence {DEFAULT_CONFIDENCE}: adjust them."
     )
+    if conversion.rewritten:
+        lines.append("# Rewritten (same meaning in our syntax):")
+        lines.extend(f"#   {item}" for item in conversion.rewritten)
     if conversion.not_converted:
         lines.append("# Not converted:")
         lines.extend(f"#   {item}" for item in conversion.not_converted)

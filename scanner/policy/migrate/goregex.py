@@ -1,8 +1,8 @@
 """Go RE2 regexes (gitleaks' ``regex``, ``paths``, allowlist ``regexes``) as Python ``re`` patterns.
 
-The few Go-only forms with a Python equivalent are rewritten (``\\z``, named groups, POSIX classes, ``\\Q…\\E``);
-the rest (``\\p{…}`` classes, the ungreedy flag, flags after the start, anything Python ``re`` refuses or reads
-differently) is refused with the reason.
+The few Go-only forms with a Python equivalent are rewritten (``\\z``, named groups, POSIX classes, ``\\Q…\\E``,
+flags after the start as scoped flags); the rest (``\\p{…}`` classes, the ungreedy flag, anything Python ``re``
+refuses or reads differently) is refused with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from scanner.pathmatch import POSIX_CLASSES
+from scanner.policy.migrate.gitleaks_rewrite import scope_flags
 
 _GO_ONLY = (
     (re.compile(r"\\[pP]"), "Unicode classes (\\p{...})"),
@@ -20,7 +21,8 @@ _GO_ONLY = (
 
 
 def translate_regex(pattern: str) -> tuple[str | None, str]:
-    """``pattern`` (Go RE2) as a Python ``re`` pattern, or (None, why not)."""
+    """``pattern`` (Go RE2) as a Python ``re`` pattern and what was rewritten ("" if nothing that changes how it
+    reads), or (None, why not)."""
     for construct, name in _GO_ONLY:
         if construct.search(pattern):
             return None, f"uses {name}, which Python re does not have"
@@ -28,15 +30,17 @@ def translate_regex(pattern: str) -> tuple[str | None, str]:
     text = text.replace(r"\z", r"\Z")
     text = re.sub(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>", "(", text)  # named groups: numbered the same
     text = re.sub(r"\[:(\^?)([a-z]+):\]", _posix_class, text)
-    if re.search(r".\(\?[a-zA-Z]+\)", text, flags=re.S):
-        return None, "sets flags after the start ((?i) mid-pattern), which Python re refuses"
+    note = ""
+    if re.search(r".\(\?[a-zA-Z-]+\)", text, flags=re.S):
+        text = scope_flags(text)
+        note = "flags set after the start ((?i) mid-pattern) scoped as (?i:...)"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "possible nested set": Python would read it differently
         try:
             re.compile(text)
         except (re.error, FutureWarning, DeprecationWarning) as exc:
             return None, f"does not compile in Python re: {exc}"
-    return text, ""
+    return text, note
 
 
 def _posix_class(m: re.Match[str]) -> str:
