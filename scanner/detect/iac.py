@@ -47,6 +47,8 @@ def analyse_iac(
         place = judged.places.get(leaf.path) if leaf is not None else None
         if place is not None and place.kind in ("encrypted", "reference"):
             continue
+        if place is not None and place.decoded and not match.decoded:
+            continue  # a pattern that took the base64 text itself: the decoded value is reported instead
         key = (place.address, place.attribute) if place is not None else ("", "")
         groups.setdefault(key, []).append(match)
         if leaf is not None:

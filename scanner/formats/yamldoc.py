@@ -66,6 +66,7 @@ def load_documents(text: str) -> tuple[list[Any], list[Leaf]]:
     docs: list[Any] = []
     try:
         for i, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+            reader.seen = set()  # aliases stay within a document; an id may be reused once one is freed
             docs.append(None if node is None else reader.value(node, (i,)))
     except yaml.YAMLError as exc:
         raise NotYaml(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
