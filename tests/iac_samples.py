@@ -114,12 +114,13 @@ def cloudformation(tokens: TokenFactory, n: int, sample: Sample) -> None:
             },
             "Secret": {
                 "Type": "AWS::SecretsManager::Secret",
-                "Properties": {"SecretString": {"Fn::Sub": "{\"password\":\"${Key}\"}"}},
+                "Properties": {"SecretString": {"Fn::Sub": '{"password":"${Key}"}'}},
             },
         },
     }
     literal = _secret(tokens)
-    template["Resources"]["Cache2"] = {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": {"AuthToken": literal}}
+    cache2 = {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": {"AuthToken": literal}}
+    template["Resources"]["Cache2"] = cache2
     sample.planted.append((literal, "Cache2 (AWS::ElastiCache::ReplicationGroup)", "Properties.AuthToken"))
     sample.files["cfn/cache.template.json"] = json.dumps(template, indent=2)
 
@@ -204,3 +205,82 @@ def every_kind(tokens: TokenFactory, n: int = 5) -> Sample:
     cloudformation(tokens, n, sample)
     kubernetes(tokens, n, sample)
     return sample
+
+
+def terraform_plan(tokens: TokenFactory, sample: Sample, format_version: str = "1.2") -> dict[str, object]:
+    """``terraform show -json`` of a plan: sensitive values in resource_changes, planned_values, output_changes,
+    variables and the configuration, beside values that are neither sensitive nor secret-bearing."""
+    db, tag, out, var, legacy, const = (_secret(tokens) for _ in range(6))
+    sample.alone += ["eu-west-1", "admin"]
+    sample.planted += [
+        (db, "aws_db_instance.db", "password"),
+        (tag, "aws_db_instance.db", "tags.owner_key"),
+        (out, "output.conn", "value"),
+        (var, "var.db_password", "value"),
+        (legacy, "var.legacy", "default"),
+        (const, "module.app.aws_db_instance.db2", "password.constant_value"),
+    ]
+    after = {"password": db, "username": "admin", "tags": {"owner_key": tag, "env": "prod"}}
+    return {
+        "format_version": format_version,
+        "terraform_version": "1.9.5",
+        "variables": {"db_password": {"value": var}, "region": {"value": "eu-west-1"}},
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {
+                        "address": "aws_db_instance.db",
+                        "mode": "managed",
+                        "type": "aws_db_instance",
+                        "name": "db",
+                        "values": after,
+                        "sensitive_values": {"password": True, "tags": {"owner_key": True}},
+                    }
+                ]
+            }
+        },
+        "resource_changes": [
+            {
+                "address": "aws_db_instance.db",
+                "mode": "managed",
+                "type": "aws_db_instance",
+                "name": "db",
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": after,
+                    "after_unknown": {"id": True, "arn": True},
+                    "before_sensitive": False,
+                    "after_sensitive": {"password": True, "tags": {"owner_key": True}},
+                },
+            }
+        ],
+        "output_changes": {
+            "conn": {
+                "actions": ["create"],
+                "before": None,
+                "after": out,
+                "after_unknown": False,
+                "before_sensitive": False,
+                "after_sensitive": True,
+            }
+        },
+        "configuration": {
+            "root_module": {
+                "variables": {"db_password": {"sensitive": True}, "legacy": {"default": legacy, "sensitive": True}},
+                "module_calls": {
+                    "app": {
+                        "module": {
+                            "resources": [
+                                {
+                                    "address": "aws_db_instance.db2",
+                                    "type": "aws_db_instance",
+                                    "expressions": {"password": {"constant_value": const}},
+                                }
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    }

@@ -93,15 +93,16 @@ def _output_change(owners: dict[Path, OwnerEntry], prefix: Path, address: str, c
                 owners[marked] = (address, "", (), True)
 
 
-def _configuration(owners: dict[Path, OwnerEntry], module: Any, prefix: Path, depth: int = 0) -> set[str]:
+def _configuration(owners: dict[Path, OwnerEntry], module: Any, prefix: Path, scope: str = "") -> set[str]:
     """Literal expressions of resources (a hard-coded password is in the plan), and variables declared
-    sensitive (their defaults are secrets; the root module's names are returned)."""
-    if not isinstance(module, dict) or depth > 64:
+    sensitive (their defaults are secrets; the root module's names are returned). Addresses in a module call
+    are relative to it: ``scope`` (``module.app.``) makes them whole."""
+    if not isinstance(module, dict) or scope.count("module.") > 64:
         return set()
     resources = module.get("resources")
     for r, resource in enumerate(resources if isinstance(resources, list) else []):
         if isinstance(resource, dict):
-            address = str(resource.get("address") or f"{resource.get('type')}.{resource.get('name')}")
+            address = scope + str(resource.get("address") or f"{resource.get('type')}.{resource.get('name')}")
             where: Path = (*prefix, "resources", r, "expressions")
             owners[where] = (address, str(resource.get("type") or ""), (), False)
     sensitive: set[str] = set()
@@ -110,13 +111,14 @@ def _configuration(owners: dict[Path, OwnerEntry], module: Any, prefix: Path, de
         if isinstance(variable, dict):
             flag = variable.get("sensitive") is True
             declared: Path = (*prefix, "variables", name)
-            owners[declared] = (f"var.{name}", "", (), flag)
+            owners[declared] = (f"{scope}var.{name}", "", (), flag)
             if flag:
                 sensitive.add(name)
     calls = module.get("module_calls")
     for name, call in (calls if isinstance(calls, dict) else {}).items():
         if isinstance(call, dict):
-            _configuration(owners, call.get("module"), (*prefix, "module_calls", name, "module"), depth + 1)
+            inner: Path = (*prefix, "module_calls", name, "module")
+            _configuration(owners, call.get("module"), inner, f"{scope}module.{name}.")
     return sensitive
 
 
