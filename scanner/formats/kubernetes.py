@@ -44,7 +44,7 @@ def place(doc: Any, leaf: Leaf) -> Place | None:
     manifest, rest = _manifest(doc, leaf.path)
     if not isinstance(manifest, dict) or not rest or not isinstance(leaf.value, str):
         return None
-    kind = manifest.get("kind")
+    kind = manifest.get("kind") if isinstance(manifest.get("kind"), str) else ""
     address, attribute = _address(manifest), ".".join(map(str, rest))
     if kind in REFERENCES:
         return Place(address, attribute, "encrypted" if rest[0] == "encryptedData" else "reference")
