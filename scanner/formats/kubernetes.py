@@ -35,8 +35,10 @@ def _address(manifest: dict[str, Any]) -> str:
     meta = manifest.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     namespace = meta.get("namespace")
-    name = str(meta.get("name") or "?")
     kind = manifest.get("kind")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return str(kind)
     return f"{kind}/{namespace}/{name}" if isinstance(namespace, str) else f"{kind}/{name}"
 
 
