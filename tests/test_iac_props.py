@@ -11,6 +11,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokens import ALNUM, TokenFactory
 
 from scanner.detect.iac import analyse_iac
 from scanner.errors import InputError
@@ -162,9 +163,87 @@ def test_secret_key_names(name: str, expected: bool) -> None:
     assert secret_key(name) is expected
 
 
-def test_literal_secret_shapes() -> None:
+def test_literal_secret_shapes(tokens: TokenFactory) -> None:
     assert not literal_secret("{{resolve:secretsmanager:a:SecretString:b}}")
     assert not literal_secret("${DB_PASSWORD}")
     assert not literal_secret("changeme")
     assert not literal_secret("aaaaaaaaaa")
-    assert literal_secret("Wq8zLp3vNx7Kr2Td")
+    assert literal_secret(tokens.clean_chars(ALNUM, 16))
+
+
+def _places(structure: str, text: str) -> dict[str, tuple[str, str, str]]:
+    judged = judge(structure, text)
+    assert judged is not None
+    return {
+        str(leaf.value): (p.address, p.attribute, p.kind)
+        for leaf in judged.leaves
+        if (p := judged.places.get(leaf.path)) is not None
+    }
+
+
+def test_kubernetes_lists_bad_base64_and_named_env_values(tokens: TokenFactory) -> None:
+    value = tokens.clean_chars(ALNUM, 14)
+    doc = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"kind": "Secret", "metadata": {"name": "a"}, "data": {"password": "not base64!", "token": "//79"}},
+            {
+                "kind": "Pod",
+                "metadata": {"name": "p"},
+                "spec": {"env": [{"name": "API_KEY", "value": value}]},
+            },
+        ],
+    }
+    places = _places("kubernetes", json.dumps(doc))
+    assert places["not base64!"] == ("Secret/a", "data.password", "value")
+    assert places["//79"] == ("Secret/a", "data.token", "value")  # decodes to bytes that are not UTF-8 text
+    assert places[value] == ("Pod/p", "spec.env.0.value", "secret")
+
+
+def test_pulumi_plaintext_forms() -> None:
+    secure = "4dabf18193072939515e22adb298388d"
+    sig = "1b47061264138c4ac30d75fd1eb44270"
+    resources = [
+        {
+            "urn": "urn:pulumi:s::p::t::r",
+            "outputs": {
+                "a": {secure: sig, "plaintext": "not json"},
+                "b": {secure: sig, "plaintext": '""'},
+                "c": [{secure: sig, "plaintext": '{"k": 1}'}],
+            },
+        }
+    ]
+    places = _places("pulumi", json.dumps({"deployment": {"resources": resources}}))
+    assert places["not json"][2] == "secret"
+    assert places['""'][2] == "value"
+    assert places['{"k": 1}'] == ("urn:pulumi:s::p::t::r", "outputs.c.0", "secret")
+
+
+def test_plan_output_mirrors_and_lists() -> None:
+    doc = {
+        "format_version": "1.2",
+        "output_changes": {
+            "o": {"after": {"user": "u", "keys": ["k1", "k2"]}, "after_sensitive": {"keys": [False, True]}}
+        },
+    }
+    owners = plan_owners(doc)
+    assert owners[("output_changes", "o", "after", "keys", 1)] == ("output.o", "", (), True)
+    assert ("output_changes", "o", "after", "keys", 0) not in owners
+
+
+def test_what_is_not_a_document() -> None:
+    assert judge("nosuch", "{}") is None
+    assert judge("pulumi", "[" * 100_000) is None  # nested too deeply
+    assert judge("cloudformation", "a: [") is None
+    assert analyse_iac(b"\xff\xfe", "kubernetes", [], RULES) is None
+    assert sniff("a.json", b'{"kind": "Secret", "apiVersion": "v1"}') == ""  # JSON: a manifest needs line starts
+    assert sniff("a.txt", b"kind: Secret\napiVersion: v1\n") == ""
+    assert sniff("c/values-prod.yaml", b"a: 1\n") == "helm-values"
+
+
+def test_a_disabled_rule_reports_nothing_structured(tokens: TokenFactory) -> None:
+    secret = tokens.clean_chars(ALNUM, 16)
+    text = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  password: {secret}\n"
+    assert analyse_iac(text.encode(), "kubernetes", [], {}) == []
+    assert analyse_iac(text.encode(), "kubernetes", [], RULES) != []
