@@ -34,7 +34,7 @@ JUDGES: dict[str, tuple[Judge, Callable[[Any], bool]]] = {
 _YAML = (".yaml", ".yml")
 _JSON_PLAN = re.compile(rb'"format_version"\s*:')
 _TF_VERSION = re.compile(rb'"terraform_version"\s*:')
-_CFN = re.compile(rb'(?m)^\s*"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::')
+_CFN = re.compile(rb'(?m)(?:^\s*|[{,]\s*)"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::')
 _K8S = re.compile(
     rb'(?m)^\s*"?kind"?\s*:\s*["\']?(?:Secret|ExternalSecret|ClusterExternalSecret|SealedSecret|SecretStore'
     rb"|ClusterSecretStore|Deployment|StatefulSet|DaemonSet|Pod|Job|CronJob|List)[\"']?\s*,?\s*$"
