@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokens import ALNUM, TokenFactory
 
+from scanner.detect.engine import Detector
 from scanner.detect.iac import analyse_iac
 from scanner.errors import InputError
 from scanner.formats.iac import JUDGES, judge, sniff
@@ -21,7 +22,9 @@ from scanner.formats.tfplan import plan_owners, saved_plan_json
 from scanner.formats.tfstate import StateIndex, load_state
 from scanner.ruleset import load_ruleset
 
-RULES = load_ruleset().by_id
+RULESET = load_ruleset()
+RULES = RULESET.by_id
+DETECTOR = Detector(RULESET, engine="python")
 STRUCTURES = sorted(JUDGES)
 KEYS = st.sampled_from(
     [
@@ -102,7 +105,8 @@ def test_judges_and_the_detector_never_crash_on_documents(doc: Any, structure: s
     judged = judge(structure, text)
     if judged is not None:
         assert set(judged.places) <= {leaf.path for leaf in judged.leaves}
-    groups = analyse_iac(text.encode(), structure, [], RULES)
+    data = text.encode()
+    groups = analyse_iac(data, structure, DETECTOR.detect(data), RULES)
     assert groups is None or all(g.matches for g in groups)
 
 
