@@ -27,7 +27,7 @@ Judge = Callable[[Any, Leaf], Place | None]
 JUDGES: dict[str, tuple[Judge, Callable[[Any], bool]]] = {
     "pulumi": (pulumi.place, pulumi.is_export),
     "cloudformation": (cloudformation.place, cloudformation.is_template),
-    "kubernetes": (kubernetes.place, lambda doc: isinstance(doc, dict)),
+    "kubernetes": (kubernetes.place, kubernetes.is_manifest),
     "helm-values": (kubernetes.values_place, lambda doc: isinstance(doc, dict)),
 }
 
@@ -36,10 +36,10 @@ _JSON_PLAN = re.compile(rb'"format_version"\s*:')
 _TF_VERSION = re.compile(rb'"terraform_version"\s*:')
 _CFN = re.compile(rb'(?m)(?:^\s*|[{,]\s*)"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::')
 _K8S = re.compile(
-    rb'(?m)^\s*"?kind"?\s*:\s*["\']?(?:Secret|ExternalSecret|ClusterExternalSecret|SealedSecret|SecretStore'
+    rb'(?m)^(?:kind|\s*"kind")\s*:\s*["\']?(?:Secret|ExternalSecret|ClusterExternalSecret|SealedSecret|SecretStore'
     rb"|ClusterSecretStore|Deployment|StatefulSet|DaemonSet|Pod|Job|CronJob|List)[\"']?\s*,?\s*$"
 )
-_K8S_API = re.compile(rb'(?m)^\s*"?apiVersion"?\s*:')
+_K8S_API = re.compile(rb'(?m)^(?:apiVersion|\s*"apiVersion")\s*:')  # top level (YAML) or quoted (JSON)
 _HELM_VALUES = re.compile(r"(?:^|/)(?:values(?:[-.][\w.-]+)?|[\w.-]+[-.]values)\.ya?ml$")
 
 

@@ -23,6 +23,10 @@ REFERENCES = frozenset(
 )
 
 
+def is_manifest(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("kind"), str) and "apiVersion" in doc
+
+
 def _manifest(doc: Any, path: Path) -> tuple[Any, Path]:
     """The object a path is in (an item of a ``kind: List``) and the path inside it."""
     root = node_at(doc, path[:1])
@@ -44,9 +48,10 @@ def _address(manifest: dict[str, Any]) -> str:
 
 def place(doc: Any, leaf: Leaf) -> Place | None:
     manifest, rest = _manifest(doc, leaf.path)
-    if not isinstance(manifest, dict) or not rest or not isinstance(leaf.value, str):
-        return None
-    kind = manifest.get("kind") if isinstance(manifest.get("kind"), str) else ""
+    kinded = isinstance(manifest, dict) and isinstance(manifest.get("kind"), str)  # a List's items need no more
+    if not kinded or not rest or not isinstance(leaf.value, str):
+        return None  # not in a manifest (a document of another kind in the same stream)
+    kind = manifest["kind"]
     address, attribute = _address(manifest), ".".join(map(str, rest))
     if kind in REFERENCES:
         return Place(address, attribute, "encrypted" if rest[0] == "encryptedData" else "reference")
