@@ -243,6 +243,7 @@ def test_what_is_not_a_document() -> None:
     assert analyse_iac(b"\xff\xfe", "kubernetes", [], RULES) is None
     assert sniff("a.json", b'{"kind": "Secret", "apiVersion": "v1"}') == ""  # JSON: a manifest needs line starts
     assert sniff("a.txt", b"kind: Secret\napiVersion: v1\n") == ""
+    assert sniff("rules.yaml", b"rules:\n  - example: |\n      apiVersion: v1\n      kind: Secret\n") == ""
     assert sniff("t.json", b'{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}') == "cloudformation"
     assert sniff("c/values-prod.yaml", b"a: 1\n") == "helm-values"
 
