@@ -76,6 +76,8 @@ class Secret:
 class FileOrigin:
     path: str
     kind: Literal["file"] = "file"
+    address: str = ""  # an infrastructure document's resource and attribute path (Pulumi, CloudFormation, ...)
+    attribute: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class TfstateOrigin:
 Origin = FileOrigin | GitOrigin | ImageOrigin | TfstateOrigin
 
 
-Structure = Literal["", "tfstate"]
+Structure = Literal["", "tfstate", "pulumi", "cloudformation", "kubernetes", "helm-values"]
 
 
 @dataclass(frozen=True, slots=True)

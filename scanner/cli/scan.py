@@ -130,6 +130,13 @@ def add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
         "environment only",
     )
     artifacts.add_argument(
+        "--plan",
+        dest="tfstate",
+        metavar="FILE|-",
+        help="a Terraform plan: `terraform show -json PLAN` output, or a saved plan file holding its JSON "
+        "(the same as --tfstate)",
+    )
+    artifacts.add_argument(
         "--all-versions", action="store_true", help="with --tfstate s3://…: every object version, not only the latest"
     )
     artifacts.add_argument(

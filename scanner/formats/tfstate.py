@@ -17,6 +17,7 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.formats.shapes import as_dict, as_list
+from scanner.formats.tfplan import check_format_version, plan_owners, true_paths
 
 # Attributes that hold a secret whatever the provider marks (integrations.md 6.2). "*" covers every resource type.
 SECRET_ATTRIBUTES: dict[str, frozenset[str]] = {
@@ -151,6 +152,7 @@ def load_state(text: str, shown: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise InputError(f"{shown}: not a Terraform state: the JSON is not an object")
     if "format_version" in doc and "version" not in doc:
+        check_format_version(doc, shown)
         return doc  # `terraform show -json` / plan JSON
     version = doc.get("version")
     if version != 4:
@@ -235,6 +237,7 @@ class StateIndex:
                     self.owners[prefix + path] = (address, str(resource.get("type") or ""), path, True)
 
     def _show_json(self, doc: dict[str, Any]) -> None:
+        self.owners.update(plan_owners(doc))  # a plan's resource_changes, outputs, variables, configuration
         for top in ("values", "planned_values", "prior_state"):
             section = doc.get(top)
             if top == "prior_state" and isinstance(section, dict):
@@ -262,7 +265,7 @@ class StateIndex:
             rtype = str(resource.get("type") or "")
             self.owners[values] = (address, rtype, (), False)
             marks = resource.get("sensitive_values")
-            for path in _true_paths(marks, ()):
+            for path in true_paths(marks, ()):
                 self.owners[values + path] = (address, rtype, path, True)
         for c, child in enumerate(as_list(module.get("child_modules"))):
             self._show_module(child, (*prefix, "child_modules", c))
@@ -284,18 +287,6 @@ class StateIndex:
             secret = sensitive or _is_secret_attribute(rtype, attribute)
             return Owner(address, attribute_path(attribute), sensitive), secret
         return None
-
-
-def _true_paths(marks: Any, prefix: Path) -> Iterator[Path]:
-    """``sensitive_values`` of show -json mirrors the value with ``true`` where a value is sensitive."""
-    if marks is True:
-        yield prefix
-    elif isinstance(marks, dict):
-        for key, value in marks.items():
-            yield from _true_paths(value, (*prefix, key))
-    elif isinstance(marks, list):
-        for i, value in enumerate(marks):
-            yield from _true_paths(value, (*prefix, i))
 
 
 def _index_key(key: Any) -> str:

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from scanner.detect.engine import Detector
+from scanner.detect.iac import analyse_iac
 from scanner.detect.structured import SENSITIVE_RULE, StateGroup, analyse, touching, version_groups
 from scanner.detect.timebound import RegexTimeout, bounded
 from scanner.errors import InputError
@@ -30,10 +31,12 @@ def _touches(match: Match, lines: frozenset[int]) -> bool:
     return any(n in lines for n in range(match.line, match.end_line + 1))
 
 
-def state_origin(origin: Origin, group: StateGroup) -> Origin:
+def state_origin(origin: Origin, group: StateGroup, structure: str = "tfstate") -> Origin:
     """Where a state's finding sits: the file (a state met in a directory or staged scan is reported as state)
     or the blob, with the resource address and attribute path."""
     if isinstance(origin, FileOrigin):
+        if structure != "tfstate":  # an infrastructure document other than state stays a file
+            return dataclasses.replace(origin, address=group.address, attribute=group.attribute)
         return TfstateOrigin(origin.path, address=group.address, attribute=group.attribute)
     if isinstance(origin, GitOrigin | TfstateOrigin):
         return dataclasses.replace(origin, address=group.address, attribute=group.attribute)
@@ -46,6 +49,7 @@ class ChunkDetector:
         self.detector = detector
         self.time_budget = time_budget
         self.sensitive_rule = ruleset.by_id.get(SENSITIVE_RULE)
+        self.rules = ruleset.by_id
         self._cache: dict[str, list[Match]] = {}
 
     def matches(self, chunk: Chunk) -> list[Match]:
@@ -78,7 +82,21 @@ class ChunkDetector:
                 return dataclasses.replace(self._plain(chunk), not_structured=why)
             found = tuple((state_origin(chunk.origin, g), g.matches) for g in groups if g.matches)
             return Detected(found)
+        if chunk.structure:
+            return self._iac(chunk)
         return self._plain(chunk)
+
+    def _iac(self, chunk: Chunk) -> Detected:
+        """A Pulumi export, CloudFormation template, Kubernetes manifest or Helm values file; plain text when it
+        does not parse as one (a Helm template with ``{{ }}``, a YAML file that only looked like one)."""
+        groups = analyse_iac(chunk.content, chunk.structure, self.matches(chunk), self.rules)
+        if groups is None:
+            return self._plain(chunk)
+        if chunk.only_lines is not None:
+            groups = touching(groups, chunk.only_lines)
+        origin = chunk.origin
+        found = tuple((state_origin(origin, g, chunk.structure), g.matches) for g in groups if g.matches)
+        return Detected(found)
 
     def _plain(self, chunk: Chunk) -> Detected:
         matches = self.matches(chunk)

@@ -43,6 +43,8 @@ def origin_fields(origin: Origin) -> dict[str, Any]:
         }
     if isinstance(origin, TfstateOrigin):
         return {"resource": origin.address, "attribute": origin.attribute}
+    if origin.address or origin.attribute:  # an infrastructure document (Pulumi, CloudFormation, Kubernetes, ...)
+        return {"resource": origin.address, "attribute": origin.attribute}
     return {}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from scanner.location import location_uri
-from scanner.models import Finding, ScanResult
+from scanner.models import FileOrigin, Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
 from scanner.report.advice import fix_advice, headline
 from scanner.report.common import ReportOptions, allow_reasons, describe_bypass, ordered_bypasses, origin_fields
@@ -36,7 +36,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
         lines.append(("", f"  commit {extra['commit'][:12]} by {extra['author']} on {extra['date']}"))
     if extra.get("resource") or extra.get("attribute"):
         where = f"{extra['resource']} {extra['attribute']}" if extra["attribute"] else extra["resource"]
-        lines.append(("", f"  in state: {where}"))
+        label = "in resource" if isinstance(f.origin, FileOrigin) else "in state"  # IaC documents vs state
+        lines.append(("", f"  {label}: {where}"))
     if extra.get("status") and extra.get("status") != "visible":
         lines.append(("", f"  {extra['status']}"))
     lines.append(("dim", f"  │ {m.snippet}"))

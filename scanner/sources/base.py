@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Target
+from scanner.formats.iac import sniff
+from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
 
 BINARY_SNIFF = 8000  # git's own test: a NUL byte within the first 8000 bytes
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -138,6 +139,18 @@ def is_state_path(path: str) -> bool:
     if not path.endswith((".tfstate", ".tfstate.backup")):
         return False
     return path != ".terraform/terraform.tfstate" and not path.endswith("/.terraform/terraform.tfstate")
+
+
+def structure_of(path: str, data: bytes) -> Structure:
+    """How a file is analysed besides the rules: state by name, plans and other infrastructure documents
+    (Pulumi exports, CloudFormation, Kubernetes manifests, Helm values) by content (``formats.iac.sniff``)."""
+    if is_state_path(path):
+        return "tfstate"
+    found = sniff(path, data)
+    return found if found in _STRUCTURES else ""
+
+
+_STRUCTURES: frozenset[Structure] = frozenset({"tfstate", "pulumi", "cloudformation", "kubernetes", "helm-values"})
 
 
 def printable_path(path: str) -> str:

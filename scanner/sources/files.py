@@ -21,8 +21,8 @@ from scanner.sources.base import (
     Skips,
     blob_id,
     is_binary,
-    is_state_path,
     printable_path,
+    structure_of,
 )
 from scanner.sources.gitignores import repository_ignores
 
@@ -160,4 +160,4 @@ class FileSource(PlainSource):
         if not self.options.scan_binary and is_binary(data):
             skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)")
             return None
-        return Chunk(data, FileOrigin(shown), blob_id(data), structure="tfstate" if is_state_path(shown) else "")
+        return Chunk(data, FileOrigin(shown), blob_id(data), structure=structure_of(shown, data))

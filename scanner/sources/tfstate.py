@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 
 from scanner.errors import InputError, UsageError
+from scanner.formats.tfplan import saved_plan_json
 from scanner.formats.tfstate import decode_state
 from scanner.httpsettings import HttpSettings
 from scanner.models import Chunk, Target, TfstateOrigin
@@ -49,6 +50,8 @@ class StateSource(PlainSource):
             if self.all_versions:
                 raise UsageError("--all-versions reads the versions of s3:// state; it does not apply to a file")
             data, shown = _read(self.location)
+            if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):  # a saved plan (a zip)
+                data = saved_plan_json(data, shown)
             decode_state(data, shown)  # not a state: say so (exit 2)
             self._detail = f"state {shown}"
             yield Chunk(data, TfstateOrigin(shown), blob_id(data), structure="tfstate")

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.models import Chunk, GitOrigin
-from scanner.sources.base import BlobRead, BlobRef, is_binary, is_state_path
+from scanner.sources.base import BlobRead, BlobRef, is_binary, structure_of
 from scanner.sources.git.catfile import BlobData, CatFile
 from scanner.sources.git.ranges import Base
 from scanner.sources.git.repo import add_object_dirs, git_environment, git_usable, pygit2_module
@@ -61,8 +61,10 @@ class GitBlobReader:
         self.previous[path] = data
         origin = GitOrigin(path, ref.commit)
         added = new_line_numbers(previous, data) if self.limits.only_added_lines and previous is not None else None
-        if is_state_path(path):  # parsed whole: a change deep in the file needs the resources around it
-            chunk = Chunk(data, origin, only_lines=added, structure="tfstate", base=previous, order=ref.order)
+        structure = structure_of(path, data)
+        if structure:  # parsed whole: a change deep in the file needs the resources around it
+            base = previous if structure == "tfstate" else None
+            chunk = Chunk(data, origin, only_lines=added, structure=structure, base=base, order=ref.order)
             return BlobRead(ref, len(data), (chunk,))
         if previous is None:
             return BlobRead(ref, len(data), (Chunk(data, origin, order=ref.order),), whole=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin
-from scanner.sources.base import Skips, is_binary, is_state_path, printable_path
+from scanner.sources.base import Skips, is_binary, printable_path, structure_of
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.textdiff import new_line_numbers
 
@@ -157,4 +157,4 @@ def staged_chunk(
     added = new_line_numbers(old, data)
     if not added:
         return None
-    return Chunk(data, FileOrigin(path), oid, only_lines=added, structure="tfstate" if is_state_path(path) else "")
+    return Chunk(data, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, data))
