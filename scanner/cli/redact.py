@@ -10,11 +10,12 @@ cannot be read or written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import select
 import sys
 import time
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from scanner.cli.common import add_config_options, engine, load_config
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
@@ -53,15 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args, ["."])
     redactor = LogRedactor(build_detector(build_ruleset(config), config, engine(os.environ)))
-    source = _open(args.input, "rb", "cannot read") if args.input else sys.stdin.buffer
-    sink = _open(args.output, "wb", "cannot write") if args.output else sys.stdout.buffer
-    try:
+    with contextlib.ExitStack() as files:
+        source = files.enter_context(_open(args.input, "rb", "cannot read")) if args.input else sys.stdin.buffer
+        sink = files.enter_context(_open(args.output, "wb", "cannot write")) if args.output else sys.stdout.buffer
         _pump(source.fileno(), sink, redactor, max(args.flush_after, 0.0))
-    finally:
-        if args.input:
-            source.close()
-        if args.output:
-            sink.close()
     if not args.no_summary:
         print(f"leakstop redact: {summary(redactor)}", file=sys.stderr)
     return EXIT_BLOCKED if args.fail_on_redact and redactor.counts else EXIT_PASS
@@ -69,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _open(path: str, mode: str, what: str) -> BinaryIO:
     try:
-        return open(path, mode)  # noqa: SIM115 - closed by run
+        return cast(BinaryIO, open(path, mode))  # closed by run's exit stack
     except OSError as exc:
         raise UsageError(f"{path}: {what}: {exc.strerror}") from None
 
