@@ -64,6 +64,6 @@ def _trace(client: HttpClient, api: Api, url: str, where: str, skips: Skips) -> 
     except Missing as exc:
         skips.skip(where, "missing-logs", str(exc).removeprefix(f"{api.label}: "))
     except ResponseTooLarge:
-        skips.skip(where, "too-large", f"trace over {MAX_TRACE} bytes: scanned up to there")
-    except HttpError as exc:
-        skips.skip(where, "bad-archive", f"trace cut short: {exc.reason}")
+        skips.skip(where, "too-large", f"trace over {MAX_TRACE} bytes: not scanned")
+    except (HttpError, OSError) as exc:  # the body as a file: a broken download or the cap is an OSError
+        skips.skip(where, "bad-archive", f"trace cut short, scanned up to there: {exc}")
