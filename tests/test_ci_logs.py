@@ -273,3 +273,31 @@ def test_a_listing_that_repeats_a_page_or_is_not_json(run_cli: RunCli, gitlab_en
     api.route("GET", f"{project}/pipelines/1/jobs", Reply(200, b"[]"))
     code, report, _ = scan(run_cli, "gitlab:g/p", "--ci-logs-runs", "5")
     assert [i["message"] for i in report["issues"]] == ["pipelines: the listing repeats a page; stopped there"]
+
+
+def test_unexpected_status_unreachable_api_and_oversized_answers(
+    run_cli: RunCli,
+    github_env,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    api = github_env
+    runs = "/api/v3/repos/octo/app/actions/runs"
+    api.route("GET", runs, Reply(400, b"{}"))
+    assert scan(run_cli, "github:octo/app")[2].strip() == (
+        "leakstop: error: github:octo/app: workflow runs: unexpected HTTP 400"
+    )
+    api.route("GET", runs, Reply(200, b'{"workflow_runs": [{"id": 8}]}'))
+    api.route("GET", f"{runs}/8/logs", Reply(200, log_zip({"j/1_s.txt": "x\n" * 5000})))
+    monkeypatch.setattr("scanner.sources.cilogs.github.MAX_ARCHIVE", 100)
+    code, report, _ = scan(run_cli, "github:octo/app")
+    assert code == 0
+    assert [(i["reason"], i["message"]) for i in report["issues"]] == [
+        ("too-large", "logs archive over 100 bytes: not scanned")
+    ]
+    monkeypatch.setattr("scanner.sources.cilogs.common.MAX_LISTING", 10)
+    code, _, err = scan(run_cli, "github:octo/app")
+    assert code == 2 and "workflow runs: response of 30 bytes is over the 10-byte cap" in err
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/api")  # discard port: nothing listens
+    code, _, err = scan(run_cli, "github:octo/app")
+    assert code == 2
+    assert err.startswith("leakstop: error: github:octo/app: cannot reach http://127.0.0.1:9/api: ")

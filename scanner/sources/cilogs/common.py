@@ -43,12 +43,14 @@ class Api:
         return InputError(f"{self.label}: access denied (HTTP {status}): {hint}")
 
 
-def get(client: HttpClient, api: Api, url: str, what: str, max_size: int = MAX_LISTING) -> Response:
+def get(client: HttpClient, api: Api, url: str, what: str, max_size: int = 0) -> Response:
     """GET an API URL; a failure is one line naming ``what`` (401/403 name the token's variable)."""
     try:
-        response = client.get(url, headers=dict(api.headers), max_size=max_size)
+        response = client.get(url, headers=dict(api.headers), max_size=max_size or MAX_LISTING)
     except NetworkError as exc:
         raise InputError(f"{api.label}: cannot reach {api.base}: {exc.reason}") from None
+    except ResponseTooLarge:
+        raise  # the caller knows what is too large: a listing is an error, an archive an issue
     except HttpError as exc:
         raise InputError(f"{api.label}: {what}: {exc.reason}") from None
     if response.status in (401, 403):
@@ -66,16 +68,6 @@ def get(client: HttpClient, api: Api, url: str, what: str, max_size: int = MAX_L
     return response
 
 
-def get_json(client: HttpClient, api: Api, url: str, what: str) -> Any:
-    try:
-        with get(client, api, url, what) as response:
-            return response.json()
-    except ResponseTooLarge:
-        raise InputError(f"{api.label}: {what}: answer over {MAX_LISTING} bytes") from None
-    except ValueError:
-        raise InputError(f"{api.label}: {what}: the answer is not JSON") from None
-
-
 def pages(
     client: HttpClient, api: Api, url: str, what: str, skips: Skips, items: Callable[[Any], list[Any]]
 ) -> Iterator[Any]:
@@ -89,12 +81,14 @@ def pages(
             skips.skip(api.label, "incomplete-listing", f"{what}: the listing {why}; stopped there")
             return
         seen.add(next_url)
-        with get(client, api, next_url, what) as response:
-            try:
+        try:
+            with get(client, api, next_url, what) as response:
                 data = response.json()
-            except ValueError:
-                raise InputError(f"{api.label}: {what}: the answer is not JSON") from None
-            next_url = _next_page(response, next_url)
+                next_url = _next_page(response, next_url)
+        except ValueError:
+            raise InputError(f"{api.label}: {what}: the answer is not JSON") from None
+        except HttpError as exc:  # over the cap, or cut short
+            raise InputError(f"{api.label}: {what}: {exc.reason}") from None
         found = items(data)
         yield from found
         if not found:
