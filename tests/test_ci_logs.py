@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import zipfile
 from pathlib import Path
 
@@ -301,3 +302,46 @@ def test_unexpected_status_unreachable_api_and_oversized_answers(
     code, _, err = scan(run_cli, "github:octo/app")
     assert code == 2
     assert err.startswith("leakstop: error: github:octo/app: cannot reach http://127.0.0.1:9/api: ")
+
+
+def test_a_damaged_member_and_a_download_cut_short_are_issues_the_rest_is_scanned(
+    run_cli: RunCli,
+    tokens: TokenFactory,
+    github_env,  # type: ignore[no-untyped-def]
+) -> None:
+    api = github_env
+    secret = tokens.github()
+    runs = "/api/v3/repos/octo/app/actions/runs"
+    api.route("GET", runs, Reply(200, json.dumps({"workflow_runs": ["junk", {"id": 1}, {"id": 2}]}).encode()))
+    noise = random.Random(3).randbytes(4000).hex()  # does not compress: the bytes below are inside its data
+    damaged = log_zip({"job/1_ok.txt": f"TOKEN={secret}\n", "job/2_bad.txt": noise})
+    at = damaged.index(b"job/2_bad.txt") + len(b"job/2_bad.txt") + 10  # inside the second member's data
+    damaged = damaged[:at] + bytes(b ^ 0xFF for b in damaged[at : at + 20]) + damaged[at + 20 :]
+    api.route("GET", f"{runs}/1/logs", Reply(200, damaged))
+    api.route("GET", f"{runs}/2/logs", Reply(200, log_zip({"j/1_s.txt": noise}), truncate=1000))
+
+    code, report, err = scan(run_cli, "github:octo/app")
+
+    assert code == 1, err
+    assert [(f["location"]["path"], f["location"]["line"]) for f in report["findings"]] == [
+        ("github:octo/app!run 1 (run #?)!job/1_ok.txt", 1)
+    ]
+    assert [(i["path"], i["reason"]) for i in report["issues"]] == [
+        ("github:octo/app!run 1 (run #?)!job/2_bad.txt", "bad-archive"),
+        ("github:octo/app!run 2 (run #?)", "bad-archive"),
+    ]
+    assert report["issues"][1]["message"].startswith("logs archive cut short: ")
+
+
+def test_gitlab_limit_counts_pipelines_not_junk(run_cli: RunCli, gitlab_env) -> None:  # type: ignore[no-untyped-def]
+    api = gitlab_env
+    project = "/api/v4/projects/g%2Fp"
+    api.route("GET", f"{project}/pipelines", Reply(200, b'[{"id": "x"}, {"id": 1}, {"id": 2}]'))
+    api.route("GET", f"{project}/pipelines/1/jobs", Reply(200, b'[null, {"id": 4}]'))
+    api.route("GET", f"{project}/jobs/4/trace", Reply(200, b"ok\n"))
+
+    code, report, _ = scan(run_cli, "gitlab:g/p", "--ci-logs-runs", "1")
+
+    assert (code, report["issues"]) == (0, [])
+    assert report["target_detail"] == "CI logs gitlab:g/p (1 pipeline)"
+    assert [r.path.rsplit("/", 2)[-2:] for r in api.requests][-1] == ["4", "trace"]

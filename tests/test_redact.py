@@ -106,19 +106,33 @@ def test_partial_line_written_on_flush(detector, tokens: TokenFactory) -> None: 
 
 @pytest.mark.parametrize("offset", [0, 1, 20, 39, 40, 41, 255, 256, 300, 700])
 def test_line_without_newline_bounded_and_secret_on_the_cut_found(detector, tokens: TokenFactory, offset: int) -> None:  # type: ignore[no-untyped-def]
-    """Windows of 4 KiB with 256 bytes of overlap: a token anywhere around a cut is found whole."""
+    """Windows of 4 KiB with 256 bytes of overlap, read 4097 bytes at a time: the first window is cut at 3841,
+    and a token anywhere around that cut (``offset`` bytes before it) is found whole."""
     token = tokens.github()
     filler = b"x. " * 4000
-    cut = 4096 - 256  # where the first window is cut
-    data = filler[: cut - offset] + b" " + token.encode() + b" " + filler
+    cut = 4097 - 256
+    data = filler[: cut - offset - 1] + b" " + token.encode() + b" " + filler
     redactor = LogRedactor(detector, max_line=4096, overlap=256)
     out = bytearray()
-    for i in range(0, len(data), 1000):
-        out += redactor.feed(data[i : i + 1000])
-        assert redactor.pending <= 4096 + 1000
+    for i in range(0, len(data), 4097):
+        out += redactor.feed(data[i : i + 4097])
+        assert redactor.pending <= 4096 + 4097
     out += redactor.finish()
     assert bytes(out) == data.replace(token.encode(), shown(token))
     assert redactor.counts["github-pat"] == 1
+
+
+def test_a_match_as_wide_as_the_window_is_written_redacted(detector, tokens: TokenFactory) -> None:  # type: ignore[no-untyped-def]
+    token = tokens.github()
+    redactor = LogRedactor(detector, max_line=64, overlap=60)
+    assert redactor.feed(token.encode() + b" " + b"y" * 30) == shown(token) + b" " + b"y" * 30
+    assert redactor.pending == 0
+
+
+def test_overlapping_spans_replaced_once(detector) -> None:  # type: ignore[no-untyped-def]
+    redactor = LogRedactor(detector)
+    assert redactor._redacted(b"abcdefgh", [(0, 4, "r1", "X"), (2, 6, "r2", "Y")]) == b"Xefgh"
+    assert dict(redactor.counts) == {"r1": 1}
 
 
 def test_binary_garbage_passes_through_untouched(detector, tokens: TokenFactory) -> None:  # type: ignore[no-untyped-def]
