@@ -101,16 +101,19 @@ def test_github_runs_paged_zip_steps_named_and_token_kept_home(
     assert [("authorization" in r.headers) for r in storage.requests] == [False]  # another origin: no token
 
 
-def test_github_runs_limit_and_since(run_cli: RunCli, github_env) -> None:  # type: ignore[no-untyped-def]
+def test_github_runs_limit_and_since(run_cli: RunCli, tokens: TokenFactory, github_env) -> None:  # type: ignore[no-untyped-def]
     api = github_env
     runs = [[{"id": 1}, {"id": 2}], [{"id": 3}]]
     api.route("GET", "/api/v3/repos/octo/app/actions/runs", paged(runs, "workflow_runs", link=True))
+    # An archive whose job folder holds no step logs: the job's whole log at the top is what there is to scan.
+    archive = log_zip({"0_build.txt": f"TOKEN={tokens.github()}\n", "build/system.txt": "runner\n"})
     for run in (1, 2, 3):
-        api.route("GET", f"/api/v3/repos/octo/app/actions/runs/{run}/logs", Reply(200, log_zip({"job/1_a.txt": "x\n"})))
+        api.route("GET", f"/api/v3/repos/octo/app/actions/runs/{run}/logs", Reply(200, archive))
 
     code, report, _ = scan(run_cli, "github:octo/app", "--ci-logs-runs", "1", "--ci-logs-since", "2026-12-01")
 
-    assert code == 0
+    assert code == 1
+    assert [f["location"]["path"] for f in report["findings"]] == ["github:octo/app!run 1 (run #?)!0_build.txt"]
     assert report["target_detail"] == "CI logs github:octo/app (1 run)"
     assert [r.query for r in api.requests if r.path.endswith("/runs")] == ["per_page=1&created=%3E%3D2026-12-01"]
 

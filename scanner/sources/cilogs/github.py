@@ -72,10 +72,11 @@ def run_chunks(client: HttpClient, api: Api, repo: str, run: dict[str, Any], ski
 
 def _members(zf: zipfile.ZipFile, where: str, skips: Skips) -> Iterator[Chunk]:
     names = [info.filename for info in zf.infolist() if not info.is_dir()]
-    folders = {name.split("/", 1)[0] for name in names if "/" in name}
+    # Jobs whose folder holds step logs (``build/2_Run make.txt``); some archives hold only ``system.txt`` there.
+    stepped = {name.split("/", 1)[0] for name in names if "/" in name and _JOB_LOG.match(name.split("/", 1)[1])}
     for name in names:
         job = _JOB_LOG.match(name)
-        if job and job.group(1) in folders:
+        if job and job.group(1) in stepped:
             continue  # a job's whole log: its steps' logs hold the same lines
         try:
             with zf.open(name) as member:
