@@ -348,3 +348,17 @@ def test_gitlab_limit_counts_pipelines_not_junk(run_cli: RunCli, gitlab_env) -> 
     assert (code, report["issues"]) == (0, [])
     assert report["target_detail"] == "CI logs gitlab:g/p (1 pipeline)"
     assert [r.path.rsplit("/", 2)[-2:] for r in api.requests][-1] == ["4", "trace"]
+
+
+def test_text_report_says_how_to_fix_a_leak_in_logs(run_cli: RunCli, tokens: TokenFactory, gitlab_env) -> None:  # type: ignore[no-untyped-def]
+    api = gitlab_env
+    project = "/api/v4/projects/g%2Fp"
+    api.route("GET", f"{project}/pipelines", Reply(200, b'[{"id": 1}]'))
+    api.route("GET", f"{project}/pipelines/1/jobs", Reply(200, b'[{"id": 4, "name": "build", "stage": "build"}]'))
+    api.route("GET", f"{project}/jobs/4/trace", Reply(200, f"\x1b[32m$ echo {tokens.github()}\x1b[0m\n".encode()))
+
+    code, out, _ = run_cli("scan", "-c", CONFIG[0], "--ci-logs", "gitlab:g/p", "--color", "never")
+
+    assert code == 1
+    assert "gitlab:g/p!pipeline 1!job 4 (build: build):1" in out
+    assert "a CI log printed the secret" in out
