@@ -76,12 +76,20 @@ def throughput(megabytes: int) -> None:
 
 
 def latency(lines: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner", "redact", "--no-summary"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        bufsize=0,
-    )
+    """The same timed lines through ``leakstop redact`` and through ``cat`` (the pipe alone, under the same load)."""
+    for name, command in (
+        ("leakstop redact", [sys.executable, "-m", "scanner", "redact", "--no-summary"]),
+        ("cat", ["cat"]),
+    ):
+        ms = sorted(d * 1000 for d in _delays(command, lines))
+        print(
+            f"latency through {name} over {len(ms)} lines: median {statistics.median(ms):.2f} ms,"
+            f" p90 {ms[int(len(ms) * 0.9) - 1]:.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms, max {ms[-1]:.2f} ms"
+        )
+
+
+def _delays(command: list[str], lines: int) -> list[float]:
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     assert proc.stdin is not None and proc.stdout is not None
     sent: dict[int, float] = {}
     delays: list[float] = []
@@ -103,11 +111,7 @@ def latency(lines: int) -> None:
     proc.stdin.close()
     reader.join()
     proc.wait()
-    ms = sorted(d * 1000 for d in delays)
-    print(
-        f"latency over {len(ms)} lines: median {statistics.median(ms):.2f} ms,"
-        f" p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms, max {ms[-1]:.2f} ms"
-    )
+    return delays
 
 
 def memory(gigabytes: float) -> None:
