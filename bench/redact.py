@@ -72,7 +72,10 @@ def throughput(megabytes: int) -> None:
     out += len(redactor.finish())
     took = time.process_time() - start
     mb = rounds * len(block) / 1e6
-    print(f"throughput: {mb:.0f} MB in {took:.2f} s CPU = {mb / took:.1f} MB/s; redacted {dict(redactor.counts)}")
+    print(
+        f"throughput ({redactor.detector.engine}): {mb:.0f} MB in {took:.2f} s CPU = {mb / took:.1f} MB/s;"
+        f" redacted {dict(redactor.counts)}"
+    )
 
 
 def latency(lines: int) -> None:

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as files:
         source = files.enter_context(_open(args.input, "rb", "cannot read")) if args.input else sys.stdin.buffer
         sink = files.enter_context(_open(args.output, "wb", "cannot write")) if args.output else sys.stdout.buffer
-        _pump(source.fileno(), sink, redactor, max(args.flush_after, 0.0))
+        _pump(source.fileno(), sink, redactor, max(args.flush_after, 0.01))  # 0 would spin on a held PEM block
     if not args.no_summary:
         print(f"leakstop redact: {summary(redactor)}", file=sys.stderr)
     return EXIT_BLOCKED if args.fail_on_redact and redactor.counts else EXIT_PASS
