@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
 from scanner.cli.scan import add_scan_options, find_baseline, range_config, run_context, write_report
@@ -70,6 +70,12 @@ def add_parser(subparsers: Subparsers) -> None:
     group.add_argument("--sarif", metavar="FILE", help="also write SARIF here (redacted) for code scanning")
     group.add_argument("--no-summary", action="store_true", help="GitHub: no job summary ($GITHUB_STEP_SUMMARY)")
     group.add_argument(
+        "--add-mask",
+        action="store_true",
+        help="GitHub: register each secret found with ::add-mask:: before anything prints, so the runner masks it"
+        " in every later log line of the job",
+    )
+    group.add_argument(
         "--workers", type=int, default=0, metavar="N", help="worker processes for git history (default: cores)"
     )
 
@@ -102,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         config, policy_change = range_config(args, [path], plan.range_spec)
     result = run_scan(_request(args, path, plan, config, environ, policy_change))
     result.issues[:0] = plan.issues
-    audit_decisions(result, config, path, environ)
     github = platform == "github"
+    if github and args.add_mask:
+        register_masks(result, sys.stdout)
+    audit_decisions(result, config, path, environ)
     # The runner reads workflow commands on stdout and stderr alike: a text report on stdout quotes scanned
     # content (a path may hold a line break), so commands are off while it prints; a JSON or SARIF report on
     # stdout must stay parseable, so the annotations go to stderr.
@@ -123,6 +131,20 @@ def run(args: argparse.Namespace) -> int:
     if config.respond.on_ci != "off" and result.blocked:
         _respond(result, config, git.root, environ)
     return EXIT_BLOCKED if FAIL_ON[args.fail_on](result) else EXIT_PASS
+
+
+def register_masks(result: ScanResult, out: TextIO) -> None:
+    """``::add-mask::`` for each secret found (each line of a multi-line one too: the runner masks line by line),
+    escaped as workflow command data must be; first, before a report or annotation could show one."""
+    values: list[str] = []
+    for finding in result.findings:
+        secret = finding.match.secret.reveal()
+        lines = [line for line in secret.splitlines() if len(line.strip()) >= 4 and not line.startswith("-----")]
+        values += [secret] + (lines if "\n" in secret else [])  # a PEM block's BEGIN and END lines are no secret
+    for value in dict.fromkeys(values):
+        data = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        out.write(f"::add-mask::{data}\n")
+    out.flush()
 
 
 def _respond(result: ScanResult, config: Config, root: str, environ: Mapping[str, str]) -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scanner.cli.common import (
     add_config_options,
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from scanner.policy.baseline import Matcher
     from scanner.policy.config import Config
 
-ARTIFACT_FLAGS = ("image", "tfstate")
+ARTIFACT_FLAGS = ("image", "tfstate", "ci_logs")
+ARTIFACT_KINDS: dict[str, RequestKind] = {"image": "image", "tfstate": "tfstate", "ci_logs": "ci-logs"}
 GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
 
 
@@ -140,6 +141,17 @@ def add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
         "--all-versions", action="store_true", help="with --tfstate s3://…: every object version, not only the latest"
     )
     artifacts.add_argument(
+        "--ci-logs",
+        metavar="github:OWNER/REPO|gitlab:GROUP/PROJECT",
+        help="CI job logs through the platform's API (GITHUB_TOKEN / GITLAB_TOKEN; GITHUB_API_URL / CI_API_V4_URL)",
+    )
+    artifacts.add_argument(
+        "--ci-logs-runs", type=int, metavar="N", help="with --ci-logs: the newest N runs or pipelines (default 10)"
+    )
+    artifacts.add_argument(
+        "--ci-logs-since", metavar="DATE", help="with --ci-logs: runs since DATE (YYYY-MM-DD; with it, N is 100)"
+    )
+    artifacts.add_argument(
         "--ca-bundle",
         metavar="FILE",
         help="trust the CAs in this PEM file for registries and state backends (default: the system's)",
@@ -218,16 +230,16 @@ def scan_kind(args: argparse.Namespace) -> RequestKind:
     artifacts = [flag for flag in ARTIFACT_FLAGS if getattr(args, flag)]
     git = [flag for flag in GIT_FLAGS if getattr(args, flag)]
     if len(artifacts) > 1:
-        raise UsageError("give one of --image and --tfstate")
+        raise UsageError("give one of --image, --tfstate and --ci-logs")
     if artifacts != ["image"] and (args.platform or args.insecure_registry or args.max_archive_depth is not None):
         raise UsageError("--platform, --insecure-registry and --max-archive-depth go with --image")
     if artifacts:
         mode = artifacts[0]
         if args.paths:
-            raise UsageError(f"--{mode} scans its own argument: give no PATH")
+            raise UsageError(f"--{mode.replace('_', '-')} scans its own argument: give no PATH")
         if git:
-            raise UsageError(f"--{mode} cannot be combined with a git mode")
-        return "image" if mode == "image" else "tfstate"
+            raise UsageError(f"--{mode.replace('_', '-')} cannot be combined with a git mode")
+        return ARTIFACT_KINDS[mode]
     if not git:
         return "paths"
     if len(args.paths) > 1 or args.paths == ["-"]:
@@ -263,6 +275,7 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
         push_lines=push_lines,
         image=args.image or "",
         tfstate=args.tfstate or "",
+        ci_logs=args.ci_logs or "",
         options=options,
         config=config,
         baseline=baseline,
@@ -305,10 +318,11 @@ def _source_options(
         max_archive_depth=2 if args.max_archive_depth is None else max(args.max_archive_depth, 0),
         insecure_registries=tuple(args.insecure_registry or ()),
         all_versions=args.all_versions,
+        **_ci_logs_options(args, kind),
     )
-    if kind not in ("image", "tfstate"):
+    if kind not in ("image", "tfstate", "ci-logs"):
         if args.ca_bundle:
-            raise UsageError("--ca-bundle goes with --image or --tfstate")
+            raise UsageError("--ca-bundle goes with --image, --tfstate or --ci-logs")
         return options
     from scanner.httpsettings import HttpSettings
     from scanner.sources.imageref import parse_platform
@@ -320,6 +334,25 @@ def _source_options(
         http = dataclasses.replace(http, ca_bundle=Path(args.ca_bundle))
     platform = parse_platform(args.platform or "linux/amd64") if kind == "image" else "linux/amd64"
     return dataclasses.replace(options, platform=platform, http=http)
+
+
+def _ci_logs_options(args: argparse.Namespace, kind: RequestKind) -> dict[str, Any]:
+    """``--ci-logs-runs`` and ``--ci-logs-since``: checked here, so a bad value is a usage error before any call."""
+    runs, since = args.ci_logs_runs, args.ci_logs_since or ""
+    if kind != "ci-logs":
+        if runs is not None or since:
+            raise UsageError("--ci-logs-runs and --ci-logs-since go with --ci-logs")
+        return {}
+    if runs is not None and runs < 1:
+        raise UsageError(f"--ci-logs-runs {runs}: give 1 or more")
+    if since:
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(since)
+        except ValueError:
+            raise UsageError(f"--ci-logs-since {since}: expected a date, YYYY-MM-DD") from None
+    return {"ci_logs_runs": runs if runs is not None else (100 if since else 10), "ci_logs_since": since}
 
 
 def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scanner.httpsettings import HttpSettings
     from scanner.policy.baseline import Matcher
 
-RequestKind = Literal["paths", "staged", "range", "history", "push", "image", "tfstate"]
+RequestKind = Literal["paths", "staged", "range", "history", "push", "image", "tfstate", "ci-logs"]
 GIT_KINDS: frozenset[str] = frozenset({"staged", "range", "history", "push"})
 
 # (blobs done, blobs found so far): called from the main process as a long scan goes on
@@ -50,6 +50,8 @@ class SourceOptions:
     platform: str = "linux/amd64"  # of a multi-platform image reference
     insecure_registries: tuple[str, ...] = ()
     all_versions: bool = False  # every object version of s3:// state
+    ci_logs_runs: int = 10  # CI logs: the newest N runs or pipelines (0 = every one the listing gives)
+    ci_logs_since: str = ""  # CI logs: runs created (GitLab: pipelines updated) on or after this date
     # Object directories read besides the repository's own: a pre-receive hook's quarantine, where the pushed
     # objects are until the push is accepted (the edge reads them from git's environment).
     object_dirs: tuple[str, ...] = ()
@@ -83,6 +85,7 @@ class ScanRequest:
                server hook's "old new ref"), else ``range_spec``, else HEAD minus the remote-tracking refs
     image      ``image``: a docker save tarball, an OCI layout or a registry reference
     tfstate    ``tfstate``: a state file, "-" or a remote state URL
+    ci-logs    ``ci_logs``: CI job logs, ``github:OWNER/REPO`` or ``gitlab:GROUP/PROJECT``
     """
 
     kind: RequestKind
@@ -91,6 +94,7 @@ class ScanRequest:
     push_lines: tuple[str, ...] = ()
     image: str = ""
     tfstate: str = ""
+    ci_logs: str = ""
     options: SourceOptions = field(default_factory=SourceOptions)
     config: Config = field(default_factory=Config)
     baseline: Matcher | None = None

@@ -65,6 +65,13 @@ def _tfstate(request: ScanRequest) -> Source:
     return StateSource(request.tfstate, request.options.all_versions, request.options.http)
 
 
+def _ci_logs(request: ScanRequest) -> Source:
+    from scanner.sources.cilogs import CiLogSource
+
+    options = request.options
+    return CiLogSource(request.ci_logs, options.ci_logs_runs, options.ci_logs_since, options.http)
+
+
 SOURCES: dict[RequestKind, Callable[[ScanRequest], Source]] = {
     "paths": _paths,
     "staged": _staged,
@@ -73,4 +80,5 @@ SOURCES: dict[RequestKind, Callable[[ScanRequest], Source]] = {
     "push": _commits,
     "image": _image,
     "tfstate": _tfstate,
+    "ci-logs": _ci_logs,
 }

@@ -25,6 +25,10 @@ _FIX_STATE = [
     "How to fix: Terraform state keeps values in plaintext. Restrict who can read the state and encrypt its",
     "backend; if anyone else could read it, revoke and rotate the credential.",
 ]
+_FIX_CI_LOGS = [
+    "How to fix: a CI log printed the secret; whoever can read the logs has it. Revoke and rotate the credential,",
+    "delete the run's logs (GitHub) or erase the job (GitLab), and mask it at the source (`leakstop redact`).",
+]
 # What a bypass request looks like through each channel, by scan kind (the channels that reach that kind's scan).
 _BYPASS = {
     "env": '`{env}="why" {command}`',
@@ -95,6 +99,8 @@ def fix_advice(result: ScanResult) -> list[str]:
         fix = _FIX_IMAGE
     elif result.kind == "tfstate":
         fix = _FIX_STATE
+    elif result.kind == "ci-logs":
+        fix = _FIX_CI_LOGS
     else:
         staged = "`git add` it again" if result.kind == "staged" else "if it is staged, `git add` it again"
         fix = [line.format(staged=staged) for line in _FIX_FILE]
