@@ -98,6 +98,9 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
     )
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
+    from scanner.cli.validation import add_validate_options
+
+    add_validate_options(scan)
 
 
 def add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
@@ -231,6 +234,7 @@ def scan_kind(args: argparse.Namespace) -> RequestKind:
 
 def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRequest:
     """The scan the arguments and the environment ask for: the one place they are read."""
+    from scanner.cli.validation import validation_options
     from scanner.pipeline.request import ScanRequest
 
     if args.all_versions and not args.tfstate:
@@ -263,6 +267,7 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
         workers=args.workers,
         engine=engine(environ),
         policy_change=policy_change,
+        validation=validation_options(args, config, kind, environ),
     )
 
 

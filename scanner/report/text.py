@@ -8,7 +8,14 @@ from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
 from scanner.report.advice import fix_advice, headline
-from scanner.report.common import ReportOptions, allow_reasons, describe_bypass, ordered_bypasses, origin_fields
+from scanner.report.common import (
+    ReportOptions,
+    allow_reasons,
+    describe_bypass,
+    describe_validation,
+    ordered_bypasses,
+    origin_fields,
+)
 from scanner.safetext import printable
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
@@ -50,6 +57,9 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
         lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
     if f.audit:
         lines.append(("", f"  audited: {LABEL_WORDS.get(f.audit, f.audit)}"))
+    if f.validation is not None:
+        style = {"live": "red", "invalid": "green"}.get(f.validation.state, "yellow")
+        lines.append((style, f"  validation: {describe_validation(f.validation)}"))
     return lines
 
 
