@@ -114,7 +114,9 @@ def aws_accepts(request: Request, c: Candidate) -> bool:
 
 def aws_candidate(t: TokenFactory) -> Candidate:
     key_id = "AKIA" + t.chars(UPPER_DIGITS, 16)
-    return Candidate(key_id, "", {"aws-secret-access-key": (t.chars(ALNUM + "+/", 40),), "aws-access-key-id": (key_id,)})
+    return Candidate(
+        key_id, "", {"aws-secret-access-key": (t.chars(ALNUM + "+/", 40),), "aws-access-key-id": (key_id,)}
+    )
 
 
 STS_LIVE = (
@@ -184,30 +186,247 @@ def telegram(t: TokenFactory) -> str:
 
 
 FAKES: dict[str, Fake] = {
-    "github": Fake("GET", fixed("/user"), plain(lambda t: t.github()), bearer, lambda t: js({"login": "octo-dev", "id": 7}), js({"message": "Bad credentials"}, 401), "octo-dev", 200),  # noqa: E501
-    "gitlab": Fake("GET", fixed("/api/v4/personal_access_tokens/self"), plain(lambda t: t.gitlab_pat()), header("private-token"), lambda t: js({"id": 4, "name": "ci-bot", "scopes": ["api", "read_user"], "active": True}), js({"message": "401 Unauthorized"}, 401), "ci-bot, api+read_user"),  # noqa: E501
-    "slack": Fake("POST", fixed("/api/auth.test"), plain(lambda t: t.slack_bot()), bearer, lambda t: js({"ok": True, "team": "Acme", "user": "deploybot", "team_id": "T1"}), js({"ok": False, "error": "invalid_auth"}), "Acme, deploybot"),  # noqa: E501
-    "stripe": Fake("GET", fixed("/v1/account"), plain(lambda t: t.stripe_live()), bearer, lambda t: js({"id": "acct_1Acme", "object": "account"}), js({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, 401), "acct_1Acme"),  # noqa: E501
-    "openai": Fake("GET", fixed("/v1/models"), plain(lambda t: "sk-proj-" + t.chars(ALNUM, 100)), bearer, lambda t: js({"object": "list", "data": []}), js({"error": {"code": "invalid_api_key"}}, 401)),  # noqa: E501
-    "anthropic": Fake("GET", fixed("/v1/models"), plain(lambda t: t.anthropic()), lambda r, c: r.headers.get("x-api-key") == c.secret and r.headers.get("anthropic-version") == "2023-06-01", lambda t: js({"data": [], "has_more": False}), js({"type": "error", "error": {"type": "authentication_error"}}, 401)),  # noqa: E501
-    "huggingface": Fake("GET", fixed("/api/whoami-v2"), plain(lambda t: t.huggingface()), bearer, lambda t: js({"type": "user", "name": "hf-dev"}), js({"error": "Invalid credentials in Authorization header"}, 401), "hf-dev"),  # noqa: E501
-    "npm": Fake("GET", fixed("/-/whoami"), plain(lambda t: t.npm()), bearer, lambda t: js({"username": "npm-dev"}), js({"error": "You must be logged in"}, 401), "npm-dev"),  # noqa: E501
-    "pypi": Fake("POST", fixed("/legacy/"), plain(lambda t: "pypi-AgEIcHlwaS5vcmc" + t.chars(ALNUM + "_-", 80)), basic(lambda c: "__token__", secret), lambda t: text("400 Invalid value for name. Error: This field is required.", 400), text("403 Invalid or non-existent authentication information. See https://pypi.org/help/#invalid-auth", 403), "", 502),  # noqa: E501
-    "sendgrid": Fake("GET", fixed("/v3/scopes"), plain(lambda t: f"SG.{t.chars(ALNUM + '_-', 22)}.{t.chars(ALNUM + '_-', 43)}"), bearer, lambda t: js({"scopes": ["mail.send"]}), js({"errors": [{"message": "authorization required"}]}, 401)),  # noqa: E501
-    "twilio": Fake("GET", fixed("/2010-04-01/Accounts.json"), lambda t: Candidate(t.chars(ALNUM, 32), "", {"twilio-api-key-sid": ("SK" + t.chars(HEX, 32),)}), basic(lambda c: c.companions["twilio-api-key-sid"][0], secret), lambda t: js({"accounts": [{"sid": "AC1", "friendly_name": "Acme main"}]}), js({"code": 20003, "message": "Authenticate", "status": 401}, 401), "Acme main"),  # noqa: E501
-    "mailgun": Fake("GET", fixed("/v3/domains"), plain(lambda t: "key-" + t.chars(HEX, 32)), basic(lambda c: "api", secret), lambda t: js({"total_count": 1, "items": []}), text("Forbidden", 401)),  # noqa: E501
-    "mailchimp": Fake("GET", fixed("/3.0/"), plain(lambda t: t.chars(HEX, 32) + "-us6"), basic(lambda c: "leakstop", secret), lambda t: js({"account_id": "a1", "account_name": "Acme Mail"}), js({"title": "API Key Invalid", "status": 401}, 401), "Acme Mail"),  # noqa: E501
-    "datadog": Fake("GET", fixed("/api/v1/validate"), plain(lambda t: t.chars(HEX, 32)), header("dd-api-key"), lambda t: js({"valid": True}), js({"errors": ["Forbidden"]}, 403)),  # noqa: E501
-    "heroku": Fake("GET", fixed("/account"), plain(lambda t: "HRKU-" + t.chars(ALNUM + "_-", 60)), lambda r, c: bearer(r, c) and "version=3" in r.headers.get("accept", ""), lambda t: js({"email": "jane.doe@example.com", "id": "u1"}), js({"id": "unauthorized", "message": "Invalid credentials provided."}, 401), "j…@example.com"),  # noqa: E501
-    "digitalocean": Fake("GET", fixed("/v2/account"), plain(lambda t: "dop_v1_" + t.chars(HEX, 64)), bearer, lambda t: js({"account": {"email": "ops@example.com", "status": "active"}}), js({"id": "Unauthorized", "message": "Unable to authenticate you"}, 401), "o…@example.com"),  # noqa: E501
-    "shopify": Fake("GET", fixed("/admin/oauth/access_scopes.json"), plain(lambda t: "shpat_" + t.chars(HEX, 32), 'SHOP_URL="https://acme-store.myshopify.com" SHOPIFY_TOKEN=shpat_…(38)'), header("x-shopify-access-token"), lambda t: js({"access_scopes": [{"handle": "read_products"}]}), js({"errors": "[API] Invalid API key or access token"}, 401), "read_products"),  # noqa: E501
-    "discord-bot": Fake("GET", fixed("/api/v10/users/@me"), plain(lambda t: "MT" + t.chars(ALNUM, 24) + "." + t.chars(ALNUM, 6) + "." + t.chars(ALNUM, 38)), header("authorization", "Bot {secret}"), lambda t: js({"id": "1", "username": "deploy-bot", "bot": True}), js({"message": "401: Unauthorized", "code": 0}, 401), "deploy-bot"),  # noqa: E501
-    "discord-webhook": Fake("GET", lambda c: "/api/v10/webhooks/" + c.secret.split("/webhooks/")[1], discord_webhook, lambda r, c: True, lambda t: js({"type": 1, "id": WEBHOOK_ID, "name": "deploys"}), js({"message": "Unknown Webhook", "code": 10015}, 404), "deploys"),  # noqa: E501
-    "telegram": Fake("GET", lambda c: f"/bot{c.secret}/getMe", plain(telegram), lambda r, c: True, lambda t: js({"ok": True, "result": {"id": 1, "is_bot": True, "username": "acme_bot"}}), js({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401), "acme_bot"),  # noqa: E501
-    "atlassian": Fake("GET", fixed("/rest/api/3/myself"), plain(lambda t: "ATATT3" + t.chars(ALNUM, 180), "JIRA_URL=https://acme.atlassian.net JIRA_USER=jane@acme.example JIRA_TOKEN=ATAT…(186)"), basic(lambda c: "jane@acme.example", secret), lambda t: js({"accountId": "5b10", "displayName": "Jane Doe"}), text("Client must be authenticated to access this resource.", 401), "Jane Doe"),  # noqa: E501
-    "postman": Fake("GET", fixed("/me"), plain(lambda t: f"PMAK-{t.chars(HEX, 24)}-{t.chars(HEX, 34)}"), header("x-api-key"), lambda t: js({"user": {"id": 1, "username": "pm-dev"}}), js({"error": {"name": "AuthenticationError", "message": "Invalid API Key."}}, 401), "pm-dev"),  # noqa: E501
-    "dockerhub": Fake("POST", fixed("/v2/users/login"), plain(lambda t: "dckr_pat_" + t.chars(ALNUM + "_-", 27), "DOCKERHUB_USERNAME=acmeci DOCKERHUB_TOKEN=dckr…(36)"), lambda r, c: json.loads(r.body) == {"username": "acmeci", "password": c.secret}, lambda t: js({"token": t.chars(ALNUM, 40)}), js({"detail": "Incorrect authentication credentials"}, 401)),  # noqa: E501
-    "aws-sts": Fake("POST", fixed("/"), aws_candidate, aws_accepts, lambda t: text(STS_LIVE, 200, "text/xml"), text(STS_INVALID, 403, "text/xml"), "arn:aws:iam::123456789012:user/deploy"),  # noqa: E501
-    "azure-storage": Fake("GET", fixed("/"), lambda t: Candidate(base64.b64encode(t.rng.randbytes(64)).decode(), "DefaultEndpointsProtocol=https;AccountName=acmestore;AccountKey=[redacted]"), azure_accepts, lambda t: text('<?xml version="1.0"?><EnumerationResults ServiceEndpoint="x"><Containers/></EnumerationResults>', 200, "application/xml"), text('<?xml version="1.0"?><Error><Code>AuthenticationFailed</Code></Error>', 403, "application/xml"), "acmestore"),  # noqa: E501
-    "gcp-service-account": Fake("POST", fixed("/token"), gcp_candidate, gcp_accepts, lambda t: js({"access_token": t.chars(ALNUM, 40), "expires_in": 3599, "token_type": "Bearer"}), js({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400), "d…@acme-prod.iam.gserviceaccount.com"),  # noqa: E501
+    "github": Fake(
+        "GET",
+        fixed("/user"),
+        plain(lambda t: t.github()),
+        bearer,
+        lambda t: js({"login": "octo-dev", "id": 7}),
+        js({"message": "Bad credentials"}, 401),
+        "octo-dev",
+        200,
+    ),  # noqa: E501
+    "gitlab": Fake(
+        "GET",
+        fixed("/api/v4/personal_access_tokens/self"),
+        plain(lambda t: t.gitlab_pat()),
+        header("private-token"),
+        lambda t: js({"id": 4, "name": "ci-bot", "scopes": ["api", "read_user"], "active": True}),
+        js({"message": "401 Unauthorized"}, 401),
+        "ci-bot, api+read_user",
+    ),  # noqa: E501
+    "slack": Fake(
+        "POST",
+        fixed("/api/auth.test"),
+        plain(lambda t: t.slack_bot()),
+        bearer,
+        lambda t: js({"ok": True, "team": "Acme", "user": "deploybot", "team_id": "T1"}),
+        js({"ok": False, "error": "invalid_auth"}),
+        "Acme, deploybot",
+    ),  # noqa: E501
+    "stripe": Fake(
+        "GET",
+        fixed("/v1/account"),
+        plain(lambda t: t.stripe_live()),
+        bearer,
+        lambda t: js({"id": "acct_1Acme", "object": "account"}),
+        js({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, 401),
+        "acct_1Acme",
+    ),  # noqa: E501
+    "openai": Fake(
+        "GET",
+        fixed("/v1/models"),
+        plain(lambda t: "sk-proj-" + t.chars(ALNUM, 100)),
+        bearer,
+        lambda t: js({"object": "list", "data": []}),
+        js({"error": {"code": "invalid_api_key"}}, 401),
+    ),  # noqa: E501
+    "anthropic": Fake(
+        "GET",
+        fixed("/v1/models"),
+        plain(lambda t: t.anthropic()),
+        lambda r, c: r.headers.get("x-api-key") == c.secret and r.headers.get("anthropic-version") == "2023-06-01",
+        lambda t: js({"data": [], "has_more": False}),
+        js({"type": "error", "error": {"type": "authentication_error"}}, 401),
+    ),  # noqa: E501
+    "huggingface": Fake(
+        "GET",
+        fixed("/api/whoami-v2"),
+        plain(lambda t: t.huggingface()),
+        bearer,
+        lambda t: js({"type": "user", "name": "hf-dev"}),
+        js({"error": "Invalid credentials in Authorization header"}, 401),
+        "hf-dev",
+    ),  # noqa: E501
+    "npm": Fake(
+        "GET",
+        fixed("/-/whoami"),
+        plain(lambda t: t.npm()),
+        bearer,
+        lambda t: js({"username": "npm-dev"}),
+        js({"error": "You must be logged in"}, 401),
+        "npm-dev",
+    ),  # noqa: E501
+    "pypi": Fake(
+        "POST",
+        fixed("/legacy/"),
+        plain(lambda t: "pypi-AgEIcHlwaS5vcmc" + t.chars(ALNUM + "_-", 80)),
+        basic(lambda c: "__token__", secret),
+        lambda t: text("400 Invalid value for name. Error: This field is required.", 400),
+        text("403 Invalid or non-existent authentication information. See https://pypi.org/help/#invalid-auth", 403),
+        "",
+        502,
+    ),  # noqa: E501
+    "sendgrid": Fake(
+        "GET",
+        fixed("/v3/scopes"),
+        plain(lambda t: f"SG.{t.chars(ALNUM + '_-', 22)}.{t.chars(ALNUM + '_-', 43)}"),
+        bearer,
+        lambda t: js({"scopes": ["mail.send"]}),
+        js({"errors": [{"message": "authorization required"}]}, 401),
+    ),  # noqa: E501
+    "twilio": Fake(
+        "GET",
+        fixed("/2010-04-01/Accounts.json"),
+        lambda t: Candidate(t.chars(ALNUM, 32), "", {"twilio-api-key-sid": ("SK" + t.chars(HEX, 32),)}),
+        basic(lambda c: c.companions["twilio-api-key-sid"][0], secret),
+        lambda t: js({"accounts": [{"sid": "AC1", "friendly_name": "Acme main"}]}),
+        js({"code": 20003, "message": "Authenticate", "status": 401}, 401),
+        "Acme main",
+    ),  # noqa: E501
+    "mailgun": Fake(
+        "GET",
+        fixed("/v3/domains"),
+        plain(lambda t: "key-" + t.chars(HEX, 32)),
+        basic(lambda c: "api", secret),
+        lambda t: js({"total_count": 1, "items": []}),
+        text("Forbidden", 401),
+    ),  # noqa: E501
+    "mailchimp": Fake(
+        "GET",
+        fixed("/3.0/"),
+        plain(lambda t: t.chars(HEX, 32) + "-us6"),
+        basic(lambda c: "leakstop", secret),
+        lambda t: js({"account_id": "a1", "account_name": "Acme Mail"}),
+        js({"title": "API Key Invalid", "status": 401}, 401),
+        "Acme Mail",
+    ),  # noqa: E501
+    "datadog": Fake(
+        "GET",
+        fixed("/api/v1/validate"),
+        plain(lambda t: t.chars(HEX, 32)),
+        header("dd-api-key"),
+        lambda t: js({"valid": True}),
+        js({"errors": ["Forbidden"]}, 403),
+    ),  # noqa: E501
+    "heroku": Fake(
+        "GET",
+        fixed("/account"),
+        plain(lambda t: "HRKU-" + t.chars(ALNUM + "_-", 60)),
+        lambda r, c: bearer(r, c) and "version=3" in r.headers.get("accept", ""),
+        lambda t: js({"email": "jane.doe@example.com", "id": "u1"}),
+        js({"id": "unauthorized", "message": "Invalid credentials provided."}, 401),
+        "j…@example.com",
+    ),  # noqa: E501
+    "digitalocean": Fake(
+        "GET",
+        fixed("/v2/account"),
+        plain(lambda t: "dop_v1_" + t.chars(HEX, 64)),
+        bearer,
+        lambda t: js({"account": {"email": "ops@example.com", "status": "active"}}),
+        js({"id": "Unauthorized", "message": "Unable to authenticate you"}, 401),
+        "o…@example.com",
+    ),  # noqa: E501
+    "shopify": Fake(
+        "GET",
+        fixed("/admin/oauth/access_scopes.json"),
+        plain(
+            lambda t: "shpat_" + t.chars(HEX, 32),
+            'SHOP_URL="https://acme-store.myshopify.com" SHOPIFY_TOKEN=shpat_…(38)',
+        ),
+        header("x-shopify-access-token"),
+        lambda t: js({"access_scopes": [{"handle": "read_products"}]}),
+        js({"errors": "[API] Invalid API key or access token"}, 401),
+        "read_products",
+    ),  # noqa: E501
+    "discord-bot": Fake(
+        "GET",
+        fixed("/api/v10/users/@me"),
+        plain(lambda t: "MT" + t.chars(ALNUM, 24) + "." + t.chars(ALNUM, 6) + "." + t.chars(ALNUM, 38)),
+        header("authorization", "Bot {secret}"),
+        lambda t: js({"id": "1", "username": "deploy-bot", "bot": True}),
+        js({"message": "401: Unauthorized", "code": 0}, 401),
+        "deploy-bot",
+    ),  # noqa: E501
+    "discord-webhook": Fake(
+        "GET",
+        lambda c: "/api/v10/webhooks/" + c.secret.split("/webhooks/")[1],
+        discord_webhook,
+        lambda r, c: True,
+        lambda t: js({"type": 1, "id": WEBHOOK_ID, "name": "deploys"}),
+        js({"message": "Unknown Webhook", "code": 10015}, 404),
+        "deploys",
+    ),  # noqa: E501
+    "telegram": Fake(
+        "GET",
+        lambda c: f"/bot{c.secret}/getMe",
+        plain(telegram),
+        lambda r, c: True,
+        lambda t: js({"ok": True, "result": {"id": 1, "is_bot": True, "username": "acme_bot"}}),
+        js({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401),
+        "acme_bot",
+    ),  # noqa: E501
+    "atlassian": Fake(
+        "GET",
+        fixed("/rest/api/3/myself"),
+        plain(
+            lambda t: "ATATT3" + t.chars(ALNUM, 180),
+            "JIRA_URL=https://acme.atlassian.net JIRA_USER=jane@acme.example JIRA_TOKEN=ATAT…(186)",
+        ),
+        basic(lambda c: "jane@acme.example", secret),
+        lambda t: js({"accountId": "5b10", "displayName": "Jane Doe"}),
+        text("Client must be authenticated to access this resource.", 401),
+        "Jane Doe",
+    ),  # noqa: E501
+    "postman": Fake(
+        "GET",
+        fixed("/me"),
+        plain(lambda t: f"PMAK-{t.chars(HEX, 24)}-{t.chars(HEX, 34)}"),
+        header("x-api-key"),
+        lambda t: js({"user": {"id": 1, "username": "pm-dev"}}),
+        js({"error": {"name": "AuthenticationError", "message": "Invalid API Key."}}, 401),
+        "pm-dev",
+    ),  # noqa: E501
+    "dockerhub": Fake(
+        "POST",
+        fixed("/v2/users/login"),
+        plain(lambda t: "dckr_pat_" + t.chars(ALNUM + "_-", 27), "DOCKERHUB_USERNAME=acmeci DOCKERHUB_TOKEN=dckr…(36)"),
+        lambda r, c: json.loads(r.body) == {"username": "acmeci", "password": c.secret},
+        lambda t: js({"token": t.chars(ALNUM, 40)}),
+        js({"detail": "Incorrect authentication credentials"}, 401),
+    ),  # noqa: E501
+    "aws-sts": Fake(
+        "POST",
+        fixed("/"),
+        aws_candidate,
+        aws_accepts,
+        lambda t: text(STS_LIVE, 200, "text/xml"),
+        text(STS_INVALID, 403, "text/xml"),
+        "arn:aws:iam::123456789012:user/deploy",
+    ),  # noqa: E501
+    "azure-storage": Fake(
+        "GET",
+        fixed("/"),
+        lambda t: Candidate(
+            base64.b64encode(t.rng.randbytes(64)).decode(),
+            "DefaultEndpointsProtocol=https;AccountName=acmestore;AccountKey=[redacted]",
+        ),
+        azure_accepts,
+        lambda t: text(
+            '<?xml version="1.0"?><EnumerationResults ServiceEndpoint="x"><Containers/></EnumerationResults>',
+            200,
+            "application/xml",
+        ),
+        text('<?xml version="1.0"?><Error><Code>AuthenticationFailed</Code></Error>', 403, "application/xml"),
+        "acmestore",
+    ),  # noqa: E501
+    "gcp-service-account": Fake(
+        "POST",
+        fixed("/token"),
+        gcp_candidate,
+        gcp_accepts,
+        lambda t: js({"access_token": t.chars(ALNUM, 40), "expires_in": 3599, "token_type": "Bearer"}),
+        js({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400),
+        "d…@acme-prod.iam.gserviceaccount.com",
+    ),  # noqa: E501
 }
