@@ -142,6 +142,6 @@ def test_missing_context_is_unknown_without_a_request(http_server: ServerFactory
     routes = {VALIDATORS[n].origins[0]: s.base for n, s in servers.items()}
     jobs = [Job(n, VALIDATORS[n], Candidate(FAKES[n].make(tokens).secret)) for n in servers]
     answers = validate(jobs, ValidationOptions(http=FAST, routes=routes))
-    for name in servers:
+    for name, server in servers.items():
         assert answers[name].state == "unknown" and "not found beside" in answers[name].reason, name
-        assert servers[name].requests == []
+        assert server.requests == []

@@ -195,7 +195,7 @@ FAKES: dict[str, Fake] = {
         js({"message": "Bad credentials"}, 401),
         "octo-dev",
         200,
-    ),  # noqa: E501
+    ),
     "gitlab": Fake(
         "GET",
         fixed("/api/v4/personal_access_tokens/self"),
@@ -204,7 +204,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"id": 4, "name": "ci-bot", "scopes": ["api", "read_user"], "active": True}),
         js({"message": "401 Unauthorized"}, 401),
         "ci-bot, api+read_user",
-    ),  # noqa: E501
+    ),
     "slack": Fake(
         "POST",
         fixed("/api/auth.test"),
@@ -213,7 +213,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"ok": True, "team": "Acme", "user": "deploybot", "team_id": "T1"}),
         js({"ok": False, "error": "invalid_auth"}),
         "Acme, deploybot",
-    ),  # noqa: E501
+    ),
     "stripe": Fake(
         "GET",
         fixed("/v1/account"),
@@ -222,7 +222,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"id": "acct_1Acme", "object": "account"}),
         js({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, 401),
         "acct_1Acme",
-    ),  # noqa: E501
+    ),
     "openai": Fake(
         "GET",
         fixed("/v1/models"),
@@ -230,7 +230,7 @@ FAKES: dict[str, Fake] = {
         bearer,
         lambda t: js({"object": "list", "data": []}),
         js({"error": {"code": "invalid_api_key"}}, 401),
-    ),  # noqa: E501
+    ),
     "anthropic": Fake(
         "GET",
         fixed("/v1/models"),
@@ -238,7 +238,7 @@ FAKES: dict[str, Fake] = {
         lambda r, c: r.headers.get("x-api-key") == c.secret and r.headers.get("anthropic-version") == "2023-06-01",
         lambda t: js({"data": [], "has_more": False}),
         js({"type": "error", "error": {"type": "authentication_error"}}, 401),
-    ),  # noqa: E501
+    ),
     "huggingface": Fake(
         "GET",
         fixed("/api/whoami-v2"),
@@ -247,7 +247,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"type": "user", "name": "hf-dev"}),
         js({"error": "Invalid credentials in Authorization header"}, 401),
         "hf-dev",
-    ),  # noqa: E501
+    ),
     "npm": Fake(
         "GET",
         fixed("/-/whoami"),
@@ -256,7 +256,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"username": "npm-dev"}),
         js({"error": "You must be logged in"}, 401),
         "npm-dev",
-    ),  # noqa: E501
+    ),
     "pypi": Fake(
         "POST",
         fixed("/legacy/"),
@@ -266,7 +266,7 @@ FAKES: dict[str, Fake] = {
         text("403 Invalid or non-existent authentication information. See https://pypi.org/help/#invalid-auth", 403),
         "",
         502,
-    ),  # noqa: E501
+    ),
     "sendgrid": Fake(
         "GET",
         fixed("/v3/scopes"),
@@ -274,7 +274,7 @@ FAKES: dict[str, Fake] = {
         bearer,
         lambda t: js({"scopes": ["mail.send"]}),
         js({"errors": [{"message": "authorization required"}]}, 401),
-    ),  # noqa: E501
+    ),
     "twilio": Fake(
         "GET",
         fixed("/2010-04-01/Accounts.json"),
@@ -283,7 +283,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"accounts": [{"sid": "AC1", "friendly_name": "Acme main"}]}),
         js({"code": 20003, "message": "Authenticate", "status": 401}, 401),
         "Acme main",
-    ),  # noqa: E501
+    ),
     "mailgun": Fake(
         "GET",
         fixed("/v3/domains"),
@@ -291,7 +291,7 @@ FAKES: dict[str, Fake] = {
         basic(lambda c: "api", secret),
         lambda t: js({"total_count": 1, "items": []}),
         text("Forbidden", 401),
-    ),  # noqa: E501
+    ),
     "mailchimp": Fake(
         "GET",
         fixed("/3.0/"),
@@ -300,7 +300,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"account_id": "a1", "account_name": "Acme Mail"}),
         js({"title": "API Key Invalid", "status": 401}, 401),
         "Acme Mail",
-    ),  # noqa: E501
+    ),
     "datadog": Fake(
         "GET",
         fixed("/api/v1/validate"),
@@ -308,7 +308,7 @@ FAKES: dict[str, Fake] = {
         header("dd-api-key"),
         lambda t: js({"valid": True}),
         js({"errors": ["Forbidden"]}, 403),
-    ),  # noqa: E501
+    ),
     "heroku": Fake(
         "GET",
         fixed("/account"),
@@ -317,7 +317,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"email": "jane.doe@example.com", "id": "u1"}),
         js({"id": "unauthorized", "message": "Invalid credentials provided."}, 401),
         "j…@example.com",
-    ),  # noqa: E501
+    ),
     "digitalocean": Fake(
         "GET",
         fixed("/v2/account"),
@@ -326,7 +326,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"account": {"email": "ops@example.com", "status": "active"}}),
         js({"id": "Unauthorized", "message": "Unable to authenticate you"}, 401),
         "o…@example.com",
-    ),  # noqa: E501
+    ),
     "shopify": Fake(
         "GET",
         fixed("/admin/oauth/access_scopes.json"),
@@ -338,7 +338,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"access_scopes": [{"handle": "read_products"}]}),
         js({"errors": "[API] Invalid API key or access token"}, 401),
         "read_products",
-    ),  # noqa: E501
+    ),
     "discord-bot": Fake(
         "GET",
         fixed("/api/v10/users/@me"),
@@ -347,7 +347,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"id": "1", "username": "deploy-bot", "bot": True}),
         js({"message": "401: Unauthorized", "code": 0}, 401),
         "deploy-bot",
-    ),  # noqa: E501
+    ),
     "discord-webhook": Fake(
         "GET",
         lambda c: "/api/v10/webhooks/" + c.secret.split("/webhooks/")[1],
@@ -356,7 +356,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"type": 1, "id": WEBHOOK_ID, "name": "deploys"}),
         js({"message": "Unknown Webhook", "code": 10015}, 404),
         "deploys",
-    ),  # noqa: E501
+    ),
     "telegram": Fake(
         "GET",
         lambda c: f"/bot{c.secret}/getMe",
@@ -365,7 +365,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"ok": True, "result": {"id": 1, "is_bot": True, "username": "acme_bot"}}),
         js({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401),
         "acme_bot",
-    ),  # noqa: E501
+    ),
     "atlassian": Fake(
         "GET",
         fixed("/rest/api/3/myself"),
@@ -377,7 +377,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"accountId": "5b10", "displayName": "Jane Doe"}),
         text("Client must be authenticated to access this resource.", 401),
         "Jane Doe",
-    ),  # noqa: E501
+    ),
     "postman": Fake(
         "GET",
         fixed("/me"),
@@ -386,7 +386,7 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"user": {"id": 1, "username": "pm-dev"}}),
         js({"error": {"name": "AuthenticationError", "message": "Invalid API Key."}}, 401),
         "pm-dev",
-    ),  # noqa: E501
+    ),
     "dockerhub": Fake(
         "POST",
         fixed("/v2/users/login"),
@@ -394,7 +394,7 @@ FAKES: dict[str, Fake] = {
         lambda r, c: json.loads(r.body) == {"username": "acmeci", "password": c.secret},
         lambda t: js({"token": t.chars(ALNUM, 40)}),
         js({"detail": "Incorrect authentication credentials"}, 401),
-    ),  # noqa: E501
+    ),
     "aws-sts": Fake(
         "POST",
         fixed("/"),
@@ -403,7 +403,7 @@ FAKES: dict[str, Fake] = {
         lambda t: text(STS_LIVE, 200, "text/xml"),
         text(STS_INVALID, 403, "text/xml"),
         "arn:aws:iam::123456789012:user/deploy",
-    ),  # noqa: E501
+    ),
     "azure-storage": Fake(
         "GET",
         fixed("/"),
@@ -419,7 +419,7 @@ FAKES: dict[str, Fake] = {
         ),
         text('<?xml version="1.0"?><Error><Code>AuthenticationFailed</Code></Error>', 403, "application/xml"),
         "acmestore",
-    ),  # noqa: E501
+    ),
     "gcp-service-account": Fake(
         "POST",
         fixed("/token"),
@@ -428,5 +428,5 @@ FAKES: dict[str, Fake] = {
         lambda t: js({"access_token": t.chars(ALNUM, 40), "expires_in": 3599, "token_type": "Bearer"}),
         js({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400),
         "d…@acme-prod.iam.gserviceaccount.com",
-    ),  # noqa: E501
+    ),
 }
