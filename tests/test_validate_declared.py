@@ -88,7 +88,7 @@ def test_a_declared_validator_runs_in_a_scan(tmp_path: Path, http_server: Server
     ],
 )
 def test_an_unsafe_declared_validator_is_refused(change: dict[str, Any], problem: str) -> None:
-    with pytest.raises(ConfigError, match="rules.yaml: rule acme-token: validator") as raised:
+    with pytest.raises(ConfigError, match=r"rules\.yaml: rule acme-token: validator") as raised:
         parse_declared({**DECLARED, **change}, "rules.yaml: rule acme-token")
     assert problem in str(raised.value) and "\n" not in str(raised.value)
 
