@@ -116,7 +116,7 @@ def validate(
         caller = Caller(http, options.routes)
         pool = ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="validate")
         futures: dict[Future[Validation], Job] = {}
-        for job in todo:
+        for job in _interleaved(todo):
             limiter = limiters.setdefault(job.validator.provider, Limiter(options.per_provider, options.rate))
             futures[pool.submit(_one, job, caller, limiter, deadline)] = job
         done, _ = (
@@ -131,6 +131,17 @@ def validate(
     if cache is not None:
         cache.close()
     return answers
+
+
+def _interleaved(jobs: list[Job]) -> list[Job]:
+    """Round robin over providers: the pool's threads would otherwise all wait on the first provider's limit."""
+    queues: dict[str, list[Job]] = {}
+    for job in jobs:
+        queues.setdefault(job.validator.provider, []).append(job)
+    ordered: list[Job] = []
+    for rank in range(max((len(q) for q in queues.values()), default=0)):
+        ordered.extend(q[rank] for q in queues.values() if rank < len(q))
+    return ordered
 
 
 def _one(job: Job, caller: Caller, limiter: Limiter, deadline: float) -> Validation:
