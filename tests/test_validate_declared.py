@@ -128,11 +128,14 @@ def args(**values: Any) -> argparse.Namespace:
     return argparse.Namespace(**{"validate": None, "validate_cache": None, "validate_deadline": None, **values})
 
 
-def options_for(settings: ValidateSettings, kind: str, **values: Any) -> ValidationOptions | None:
+def options_for(
+    settings: ValidateSettings, kind: str, environ: dict[str, str] | None = None, **values: Any
+) -> ValidationOptions | None:
     from scanner.cli.validation import validation_options
     from scanner.policy.config import Config
 
-    return validation_options(args(**values), Config(validate=settings, source="/repo/.leakstop.yaml"), kind, {})
+    config = Config(validate=settings, source="/repo/.leakstop.yaml")
+    return validation_options(args(**values), config, kind, environ or {})
 
 
 def test_when_the_cli_validates() -> None:
@@ -141,6 +144,7 @@ def test_when_the_cli_validates() -> None:
     assert options_for(ValidateSettings(enabled=True), "paths") is not None
     assert options_for(ValidateSettings(enabled=True), "staged") is None  # the pre-commit hook's scan
     assert options_for(ValidateSettings(enabled=True), "push") is None  # the pre-push hook's scan
+    assert options_for(ValidateSettings(enabled=True), "paths", {"PRE_COMMIT": "1"}) is None  # pre-commit's files hook
     assert options_for(ValidateSettings(enabled=True, hooks=True), "staged") is not None
     assert options_for(ValidateSettings(enabled=True), "paths", validate=False) is None  # --no-validate
     chosen = options_for(ValidateSettings(enabled=True, cache=".cache/v.db", deadline=9), "history")

@@ -1,7 +1,8 @@
 """``--validate`` and the config's ``validate:`` → the request's ``ValidationOptions`` (or None: no validation).
 
-Off by default. A scan from a git hook (``--staged``, ``--push``: what the pre-commit and pre-push hooks run) never
-validates unless the config says ``validate: {hooks: true}``; ``--validate`` on such a command line does.
+Off by default. A scan from a git hook (``--staged``, ``--push``: what the pre-commit and pre-push hooks run, and any
+scan the pre-commit framework runs, which sets ``PRE_COMMIT``) never validates unless the config says
+``validate: {hooks: true}``; ``--validate`` on such a command line does.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def validation_options(
     settings = config.validate
     wanted = getattr(args, "validate", None)
     if wanted is None:
-        wanted = settings.enabled and (kind not in HOOK_KINDS or settings.hooks)
+        # The pre-commit framework sets PRE_COMMIT in its hooks' environment: its files-mode hook scans paths.
+        in_hook = kind in HOOK_KINDS or bool(environ.get("PRE_COMMIT"))
+        wanted = settings.enabled and (not in_hook or settings.hooks)
     if not wanted:
         return None
     from scanner.httpsettings import HttpSettings
