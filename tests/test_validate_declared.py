@@ -72,8 +72,9 @@ def test_a_declared_validator_runs_in_a_scan(tmp_path: Path, http_server: Server
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"url": "https://tokens.acme.example/v1/whoami?token={secret}"}, "would put the secret in the URL"),
-        ({"url": "https://tokens.acme.example/v1/{secret}/whoami"}, "would put the secret in the URL"),
+        ({"url": "https://tokens.acme.example/v1/whoami?token={secret}"}, "would put the secret in a query string"),
+        ({"url": "https://tokens.acme.example/v1/{secret}/whoami"}, "would put the secret in the URL path"),
+        ("github", "a built-in name or a mapping"),
         ({"url": "https://{secret}.acme.example/v1"}, "must name a fixed host"),
         ({"url": "https://{tenant}.acme.example/v1"}, "must name a fixed host"),
         ({"url": "http://tokens.acme.example/v1"}, "must be an https:// URL"),
@@ -87,9 +88,10 @@ def test_a_declared_validator_runs_in_a_scan(tmp_path: Path, http_server: Server
         ({"retries": 3}, "unknown key 'retries'"),
     ],
 )
-def test_an_unsafe_declared_validator_is_refused(change: dict[str, Any], problem: str) -> None:
+def test_an_unsafe_declared_validator_is_refused(change: Any, problem: str) -> None:
+    data = {**DECLARED, **change} if isinstance(change, dict) else change
     with pytest.raises(ConfigError, match=r"rules\.yaml: rule acme-token: validator") as raised:
-        parse_declared({**DECLARED, **change}, "rules.yaml: rule acme-token")
+        parse_declared(data, "rules.yaml: rule acme-token")
     assert problem in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -100,7 +102,7 @@ def test_a_scan_refuses_a_config_with_such_a_validator(tmp_path: Path, run_cli: 
     (tmp_path / "a.txt").write_text("nothing\n", encoding="utf-8")
     code, out, err = run_cli("scan", tmp_path / "a.txt", "--config", config)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "rule acme-token: validator url would put the secret in the URL" in err
+    assert err.count("\n") == 1 and "rule acme-token: validator url would put the secret in a query string" in err
     assert "Traceback" not in err
 
 
@@ -111,6 +113,16 @@ def test_every_builtin_rule_names_a_known_validator() -> None:
     assert named == set(VALIDATORS)  # and every validator is used by a rule
     with pytest.raises(ConfigError, match="rule x: unknown validator 'nosuch'"):
         validator_for("x", "nosuch")
+
+
+def test_builtin_checks_keep_their_hosts() -> None:
+    """Every built-in check passes the declared checks' URL rules (its host templates are DNS labels only)."""
+    from scanner.ruleset.validator import check_url
+    from scanner.validate.builtin import CHECKS
+
+    for name, (_, check) in CHECKS.items():
+        check_url(check, name)
+        assert not check.secret_in_path or name in ("telegram", "discord-webhook")
 
 
 def test_a_rule_keeps_its_declared_validator_through_the_cache(tmp_path: Path) -> None:

@@ -110,12 +110,14 @@ def check_url(check: HttpCheck, where: str) -> None:
         "{" in parts.netloc and not check.context
     ):
         raise ConfigError(f"{where}: validator url must name a fixed host, not a template ({parts.netloc})")
+    if "{secret}" in parts.query or "{secret}" in parts.fragment:
+        raise ConfigError(
+            f"{where}: validator url would put the secret in a query string; secrets travel in headers or bodies only"
+        )
     if "{secret}" in check.url and not check.secret_in_path:
         raise ConfigError(
-            f"{where}: validator url would put the secret in the URL; secrets travel in headers or bodies only"
+            f"{where}: validator url would put the secret in the URL path; secrets travel in headers or bodies only"
         )
-    if "{secret}" in parts.query or "{secret}" in parts.fragment:
-        raise ConfigError(f"{where}: validator url would put the secret in a query string")
 
 
 def _condition(data: Any, where: str) -> Condition:
