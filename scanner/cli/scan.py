@@ -61,7 +61,10 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def add_scan_options(scan: argparse.ArgumentParser) -> None:
-    """PATH, the report, config, baseline, policy and file options (``leakstop ci`` takes them too)."""
+    """PATH, the report, config, baseline, policy, file and validation options (``leakstop ci`` takes them too)."""
+    from scanner.cli.validation import add_validate_options
+
+    add_validate_options(scan)
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
     from scanner.report import REPORTERS
 
@@ -98,9 +101,6 @@ def add_scan_options(scan: argparse.ArgumentParser) -> None:
     )
     scan.add_argument("--scan-binary", action="store_true", help="scan binary files too")
     scan.add_argument("--verbose", "-v", action="store_true", help="list every file not scanned")
-    from scanner.cli.validation import add_validate_options
-
-    add_validate_options(scan)
 
 
 def add_artifact_options(artifacts: argparse._ArgumentGroup) -> None:
