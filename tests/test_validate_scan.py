@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from helpers import config_text
 from httpserver import LoopbackServer, Reply, Request, ServerFactory
 from tokens import TokenFactory
@@ -164,6 +165,13 @@ def test_reports_show_it(tmp_path: Path, http_server: ServerFactory, tokens: Tok
     results = json.loads(out["sarif"])["runs"][0]["results"]
     states = {r["properties"]["validation"]["state"]: r["level"] for r in results}
     assert states == {"live": "error", "invalid": "error"}  # critical rule: error either way; live always error
+    data = Path(__file__).parent / "data"
+    for name, schema in (
+        ("sarif", "sarif-schema-2.1.0.json"),
+        ("gitlab", "gitlab/15.0.7/secret-detection-report-format.json"),
+    ):
+        validator = jsonschema.Draft7Validator(json.loads((data / schema).read_text(encoding="utf-8")))
+        assert list(validator.iter_errors(json.loads(out[name]))) == [], name
     gitlab = json.loads(out["gitlab"])["vulnerabilities"]
     assert {v["details"]["validation"]["value"].split(" ")[0] for v in gitlab} == {"live", "invalid"}
     assert "· live" in out["markdown"] and "· invalid" in out["markdown"]
