@@ -190,4 +190,3 @@ def test_scan_validate_on_the_command_line(
     assert code == 1, err
     (finding,) = [f for f in json.loads(out)["findings"] if f["rule"]["id"] == "github-pat"]
     assert finding["validation"]["state"] == "unknown" and "proxy failed" in finding["validation"]["reason"]
-

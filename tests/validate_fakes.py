@@ -105,8 +105,10 @@ def aws_accepts(request: Request, c: Candidate) -> bool:
         headers={"Content-Type": request.headers["content-type"], "X-Amz-Date": request.headers["x-amz-date"]},
     )
     signer = SigV4Auth(Credentials(key_id, secret_key), "sts", "us-east-1")
-    signer._timestamp = lambda: request.headers["x-amz-date"]  # type: ignore[method-assign]
-    signer.add_auth(signed)
+    signed.context["timestamp"] = request.headers["x-amz-date"]  # add_auth's steps, at the request's own time
+    signer._modify_request_before_signing(signed)
+    signature = signer.signature(signer.string_to_sign(signed, signer.canonical_request(signed)), signed)
+    signer._inject_signature_to_request(signed, signature)
     return request.headers.get("authorization") == signed.headers["Authorization"] and request.body.startswith(
         b"Action=GetCallerIdentity"
     )
