@@ -92,6 +92,10 @@ def parse_declared(data: Any, where: str) -> HttpCheck:
         invalid=_condition(data.get("invalid", {"status": [401, 403]}), f"{where}: validator invalid"),
         identity=tuple(str(p) for p in data.get("identity", ()) or ()),
     )
+    templates = (check.url, check.basic, check.body, *(v for _, v in check.headers))
+    other = sorted({name for t in templates for name in _PLACEHOLDER.findall(t)} - {"secret"})
+    if other:
+        raise ConfigError(f"{where}: validator uses {{{other[0]}}}: a declared check knows only {{secret}}")
     check_url(check, where)
     if not any("{secret}" in t for t in (check.basic, check.body, *(v for _, v in check.headers))):
         raise ConfigError(f"{where}: validator sends no {{secret}} (put it in a header, basic or body)")
