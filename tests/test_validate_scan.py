@@ -155,6 +155,7 @@ def test_reports_show_it(tmp_path: Path, http_server: ServerFactory, tokens: Tok
         out[name] = buffer.getvalue()
     assert "validation: live as octo-dev (api.github.com accepted it (HTTP 200))" in out["text"]
     assert "validation: invalid (api.github.com refused it (HTTP 401))" in out["text"]
+    assert " · validated: 1 live, 1 invalid, 0 unknown" in out["text"]
     findings = {Path(f["location"]["path"]).name: f for f in json.loads(out["json"])["findings"]}
     assert findings["live.env"]["validation"] == {
         "state": "live",

@@ -97,6 +97,7 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
         summary += f" · baseline {result.baseline}"
     if result.branch:
         summary += f" · branch {result.branch}"
+    summary += _validated(result)
     skipped = [f"{n} {reason}" for reason, n in sorted(stats.skipped.items()) if n]
     if skipped:
         summary += " · skipped: " + ", ".join(skipped)
@@ -116,3 +117,11 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=True)
     for style, text in lines:
         console.print(Text(text, style=style))
+
+
+def _validated(result: ScanResult) -> str:
+    """`` · validated: 1 live, 2 invalid, 0 unknown`` (by finding) when the scan validated anything."""
+    states = [f.validation.state for f in result.findings if f.validation is not None]
+    if not states:
+        return ""
+    return " · validated: " + ", ".join(f"{states.count(s)} {s}" for s in ("live", "invalid", "unknown"))
