@@ -103,3 +103,27 @@ def test_a_request_the_url_layer_refuses_is_unknown(tokens: TokenFactory) -> Non
         caller({"https://sts.amazonaws.com": "ftp://127.0.0.1:9"}),
     )
     assert answer.state == "unknown" and "not an http(s) URL" in answer.reason
+
+
+def test_the_gate_reads_the_answer() -> None:
+    """Overrides first, then ``block.validation``, the thresholds, then ``warn.validation``."""
+    from scanner.models import FileOrigin, Finding, Match, RuleInfo, Secret
+    from scanner.policy.gate import Facts, Override, Policy, Threshold, decide
+
+    rule = RuleInfo("team-token", "Team token", "", "low", "low")
+    match = Match("team-token", Secret("x" * 20), 0, 20, 1, 1, 1, 21, "T=xxxx…(20)", 4.0)
+
+    def verdict(state: str, policy: Policy) -> tuple[str, str]:
+        validation = Validation(state, "said so") if state else None  # type: ignore[arg-type]
+        finding = Finding(rule, match, FileOrigin("a.env"), "fid", "sid", validation=validation)
+        return decide(finding, policy, Facts(path="a.env"))
+
+    high = Threshold("critical", "high")
+    policy = Policy(block=Threshold("critical", "high", ("live",)), warn=Threshold("critical", "high", ("unknown",)))
+    assert verdict("live", policy) == ("block", "validation:live")
+    assert verdict("unknown", policy) == ("warn", "validation:unknown")
+    assert verdict("invalid", policy) == ("allow", "below-threshold")
+    assert verdict("", policy) == ("allow", "below-threshold")  # not validated: no state to act on
+    overridden = Policy(block=policy.block, warn=high, overrides=(Override.build("allow", validation=("live",)),))
+    assert verdict("live", overridden) == ("allow", "override:0")
+    assert verdict("unknown", overridden) == ("allow", "below-threshold")

@@ -220,4 +220,6 @@ def _by_policy(finding: Finding, policy: Policy, facts: Facts) -> tuple[Verdict,
         return "block", ""
     if policy.warn.met(rule):
         return "warn", ""
+    if state and state in policy.warn.validation:  # below both thresholds, but the provider's answer warns
+        return "warn", f"validation:{state}"
     return "allow", "below-threshold"
