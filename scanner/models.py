@@ -225,6 +225,21 @@ class Bypass:
     refused: str = ""
 
 
+ValidationState = Literal["live", "invalid", "unknown"]
+VALIDATION_STATES: tuple[ValidationState, ...] = ("live", "invalid", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """What the provider said of a credential (``scan --validate``): ``live`` (with the account or scope it named,
+    masked where that is itself sensitive), ``invalid`` (it said so), ``unknown`` (no clear answer: ``reason``)."""
+
+    state: ValidationState
+    reason: str = ""
+    identity: str = ""
+    validator: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: RuleInfo
@@ -236,6 +251,7 @@ class Finding:
     reason: str = ""
     bypass: Bypass | None = None  # the bypass that allowed it, or one that was refused
     audit: str = ""  # a baselined finding's label from ``baseline audit``: true-positive | false-positive
+    validation: Validation | None = None  # live validation (``scan --validate``), None when not validated
 
     @property
     def path(self) -> str:

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.cli", "scanner.__main__"),  # argparse and the environment live here
     ("scanner.integrations",),  # CI, git hooks, pre-receive
     ("scanner.pipeline",),  # run(ScanRequest) -> ScanResult; owns the worker pool
-    ("scanner.respond",),  # leak response: plan, outbox, executor, providers, the audit log
+    ("scanner.respond", "scanner.validate"),  # leak response; live validation (both over the transport)
     ("scanner.sources",),  # files, git, image, tfstate, registry, remote state: they only yield
     ("scanner.transport", "scanner.httpsettings"),  # the one HTTP layer, and what it is told
     # Reporters sit above policy: they write a baselined finding's label in the words policy/labelling.py defines.

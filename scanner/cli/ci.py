@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
 from scanner.cli.scan import add_scan_options, find_baseline, range_config, run_context, write_report
+from scanner.cli.validation import validation_options
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
 from scanner.safetext import printable
 
@@ -179,6 +180,7 @@ def _request(
         workers=args.workers,
         engine=engine(environ),
         policy_change=policy_change,
+        validation=validation_options(args, config, kinds[plan.scope], environ),
     )
 
 

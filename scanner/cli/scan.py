@@ -62,7 +62,10 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def add_scan_options(scan: argparse.ArgumentParser) -> None:
-    """PATH, the report, config, baseline, policy and file options (``leakstop ci`` takes them too)."""
+    """PATH, the report, config, baseline, policy, file and validation options (``leakstop ci`` takes them too)."""
+    from scanner.cli.validation import add_validate_options
+
+    add_validate_options(scan)
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .), or - for stdin")
     from scanner.report import REPORTERS
 
@@ -250,6 +253,7 @@ def scan_kind(args: argparse.Namespace) -> RequestKind:
 
 def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRequest:
     """The scan the arguments and the environment ask for: the one place they are read."""
+    from scanner.cli.validation import validation_options
     from scanner.pipeline.request import ScanRequest
 
     if args.all_versions and not args.tfstate:
@@ -283,6 +287,7 @@ def scan_request(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanRe
         workers=args.workers,
         engine=engine(environ),
         policy_change=policy_change,
+        validation=validation_options(args, config, kind, environ),
     )
 
 

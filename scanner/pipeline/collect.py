@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scanner.detect.engine import path_reason
 from scanner.fingerprint import finding_id, secret_id
-from scanner.models import Bypass, Finding, ImageOrigin, Match, Origin, RuleInfo, ScanResult, Secret
+from scanner.models import Bypass, Finding, ImageOrigin, Match, Origin, RuleInfo, ScanResult, Secret, Validation
 from scanner.policy.gate import Facts, decide
 from scanner.redact import redact
 from scanner.ruleset import Ruleset
@@ -50,6 +50,8 @@ class Collector:
         self._bypass_by_commit: dict[str, Bypass | None] = {}
         self._recorded: set[Bypass] = set()
         self._config_secrets: dict[Secret, None] = {}  # found in an image config, in the order found
+        # A validating run decides again once the provider answered (``revise``): the facts are kept for that.
+        self._facts: dict[str, Facts] | None = {} if request.validation is not None else None
 
     def _judge(self, request: Bypass) -> Bypass:
         """The request with the policy's verdict; a reason that itself holds a secret a rule finds is withheld (and
@@ -140,6 +142,8 @@ class Collector:
         bypass = place.bypass
         facts = Facts(place.rel_path, allowlist, baselined, context.today, context.branch, bypass)
         verdict, reason = decide(finding, policy, facts)
+        if self._facts is not None:
+            self._facts[finding.finding_id] = facts
         # A bypass shows on the findings it allowed, and a refused one on the findings it failed to allow.
         used = bypass if bypass is not None and (reason == "bypass" or verdict != "allow") else None
         if (verdict, reason) != (finding.verdict, finding.reason) or used is not None or label:
@@ -150,6 +154,16 @@ class Collector:
             self._recorded.add(used)
             result.bypasses.append(used)
         return finding
+
+    def revise(self, finding: Finding, validation: Validation) -> Finding:
+        """``finding`` with what its provider said, and the verdict the policy gives it now (``validation: live``
+        may block, an override may match ``validation: invalid``)."""
+        finding = dataclasses.replace(finding, validation=validation)
+        facts = self._facts.get(finding.finding_id) if self._facts is not None else None
+        if facts is None:
+            return finding
+        verdict, reason = decide(finding, self.config.policy, facts)
+        return dataclasses.replace(finding, verdict=verdict, reason=reason)
 
 
 @dataclass(frozen=True, slots=True)

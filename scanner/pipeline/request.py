@@ -19,6 +19,7 @@ from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 if TYPE_CHECKING:
     from scanner.httpsettings import HttpSettings
     from scanner.policy.baseline import Matcher
+    from scanner.validate.options import ValidationOptions
 
 RequestKind = Literal["paths", "staged", "range", "history", "push", "image", "tfstate", "ci-logs"]
 GIT_KINDS: frozenset[str] = frozenset({"staged", "range", "history", "push"})
@@ -112,6 +113,8 @@ class ScanRequest:
     known_clean: CleanBlobs | None = None
     # A range that changes the policy file (the config came from its base commit): reported as a finding.
     policy_change: PolicyChange | None = None
+    # Live validation of the findings' secrets (``scan --validate``); None: none (the default, and every hook's).
+    validation: ValidationOptions | None = None
 
     @property
     def is_git(self) -> bool:

@@ -50,6 +50,10 @@ def run_request(request: ScanRequest) -> ScanResult:
         result.incomplete = "the deadline passed: " + ", ".join([*left, "the rest not read"] if run.stopped else left)
         result.stats.skipped["deadline"] += run.late
     result.findings[:] = first_occurrences(run.in_order(request.kind), request.kind in _WALKS)
+    if request.validation is not None:  # imported only then: threads and HTTP are no cost of a commit hook
+        from scanner.pipeline.validation import validated
+
+        result.findings[:] = validated(result.findings, run.collector.ruleset, request, run.collector)
     if request.policy_change is not None:
         verdict = request.config.policy.policy_change
         result.findings.append(policy_change_finding(request.policy_change, verdict, request.context.fingerprint_key))

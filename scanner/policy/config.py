@@ -41,6 +41,21 @@ class CiSettings:
 
 
 @dataclass(frozen=True)
+class ValidateSettings:
+    """``validate:`` (``true``, or a mapping): live validation for ``scan`` and ``ci``. Never in a git hook's scan
+    (``--staged``, ``--push``) unless ``hooks: true``. ``cache`` is relative to the config's directory."""
+
+    enabled: bool = False
+    hooks: bool = False
+    deadline: float = 60.0
+    cache: str = ""
+    ttl: float = 24 * 3600.0
+    rate: float = 20.0
+    per_provider: int = 4
+    workers: int = 16
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = ""
     extend_default: bool = True
@@ -57,6 +72,7 @@ class Config:
     ci: CiSettings = field(default_factory=CiSettings)
     push_protection: PushProtection | None = None  # the server hook's settings; None: the config has none
     respond: RespondSettings = field(default_factory=RespondSettings)  # the leak response (``respond:``)
+    validate: ValidateSettings = field(default_factory=ValidateSettings)  # live validation (``validate:``)
     # Where the config's relative paths start when ``source`` is no file: a config read from a commit
     # (``BASE:.leakstop.yaml``) is relative to the repository's root.
     directory: str = ""
@@ -144,6 +160,7 @@ def _config(doc: dict[str, Any], source: str, directory: str = "") -> Config:
         ci=CiSettings(**doc.get("ci", {})),
         push_protection=_push_protection(doc, source),
         respond=respond_settings(doc.get("respond", {}), source),
+        validate=_validate_settings(doc.get("validate", False)),
         directory=directory,
     )
 
@@ -216,13 +233,14 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
             targets=tuple(o.get("targets", ())),
             source=source,
             branches=tuple(o.get("branches", ())),
+            validation=_states(o.get("validation", ())),
         )
         for index, o in enumerate(raw.get("overrides", []))
     )
     inline = doc.get("inline_allow", {})
     return Policy(
-        block=Threshold(**raw["block"]) if "block" in raw else default.block,
-        warn=Threshold(**raw["warn"]) if "warn" in raw else default.warn,
+        block=_threshold(raw["block"]) if "block" in raw else default.block,
+        warn=_threshold(raw["warn"]) if "warn" in raw else default.warn,
         overrides=overrides,
         inline_allow=InlineAllow(
             enabled=inline.get("enabled", True), markers=tuple(inline.get("markers", default.inline_allow.markers))
@@ -247,4 +265,28 @@ def _bypass_policy(raw: dict[str, Any]) -> BypassPolicy:
         reason_required=raw.get("reason_required", True),
         max_age=parse_age(raw.get("max_age", "72h")),
         who=tuple(raw.get("who", ())),
+    )
+
+
+def _states(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _threshold(raw: dict[str, Any]) -> Threshold:
+    return Threshold(**{**raw, "validation": _states(raw.get("validation", ()))})
+
+
+def _validate_settings(raw: bool | dict[str, Any]) -> ValidateSettings:
+    if isinstance(raw, bool):
+        return ValidateSettings(enabled=raw)
+    default = ValidateSettings()
+    return ValidateSettings(
+        enabled=raw.get("enabled", True),
+        hooks=raw.get("hooks", False),
+        deadline=float(raw.get("deadline", default.deadline)),
+        cache=raw.get("cache", ""),
+        ttl=parse_age(raw["ttl"]).total_seconds() if "ttl" in raw else default.ttl,
+        rate=float(raw.get("rate", default.rate)),
+        per_provider=raw.get("per_provider", default.per_provider),
+        workers=raw.get("workers", default.workers),
     )

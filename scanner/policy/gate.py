@@ -39,6 +39,8 @@ class Threshold:
 
     severity: Severity = "info"
     confidence: Confidence = "low"
+    # Validation states that meet it whatever the rule (``block: {validation: live}``): a live credential blocks.
+    validation: tuple[str, ...] = ()
 
     def met(self, rule: RuleInfo) -> bool:
         return (
@@ -58,6 +60,7 @@ class Override:
     paths: tuple[str, ...] = ()
     targets: frozenset[str] = frozenset()
     branches: tuple[str, ...] = ()  # shell-style globs (``*`` matches ``/`` too); none match an unknown branch
+    validation: frozenset[str] = frozenset()  # validation states (any of); never matches a finding not validated
     _paths: PathMatcher = field(default_factory=PathMatcher, compare=False, repr=False)
 
     @classmethod
@@ -71,6 +74,7 @@ class Override:
         targets: tuple[str, ...] = (),
         source: str = "",
         branches: tuple[str, ...] = (),
+        validation: tuple[str, ...] = (),
     ) -> Override:
         return cls(
             action,
@@ -80,10 +84,13 @@ class Override:
             tuple(paths),
             frozenset(targets),
             branches,
+            frozenset(validation),
             PathMatcher(paths, source=source),
         )
 
-    def applies(self, rule: RuleInfo, path: str, target: str, branch: str = "") -> bool:
+    def applies(self, rule: RuleInfo, path: str, target: str, branch: str = "", validation: str = "") -> bool:
+        if self.validation and validation not in self.validation:
+            return False
         if self.rules and rule.id not in self.rules:
             return False
         if self.tags and self.tags.isdisjoint(rule.tags):
@@ -203,11 +210,16 @@ def _by_policy(finding: Finding, policy: Policy, facts: Facts) -> tuple[Verdict,
         return "allow", "baseline"
     rule = finding.rule
     target = target_of(finding.origin)
+    state = finding.validation.state if finding.validation is not None else ""
     for override in policy.overrides:
-        if override.applies(rule, facts.path, target, facts.branch):
+        if override.applies(rule, facts.path, target, facts.branch, state):
             return override.action, f"override:{override.index}"
+    if state and state in policy.block.validation:
+        return "block", f"validation:{state}"
     if policy.block.met(rule):
         return "block", ""
     if policy.warn.met(rule):
         return "warn", ""
+    if state and state in policy.warn.validation:  # below both thresholds, but the provider's answer warns
+        return "warn", f"validation:{state}"
     return "allow", "below-threshold"

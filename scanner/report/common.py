@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin
+from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin, Validation
 from scanner.policy.labelling import LABEL_WORDS
 
 TOOL_URL = "https://github.com/leakstop/leakstop"
@@ -129,3 +129,17 @@ _JUSTIFICATION = {
     "inline": "inline: an allow comment on the line",
     "below-threshold": "below-threshold: under the policy's warn threshold",
 }
+
+
+def validation_fields(validation: Validation) -> dict[str, str]:
+    """A finding's ``validation`` in JSON and SARIF: state, reason, identity (masked), the validator."""
+    fields = {"state": validation.state, "reason": validation.reason, "validator": validation.validator}
+    if validation.identity:
+        fields["identity"] = validation.identity
+    return fields
+
+
+def describe_validation(validation: Validation) -> str:
+    """``live as octocat (api.github.com accepted it (HTTP 200))``."""
+    who = f" as {validation.identity}" if validation.identity else ""
+    return f"{validation.state}{who} ({validation.reason})" if validation.reason else f"{validation.state}{who}"

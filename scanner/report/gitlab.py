@@ -28,6 +28,7 @@ from scanner.report.common import (
     ReportOptions,
     allow_reasons,
     describe_bypass,
+    describe_validation,
     keyed_findings,
     origin_fields,
 )
@@ -99,6 +100,8 @@ def _details(finding: Finding) -> dict[str, Any]:
     }
     if finding.match.decoded:
         fields["decoded"] = ("Decoded from", "+".join(finding.match.decoded))
+    if finding.validation is not None:
+        fields["validation"] = ("Live validation", describe_validation(finding.validation))
     for key, value in origin_fields(finding.origin).items():
         # The commit is in ``location``; ``where`` says more than "blob" only for a message.
         if key not in _IN_LOCATION and value not in ("", None, -1, "blob"):
@@ -113,6 +116,8 @@ def _vulnerability(finding: Finding, key: str) -> dict[str, Any]:
     if url:
         identifier["url"] = url
     description = f"{rule.description}\n\nSecret: `{m.secret.redacted()}` (policy verdict: **{finding.verdict}**)."
+    if finding.validation is not None:
+        description += f" Live validation: **{finding.validation.state}**."
     target = "git" if isinstance(finding.origin, GitOrigin) else finding.origin.kind
     return {
         "id": as_uuid(key),

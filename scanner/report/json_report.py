@@ -8,7 +8,7 @@ from typing import Any, TextIO
 import scanner
 from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
-from scanner.report.common import ReportOptions, bypass_fields, ordered_bypasses, origin_fields
+from scanner.report.common import ReportOptions, bypass_fields, ordered_bypasses, origin_fields, validation_fields
 
 FORMAT_VERSION = 1
 
@@ -46,6 +46,8 @@ def finding_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         data["bypass"] = bypass_fields(finding.bypass)
     if finding.audit:
         data["audit"] = finding.audit
+    if finding.validation is not None:
+        data["validation"] = validation_fields(finding.validation)
     if show_secrets:
         data["secret"] = m.secret.reveal()
     return data

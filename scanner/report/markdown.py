@@ -113,6 +113,8 @@ def _sections(result: ScanResult) -> Iterator[Section]:
 def _row(finding: Finding) -> str:
     verdict = VERDICT[finding.verdict] + (f" \\({escape(finding.reason)}\\)" if finding.reason else "")
     secret = escape(finding.match.secret.redacted())
+    if finding.validation is not None:
+        secret += f" · {escape(finding.validation.state)}"
     return f"| {verdict} | {_rule(finding)} | {_location(finding)} | {_commit(finding)} | {secret} |"
 
 

@@ -22,7 +22,15 @@ from urllib.parse import quote
 import scanner
 from scanner.location import location_uri
 from scanner.models import SEVERITY_RANK, Finding, GitOrigin, RuleInfo, ScanResult
-from scanner.report.common import TOOL_URL, ReportOptions, bypass_fields, describe, justification, origin_fields
+from scanner.report.common import (
+    TOOL_URL,
+    ReportOptions,
+    bypass_fields,
+    describe,
+    justification,
+    origin_fields,
+    validation_fields,
+)
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -99,12 +107,15 @@ def _result(finding: Finding, rule_index: int, occurrence: int, show_secrets: bo
         properties["bypass"] = bypass_fields(finding.bypass)
     if finding.audit:
         properties["audit"] = finding.audit
+    if finding.validation is not None:
+        properties["validation"] = validation_fields(finding.validation)
+    live = finding.validation is not None and finding.validation.state == "live"
     if show_secrets:
         properties["secret"] = m.secret.reveal()
     result: dict[str, Any] = {
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
-        "level": LEVEL[finding.rule.severity] if finding.verdict != "warn" else "warning",
+        "level": "error" if live else LEVEL[finding.rule.severity] if finding.verdict != "warn" else "warning",
         "message": {"text": f"{describe(finding)}. Revoke or rotate it, then remove it."},
         "locations": [
             {"physicalLocation": {"artifactLocation": {"uri": _uri(location_uri(finding.origin))}, "region": region}}

@@ -8,7 +8,14 @@ from scanner.location import location_uri
 from scanner.models import FileOrigin, Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
 from scanner.report.advice import fix_advice, headline
-from scanner.report.common import ReportOptions, allow_reasons, describe_bypass, ordered_bypasses, origin_fields
+from scanner.report.common import (
+    ReportOptions,
+    allow_reasons,
+    describe_bypass,
+    describe_validation,
+    ordered_bypasses,
+    origin_fields,
+)
 from scanner.safetext import printable
 
 VERDICT_STYLE = {"block": "bold red", "warn": "yellow", "allow": "dim"}
@@ -51,6 +58,9 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
         lines.append(("yellow" if f.bypass.refused else "", f"  {describe_bypass(f.bypass)}"))
     if f.audit:
         lines.append(("", f"  audited: {LABEL_WORDS.get(f.audit, f.audit)}"))
+    if f.validation is not None:
+        style = {"live": "red", "invalid": "green"}.get(f.validation.state, "yellow")
+        lines.append((style, f"  validation: {describe_validation(f.validation)}"))
     return lines
 
 
@@ -88,6 +98,7 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
         summary += f" · baseline {result.baseline}"
     if result.branch:
         summary += f" · branch {result.branch}"
+    summary += _validated(result)
     skipped = [f"{n} {reason}" for reason, n in sorted(stats.skipped.items()) if n]
     if skipped:
         summary += " · skipped: " + ", ".join(skipped)
@@ -107,3 +118,11 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True, force_terminal=True)
     for style, text in lines:
         console.print(Text(text, style=style))
+
+
+def _validated(result: ScanResult) -> str:
+    """`` · validated: 1 live, 2 invalid, 0 unknown`` (by finding) when the scan validated anything."""
+    states = [f.validation.state for f in result.findings if f.validation is not None]
+    if not states:
+        return ""
+    return " · validated: " + ", ".join(f"{states.count(s)} {s}" for s in ("live", "invalid", "unknown"))

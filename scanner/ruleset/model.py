@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -11,6 +12,7 @@ from scanner.errors import ConfigError
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
+from scanner.ruleset.validator import encode, parse_declared
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
@@ -39,6 +41,8 @@ class RuleSpec:
     examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    # A built-in validator's name, or a declared check as canonical JSON (``ruleset.validator``); "" = none.
+    validator: str = ""
     # Derived at validation (see ``scan_window``), cached with the spec: 0 means "scan the whole content".
     window: int = 0
 
@@ -73,6 +77,7 @@ class RuleSpec:
             examples=strings(data.get("examples")),
             negative_examples=strings(data.get("negative_examples")),
             references=strings(data.get("references")),
+            validator=_validator(data.get("validator"), f"{source}: rule {data['id']}"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +103,7 @@ class RuleSpec:
             "examples": list(self.examples),
             "negative_examples": list(self.negative_examples),
             "references": list(self.references),
+            **({"validator": _validator_form(self.validator)} if self.validator else {}),
         }
 
     def info(self) -> RuleInfo:
@@ -250,3 +256,15 @@ class Ruleset:
 
     def __post_init__(self) -> None:
         self.by_id.update({r.id: r for r in self.rules})
+
+
+def _validator(value: object, where: str) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    return encode(parse_declared(value, where))
+
+
+def _validator_form(value: str) -> object:
+    return json.loads(value) if value.startswith("{") else value
