@@ -117,7 +117,6 @@ def test_utf16_text_is_scanned(sandbox: Sandbox, config: Path, tokens: TokenFact
     sandbox.run(_scan(sandbox, config, sandbox.work / "deploy.ps1")).check(1, "deploy.ps1")
 
 
-@CORE
 def test_negative_max_file_size_is_refused(sandbox: Sandbox, config: Path) -> None:
     (sandbox.work / "a.txt").write_text("x\n")
     sandbox.run(_scan(sandbox, config, sandbox.work, "--max-file-size", "-1")).check(2, "max-file-size")
