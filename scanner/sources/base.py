@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Target
+from scanner.sources.textcodec import is_binary
 
-BINARY_SNIFF = 8000  # git's own test: a NUL byte within the first 8000 bytes
+__all__ = ["is_binary"]  # re-exported: the binary test lives with the text decoding (``textcodec``)
+
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 
 
@@ -126,10 +128,6 @@ class PlainSource:
 
 def blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-
-
-def is_binary(content: bytes) -> bool:
-    return b"\0" in content[:BINARY_SNIFF]
 
 
 def is_state_path(path: str) -> bool:

@@ -20,11 +20,11 @@ from scanner.sources.base import (
     PlainSource,
     Skips,
     blob_id,
-    is_binary,
     is_state_path,
     printable_path,
 )
 from scanner.sources.gitignores import repository_ignores
+from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class FileSource(PlainSource):
         import sys
 
         data = sys.stdin.buffer.read()
-        yield Chunk(data, FileOrigin("-"), blob_id(data))
+        yield Chunk(as_text(data), FileOrigin("-"), blob_id(data))
 
     def _ignore_rules(self, root: str) -> tuple[IgnoreRules, str]:
         """The patterns known before the walk starts, and the walk root's path from its repository's top (the
@@ -157,7 +157,9 @@ class FileSource(PlainSource):
         if cap and len(data) > cap:
             skips.skip(shown, "too-large", f"grew past the {cap}-byte cap while read")
             return None
-        if not self.options.scan_binary and is_binary(data):
-            skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)")
+        text = readable(data, self.options.scan_binary)
+        if text is None:
+            skips.skip(shown, "binary", BINARY_MESSAGE)
             return None
-        return Chunk(data, FileOrigin(shown), blob_id(data), structure="tfstate" if is_state_path(shown) else "")
+        # The content id stays the file's git blob id (what the git source computes); the content is its text.
+        return Chunk(text, FileOrigin(shown), blob_id(data), structure="tfstate" if is_state_path(shown) else "")

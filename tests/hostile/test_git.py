@@ -121,7 +121,6 @@ def test_corrupt_loose_object(sandbox: Sandbox, config: Path) -> None:
     sandbox.run(_scan(config, "--history", repo), limit=20).check({0, 1}, "corrupt")
 
 
-@CORE
 def test_staged_file_with_one_nul_byte(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     repo = _repo(sandbox)
     _commit(sandbox, repo, {"a.txt": "a\n"})
