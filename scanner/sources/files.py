@@ -45,6 +45,26 @@ def _join(prefix: str, rel: str) -> str:
     return f"{prefix}/{rel}" if prefix and rel else prefix or rel
 
 
+@dataclass
+class _Ignoring:
+    """What the walk leaves out. Git's ignore rules apply to untracked files only (a file in the index is scanned
+    whatever ``.gitignore`` says, as git itself shows its changes); ``--exclude`` applies to every file."""
+
+    rules: IgnoreRules  # git's ignore files, then --exclude
+    excludes: IgnoreRules  # --exclude alone
+    tracked: frozenset[str] = frozenset()
+    tracked_dirs: frozenset[str] = frozenset()
+
+    def verdict(self, path: str, is_dir: bool, under_ignored: bool) -> tuple[bool, bool]:
+        """(skip ``path``, is it an ignored directory entered for its tracked files). ``under_ignored``: a
+        directory above it is ignored, so an untracked path here is too."""
+        if path in (self.tracked_dirs if is_dir else self.tracked):
+            if self.excludes.ignored(path, is_dir, check_parents=False):
+                return True, False
+            return False, under_ignored or (is_dir and self.rules.ignored(path, is_dir, check_parents=False))
+        return under_ignored or self.rules.ignored(path, is_dir, check_parents=False), False
+
+
 class FileSource(PlainSource):
     def __init__(self, paths: Sequence[str], options: FileSourceOptions) -> None:
         self.paths = list(paths) or ["."]
@@ -76,27 +96,31 @@ class FileSource(PlainSource):
         data = sys.stdin.buffer.read()
         yield Chunk(as_text(data), FileOrigin("-"), blob_id(data))
 
-    def _ignore_rules(self, root: str) -> tuple[IgnoreRules, str]:
+    def _ignore_rules(self, root: str) -> tuple[_Ignoring, str]:
         """The patterns known before the walk starts, and the walk root's path from its repository's top (the
         paths patterns are matched against): git's other ignore files (``gitignores``), then ``--exclude``."""
-        rules = IgnoreRules()
+        ignoring = _Ignoring(IgnoreRules(), IgnoreRules())
         prefix = ""
         if self.options.respect_gitignore:
             repo = repository_ignores(root, self.options.default_excludes_file)
             if repo is not None:
-                prefix = repo.prefix
+                prefix, ignoring.tracked, ignoring.tracked_dirs = repo.prefix, repo.tracked, repo.tracked_dirs
                 for file in repo.files:
-                    rules.add_lines(file.lines, base=file.base, source=file.source)
-        rules.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
-        return rules, prefix
+                    ignoring.rules.add_lines(file.lines, base=file.base, source=file.source)
+        for rules in (ignoring.rules, ignoring.excludes):
+            rules.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
+        return ignoring, prefix
 
     def _walk(self, root: str, skips: Skips) -> Iterator[Chunk]:
-        rules, prefix = self._ignore_rules(root)
+        ignoring, prefix = self._ignore_rules(root)
+        rules = ignoring.rules
         gitignore = self.options.respect_gitignore
         # Explicit stack instead of os.walk: one scandir per directory, file sizes from the same call.
-        stack = [""]
+        # A directory, and whether it is ignored (entered for the tracked files in it); the root too, as git
+        # shows only the tracked files of an ignored directory it is asked about.
+        stack = [("", bool(prefix) and gitignore and rules.ignored(prefix, True))]
         while stack:
-            rel_dir = stack.pop()
+            rel_dir, dir_ignored = stack.pop()
             abs_dir = os.path.join(root, rel_dir) if rel_dir else root
             if gitignore:
                 ignore_file = os.path.join(abs_dir, ".gitignore")
@@ -124,11 +148,12 @@ class FileSource(PlainSource):
                     continue
                 if is_dir and entry.name == ".git":
                     continue  # repository internals: the git source scans history
-                if rules and rules.ignored(_join(prefix, rel), is_dir, check_parents=False):
+                skip, ignored_dir = ignoring.verdict(_join(prefix, rel), is_dir, dir_ignored)
+                if skip:
                     skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
                     continue
                 if is_dir:
-                    subdirs.append(rel)
+                    subdirs.append((rel, ignored_dir))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)

@@ -129,7 +129,6 @@ def test_staged_file_with_one_nul_byte(sandbox: Sandbox, config: Path, tokens: T
     sandbox.run(_scan(config, "--staged", repo)).check(1, "k.env")
 
 
-@CORE
 def test_tracked_file_that_gitignore_matches(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     repo = _repo(sandbox)
     _commit(sandbox, repo, {"k.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
