@@ -174,7 +174,6 @@ def test_sigterm_leaves_no_process_behind(sandbox: Sandbox, config: Path) -> Non
     assert proc.returncode in (130, 143, -signal.SIGTERM)
 
 
-@CORE
 def test_what_was_not_read_is_said_in_the_summary(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     (sandbox.work / "big.env").write_text("#" * 5000 + f"\nGITHUB_TOKEN={tokens.github_clean()}\n")
     outcome = sandbox.run(_scan(config, sandbox.work / "big.env", "--max-file-size", "1000"))
