@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,35 @@ def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
     with baseline.updating(str(target)):  # released: free again
         pass
     assert issubclass(baseline.BaselineError, ConfigError)
+
+
+def test_a_waiter_whose_lock_file_was_removed_locks_the_new_one(tmp_path: Path) -> None:
+    """The holder removes the lock file as it releases it; a waiter that had opened that file sees so and
+    locks a fresh one (flock conflicts between two open files of one process, so threads show it)."""
+    target = tmp_path / "b.json"
+    order: list[str] = []
+    with locked(target):
+        waiter = threading.Thread(target=lambda: _enter(target, order))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not (tmp_path / ".b.json.lock").exists() or time.monotonic() < deadline - 9.7:
+            time.sleep(0.01)  # the waiter opens the holder's lock file and waits on it
+        order.append("holder done")
+    waiter.join(10)
+    assert order == ["holder done", "waiter in"]
+    assert os.listdir(tmp_path) == []
+
+
+def _enter(target: Path, order: list[str]) -> None:
+    with locked(target):
+        order.append("waiter in")
+
+
+def test_a_lock_path_that_cannot_be_opened_is_a_baseline_error(tmp_path: Path) -> None:
+    target = tmp_path / "b.json"
+    (tmp_path / ".b.json.lock").mkdir()  # a directory where the lock file goes
+    with pytest.raises(ConfigError, match=r"b\.json: cannot lock baseline for writing"), baseline.updating(str(target)):
+        pass  # pragma: no cover - never entered
 
 
 def test_where_no_lock_file_can_be_made_the_body_runs_unlocked(tmp_path: Path) -> None:

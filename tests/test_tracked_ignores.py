@@ -102,7 +102,12 @@ def test_the_index_is_read_without_git(repo: Repo, tokens: TokenFactory, monkeyp
     assert where is not None
     with_git = tracked_paths(where)
     assert "build/deep/gen.txt" in with_git and "new.env" not in with_git
+    index = repo.path / ".git" / "index"
+    good = index.read_bytes()
+    index.write_bytes(b"not an index")
+    assert tracked_paths(where) == frozenset()  # unreadable: ignore rules apply to every file, as before
+    index.write_bytes(good)
     monkeypatch.setenv("PATH", str(repo.path / "no-such-bin"))  # no git: libgit2 reads the index
     assert tracked_paths(where) == with_git
-    (repo.path / ".git" / "index").write_bytes(b"not an index")
-    assert tracked_paths(where) == frozenset()  # unreadable: ignore rules apply to every file, as before
+    index.write_bytes(b"not an index")
+    assert tracked_paths(where) == frozenset()
