@@ -69,11 +69,13 @@ def test_bom_less_utf16_of_latin_text_is_recognised_by_its_nuls(text: str, big_e
 @PROPERTY
 @given(text=st.text(st.characters(min_codepoint=1, exclude_categories=("Cs",)), max_size=300))
 def test_utf8_without_a_mark_is_taken_as_it_is(text: str) -> None:
-    data = text.encode()
-    if detect_encoding(data)[0]:  # text made of code units that look like UTF-16 (rare) must still decode as such
-        assert as_text(data).decode()
+    data = text.encode()  # no NUL character, so no NUL byte: never mistaken for UTF-16
+    if text.startswith("\ufeff"):  # U+FEFF first is the UTF-8 mark, dropped
+        assert detect_encoding(data) == ("utf-8", 3) and as_text(data) == data[3:]
         return
-    assert as_text(data) == data
+    assert detect_encoding(data) == ("", 0)
+    assert as_text(data) is data
+    assert not is_binary(data)
 
 
 @PROPERTY
