@@ -45,7 +45,7 @@ def _join(prefix: str, rel: str) -> str:
     return f"{prefix}/{rel}" if prefix and rel else prefix or rel
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Ignoring:
     """What the walk leaves out. Git's ignore rules apply to untracked files only (a file in the index is scanned
     whatever ``.gitignore`` says, as git itself shows its changes); ``--exclude`` applies to every file."""
@@ -99,17 +99,16 @@ class FileSource(PlainSource):
     def _ignore_rules(self, root: str) -> tuple[_Ignoring, str]:
         """The patterns known before the walk starts, and the walk root's path from its repository's top (the
         paths patterns are matched against): git's other ignore files (``gitignores``), then ``--exclude``."""
-        ignoring = _Ignoring(IgnoreRules(), IgnoreRules())
-        prefix = ""
-        if self.options.respect_gitignore:
-            repo = repository_ignores(root, self.options.default_excludes_file)
-            if repo is not None:
-                prefix, ignoring.tracked, ignoring.tracked_dirs = repo.prefix, repo.tracked, repo.tracked_dirs
-                for file in repo.files:
-                    ignoring.rules.add_lines(file.lines, base=file.base, source=file.source)
-        for rules in (ignoring.rules, ignoring.excludes):
-            rules.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
-        return ignoring, prefix
+        rules, excludes = IgnoreRules(), IgnoreRules()
+        repo = repository_ignores(root, self.options.default_excludes_file) if self.options.respect_gitignore else None
+        prefix = repo.prefix if repo is not None else ""
+        for file in repo.files if repo is not None else ():
+            rules.add_lines(file.lines, base=file.base, source=file.source)
+        for each in (rules, excludes):
+            each.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
+        if repo is None:
+            return _Ignoring(rules, excludes), prefix
+        return _Ignoring(rules, excludes, repo.tracked, repo.tracked_dirs), prefix
 
     def _walk(self, root: str, skips: Skips) -> Iterator[Chunk]:
         ignoring, prefix = self._ignore_rules(root)
