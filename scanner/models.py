@@ -17,6 +17,7 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 Confidence = Literal["high", "medium", "low"]
 Verdict = Literal["block", "warn", "allow"]
 Target = Literal["files", "git", "image", "tfstate"]
+IncompletePolicy = Literal["pass", "warn", "block"]  # policy ``incomplete``: what a scan that did not read all is
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 CONFIDENCE_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
@@ -294,6 +295,8 @@ class ScanResult:
     inline_markers: tuple[str, ...] = ()  # the inline allow markers the policy honours (none: disabled)
     bypass_channels: tuple[str, ...] = ()  # the bypass channels the policy accepts (none: bypass disabled)
     incomplete: str = ""  # why the scan stopped before the end ("" = it did not): its deadline passed
+    # What the policy makes of a scan that did not read everything (``scanner.completeness``).
+    incomplete_policy: IncompletePolicy = "warn"
     clean_blobs: list[str] = field(default_factory=list)  # blob ids read whole with no match (when asked for)
 
     @property

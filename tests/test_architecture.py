@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.redact",
         "scanner.atomicfile",
+        "scanner.completeness",
         "scanner",
     ),
 ]

@@ -14,13 +14,13 @@ from scanner.report import REPORTERS
 
 
 def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """The last line of what argparse printed for ``argv``, which must be a usage error (exit 2)."""
+    """The one line argparse printed for ``argv``, which must be a usage error (exit 2)."""
     with pytest.raises(SystemExit) as exc:
         main(list(argv))
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: leakstop")
-    return err.strip().splitlines()[-1]
+    assert err.startswith("leakstop") and len(err.strip().splitlines()) == 1, err
+    return err.strip()
 
 
 @pytest.mark.parametrize(

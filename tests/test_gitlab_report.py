@@ -305,7 +305,11 @@ def test_messages_stop_at_a_thousand_and_say_how_many_more() -> None:
     VALIDATOR.validate(report)
     messages = report["scan"]["messages"]
     assert len(messages) == MAX_MESSAGES
-    assert messages[-1] == {"level": "warn", "value": "… and 7 more not scanned"}
+    assert messages[1] == {
+        "level": "warn",
+        "value": f"incomplete: {MAX_MESSAGES + 5} not read ({MAX_MESSAGES + 5} unreadable) (policy incomplete: warn)",
+    }
+    assert messages[-1] == {"level": "warn", "value": "… and 8 more not scanned"}  # one more: the incomplete message
     assert TIMESTAMP.match(report["scan"]["start_time"])  # a result not made by the pipeline: now
 
 

@@ -151,7 +151,8 @@ def test_many_issues_are_summarised_in_one_notification(tmp_path: Path, monkeypa
     doc = sarif_dict(scan(".", "--max-file-size", "10", "--no-config"), ReportOptions())
     notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert len(notes) == 1000
-    assert notes[-1]["message"]["text"] == "6 more issues: the JSON report lists them"
+    assert notes[0]["message"]["text"] == "incomplete: 1005 not read (1005 too-large) (policy incomplete: warn)"
+    assert notes[-1]["message"]["text"] == "7 more issues: the JSON report lists them"  # the incomplete note first
 
 
 def test_markdown_headings_bypasses_and_context(tree_result: tuple[Tree, ScanResult]) -> None:

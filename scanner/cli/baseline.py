@@ -127,22 +127,25 @@ def _accept(args: argparse.Namespace, config: Config, target: str) -> int:
         raise UsageError(f"{target}: baseline exists (use `baseline update`, or `create --force` for a new salt)")
     if args.action == "prune" and not exists:
         raise UsageError(f"{target}: no baseline to prune")
-    current = load_own(target) if exists and args.action != "create" else baseline.new_baseline(target)
+    if exists and args.action != "create":
+        load_own(target)  # a file we cannot update says so before the scan
     result = run(paths_request(args, [args.path], config, None))
-    base = os.getcwd()
-    found = {
-        current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, base)
-        for f in result.findings
-        if f.verdict != "allow"
-    }
-    if args.action == "prune":
-        kept = current.fingerprints & found
-    elif args.action == "update":
-        kept = current.fingerprints | found
-    else:
-        kept = frozenset(found)
-    updated = baseline.with_fingerprints(current, target, frozenset(kept))
-    changed = baseline.write(updated)
+    with baseline.updating(target):  # read again under the lock: what another writer added meanwhile stays
+        exists = os.path.exists(target)
+        current = load_own(target) if exists and args.action != "create" else baseline.new_baseline(target)
+        found = {
+            current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, os.getcwd())
+            for f in result.findings
+            if f.verdict != "allow"
+        }
+        if args.action == "prune":
+            kept = current.fingerprints & found
+        elif args.action == "update":
+            kept = current.fingerprints | found
+        else:
+            kept = frozenset(found)
+        updated = baseline.with_fingerprints(current, target, frozenset(kept))
+        changed = baseline.write(updated)
     added = len(kept - current.fingerprints)
     removed = len(current.fingerprints - kept)
     state = "written" if changed else "unchanged"
@@ -174,8 +177,12 @@ def _audit(args: argparse.Namespace, config: Config, target: str) -> int:
         run_audit(todo, input, print, labels)
     finally:  # an interrupt keeps the answers given so far
         if labels:
-            merged = {**current.labels, **labels}
-            baseline.write(baseline.Baseline(current.path, current.salt, current.fingerprints, merged))
+            with baseline.updating(target):  # the file as it is now: another writer's entries stay
+                now = baseline.load(target)
+                keep = {f: label for f, label in labels.items() if f in now.fingerprints}
+                if now.salt == current.salt:
+                    merged = {**now.labels, **keep}
+                    baseline.write(baseline.Baseline(now.path, now.salt, now.fingerprints, merged))
     counts = {label: sum(1 for v in labels.values() if v == label) for label in baseline.LABELS}
     print(
         f"leakstop: baseline audit: {len(labels)} labelled ({counts['true-positive']} true positive,"

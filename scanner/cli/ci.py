@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
+from scanner import completeness
 from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
 from scanner.cli.scan import add_scan_options, find_baseline, range_config, run_context, write_report
 from scanner.cli.validation import validation_options
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
     from scanner.policy.config import Config
 
 # What fails the job (exit 1), by --fail-on.
+# An incomplete scan (``policy.incomplete``) fails with ``block`` under either, and counts as a warning under
+# ``--fail-on warn`` when the policy says ``warn``.
 FAIL_ON: dict[str, Callable[[ScanResult], bool]] = {
-    "block": lambda result: result.blocked,
-    "warn": lambda result: any(f.verdict != "allow" for f in result.findings),
+    "block": lambda result: result.blocked or completeness.fails(result),
+    "warn": lambda result: any(f.verdict != "allow" for f in result.findings) or completeness.said(result),
     "never": lambda result: False,
 }
 

@@ -23,15 +23,23 @@ if TYPE_CHECKING:
 
 
 def parse_size(text: str) -> int:
-    """``--max-file-size``: bytes, or a number with k, m or g (an optional trailing b); 0 = no cap."""
+    """``--max-file-size``: bytes, or a number with k, m or g (an optional trailing b); 0 = no cap.
+
+    A negative size, NaN, infinity or anything else is refused (argparse names the option: exit 2): ``-1`` used to
+    pass and skip every file."""
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = text.strip().lower().rstrip("b")
+    clean = text.strip().lower().rstrip("b")
+    scale = 1
+    if clean and clean[-1] in units:
+        clean, scale = clean[:-1], units[clean[-1]]
     try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
+        number = float(clean) if scale > 1 else int(clean)
+        size = int(number * scale)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 10M, 512k, 0 for no cap)") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r} (0 = no cap)")
+    return size
 
 
 def add_config_options(parser: argparse.ArgumentParser, where: str = "the root") -> None:

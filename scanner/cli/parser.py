@@ -41,7 +41,9 @@ class SuggestingParser(argparse.ArgumentParser):
             suggestion = closest(value, choices)
             if suggestion:
                 message += f" (did you mean {suggestion!r}?)"
-        super().error(message)
+        # One line, as README's exit codes promise for every usage error (not argparse's usage block first):
+        # the option and the problem; ``--help`` has the rest.
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
     def option_names(self) -> list[str]:
         return [name for action in self._actions for name in action.option_strings]

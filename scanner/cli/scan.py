@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner import completeness
 from scanner.cli.common import (
     add_config_options,
     audit_decisions,
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         result = run(dataclasses.replace(request, progress=advance))
     audit_decisions(result, request.config, request.paths[0], os.environ)
     write_report(result, args)
-    code = EXIT_BLOCKED if result.blocked else EXIT_PASS
+    code = EXIT_BLOCKED if result.blocked or completeness.fails(result) else EXIT_PASS
     if args.respond and result.blocked:
         from scanner.cli.response import respond_to
 
@@ -221,9 +222,10 @@ def write_report(result: ScanResult, args: argparse.Namespace) -> None:
                 out.close()
     if args.output and args.format != "text":
         blocked = sum(1 for f in result.findings if f.verdict == "block")
+        unread = f"; {completeness.describe(result)}" if completeness.said(result) else ""
         print(
-            f"leakstop: {len(result.findings)} findings ({blocked} blocking) in {result.stats.items_scanned} items;"
-            f" report written to {args.output}",
+            f"leakstop: {len(result.findings)} findings ({blocked} blocking) in {result.stats.items_scanned} items"
+            f"{unread}; report written to {args.output}",
             file=sys.stderr,
         )
 

@@ -34,6 +34,7 @@ def run_request(request: ScanRequest) -> ScanResult:
         started=request.context.now,
         inline_markers=policy.inline_allow.markers if policy.inline_allow.enabled else (),
         bypass_channels=policy.bypass.channels if policy.bypass.enabled else (),
+        incomplete_policy=policy.incomplete,
     )
     hooks = Hooks(source.resolve, source.requested_bypass, lambda text: bool(detector.detect(text.encode())))
     base = request.path_base or source.root or os.getcwd()

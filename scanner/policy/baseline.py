@@ -15,22 +15,26 @@ functions in ``UPGRADES`` (detect-secrets' ``core/upgrades`` is the model); a ne
 A scan can also compare against another tool's file (``load_any`` sniffs the format): a detect-secrets
 ``.secrets.baseline``, a gitleaks JSON report or a ``.gitleaksignore`` (``scanner.policy.migrate``). Every kind answers
 ``contains`` (the ``Matcher`` protocol); only ours can be updated or pruned.
+
+Every read-modify-write of the file (``update``, ``prune``, ``audit``, ``import``) reads and writes it inside
+``updating``: two writers at once (two CI jobs, two developers' hooks) each keep the other's entries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scanner.atomicfile import write_atomic
+from scanner.atomicfile import locked, write_atomic
 from scanner.errors import ConfigError
 from scanner.policy.config import find_upward
 
@@ -135,6 +139,17 @@ def write(baseline: Baseline) -> bool:
     except OSError as exc:
         raise BaselineError(f"{baseline.path}: cannot write baseline: {exc.strerror}") from None
     return True
+
+
+@contextlib.contextmanager
+def updating(path: str) -> Iterator[None]:
+    """Hold the baseline's lock (``atomicfile.locked``) while it is read, changed and written."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(locked(Path(path)))
+        except OSError as exc:
+            raise BaselineError(f"{path}: cannot lock baseline for writing: {exc.strerror or exc}") from None
+        yield
 
 
 def _upgrade_0_to_1(doc: dict[str, Any], source: str) -> dict[str, Any]:

@@ -253,6 +253,7 @@ def _policy(doc: dict[str, Any], source: str) -> Policy:
         ),
         baseline=raw.get("baseline", ""),
         policy_change=raw.get("policy_change", default.policy_change),
+        incomplete=raw.get("incomplete", default.incomplete),
         bypass=_bypass_policy(raw.get("bypass", {})),
         audit_log=raw.get("audit_log", ""),
     )

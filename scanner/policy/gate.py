@@ -21,6 +21,7 @@ from scanner.models import (
     Bypass,
     Confidence,
     Finding,
+    IncompletePolicy,
     Origin,
     PolicyException,
     RuleInfo,
@@ -167,6 +168,8 @@ class Policy:
     audit_log: str = ""  # as written in the config: relative to its directory; "" = no audit log for scan and ci
     # The verdict of a change to the policy file itself in a scanned range (rule ``leakstop-policy-change``).
     policy_change: Verdict = "warn"
+    # A scan that did not read everything (``scanner.completeness``): said (warn), failed (block) or JSON/SARIF only.
+    incomplete: IncompletePolicy = "warn"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ derived key), so GitLab matches an issue across pipelines even when its line mov
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, TextIO
 
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
 from scanner.report.common import ReportOptions, describe, keyed_findings
@@ -29,7 +31,24 @@ def _issue(finding: Finding, key: str) -> dict[str, Any]:
 
 
 def codequality_list(result: ScanResult) -> list[dict[str, Any]]:
-    return [_issue(f, key) for f, key in keyed_findings(result)]
+    issues = [_issue(f, key) for f, key in keyed_findings(result)]
+    if completeness.said(result):
+        issues.append(_incomplete(result))
+    return issues
+
+
+def _incomplete(result: ScanResult) -> dict[str, Any]:
+    """The scan did not read everything: one issue at the first input not read (GitLab needs a location)."""
+    unread = completeness.not_read(result)
+    path = unread[0].path if unread else result.target
+    text = f"leakstop: the scan is {completeness.describe(result)} (policy incomplete: {result.incomplete_policy})"
+    return {
+        "description": text,
+        "check_name": "leakstop-incomplete",
+        "fingerprint": hashlib.sha256(f"leakstop-incomplete/{path}".encode()).hexdigest()[:32],
+        "severity": "major" if completeness.fails(result) else "minor",
+        "location": {"path": path, "lines": {"begin": 1}},
+    }
 
 
 def write_codequality(result: ScanResult, out: TextIO, options: ReportOptions) -> None:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
 import scanner
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.report.common import (
@@ -141,6 +142,9 @@ def _messages(result: ScanResult) -> list[dict[str, str]]:
     if skipped:
         summary += "; skipped: " + ", ".join(skipped)
     messages = [{"level": "info", "value": summary}]
+    if completeness.said(result):
+        unread = f"{completeness.describe(result)} (policy incomplete: {result.incomplete_policy})"
+        messages.append({"level": "fatal" if completeness.fails(result) else "warn", "value": unread})
     reasons = allow_reasons(result)
     if reasons:
         messages.append({"level": "info", "value": f"allowed findings, not listed: {reasons}"})

@@ -6,6 +6,7 @@ import json
 from typing import Any, TextIO
 
 import scanner
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import Finding, ScanResult
 from scanner.report.common import ReportOptions, bypass_fields, ordered_bypasses, origin_fields, validation_fields
@@ -77,6 +78,10 @@ def result_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "bytes_scanned": result.stats.bytes_scanned,
             "skipped": dict(sorted(result.stats.skipped.items())),
             "duration_s": round(result.stats.duration_s, 3),
+            # Whatever ``policy.incomplete`` says (pass too): whether everything was read, and what was not.
+            "complete": completeness.is_complete(result),
+            "incomplete_policy": result.incomplete_policy,
+            "not_read": completeness.reasons(result),
         },
         "findings": [finding_dict(f, options.show_secrets) for f in result.findings],
         "issues": [{"path": i.path, "reason": i.reason, "message": i.message} for i in result.issues],

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 import scanner
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.report.common import ReportOptions, describe_bypass, justification, ordered_bypasses
@@ -78,9 +79,17 @@ def _head(result: ScanResult, intro: Sequence[str]) -> list[str]:
         title = f"🛑 leakstop: {_plural(counts['block'], 'secret')} {verb} this change"
     elif counts["warn"]:
         title = f"⚠️ leakstop: {_plural(counts['warn'], 'warning')}, nothing blocks"
+    elif completeness.fails(result):
+        title = "🛑 leakstop: the scan did not read everything, and the policy blocks that"
     else:
         title = "✅ leakstop: no secrets found"
     lines = [f"### {title}", ""]
+    if completeness.said(result):
+        lines += [
+            f"**{escape(completeness.describe(result).capitalize())}** (policy incomplete:"
+            f" {result.incomplete_policy}): the list below names each.",
+            "",
+        ]
     for line in intro:
         lines += [escape(line), ""]
     return lines

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 import scanner
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import SEVERITY_RANK, Finding, GitOrigin, RuleInfo, ScanResult
 from scanner.report.common import (
@@ -179,6 +180,7 @@ def _document(
     issues = [i for i in result.issues if i.reason not in ("binary",)]
     notifications = [
         *notes,
+        *_incomplete_notes(result),  # before the issues: never among the notifications cut for room
         *({"level": "warning", "message": {"text": f"{i.path}: {i.reason}: {i.message}"}} for i in issues),
     ]
     if len(notifications) > MAX_NOTIFICATIONS:
@@ -205,11 +207,30 @@ def _document(
                     }
                 },
                 "automationDetails": {"id": f"leakstop/{result.target}/"},
-                "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": notifications,
+                        "properties": {
+                            "complete": completeness.is_complete(result),
+                            "incompletePolicy": result.incomplete_policy,
+                            "notRead": completeness.reasons(result),
+                        },
+                    }
+                ],
                 "results": results,
             }
         ],
     }
+
+
+def _incomplete_notes(result: ScanResult) -> list[dict[str, Any]]:
+    """The run did not read everything: said whatever ``policy.incomplete`` is (an error when it blocks)."""
+    if completeness.is_complete(result):
+        return []
+    level = "error" if completeness.fails(result) else "warning"
+    text = f"{completeness.describe(result)} (policy incomplete: {result.incomplete_policy})"
+    return [{"level": level, "descriptor": {"id": "leakstop-incomplete"}, "message": {"text": text}}]
 
 
 def write_sarif(result: ScanResult, out: TextIO, options: ReportOptions) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from scanner import completeness
 from scanner.location import location_uri
 from scanner.models import FileOrigin, Finding, ScanResult
 from scanner.policy.labelling import LABEL_WORDS
@@ -64,6 +65,17 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     return lines
 
 
+def _verdict_lines(result: ScanResult, blocking: int, unread: str) -> list[tuple[str, str]]:
+    """The last lines: what blocked and how to fix it, an incomplete scan the policy blocks or warns of, or PASSED."""
+    if result.blocked:
+        return [("bold red", headline(result, blocking)), *(("", line) for line in fix_advice(result))]
+    if completeness.fails(result):
+        return [("bold red", f"BLOCKED: the scan is {unread} (policy incomplete: block)")]
+    if unread:
+        return [("bold yellow", f"PASSED, but {unread} (policy incomplete: warn)")]
+    return [("bold green", "PASSED")]
+
+
 def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     lines: list[tuple[str, str]] = []
     for f in result.findings:
@@ -102,12 +114,11 @@ def write_text(result: ScanResult, out: TextIO, options: ReportOptions) -> None:
     skipped = [f"{n} {reason}" for reason, n in sorted(stats.skipped.items()) if n]
     if skipped:
         summary += " · skipped: " + ", ".join(skipped)
+    unread = completeness.describe(result) if completeness.said(result) else ""
+    if unread:
+        summary += f" · {unread}"
     lines.append(("bold", summary))
-    if result.blocked:
-        lines.append(("bold red", headline(result, counts["block"])))
-        lines.extend(("", line) for line in fix_advice(result))
-    else:
-        lines.append(("bold green", "PASSED"))
+    lines.extend(_verdict_lines(result, counts["block"], unread))
     lines = [(style, printable(text)) for style, text in lines]  # a file name or snippet cannot fake a line
     if not options.color:
         out.write("\n".join(text for _, text in lines) + "\n")

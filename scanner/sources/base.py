@@ -16,8 +16,10 @@ from typing import Protocol
 
 from scanner.formats.iac import sniff
 from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
+from scanner.sources.textcodec import is_binary
 
-BINARY_SNIFF = 8000  # git's own test: a NUL byte within the first 8000 bytes
+__all__ = ["is_binary", "structure_of"]  # is_binary re-exported: the binary test lives with the text decoding (``textcodec``)
+
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 
 
@@ -127,10 +129,6 @@ class PlainSource:
 
 def blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-
-
-def is_binary(content: bytes) -> bool:
-    return b"\0" in content[:BINARY_SNIFF]
 
 
 def is_state_path(path: str) -> bool:

@@ -20,11 +20,11 @@ from scanner.sources.base import (
     PlainSource,
     Skips,
     blob_id,
-    is_binary,
     printable_path,
     structure_of,
 )
 from scanner.sources.gitignores import repository_ignores
+from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,26 @@ def _display(path: str) -> str:
 
 def _join(prefix: str, rel: str) -> str:
     return f"{prefix}/{rel}" if prefix and rel else prefix or rel
+
+
+@dataclass(frozen=True)
+class _Ignoring:
+    """What the walk leaves out. Git's ignore rules apply to untracked files only (a file in the index is scanned
+    whatever ``.gitignore`` says, as git itself shows its changes); ``--exclude`` applies to every file."""
+
+    rules: IgnoreRules  # git's ignore files, then --exclude
+    excludes: IgnoreRules  # --exclude alone
+    tracked: frozenset[str] = frozenset()
+    tracked_dirs: frozenset[str] = frozenset()
+
+    def verdict(self, path: str, is_dir: bool, under_ignored: bool) -> tuple[bool, bool]:
+        """(skip ``path``, is it an ignored directory entered for its tracked files). ``under_ignored``: a
+        directory above it is ignored, so an untracked path here is too."""
+        if path in (self.tracked_dirs if is_dir else self.tracked):
+            if self.excludes.ignored(path, is_dir, check_parents=False):
+                return True, False
+            return False, under_ignored or (is_dir and self.rules.ignored(path, is_dir, check_parents=False))
+        return under_ignored or self.rules.ignored(path, is_dir, check_parents=False), False
 
 
 class FileSource(PlainSource):
@@ -74,29 +94,32 @@ class FileSource(PlainSource):
         import sys
 
         data = sys.stdin.buffer.read()
-        yield Chunk(data, FileOrigin("-"), blob_id(data))
+        yield Chunk(as_text(data), FileOrigin("-"), blob_id(data))
 
-    def _ignore_rules(self, root: str) -> tuple[IgnoreRules, str]:
+    def _ignore_rules(self, root: str) -> tuple[_Ignoring, str]:
         """The patterns known before the walk starts, and the walk root's path from its repository's top (the
         paths patterns are matched against): git's other ignore files (``gitignores``), then ``--exclude``."""
-        rules = IgnoreRules()
-        prefix = ""
-        if self.options.respect_gitignore:
-            repo = repository_ignores(root, self.options.default_excludes_file)
-            if repo is not None:
-                prefix = repo.prefix
-                for file in repo.files:
-                    rules.add_lines(file.lines, base=file.base, source=file.source)
-        rules.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
-        return rules, prefix
+        rules, excludes = IgnoreRules(), IgnoreRules()
+        repo = repository_ignores(root, self.options.default_excludes_file) if self.options.respect_gitignore else None
+        prefix = repo.prefix if repo is not None else ""
+        for file in repo.files if repo is not None else ():
+            rules.add_lines(file.lines, base=file.base, source=file.source)
+        for each in (rules, excludes):
+            each.add_lines(list(self.options.excludes), base=prefix, source="--exclude")
+        if repo is None:
+            return _Ignoring(rules, excludes), prefix
+        return _Ignoring(rules, excludes, repo.tracked, repo.tracked_dirs), prefix
 
     def _walk(self, root: str, skips: Skips) -> Iterator[Chunk]:
-        rules, prefix = self._ignore_rules(root)
+        ignoring, prefix = self._ignore_rules(root)
+        rules = ignoring.rules
         gitignore = self.options.respect_gitignore
         # Explicit stack instead of os.walk: one scandir per directory, file sizes from the same call.
-        stack = [""]
+        # A directory, and whether it is ignored (entered for the tracked files in it); the root too, as git
+        # shows only the tracked files of an ignored directory it is asked about.
+        stack = [("", bool(prefix) and gitignore and rules.ignored(prefix, True))]
         while stack:
-            rel_dir = stack.pop()
+            rel_dir, dir_ignored = stack.pop()
             abs_dir = os.path.join(root, rel_dir) if rel_dir else root
             if gitignore:
                 ignore_file = os.path.join(abs_dir, ".gitignore")
@@ -124,11 +147,12 @@ class FileSource(PlainSource):
                     continue
                 if is_dir and entry.name == ".git":
                     continue  # repository internals: the git source scans history
-                if rules and rules.ignored(_join(prefix, rel), is_dir, check_parents=False):
+                skip, ignored_dir = ignoring.verdict(_join(prefix, rel), is_dir, dir_ignored)
+                if skip:
                     skips.skip(shown, "ignored", "matched an ignore pattern", listed=False)
                     continue
                 if is_dir:
-                    subdirs.append(rel)
+                    subdirs.append((rel, ignored_dir))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -157,7 +181,9 @@ class FileSource(PlainSource):
         if cap and len(data) > cap:
             skips.skip(shown, "too-large", f"grew past the {cap}-byte cap while read")
             return None
-        if not self.options.scan_binary and is_binary(data):
-            skips.skip(shown, "binary", "binary file (NUL byte in the first 8000 bytes)")
+        text = readable(data, self.options.scan_binary)
+        if text is None:
+            skips.skip(shown, "binary", BINARY_MESSAGE)
             return None
-        return Chunk(data, FileOrigin(shown), blob_id(data), structure=structure_of(shown, data))
+        # The content id stays the file's git blob id (what the git source computes); the content is its text.
+        return Chunk(text, FileOrigin(shown), blob_id(data), structure=structure_of(shown, text))

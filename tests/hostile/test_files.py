@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from tokens import TokenFactory
 
-from .conftest import CORE
 from .harness import Sandbox
 
 
@@ -111,13 +110,11 @@ def test_stdin_with_nul_and_no_newline(sandbox: Sandbox, config: Path, tokens: T
     sandbox.run(_scan(sandbox, config, "-"), stdin=data).check({0, 1})
 
 
-@CORE
 def test_utf16_text_is_scanned(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     (sandbox.work / "deploy.ps1").write_bytes(f"$token = '{tokens.github_clean()}'\r\n".encode("utf-16"))
     sandbox.run(_scan(sandbox, config, sandbox.work / "deploy.ps1")).check(1, "deploy.ps1")
 
 
-@CORE
 def test_negative_max_file_size_is_refused(sandbox: Sandbox, config: Path) -> None:
     (sandbox.work / "a.txt").write_text("x\n")
     sandbox.run(_scan(sandbox, config, sandbox.work, "--max-file-size", "-1")).check(2, "max-file-size")

@@ -121,7 +121,6 @@ def test_corrupt_loose_object(sandbox: Sandbox, config: Path) -> None:
     sandbox.run(_scan(config, "--history", repo), limit=20).check({0, 1}, "corrupt")
 
 
-@CORE
 def test_staged_file_with_one_nul_byte(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     repo = _repo(sandbox)
     _commit(sandbox, repo, {"a.txt": "a\n"})
@@ -130,7 +129,6 @@ def test_staged_file_with_one_nul_byte(sandbox: Sandbox, config: Path, tokens: T
     sandbox.run(_scan(config, "--staged", repo)).check(1, "k.env")
 
 
-@CORE
 def test_tracked_file_that_gitignore_matches(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     repo = _repo(sandbox)
     _commit(sandbox, repo, {"k.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
@@ -176,7 +174,6 @@ def test_sigterm_leaves_no_process_behind(sandbox: Sandbox, config: Path) -> Non
     assert proc.returncode in (130, 143, -signal.SIGTERM)
 
 
-@CORE
 def test_what_was_not_read_is_said_in_the_summary(sandbox: Sandbox, config: Path, tokens: TokenFactory) -> None:
     (sandbox.work / "big.env").write_text("#" * 5000 + f"\nGITHUB_TOKEN={tokens.github_clean()}\n")
     outcome = sandbox.run(_scan(config, sandbox.work / "big.env", "--max-file-size", "1000"))

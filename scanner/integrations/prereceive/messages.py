@@ -18,7 +18,7 @@ MAX_LISTED = 5  # findings (and commits) named in a rejection; GitHub's push pro
 GITLAB_PREFIX = "GL-HOOK-ERR: "
 BYPASS_OPTION = "leakstop.bypass"
 # Not scanned per the size policy: named in the message, and the push goes on.
-POLICY_SKIPS = {"binary": "binary (a NUL byte in the first 8000 bytes)", "too-large": "over the size cap"}
+POLICY_SKIPS = {"binary": "binary (not text in the first 8000 bytes)", "too-large": "over the size cap"}
 
 
 def write(out: TextIO, lines: Iterable[str], gitlab: bool, error: bool) -> None:

@@ -64,17 +64,18 @@ def read_source(kind: str, source: str) -> ImportSource:
 def import_baseline(source: ImportSource, result: ScanResult, target: str) -> ImportResult:
     """Key the findings of ``result`` (a scan of ``source.paths`` against ``source.foreign``) into ``target``."""
     foreign, root, present = source.foreign, source.root, source.present
-    current = baseline.load(target) if os.path.exists(target) else baseline.new_baseline(target)
-    accepted = [f for f in result.findings if f.reason == "baseline"]
-    found = {current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, root) for f in accepted}
+    with baseline.updating(target):  # another writer's entries stay
+        current = baseline.load(target) if os.path.exists(target) else baseline.new_baseline(target)
+        accepted = [f for f in result.findings if f.reason == "baseline"]
+        found = {current.fingerprint(f.rule.id, f.match.secret.reveal(), f.path, root) for f in accepted}
+        updated = baseline.with_fingerprints(current, target, current.fingerprints | found)  # labels kept
+        written = baseline.write(updated)
     # Another entry on the line of an imported finding is the same secret seen by a second detector (detect-secrets
     # reports a password as "Secret Keyword" and "Base64 High Entropy String", hashing different parts of the
     # line): imported too, not listed.
     covered = {
         (foreign.relative(f.path, root), line) for f in accepted for line in range(f.match.line, f.match.end_line + 1)
     }
-    updated = baseline.Baseline(path=target, salt=current.salt, fingerprints=current.fingerprints | found)
-    written = baseline.write(updated)
     unmatched = [
         (entry, "no leakstop finding" if entry.file in present else "file not found")
         for entry in sorted(foreign.unmatched(), key=lambda e: (e.file, e.line, e.kind))

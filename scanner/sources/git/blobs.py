@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.models import Chunk, GitOrigin
-from scanner.sources.base import BlobRead, BlobRef, is_binary, structure_of
+from scanner.sources.base import BlobRead, BlobRef, structure_of
 from scanner.sources.git.catfile import BlobData, CatFile
 from scanner.sources.git.ranges import Base
 from scanner.sources.git.repo import add_object_dirs, git_environment, git_usable, pygit2_module
+from scanner.sources.textcodec import as_text, readable
 from scanner.textdiff import changed_regions, new_line_numbers
 
 
@@ -49,11 +50,12 @@ class GitBlobReader:
             yield self._read_one(ref, next(contents) if contents is not None else None)
 
     def _read_one(self, ref: BlobRef, content: BlobData | None) -> BlobRead:
-        data = self._data(ref, content)
-        if isinstance(data, BlobRead):
-            return data
-        if not self.limits.scan_binary and is_binary(data):
-            return BlobRead(ref, len(data), skipped="binary", message="binary blob")
+        raw = self._data(ref, content)
+        if isinstance(raw, BlobRead):
+            return raw
+        data = readable(raw, self.limits.scan_binary)  # UTF-16/32 decoded: versions are compared as text
+        if data is None:
+            return BlobRead(ref, len(raw), skipped="binary", message="binary blob")
         path = ref.path
         previous = self.previous.get(path)
         if previous is None and self.base_trees:
@@ -94,7 +96,7 @@ class GitBlobReader:
                 if candidate is None:
                     continue
                 try:
-                    return bytes(self.repo.odb.read(tree[candidate].id)[1])
+                    return as_text(bytes(self.repo.odb.read(tree[candidate].id)[1]))
                 except (KeyError, ValueError):
                     continue
         return None

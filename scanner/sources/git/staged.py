@@ -17,8 +17,9 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin
-from scanner.sources.base import Skips, is_binary, printable_path, structure_of
+from scanner.sources.base import Skips, printable_path, structure_of
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
+from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
 
 ZERO = "0" * 40
@@ -151,10 +152,11 @@ def staged_chunk(
     if max_size and len(data) > max_size:
         skips.skip(path, "too-large", f"{len(data)} bytes is over the {max_size}-byte cap")
         return None
-    if not scan_binary and is_binary(data):
-        skips.skip(path, "binary", "binary file (NUL byte in the first 8000 bytes)")
+    text = readable(data, scan_binary)
+    if text is None:
+        skips.skip(path, "binary", BINARY_MESSAGE)
         return None
-    added = new_line_numbers(old, data)
+    added = new_line_numbers(as_text(old), text)  # lines of the decoded text, old and new alike
     if not added:
         return None
-    return Chunk(data, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, data))
+    return Chunk(text, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, text))

@@ -15,13 +15,14 @@ import zlib
 from collections.abc import Generator, Iterator
 
 from scanner.models import Chunk, ImageOrigin
-from scanner.sources.base import Skips, blob_id, is_binary, printable_path
+from scanner.sources.base import Skips, blob_id, printable_path
 from scanner.sources.image.blobs import Blobs, matches_digest
 from scanner.sources.image.hidden import Hidden, LayerPaths
 from scanner.sources.image.layout import Layer, located
 from scanner.sources.image.options import ImageOptions
 from scanner.sources.nested import ArchiveLimits, ArchiveWalker, Opened, archive_suffix, member_path
 from scanner.sources.streams import Budget, Chained, Decompressed, HashingReader, LimitExceeded, compression_of
+from scanner.sources.textcodec import BINARY_MESSAGE, readable
 
 IMAGE_ORDER = 1 << 20  # more layers than any image has (the OCI limit in practice is 127)
 
@@ -162,12 +163,13 @@ class LayerReader:
 
     def _chunk(self, layer: Layer, status: str, path: str, data: bytes) -> Chunk | None:
         """One file of a layer; ``path`` is ``file`` or, inside archives, ``outer.tar!inner/file``."""
-        if not self.options.scan_binary and is_binary(data):
+        text = readable(data, self.options.scan_binary)
+        if text is None:
             where = located(self.image, layer.digest, path)
-            self.skips.skip(where, "binary", "binary file (NUL byte in the first 8000 bytes)", listed=False)
+            self.skips.skip(where, "binary", BINARY_MESSAGE, listed=False)
             return None
         origin = ImageOrigin(self.image, path, layer.digest, layer.index, layer.created_by, status)
-        return Chunk(data, origin, blob_id(data), order=self.image_order + layer.index + 1)
+        return Chunk(text, origin, blob_id(data), order=self.image_order + layer.index + 1)
 
 
 def list_paths(blobs: Blobs, layer: Layer, image: str, options: ImageOptions) -> LayerPaths:
