@@ -18,7 +18,7 @@ from scanner.formats.iac import sniff
 from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
 from scanner.sources.textcodec import is_binary
 
-__all__ = ["is_binary", "structure_of"]  # is_binary re-exported: the binary test lives with the text decoding (``textcodec``)
+__all__ = ["is_binary"]  # re-exported: the binary test lives with the text decoding (``textcodec``)
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 
