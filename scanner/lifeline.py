@@ -13,6 +13,7 @@ import ctypes.util
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 
@@ -72,6 +73,8 @@ def _raise(signum: int, _frame: FrameType | None) -> None:
 
 def install_handlers() -> None:
     """In the main process: SIGTERM and SIGHUP raise ``Terminated`` (SIGINT already raises
-    ``KeyboardInterrupt``)."""
+    ``KeyboardInterrupt``). Only the main thread may set them (a test may run the CLI in another)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     for signum in ENDING_SIGNALS:
         signal.signal(signum, _raise)

@@ -48,6 +48,8 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.redact",
         "scanner.atomicfile",
+        "scanner.lifeline",
+        "scanner.watchdog",
         "scanner",
     ),
 ]

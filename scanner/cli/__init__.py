@@ -1,7 +1,8 @@
 """Command line: ``main(argv) -> int``; one handler maps exceptions to the documented exit codes.
 
-Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 5 response actions
-pending · 130 interrupted.
+Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error or a scan that
+could not go on · 5 response actions pending · 129 / 130 / 143 stopped by SIGHUP / SIGINT / SIGTERM (the worker
+pool and git processes stopped first: ``scanner.lifeline``).
 
 The parser is assembled from ``COMMANDS``, one module per command group; each gives ``add_parser(subparsers)``
 and ``run(args) -> int``, and turns its arguments and the environment into a request at this edge: nothing below
@@ -33,6 +34,7 @@ import scanner
 from scanner.cli import audit, baseline, breakglass, ci, config, hooks, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
+from scanner.lifeline import Terminated, install_handlers
 from scanner.safetext import printable
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ def build_parser() -> SuggestingParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
+    install_handlers()
     parser = build_parser()
     args = parse(parser, argv)
     try:
@@ -89,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("leakstop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:  # SIGTERM (a CI job cancelled) or SIGHUP: 128 + the signal, as a shell reports it
+        print(f"leakstop: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); not our error. Silence the flush at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
