@@ -61,10 +61,11 @@ def child_setup() -> Callable[[], None]:
 
 def worker_signals() -> None:
     """In a forked worker: the parent handles SIGINT (a terminal sends it to the whole group) and stops its
-    workers itself; SIGTERM and SIGHUP end a worker at once, as by default."""
+    workers itself; SIGTERM and SIGHUP raise ``Terminated`` as in the parent, so that the worker ends its own
+    ``git`` processes and waits for them (killed ones would stay zombies under init until it reaps them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for signum in ENDING_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signum, _raise)
 
 
 def _raise(signum: int, _frame: FrameType | None) -> None:

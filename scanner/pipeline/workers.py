@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ScanAborted
-from scanner.lifeline import die_with_parent, worker_signals
+from scanner.lifeline import Terminated, die_with_parent, worker_signals
 from scanner.pipeline.detection import ChunkDetector, Group
 from scanner.sources.base import BlobRead, BlobReader, BlobRef
 
@@ -148,15 +148,21 @@ def _worker_main(
 ) -> None:
     die_with_parent(parent)
     worker_signals()
+    reader: BlobReader | None = None
     try:
         reader = make_reader()
         while (refs := tasks.get()) is not None:
             results.put((worker, *scan_refs(reader, detector, refs, limits)))
-        reader.close()
     except Exception as exc:  # the parent says so and stops the scan: no traceback from a worker
         results.put(WorkerEnd(worker, f"failed: {describe(exc)}"))
+    except Terminated as exc:  # the parent stops the pool: end our git processes (and reap them), then go
+        if reader is not None:
+            reader.close()
+        os._exit(128 + exc.signum)
     else:
         results.put(WorkerEnd(worker))
+    if reader is not None:
+        reader.close()
 
 
 class WorkerPool:

@@ -12,8 +12,10 @@ pipeline's worker processes.
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
@@ -21,8 +23,8 @@ from typing import IO, Any
 from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips, printable_path
-from scanner.sources.git.repo import GIT_READ_TIMEOUT, SUBMODULE_MODE, git_environment, git_usable, pygit2_module
-from scanner.watchdog import Watchdog
+from scanner.sources.git import repo as git_repo
+from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
 MESSAGE_PATH = "<commit message>"
 
@@ -130,7 +132,6 @@ def _git_log_changes(
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
-    watchdog = Watchdog("git log watchdog")
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
@@ -144,11 +145,13 @@ def _git_log_changes(
             assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
             proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
             proc.stdin.close()
-            tokens = _nul_tokens(proc.stdout, lambda: watchdog.arm(GIT_READ_TIMEOUT, proc.kill), watchdog)
-            last = yield from _parse_log(tokens)
+            silent = [False]
+            last = yield from _parse_log(_nul_tokens(proc.stdout, silent))
+            if silent[0]:
+                proc.kill()
             error = proc.stderr.read().decode("utf-8", "replace").strip()
-            if watchdog.fired:
-                error = f"no answer in {GIT_READ_TIMEOUT:g}s, stopped"
+            if silent[0]:
+                error = f"no output for {repo_timeout():g}s, stopped"
             if proc.wait() != 0:
                 line = error.splitlines()[-1] if error else "no message"
                 skips.skip(repo.path, "git-log-failed", f"git log failed ({line}); libgit2 walks the rest")
@@ -158,6 +161,10 @@ def _git_log_changes(
         finally:
             if proc.poll() is None:  # the walk was abandoned (a deadline, a signal): git goes too
                 proc.kill()
+
+
+def repo_timeout() -> float:
+    return git_repo.GIT_READ_TIMEOUT  # looked up at each use: a test shortens it
 
 
 def _parse_log(tokens: Iterator[bytes]) -> Generator[Change, None, Change | None]:
@@ -179,14 +186,17 @@ def _parse_log(tokens: Iterator[bytes]) -> Generator[Change, None, Change | None
     return current
 
 
-def _nul_tokens(stream: IO[bytes], arm: Callable[[], None], watchdog: Watchdog) -> Iterator[bytes]:
+def _nul_tokens(stream: IO[bytes], silent: list[bool]) -> Iterator[bytes]:
+    """The stream's NUL-separated tokens. A stream with nothing to read for ``GIT_READ_TIMEOUT`` seconds ends
+    here, with ``silent[0]`` set (a ``select`` deadline: no thread, so the worker pool still forks a process
+    with one thread)."""
+    fd = stream.fileno()
     pending = b""
     while True:
-        arm()
-        try:
-            chunk = stream.read(1 << 20)
-        finally:
-            watchdog.disarm()
+        if not select.select([fd], [], [], repo_timeout())[0]:
+            silent[0] = True
+            break
+        chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
         parts = (pending + chunk).split(b"\0")
