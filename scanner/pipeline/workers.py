@@ -145,9 +145,12 @@ def _worker_main(
     results: Any,
     limits: Limits,
     parent: int,
+    others: tuple[Any, ...] = (),
 ) -> None:
     die_with_parent(parent)
     worker_signals()
+    for queue_ in others:  # the other workers' task pipes: a dead worker's must have no reader left
+        getattr(queue_, "_reader").close()  # noqa: B009
     reader: BlobReader | None = None
     try:
         reader = make_reader()
@@ -192,7 +195,9 @@ class WorkerPool:
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
             context.Process(
-                target=_worker_main, args=(i, make_reader, detector, q, self.results, limits, os.getpid()), daemon=True
+                target=_worker_main,
+                args=(i, make_reader, detector, q, self.results, limits, os.getpid(), self._others(q)),
+                daemon=True,
             )
             for i, q in enumerate(self.queues)
         ]
@@ -200,6 +205,9 @@ class WorkerPool:
             process.start()
         for q in self.queues:  # only the worker reads: a dead one's pipe then fails a write instead of filling up
             getattr(q, "_reader").close()  # noqa: B009
+
+    def _others(self, mine: Any) -> tuple[Any, ...]:
+        return tuple(q for q in self.queues if q is not mine)
 
     def submit(self, ref: BlobRef) -> None:
         if self.inline is not None:
