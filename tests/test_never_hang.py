@@ -20,13 +20,16 @@ from tokens import TokenFactory
 
 from scanner.detect.engine import Detector
 from scanner.errors import ScanAborted
+from scanner.lifeline import Terminated, die_with_parent, install_handlers
 from scanner.models import Chunk, GitOrigin
+from scanner.pipeline import workers
 from scanner.pipeline.detection import ChunkDetector
 from scanner.pipeline.workers import WorkerPool
 from scanner.ruleset import Ruleset
 from scanner.sources.base import BlobRead, BlobRef
+from scanner.sources.git import loose
 from scanner.sources.git import repo as git_repo
-from scanner.sources.git.loose import check_loose, corrupt_loose, object_dirs_of
+from scanner.sources.git.loose import check_loose, corrupt_loose, guard, object_dirs_of
 from scanner.watchdog import Watchdog
 
 
@@ -289,3 +292,89 @@ def test_the_watchdog_fires_once_and_not_after_disarm() -> None:
     dog.disarm()
     time.sleep(0.4)
     assert len(fired) == 1
+
+
+def test_a_pool_that_answers_nothing_for_stall_seconds_stops_the_scan(
+    github_detector: Detector, github_ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "STALL", 0.5)
+    pool = WorkerPool(lambda: FailingReader(delay=30), ChunkDetector(github_detector, github_ruleset), 2)
+    started = time.monotonic()
+    try:
+        for ref in _refs(4):
+            pool.submit(ref)
+        with pytest.raises(ScanAborted, match=r"no worker process answered for 0.5s"):
+            list(pool.finish())
+    finally:
+        pool.close()
+    assert time.monotonic() - started < 5
+    assert not any(p.is_alive() for p in pool.processes)
+
+
+# --- the guarded object store and the process lifeline ---
+
+
+def test_the_guarded_store_serves_every_other_object(repo: Repo) -> None:
+    import pygit2
+
+    repo.commit("one", {"a.txt": "a\n", "b.txt": "b\n"})
+    good = repo.git("rev-parse", "HEAD:a.txt")
+    bad = repo.git("rev-parse", "HEAD:b.txt")
+    _truncate(repo, bad)
+    git_dir = str(repo.path / ".git")
+    dirs = object_dirs_of(git_dir)
+    handle = pygit2.Repository(git_dir)
+    guard(handle, dirs, corrupt_loose(dirs))
+    odb = handle.odb
+    assert odb.read_header(good)[1] == 2 and odb.exists(good) and good in odb
+    assert bytes(handle.revparse_single(good[:10]).read_raw()) == b"a\n"  # by prefix
+    with pytest.raises(pygit2.GitError, match=f"object corrupt: loose object {bad}"):
+        odb.read(bad)
+    with pytest.raises(pygit2.GitError, match="object corrupt"):
+        handle.revparse_single(bad[:10])
+    with pytest.raises(KeyError):
+        odb.read("f" * 40)  # not there at all: libgit2 refreshes every backend, then says so
+    backend = loose._guarded_backend(dirs[0], {})  # what the store lists: every loose object
+    assert {str(oid) for oid in backend} >= {good, bad}
+
+
+def test_a_child_whose_parent_is_gone_ends_at_once() -> None:
+    import multiprocessing
+
+    process = multiprocessing.get_context("fork").Process(target=die_with_parent, args=(-1,))
+    process.start()
+    process.join(10)
+    assert process.exitcode == 1
+
+
+def test_sigterm_and_sighup_raise_terminated_in_the_main_thread_only() -> None:
+    import threading
+
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        thread = threading.Thread(target=install_handlers)
+        thread.start()
+        thread.join()
+        assert signal.getsignal(signal.SIGTERM) is saved[signal.SIGTERM]  # another thread cannot set them
+        install_handlers()
+        with pytest.raises(Terminated) as info:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(1)
+        assert info.value.signum == signal.SIGHUP and str(info.value) == "SIGHUP"
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def test_output_goes_whole_to_a_file_and_as_it_is_to_a_device(
+    tmp_path: Path, repo: Repo, run_cli: RunCli, make_config: MakeConfig
+) -> None:
+    config = make_config()
+    repo.commit("one", {"a.txt": "a\n"})
+    report = tmp_path / "out" / "report.json"
+    report.parent.mkdir()
+    report.write_text("old", encoding="utf-8")
+    assert run_cli("scan", "--config", config, "--format", "json", "--output", report, repo.path)[0] == 0
+    assert json.loads(report.read_text(encoding="utf-8"))["findings"] == []
+    assert os.listdir(report.parent) == ["report.json"]  # no temporary file left
+    assert run_cli("scan", "--config", config, "--output", os.devnull, repo.path)[0] == 0
