@@ -378,3 +378,21 @@ def test_output_goes_whole_to_a_file_and_as_it_is_to_a_device(
     assert json.loads(report.read_text(encoding="utf-8"))["findings"] == []
     assert os.listdir(report.parent) == ["report.json"]  # no temporary file left
     assert run_cli("scan", "--config", config, "--output", os.devnull, repo.path)[0] == 0
+
+
+def test_staged_through_pygit2_with_a_corrupt_head_ends(
+    repo: Repo, scan: Scan, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.sources.git import staged
+
+    monkeypatch.setattr(staged, "git_available", lambda: False)
+    repo.commit("one", {"a.txt": "a\n"})
+    head = repo.commit("two", {"b.txt": "b\n"})
+    repo.write({"app.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
+    repo.git("add", "app.env")
+    _truncate(repo, head)
+    started = time.monotonic()
+    code, _report, err = scan(repo.path, "--staged")
+    assert time.monotonic() - started < 20
+    assert code == 2  # HEAD's tree is needed to tell what is staged: a one-line error naming the object
+    assert f"object corrupt: loose object {head}" in err and len(err.strip().splitlines()) == 1

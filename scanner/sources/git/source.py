@@ -108,6 +108,8 @@ class StagedSource(PlainSource):
         else:
             self.repo = open_repository(path)
             self.root = self.repo.workdir or self.repo.path
+            dirs = object_dirs_of(self.repo.path)  # a truncated loose HEAD would make libgit2 spin (loose.py)
+            guard(self.repo, dirs, corrupt_loose(dirs))
 
     def items(self, skips: Skips) -> Iterator[Chunk]:
         if self.repo is None:
