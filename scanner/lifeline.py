@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -72,10 +73,23 @@ def _raise(signum: int, _frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
-def install_handlers() -> None:
+Handlers = dict[int, Any]
+
+
+def install_handlers() -> Handlers:
     """In the main process: SIGTERM and SIGHUP raise ``Terminated`` (SIGINT already raises
-    ``KeyboardInterrupt``). Only the main thread may set them (a test may run the CLI in another)."""
+    ``KeyboardInterrupt``); the handlers they replace, for ``restore_handlers``. Only the main thread may set
+    them (a test may run the CLI in another): elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return {}
+    saved: Handlers = {signum: signal.getsignal(signum) for signum in ENDING_SIGNALS}
     for signum in ENDING_SIGNALS:
         signal.signal(signum, _raise)
+    return saved
+
+
+def restore_handlers(saved: Handlers) -> None:
+    """Put back what ``install_handlers`` replaced: once the command is done (its report written), a late signal
+    acts as it would have, and an in-process caller gets its own handlers back."""
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)

@@ -20,7 +20,7 @@ from tokens import TokenFactory
 
 from scanner.detect.engine import Detector
 from scanner.errors import ScanAborted
-from scanner.lifeline import Terminated, die_with_parent, install_handlers
+from scanner.lifeline import Terminated, die_with_parent, install_handlers, restore_handlers
 from scanner.models import Chunk, GitOrigin
 from scanner.pipeline import workers
 from scanner.pipeline.detection import ChunkDetector
@@ -356,11 +356,13 @@ def test_sigterm_and_sighup_raise_terminated_in_the_main_thread_only() -> None:
         thread.start()
         thread.join()
         assert signal.getsignal(signal.SIGTERM) is saved[signal.SIGTERM]  # another thread cannot set them
-        install_handlers()
+        replaced = install_handlers()
         with pytest.raises(Terminated) as info:
             os.kill(os.getpid(), signal.SIGHUP)
             time.sleep(1)
         assert info.value.signum == signal.SIGHUP and str(info.value) == "SIGHUP"
+        restore_handlers(replaced)
+        assert signal.getsignal(signal.SIGTERM) is saved[signal.SIGTERM]
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)

@@ -34,7 +34,7 @@ import scanner
 from scanner.cli import audit, baseline, breakglass, ci, config, hooks, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
-from scanner.lifeline import Terminated, install_handlers
+from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
 
 if TYPE_CHECKING:
@@ -77,10 +77,10 @@ def build_parser() -> SuggestingParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
-    install_handlers()
-    parser = build_parser()
-    args = parse(parser, argv)
-    try:
+    saved = install_handlers()
+    try:  # from the handlers on: a signal at any point is an exit code, never a traceback
+        parser = build_parser()
+        args = parse(parser, argv)
         group = COMMANDS.get(args.command or "")
         if group is None:
             parser.print_help(sys.stderr)
@@ -102,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS
     except Exception as exc:
         return _internal_error(exc)
+    finally:
+        restore_handlers(saved)
 
 
 def _tolerant_streams() -> None:
