@@ -3,7 +3,8 @@
     LeakstopError          a problem the user can fix; its message is one line naming the file and the problem
      ├── UsageError        bad command-line arguments                         -> exit 2
      ├── ConfigError       a rule file or .leakstop.yaml that is invalid       -> exit 2
-     └── InputError        a scan target that cannot be read at all            -> exit 2
+     ├── InputError        a scan target that cannot be read at all            -> exit 2
+     └── ScanAborted       the scan cannot go on (a worker process died)       -> exit 3
 
 Anything else escaping to the CLI is a bug: exit 3 (internal error), never 1, so a crash never looks like a leak.
 """
@@ -33,3 +34,9 @@ class ConfigError(LeakstopError):
 
 class InputError(LeakstopError):
     pass
+
+
+class ScanAborted(LeakstopError):
+    """Not the user's to fix and not a leak: exit 3 with a message saying what stopped the scan."""
+
+    exit_code = EXIT_INTERNAL

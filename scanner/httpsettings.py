@@ -39,6 +39,9 @@ class HttpSettings:
     no_proxy: tuple[str, ...] = ()  # parsed entries (parse_no_proxy)
     connect_timeout: float = 10.0  # seconds
     read_timeout: float = 60.0  # seconds between two reads of one response
+    # seconds one response body may take in all: a server that trickles a byte a minute never trips the read
+    # timeout (an 8 GB layer at 5 MB/s takes under half of it)
+    body_timeout: float = 3600.0
     retries: int = 3  # further attempts after the first
     backoff: float = 0.25  # first back-off step in seconds; doubles per attempt (capped), with jitter
     max_retry_sleep: float = 30.0  # total seconds one request may wait between attempts, Retry-After included

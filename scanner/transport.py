@@ -17,7 +17,7 @@ never a credential)::
      └── InputError                    exit 2 when nothing catches it
           └── HttpError                any failed request; .method, .url (shown form), .reason, .status
                ├── NetworkError        no response: refused, DNS, TLS, proxy, connection broke off
-               │    └── HttpTimeout    connect or read timeout
+               │    └── HttpTimeout    connect or read timeout, or a body slower than body_timeout in all
                ├── StatusError         raise_for_status() on a status outside 2xx
                ├── TooManyRedirects
                └── ResponseTooLarge    the body passed the size cap
@@ -94,12 +94,12 @@ class ResponseTooLarge(HttpError):
 class Response:
     """A response whose body is not read yet: ``read`` it whole, stream it, or ``open`` it as a binary file."""
 
-    def __init__(self, method: str, url: str, raw: urllib3.BaseHTTPResponse, max_size: int) -> None:
+    def __init__(self, method: str, url: str, raw: urllib3.BaseHTTPResponse, max_size: int, within: float) -> None:
         self.method, self.url, self.status, self.max_size = method, url, raw.status, max_size
+        self.within, self._deadline = within, time.monotonic() + within  # the whole body, however it trickles
         self.headers = raw.headers
         self._raw = raw
-        self._received = 0
-        self._closed = False
+        self._received, self._closed = 0, False
         length = raw.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > max_size:
             self.close()
@@ -117,11 +117,15 @@ class Response:
 
     def read_some(self, amount: int) -> bytes:
         """Up to ``amount`` bytes (b"" at the end); past the cap or on a broken connection an :class:`HttpError`."""
-        try:
-            data = self._raw.read(amount)
+        try:  # read1: one read from the socket (each bounded by the read timeout), then the deadline is checked
+            data = self._raw.read1(amount)
         except (u3.HTTPError, OSError) as exc:
             self.close()
             raise NetworkError(self.method, self.url, f"download broke off: {network_reason(exc)}") from None
+        if data and time.monotonic() > self._deadline:
+            self._raw.close()  # not drained: the rest would come as slowly
+            self.close()
+            raise HttpTimeout(self.method, self.url, f"body not received within {self.within:g}s")
         self._received += len(data)
         if self._received > self.max_size:
             self.close()
@@ -227,7 +231,7 @@ class HttpClient:
             raw = self._send(method, url, sent, body, retry, decode)
             location = raw.get_redirect_location()
             if raw.status not in REDIRECTS or not location:
-                return Response(method, url, raw, self._cap(max_size))
+                return Response(method, url, raw, self._cap(max_size), self.settings.body_timeout)
             _discard(raw)
             url = urljoin(url, location)
             if origin(url) != start:
@@ -301,9 +305,7 @@ class HttpClient:
         return parse_retry_after(retry_after, time.time())  # None (unparseable): not retried
 
     def _cap(self, max_size: int | None) -> int:
-        return (
-            min(max_size, self.settings.max_response_size) if max_size is not None else self.settings.max_response_size
-        )
+        return min(self.settings.max_response_size, max_size if max_size is not None else 1 << 62)
 
     def _check_url(self, method: str, url: str) -> None:
         parts = urlsplit(url)
@@ -344,8 +346,7 @@ class HttpClient:
 
 
 def _discard(raw: urllib3.BaseHTTPResponse) -> None:
-    """Give the connection back to its pool: read off a short unread rest, else close the connection (the pool
-    opens a new one) rather than read a long body nobody wants."""
+    """Back to the pool: a short unread rest is read off, else the connection is closed (a long body is not read)."""
     try:
         length = raw.length_remaining
         if length is not None and length <= DRAIN_LIMIT:
@@ -371,8 +372,7 @@ def _network_error(method: str, url: str, exc: BaseException) -> HttpError:
     if isinstance(exc, u3.ProxyError):
         return NetworkError(method, url, f"proxy failed: {network_reason(exc.original_error)}")
     timeout = isinstance(exc, u3.TimeoutError | TimeoutError) and not isinstance(exc, u3.NewConnectionError)
-    kind = HttpTimeout if timeout else NetworkError
-    return kind(method, url, network_reason(exc))
+    return (HttpTimeout if timeout else NetworkError)(method, url, network_reason(exc))
 
 
 def network_reason(exc: BaseException) -> str:

@@ -43,6 +43,8 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (a slow server, for timeouts)
     truncate: int | None = None  # send only this many body bytes, then close (Content-Length stays the full size)
     close: bool = False  # close the connection after this reply
+    stall: float = 0.0  # after the (truncated) body, seconds to keep the connection open sending nothing
+    trickle: float = 0.0  # seconds between two body bytes (a server slow enough never to trip a read timeout)
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(reply.body if reply.truncate is None else reply.body[: reply.truncate])
+            body = reply.body if reply.truncate is None else reply.body[: reply.truncate]
+            for piece in [body[i : i + 1] for i in range(len(body))] if reply.trickle else [body]:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(reply.trickle)
+            time.sleep(reply.stall)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_LOCK = do_UNLOCK = _dispatch
 

@@ -49,6 +49,8 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",
+        "scanner.lifeline",
+        "scanner.watchdog",
         "scanner",
     ),
 ]

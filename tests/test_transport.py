@@ -180,6 +180,28 @@ def test_a_read_timeout_is_a_clear_error_and_not_retried(http_server: ServerFact
     assert isinstance(info.value, InputError) and slept == []
 
 
+def test_a_server_that_stops_sending_mid_body_is_a_read_timeout(http_server: ServerFactory) -> None:
+    server = http_server()
+    server.route("GET", "/layer", Reply(200, b"z" * 50_000, truncate=20_000, stall=3.0))
+    http, _ = client(replace(FAST, read_timeout=0.3))
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match=r"/layer: download broke off: read timed out"):
+        http.get(server.url("/layer")).read()
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_body_that_trickles_past_the_body_timeout_is_stopped(http_server: ServerFactory) -> None:
+    """A byte every 50 ms never trips a 1 s read timeout; the deadline on the whole body does."""
+    server = http_server()
+    server.route("GET", "/state", Reply(200, b"{" + b" " * 200 + b"}", trickle=0.05))
+    http, _ = client(replace(FAST, read_timeout=1.0, body_timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(HttpTimeout) as info:
+        http.get(server.url("/state")).read()
+    assert time.monotonic() - started < 2.0
+    assert str(info.value) == f"GET {server.url('/state')}: body not received within 0.5s"
+
+
 # -- redirects and credentials ----------------------------------------------------------------------------------
 
 

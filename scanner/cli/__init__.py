@@ -1,7 +1,8 @@
 """Command line: ``main(argv) -> int``; one handler maps exceptions to the documented exit codes.
 
-Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error · 5 response actions
-pending · 130 interrupted.
+Exit codes: 0 pass · 1 blocked by policy · 2 usage, config or input error · 3 internal error or a scan that
+could not go on · 5 response actions pending · 129 / 130 / 143 stopped by SIGHUP / SIGINT / SIGTERM (the worker
+pool and git processes stopped first: ``scanner.lifeline``).
 
 The parser is assembled from ``COMMANDS``, one module per command group; each gives ``add_parser(subparsers)``
 and ``run(args) -> int``, and turns its arguments and the environment into a request at this edge: nothing below
@@ -34,6 +35,7 @@ import scanner
 from scanner.cli import audit, baseline, breakglass, ci, config, hooks, redact, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
+from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
 
 if TYPE_CHECKING:
@@ -77,9 +79,10 @@ def build_parser() -> SuggestingParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
-    parser = build_parser()
-    args = parse(parser, argv)
-    try:
+    saved = install_handlers()
+    try:  # from the handlers on: a signal at any point is an exit code, never a traceback
+        parser = build_parser()
+        args = parse(parser, argv)
         group = COMMANDS.get(args.command or "")
         if group is None:
             parser.print_help(sys.stderr)
@@ -91,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("leakstop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:  # SIGTERM (a CI job cancelled) or SIGHUP: 128 + the signal, as a shell reports it
+        print(f"leakstop: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); not our error. Silence the flush at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -98,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS
     except Exception as exc:
         return _internal_error(exc)
+    finally:
+        restore_handlers(saved)
 
 
 def _tolerant_streams() -> None:

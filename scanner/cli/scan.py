@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import os
 import sys
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner import completeness
+from scanner.atomicfile import write_atomic
 from scanner.cli.common import (
     add_config_options,
     audit_decisions,
@@ -204,13 +206,18 @@ def write_report(result: ScanResult, args: argparse.Namespace) -> None:
     """The report in ``--format`` to ``--output`` (or stdout); a one-line count on stderr when it went to a file."""
     from scanner.report import REPORTERS, ReportOptions
 
-    out = open_output(args.output)
+    # A regular file is written whole or not at all (a signal or a full disk leaves no partial report).
+    atomic = bool(args.output) and (not os.path.exists(args.output) or os.path.isfile(args.output))
+    buffer = io.StringIO()
+    out = buffer if atomic else open_output(args.output)
     try:
         color_flag = getattr(args, "color", "auto")
         color = color_flag == "always" or (color_flag == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
         report_options = ReportOptions(show_secrets=args.show_secrets, color=color, verbose=args.verbose)
         REPORTERS[args.format](result, out, report_options)
-        if out is not sys.stdout:
+        if atomic:
+            write_atomic(Path(args.output), buffer.getvalue().encode("utf-8"))
+        elif out is not sys.stdout:
             out.close()  # a full disk shows here at the latest
     except OSError as exc:
         if out is sys.stdout:

@@ -45,7 +45,10 @@ def run_request(request: ScanRequest) -> ScanResult:
         Collector(ruleset, request, base, hooks, result),
     )
     started = time.perf_counter()
-    run.items()
+    try:
+        run.items()
+    finally:  # a signal, a dead worker, an error: no worker or git process outlives the scan
+        run.close()
     if run.stopped or run.late:
         left = [f"{run.late} blobs found but not scanned"] if run.late else []
         result.incomplete = "the deadline passed: " + ", ".join([*left, "the rest not read"] if run.stopped else left)
@@ -79,6 +82,7 @@ class _Run:
         self.messages = MessageBatch(detector, result.stats, self.emit)
         self.orders: dict[int, int] = {}  # id(finding) → the order of the chunk or blob it came from
         self.pool: WorkerPool | None = None
+        self.reading: Iterator[Chunk | BlobRef] | None = None
         self.refs = 0
         self.late = 0  # blobs left unscanned because the deadline passed
         self.stopped = False  # the source was not read to the end because the deadline passed
@@ -86,7 +90,7 @@ class _Run:
 
     def items(self) -> None:
         deadline = self.request.deadline
-        items = self.source.items(self.skips)
+        self.reading = items = self.source.items(self.skips)
         for item in items:
             if deadline and time.monotonic() >= deadline:
                 self._stop_reading(items)
@@ -100,6 +104,13 @@ class _Run:
         self.messages.flush()
         if self.pool is not None:
             self.collect(self.pool.finish())
+
+    def close(self) -> None:
+        """The source's reading ends (its git processes with it) and the worker pool stops."""
+        if isinstance(self.reading, Generator):
+            self.reading.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def _stop_reading(self, items: Iterator[Chunk | BlobRef]) -> None:
         """The deadline passed: the source is read no further (its git processes end), and that is said even

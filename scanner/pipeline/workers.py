@@ -6,6 +6,12 @@ worker, in walk order, so its reader can cut a later version to what changed (se
 
 With a deadline, a worker reads no blob once it has passed (the rest of its batch comes back unread, counted),
 and ``finish`` stops a worker that has not answered ``GRACE`` seconds after it.
+
+Nothing waits forever: an exception while reading or detecting in a blob becomes that blob's outcome
+(``scan-error``, naming the exception's type and place, never its message); a worker that dies (SIGKILL, the
+OOM killer) or cannot start ends the scan with ``ScanAborted`` (exit 3) within ``POLL`` seconds; a pool that sends
+nothing back for ``STALL`` seconds does too. Workers die with the parent (``PR_SET_PDEATHSIG``) and leave SIGINT
+to it; ``close`` (the runner calls it in a ``finally``) stops them whatever ended the scan.
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.errors import ScanAborted
+from scanner.lifeline import Terminated, die_with_parent, worker_signals
 from scanner.pipeline.detection import ChunkDetector, Group
 from scanner.sources.base import BlobRead, BlobReader, BlobRef
 
@@ -25,6 +35,8 @@ REBALANCE = 128  # blobs a path's worker may be behind the least busy one before
 AHEAD = 1024  # blobs sent to workers and not yet back, before the walk waits
 BATCH = 32  # blobs per message to a worker: amortises the round trip, small enough to keep both cores busy
 GRACE = 0.5  # seconds past the deadline a worker may take to answer before it is stopped
+POLL = 0.25  # seconds between two looks at whether every worker is still alive, while waiting for results
+STALL = 300.0  # seconds without any answer from a busy pool before the scan is given up (a backstop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +57,28 @@ class Limits:
     report_clean: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerEnd:
+    """A worker's last message: ``problem`` is why it stopped early ("" when it ran out of work)."""
+
+    worker: int
+    problem: str = ""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception's type and where it was raised, never its message (it may hold a secret)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
+
+
 # (blobs handled, bytes scanned, outcomes worth reporting, ids of blobs read whole with no match, blobs left
 # unread because the deadline passed)
 Batch = tuple[int, int, list[RefOutcome], list[str], int]
+
+
+# A worker's answer to one batch: (worker, *Batch)
+_Item = tuple[int, int, int, list[RefOutcome], list[str], int]
 
 
 def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef], limits: Limits = Limits()) -> Batch:
@@ -58,22 +89,45 @@ def scan_refs(reader: BlobReader, detector: ChunkDetector, refs: list[BlobRef], 
     if deadline and time.monotonic() >= deadline:
         return len(refs), 0, out, clean, len(refs)
     done = 0
-    for read in reader.read(refs):
+    reads = reader.read(refs)
+    while done < len(refs):
+        try:
+            read = next(reads)
+        except StopIteration:
+            break
+        except Exception as exc:  # the reader failed on this blob (and its generator is over): the rest go on
+            out.append(_failed(refs[done], "read", exc))
+            done += 1
+            reads = reader.read(refs[done:])
+            continue
         done += 1
-        if read.skipped:
-            out.append(RefOutcome(read.ref, skipped=read.skipped, message=read.message))
-        else:
-            total += read.size
-            groups, timed_out = _groups(detector, read)
-            if timed_out:
-                out.append(RefOutcome(read.ref, groups, skipped="regex-timeout", message=timed_out))
-            elif groups:
-                out.append(RefOutcome(read.ref, groups))
-            elif read.whole and limits.report_clean:
-                clean.append(read.ref.oid)
+        try:
+            total += _outcome(detector, read, limits, out, clean)
+        except Exception as exc:
+            out.append(_failed(read.ref, "scan", exc))
         if deadline and time.monotonic() >= deadline:
             break
     return len(refs), total, out, clean, len(refs) - done
+
+
+def _failed(ref: BlobRef, step: str, exc: Exception) -> RefOutcome:
+    why = f"cannot {step} blob {ref.oid}: {describe(exc)} (a bug: please report it)"
+    return RefOutcome(ref, skipped="scan-error", message=why)
+
+
+def _outcome(detector: ChunkDetector, read: BlobRead, limits: Limits, out: list[RefOutcome], clean: list[str]) -> int:
+    """What one blob read gives: its outcome (in ``out``) or its id (in ``clean``); the bytes scanned."""
+    if read.skipped:
+        out.append(RefOutcome(read.ref, skipped=read.skipped, message=read.message))
+        return 0
+    groups, timed_out = _groups(detector, read)
+    if timed_out:
+        out.append(RefOutcome(read.ref, groups, skipped="regex-timeout", message=timed_out))
+    elif groups:
+        out.append(RefOutcome(read.ref, groups))
+    elif read.whole and limits.report_clean:
+        clean.append(read.ref.oid)
+    return read.size
 
 
 def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[tuple[Group, ...], str]:
@@ -90,12 +144,28 @@ def _worker_main(
     tasks: Any,
     results: Any,
     limits: Limits,
+    parent: int,
+    others: tuple[Any, ...] = (),
 ) -> None:
-    reader = make_reader()
-    while (refs := tasks.get()) is not None:
-        results.put((worker, *scan_refs(reader, detector, refs, limits)))
-    reader.close()
-    results.put(None)
+    die_with_parent(parent)
+    worker_signals()
+    for queue_ in others:  # the other workers' task pipes: a dead worker's must have no reader left
+        getattr(queue_, "_reader").close()  # noqa: B009
+    reader: BlobReader | None = None
+    try:
+        reader = make_reader()
+        while (refs := tasks.get()) is not None:
+            results.put((worker, *scan_refs(reader, detector, refs, limits)))
+    except Exception as exc:  # the parent says so and stops the scan: no traceback from a worker
+        results.put(WorkerEnd(worker, f"failed: {describe(exc)}"))
+    except Terminated as exc:  # the parent stops the pool: end our git processes (and reap them), then go
+        if reader is not None:
+            reader.close()
+        os._exit(128 + exc.signum)
+    else:
+        results.put(WorkerEnd(worker))
+    if reader is not None:
+        reader.close()
 
 
 class WorkerPool:
@@ -108,7 +178,8 @@ class WorkerPool:
         self.limits = limits
         self.pending: list[Batch] = []
         self.buffers: list[list[BlobRef]] = [[] for _ in range(self.workers)]
-        self.workers_done = 0
+        self.done: set[int] = set()  # workers whose last message has come
+        self.last_answer = time.monotonic()
         self.in_flight = 0
         self.detector = detector
         self.inline: BlobReader | None = None
@@ -123,11 +194,20 @@ class WorkerPool:
         self.assigned: dict[str, int] = {}
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
-            context.Process(target=_worker_main, args=(i, make_reader, detector, q, self.results, limits), daemon=True)
+            context.Process(
+                target=_worker_main,
+                args=(i, make_reader, detector, q, self.results, limits, os.getpid(), self._others(q)),
+                daemon=True,
+            )
             for i, q in enumerate(self.queues)
         ]
         for process in self.processes:
             process.start()
+        for q in self.queues:  # only the worker reads: a dead one's pipe then fails a write instead of filling up
+            getattr(q, "_reader").close()  # noqa: B009
+
+    def _others(self, mine: Any) -> tuple[Any, ...]:
+        return tuple(q for q in self.queues if q is not mine)
 
     def submit(self, ref: BlobRef) -> None:
         if self.inline is not None:
@@ -147,11 +227,11 @@ class WorkerPool:
         buffer = self.buffers[worker]
         buffer.append(ref)
         if len(buffer) >= BATCH:
-            self.queues[worker].put(buffer)
+            self._send(worker, buffer)
             self.in_flight += len(buffer)
             self.buffers[worker] = []
 
-    def _account(self, item: tuple[int, int, int, list[RefOutcome], list[str], int]) -> Batch:
+    def _account(self, item: _Item) -> Batch:
         worker, blobs, total, results, clean, late = item
         self.outstanding[worker] -= blobs
         self.in_flight -= blobs
@@ -165,12 +245,10 @@ class WorkerPool:
         if self.inline is None:
             while True:
                 try:
-                    item = self.results.get() if self.in_flight > AHEAD else self.results.get_nowait()
+                    item = self._get(None) if self.in_flight > AHEAD else self._get(0.0)
                 except queue.Empty:
                     return
-                if item is None:
-                    self.workers_done += 1
-                else:
+                if item is not None:
                     yield self._account(item)
 
     def finish(self) -> Iterator[Batch]:
@@ -185,21 +263,79 @@ class WorkerPool:
             return
         for worker, buffer in enumerate(self.buffers):
             if buffer:
-                self.queues[worker].put(buffer)
+                self._send(worker, buffer)
                 self.in_flight += len(buffer)
-            self.queues[worker].put(None)
-        while self.workers_done < len(self.processes):
+            self._send(worker, None)
+        while len(self.done) < len(self.processes):
             try:
-                item = self.results.get(timeout=self._wait())
+                item = self._get(self._wait())
             except queue.Empty:  # past the deadline and its grace: what the workers still hold is left unread
                 yield self._stop()
                 return
-            if item is None:
-                self.workers_done += 1
-            else:
+            if item is not None:
                 yield self._account(item)
         for process in self.processes:
             process.join()
+
+    def _send(self, worker: int, refs: list[BlobRef] | None) -> None:
+        try:
+            self.queues[worker].put(refs)
+        except OSError:  # the worker is gone (its end of the pipe closed): say how
+            self._check_alive(wait=True)
+            raise
+
+    def _get(self, timeout: float | None) -> _Item | None:
+        """The next batch (None: a worker's clean end), waiting up to ``timeout`` seconds (None: as long as the
+        workers live and answer within ``STALL``); ``queue.Empty`` at the timeout."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = POLL if end is None else min(POLL, max(0.0, end - time.monotonic()))
+            try:
+                item = self.results.get(timeout=step) if step else self.results.get_nowait()
+            except queue.Empty:
+                self._check_alive()
+                if end is not None and time.monotonic() >= end:
+                    raise
+                if time.monotonic() - self.last_answer > STALL and self.in_flight:
+                    raise ScanAborted(f"no worker process answered for {STALL:g}s; the scan stopped") from None
+                continue
+            self.last_answer = time.monotonic()
+            if not isinstance(item, WorkerEnd):
+                return item  # type: ignore[no-any-return]
+            self.done.add(item.worker)
+            if item.problem:
+                raise ScanAborted(f"worker process {item.worker + 1} {item.problem}; the scan stopped")
+            return None
+
+    def _check_alive(self, wait: bool = False) -> None:
+        """A worker that ended without its last message died (SIGKILL, the OOM killer): the scan cannot be
+        complete, and waiting would be forever."""
+        for worker, process in enumerate(self.processes):
+            if wait:
+                process.join(POLL)
+            code = process.exitcode
+            if worker in self.done or code in (None, 0):  # 0: its last message is still in the pipe
+                continue
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+            raise ScanAborted(
+                f"worker process {worker + 1} (pid {process.pid}) {how} while reading blobs; the scan stopped"
+            )
+
+    def close(self) -> None:
+        """Stop whatever still runs (after a signal, an error or a deadline): SIGTERM, then SIGKILL a second
+        later. Harmless after ``finish``."""
+        if self.inline is not None:
+            self.inline.close()
+            return
+        for process in self.processes:
+            if process.exitcode is None:
+                process.terminate()
+        end = time.monotonic() + 1.0
+        for process in self.processes:
+            process.join(max(0.0, end - time.monotonic()))
+            if process.exitcode is None:
+                process.kill()
+                process.join()
 
     def _wait(self) -> float | None:
         """How long ``finish`` waits for the next answer: without a deadline, as long as it takes."""

@@ -109,7 +109,6 @@ def test_a_tree_with_a_gitlink_to_a_missing_submodule(sandbox: Sandbox, config: 
     sandbox.run(_scan(config, "--history", repo)).check(0)
 
 
-@CORE
 def test_corrupt_loose_object(sandbox: Sandbox, config: Path) -> None:
     repo = _repo(sandbox)
     _commit(sandbox, repo, {"a.txt": "a\n"})

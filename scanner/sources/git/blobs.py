@@ -7,12 +7,13 @@ one again. A range's base commits give each path its starting version, so a rang
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRead, BlobRef, structure_of
 from scanner.sources.git.catfile import BlobData, CatFile
+from scanner.sources.git.loose import guard, object_dirs_of
 from scanner.sources.git.ranges import Base
 from scanner.sources.git.repo import add_object_dirs, git_environment, git_usable, pygit2_module
 from scanner.sources.textcodec import as_text, readable
@@ -29,10 +30,18 @@ class BlobLimits:
 class GitBlobReader:
     """One per worker process, made after the fork: a pygit2 handle or a pipe must not cross it."""
 
-    def __init__(self, repo_path: str, limits: BlobLimits, base: Base, object_dirs: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        repo_path: str,
+        limits: BlobLimits,
+        base: Base,
+        object_dirs: Sequence[str] = (),
+        corrupt: Mapping[str, str] | None = None,
+    ) -> None:
         pygit2 = pygit2_module()
         self.repo = pygit2.Repository(repo_path)
         add_object_dirs(self.repo, object_dirs)  # a push's quarantine: the forked worker opens its own handle
+        guard(self.repo, object_dirs_of(repo_path, object_dirs), dict(corrupt or {}))  # see loose.py
         self.limits = limits
         self.previous: dict[str, bytes] = {}
         self.base_trees = [self.repo[c].tree for c in base.commits]

@@ -15,6 +15,10 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from scanner.lifeline import child_setup
+from scanner.sources.git import repo
+from scanner.watchdog import Watchdog
+
 _DISCARD_CHUNK = 1 << 20
 # git's default (96 MB) makes each cat-file process about 200 MB on pytest's history; 32 MB reads as fast
 # there at half the memory.
@@ -41,6 +45,7 @@ class CatFile:
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: io.BufferedReader | None = None
         self._unanswered = 0
+        self.watchdog = Watchdog("cat-file watchdog")
 
     def _start(self) -> tuple[subprocess.Popen[bytes], io.BufferedReader]:
         if self._proc is None or self._out is None:
@@ -60,6 +65,7 @@ class CatFile:
                 stderr=subprocess.DEVNULL,
                 env=env,
                 bufsize=0,
+                preexec_fn=child_setup(),  # noqa: PLW1509 (one prctl call, resolved before the fork: no lock taken)
             )
             assert self._proc.stdout is not None
             self._out = io.BufferedReader(self._proc.stdout, 1 << 16)  # type: ignore[arg-type]
@@ -70,7 +76,7 @@ class CatFile:
         if self._unanswered:
             self.close()  # the last batch was abandoned half way: its answers are still in the pipe
         done = 0
-        while done < len(oids):
+        while done < len(oids) and not self.watchdog.fired:
             try:
                 for answer in self._read_some(oids[done:]):
                     done += 1
@@ -81,6 +87,8 @@ class CatFile:
                 self.close()
                 done += 1
                 yield BlobData(None, 0, "failed")
+        for _ in oids[done:]:  # git stopped answering once: libgit2 reads the rest
+            yield BlobData(None, 0, "failed")
 
     def _read_some(self, oids: Sequence[str]) -> Iterator[BlobData]:
         """Ids go in at most ``WINDOW`` ahead of the answers read: git never waits on a full pipe that we are
@@ -93,7 +101,11 @@ class CatFile:
             if sent <= i:
                 sent = min(len(oids), i + WINDOW)
                 proc.stdin.write("".join(f"{o}\n" for o in oids[i:sent]).encode("ascii"))
-            answer = self._answer(out, oid)
+            self.watchdog.arm(repo.GIT_READ_TIMEOUT, proc.kill)  # a stuck git: the read ends at end of file
+            try:
+                answer = self._answer(out, oid)
+            finally:
+                self.watchdog.disarm()
             self._unanswered -= 1
             yield answer
 

@@ -9,6 +9,7 @@ from typing import Any
 from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, Target
 from scanner.sources.base import BlobRef, PlainSource, Skips
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
+from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
 from scanner.sources.git.ranges import Base, plan, range_base
 from scanner.sources.git.repo import commit_origin, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
@@ -33,6 +34,9 @@ class CommitSource:
     ) -> None:
         self.object_dirs = tuple(object_dirs)  # a push's quarantine: where its objects are until it is accepted
         self.repo = open_repository(path, self.object_dirs)
+        # Corrupt loose objects are found first: libgit2 would spin forever on a truncated one (loose.py).
+        self.corrupt = corrupt_loose(object_dirs_of(self.repo.path, self.object_dirs))
+        guard(self.repo, object_dirs_of(self.repo.path, self.object_dirs), self.corrupt)
         self.root: str = self.repo.workdir or self.repo.path
         self.mode = "range" if mode == "push" and range_spec else mode
         self.range_spec = range_spec
@@ -45,6 +49,7 @@ class CommitSource:
 
     def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
         repo = self.repo
+        skips.issues.extend(ScanIssue(oid, "corrupt-object", why) for oid, why in self.corrupt.items())
         issue = shallow_issue(repo)
         if issue is not None:
             skips.issues.append(issue)
@@ -69,7 +74,7 @@ class CommitSource:
 
     def reader(self) -> GitBlobReader:
         """Made in each worker after the fork, once ``items`` has planned the walk (the range's base)."""
-        return GitBlobReader(self.repo.path, self.limits, self.base, self.object_dirs)
+        return GitBlobReader(self.repo.path, self.limits, self.base, self.object_dirs, self.corrupt)
 
     def resolve(self, origin: Origin) -> Origin:
         if not isinstance(origin, GitOrigin) or origin.author or origin.where == "tag-message":
@@ -103,6 +108,8 @@ class StagedSource(PlainSource):
         else:
             self.repo = open_repository(path)
             self.root = self.repo.workdir or self.repo.path
+            dirs = object_dirs_of(self.repo.path)  # a truncated loose HEAD would make libgit2 spin (loose.py)
+            guard(self.repo, dirs, corrupt_loose(dirs))
 
     def items(self, skips: Skips) -> Iterator[Chunk]:
         if self.repo is None:

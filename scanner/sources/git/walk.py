@@ -12,14 +12,18 @@ pipeline's worker processes.
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
+from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips, printable_path
+from scanner.sources.git import repo as git_repo
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
 MESSAGE_PATH = "<commit message>"
@@ -128,36 +132,73 @@ def _git_log_changes(
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
-    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
-        proc.stdin.close()
-        tokens = _nul_tokens(proc.stdout)
-        current: Change | None = None
-        for token in tokens:
-            if token.startswith(b"\x01"):
-                if current is not None:
-                    yield current
-                current = (token[1:].decode("ascii"), next(tokens, b""), [])
-                continue
-            meta = token.lstrip(b"\n")
-            if meta.startswith(b":") and current is not None:
-                path = next(tokens, b"").decode("utf-8", "backslashreplace")
-                _old_mode, new_mode, _old_id, new_id, status = meta[1:].split(b" ", 4)
-                if not status.startswith(b"D"):
-                    current[2].append((int(new_mode, 8), new_id.decode("ascii"), path))
-        error = proc.stderr.read().decode("utf-8", "replace").strip()
-        if proc.wait() != 0:
-            last = error.splitlines()[-1] if error else "no message"
-            skips.skip(repo.path, "git-log-failed", f"git log failed ({last}); libgit2 walks the rest")
-            return  # the last, possibly partial, commit is left to libgit2
-        if current is not None:
-            yield current
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
+    )
+    with proc:
+        try:
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+            proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
+            proc.stdin.close()
+            silent = [False]
+            last = yield from _parse_log(_nul_tokens(proc.stdout, silent))
+            if silent[0]:
+                proc.kill()
+            error = proc.stderr.read().decode("utf-8", "replace").strip()
+            if silent[0]:
+                error = f"no output for {repo_timeout():g}s, stopped"
+            if proc.wait() != 0:
+                line = error.splitlines()[-1] if error else "no message"
+                skips.skip(repo.path, "git-log-failed", f"git log failed ({line}); libgit2 walks the rest")
+                return  # the last, possibly partial, commit is left to libgit2
+            if last is not None:
+                yield last
+        finally:
+            if proc.poll() is None:  # the walk was abandoned (a deadline, a signal): git goes too
+                proc.kill()
 
 
-def _nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
+def repo_timeout() -> float:
+    return git_repo.GIT_READ_TIMEOUT  # looked up at each use: a test shortens it
+
+
+def _parse_log(tokens: Iterator[bytes]) -> Generator[Change, None, Change | None]:
+    """Each commit once the next one starts; the last is returned, for the caller to keep only if git ended
+    well (a commit cut short is left to libgit2)."""
+    current: Change | None = None
+    for token in tokens:
+        if token.startswith(b"\x01"):
+            if current is not None:
+                yield current
+            current = (token[1:].decode("ascii"), next(tokens, b""), [])
+            continue
+        meta = token.lstrip(b"\n")
+        if meta.startswith(b":") and current is not None:
+            path = next(tokens, b"").decode("utf-8", "backslashreplace")
+            _old_mode, new_mode, _old_id, new_id, status = meta[1:].split(b" ", 4)
+            if not status.startswith(b"D"):
+                current[2].append((int(new_mode, 8), new_id.decode("ascii"), path))
+    return current
+
+
+def _nul_tokens(stream: IO[bytes], silent: list[bool]) -> Iterator[bytes]:
+    """The stream's NUL-separated tokens. A stream with nothing to read for ``GIT_READ_TIMEOUT`` seconds ends
+    here, with ``silent[0]`` set (a ``select`` deadline: no thread, so the worker pool still forks a process
+    with one thread)."""
+    fd = stream.fileno()
     pending = b""
-    while chunk := stream.read(1 << 20):
+    while True:
+        if not select.select([fd], [], [], repo_timeout())[0]:
+            silent[0] = True
+            break
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
         parts = (pending + chunk).split(b"\0")
         pending = parts.pop()
         yield from parts

@@ -1,0 +1,95 @@
+"""Child processes that cannot outlive the scan, and the signals that end one in order.
+
+A CI runner cancels a job with SIGTERM (a terminal with SIGINT, a closed session with SIGHUP). The CLI turns
+each into an exception (``Terminated``, or ``KeyboardInterrupt`` for SIGINT) so that ``finally`` blocks stop the
+worker pool and the ``git`` processes; and every child asks the kernel to kill it when its parent dies
+(``PR_SET_PDEATHSIG``, Linux), so that even a parent killed with SIGKILL leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: a ``BaseException`` like ``KeyboardInterrupt``, so no ``except Exception``
+    takes it for an error to recover from."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once before any fork (a forked child must not load libraries)."""
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover - Linux CI
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - every Linux has a libc
+        return None
+    function: Callable[..., int] = libc.prctl
+    return function
+
+
+_PRCTL = _prctl()
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when ``parent`` ends; if it already has, end now."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def child_setup() -> Callable[[], None]:
+    """A ``preexec_fn`` for ``subprocess``: the child dies with the process that starts it."""
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)
+
+
+def worker_signals() -> None:
+    """In a forked worker: the parent handles SIGINT (a terminal sends it to the whole group) and stops its
+    workers itself; SIGTERM and SIGHUP raise ``Terminated`` as in the parent, so that the worker ends its own
+    ``git`` processes and waits for them (killed ones would stay zombies under init until it reaps them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in ENDING_SIGNALS:
+        signal.signal(signum, _raise)
+
+
+def _raise(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+Handlers = dict[int, Any]
+
+
+def install_handlers() -> Handlers:
+    """In the main process: SIGTERM and SIGHUP raise ``Terminated`` (SIGINT already raises
+    ``KeyboardInterrupt``); the handlers they replace, for ``restore_handlers``. Only the main thread may set
+    them (a test may run the CLI in another): elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    saved: Handlers = {signum: signal.getsignal(signum) for signum in ENDING_SIGNALS}
+    for signum in ENDING_SIGNALS:
+        signal.signal(signum, _raise)
+    return saved
+
+
+def restore_handlers(saved: Handlers) -> None:
+    """Put back what ``install_handlers`` replaced: once the command is done (its report written), a late signal
+    acts as it would have, and an in-process caller gets its own handlers back."""
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
