@@ -15,7 +15,7 @@ from gitrepo import Repo, isolate_git
 from helpers import config_text
 from httpserver import Reply, Request, ServerFactory
 from tokens import HEX, TokenFactory
-from validate_fakes import STS_INVALID, STS_LIVE, aws_accepts, gcp_accepts, js
+from validate_fakes import FAKES, STS_INVALID, STS_LIVE, aws_accepts, gcp_accepts, js
 
 from scanner.httpsettings import HttpSettings
 from scanner.models import FileOrigin, GitOrigin, ImageOrigin, ScanResult
@@ -26,7 +26,7 @@ from scanner.policy.config import load_config
 from scanner.sources.reread import Rereader
 from scanner.validate.base import Candidate
 from scanner.validate.options import ValidationOptions
-from scanner.validate.run import jobs_for, validate
+from scanner.validate.run import Job, jobs_for, validate
 from scanner.validate.table import VALIDATORS
 
 FAST = HttpSettings(connect_timeout=2.0, read_timeout=5.0)
@@ -289,3 +289,72 @@ def test_aws_other_half_added_in_a_later_commit(
     assert found["aws-secret-access-key"] is not None and found["aws-secret-access-key"].state == "live"
     assert found["aws-secret-access-key"].identity == "arn:aws:iam::123456789012:user/deploy"
     assert found["aws-access-key-id"] is not None and found["aws-access-key-id"].state == "unknown"
+
+
+SECOND_VALUES: dict[str, Any] = {
+    "gcp-service-account": lambda c: f'{{\n  "type": "service_account",\n  "client_email": "{EMAIL}",\n}}',
+    "shopify": lambda c: "shop:\n  domain: acme-store.myshopify.com\n  version: 2024-10\n",
+    "atlassian": lambda c: "jira:\n  url: https://acme.atlassian.net\n\n  user: jane@acme.example\n",
+    "dockerhub": lambda c: "registry: docker.io\nDOCKERHUB_USERNAME=acmeci\n",
+    "azure-storage": lambda c: "storage:\n  AccountName=acmestore;\n  AccountKey=[elsewhere]\n",
+    "twilio": lambda c: f"TWILIO_API_KEY={c.companions['twilio-api-key-sid'][0]}\n# and below its secret\n",
+    "aws-sts": lambda c: f"[default]\naws_secret_access_key = {c.companions['aws-secret-access-key'][0]}\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_VALUES))
+def test_second_value_found_in_the_context_alone(name: str, http_server: ServerFactory, tokens: TokenFactory) -> None:
+    """Each validator with a second value: nothing in the snippet or companions, the value on another line of the
+    context → the fake (which checks the request used it) answers live."""
+    fake = FAKES[name]
+    validator = VALIDATORS[name]
+    assert validator.needs_context
+    original = fake.make(tokens)
+    server = http_server()
+    fake.route(server, original, "live", tokens)
+    moved = Candidate(original.secret, "", {}, SECOND_VALUES[name](original))
+    options = ValidationOptions(http=FAST, routes={validator.origins[0]: server.base})
+    answers = validate([Job("fp", validator, moved), Job("bare", validator, Candidate(original.secret))], options)
+    assert answers["fp"].state == "live", answers["fp"]
+    assert answers["fp"].identity == fake.identity
+    assert answers["bare"].state == "unknown" and "not found beside" in answers["bare"].reason
+
+
+def test_the_snippet_comes_before_the_context(http_server: ServerFactory, tokens: TokenFactory) -> None:
+    """The snippet names another account than the context: the snippet's is the one sent (the fake refuses it),
+    and the context is not tried after it."""
+    fake, validator = FAKES["atlassian"], VALIDATORS["atlassian"]
+    original = fake.make(tokens)
+    server = http_server()
+    fake.route(server, original, "live", tokens)
+    snippet = "JIRA_URL=https://acme.atlassian.net JIRA_USER=ops@acme.example JIRA_TOKEN=ATAT…(186)"
+    both = Candidate(original.secret, snippet, {}, "user: jane@acme.example\n")
+    options = ValidationOptions(http=FAST, routes={validator.origins[0]: server.base})
+    answers = validate([Job("fp", validator, both)], options)
+    assert answers["fp"].state == "invalid" and len(server.requests) == 1
+
+
+def test_a_few_contexts_per_secret_and_one_read_per_file(
+    tmp_path: Path, tokens: TokenFactory, keys: dict[str, Any]
+) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    text = key_file(tokens, keys["live_pem"])
+    for n in range(5):  # one key in five files: its context is read from three of them at most
+        (root / f"sa{n}.json").write_text(text, encoding="utf-8")
+    (root / "two.yaml").write_text(shop_config(keys["live_shop"]) + shop_config(keys["dead_shop"]), encoding="utf-8")
+    config_path = tmp_path / "leakstop.yaml"
+    config_path.write_text(config_text(RULES), encoding="utf-8")
+    request = ScanRequest(kind="paths", paths=(str(root),), config=load_config(config_path))
+    findings = run(request).findings
+    assert len(findings) == 7
+    reads: list[str] = []
+    reader = Rereader()
+    counting = Rereader()
+    counting.content = lambda origin: reads.append(origin.path) or reader.content(origin)  # type: ignore[method-assign]
+    validators = {"gcp-service-account-private-key": VALIDATORS["gcp-service-account"]}
+    validators["shopify-access-token"] = VALIDATORS["shopify"]
+    jobs, _ = jobs_for(findings, validators, b"k" * 32, FindingContext(counting))
+    assert len(jobs) == 3 and all(EMAIL in j.candidate.context or "acme-store" in j.candidate.context for j in jobs)
+    assert sum(1 for p in reads if p.endswith(".json")) == 3  # MAX_CONTEXTS
+    assert sum(1 for p in reads if p.endswith("two.yaml")) == 1  # two findings in one file: read once
