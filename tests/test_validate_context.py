@@ -246,6 +246,8 @@ def test_rereader_reads_files_and_blobs_or_nothing(tmp_path: Path, monkeypatch: 
     unreadable.chmod(0)
     if not os.access(unreadable, os.R_OK):  # root reads anything
         assert reader.content(FileOrigin(str(unreadable))) is None
+    if os.path.isfile("/proc/self/mem"):  # a regular file whose read fails (EIO at offset 0), even for root
+        assert reader.content(FileOrigin("/proc/self/mem")) is None
 
 
 def test_only_readable_scan_kinds_get_a_context_reader(tmp_path: Path) -> None:
