@@ -53,8 +53,9 @@ class HttpCheck:
     live: Condition = Condition((200,))
     invalid: Condition = Condition((401, 403))
     identity: tuple[str, ...] = ()
-    # (name, "secret" or "snippet", regex with one group): values the templates use, found in the secret itself or
-    # in the finding's (redacted) snippet; a check whose value is not found answers ``unknown``.
+    # (name, "secret", "snippet" or "rule:<id>", regex with one group): values the templates use, found in the secret
+    # itself, in the finding's (redacted) snippet and then the text around it, or in another rule's findings at the
+    # same place and then (with a regex) the text around it; a check whose value is not found answers ``unknown``.
     context: tuple[tuple[str, str, str], ...] = ()
     secret_in_path: bool = False  # built-ins whose documented API has the token in the path (Telegram, Discord)
     reply: str = "json"  # what a live answer is: "json" (garbage is unknown) or "text"

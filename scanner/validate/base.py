@@ -22,12 +22,19 @@ _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-
 
 @dataclass(frozen=True)
 class Candidate:
-    """One distinct secret to check: its value, the finding's (redacted) snippet, and the secrets of other rules
-    found at the same place (``rule id → values``: an AWS key id beside its secret key)."""
+    """One distinct secret to check: its value, the finding's (redacted) snippet, the secrets of other rules
+    found at the same place (``rule id → values``: an AWS key id beside its secret key), and, for a validator that
+    ``needs_context``, the text around a few of its findings read again from their file or blob (a GCP key file's
+    ``client_email`` lines away from its ``private_key``). Never stored or printed: ``repr`` shows sizes only."""
 
     secret: str
     snippet: str = ""
     companions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    context: str = ""
+
+    def texts(self) -> tuple[str, str]:
+        """Where a second value is looked for, in order: the snippet, then the context."""
+        return (self.snippet, self.context)
 
     def __repr__(self) -> str:  # never the value: a candidate may end up in an assertion message or a log
         return f"Candidate(<{len(self.secret)} characters>)"
@@ -45,6 +52,12 @@ class Validator(Protocol):
 
     @property
     def origins(self) -> tuple[str, ...]: ...
+
+    @property
+    def needs_context(self) -> bool:
+        """Whether it needs a second value from beside the secret (the pipeline then reads the text around the
+        findings again: ``Candidate.context``)."""
+        ...
 
     def check(self, candidate: Candidate, call: Caller) -> Validation: ...
 

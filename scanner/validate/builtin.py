@@ -109,7 +109,7 @@ CHECKS: dict[str, tuple[str, HttpCheck]] = {
             basic="{sid}:{secret}",
             invalid=Condition((401,)),
             identity=("accounts.0.friendly_name",),
-            context=(("sid", "rule:twilio-api-key-sid", ""),),
+            context=(("sid", "rule:twilio-api-key-sid", r"\b(SK[0-9a-fA-F]{32})\b"),),
         ),
     ),
     "mailgun": (

@@ -51,9 +51,10 @@ class GcpServiceAccount:
     provider: str = "gcp"
     origins: tuple[str, ...] = (f"https://{HOST}",)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+    needs_context: bool = True  # gcloud writes the key file pretty-printed: client_email is on its own line
 
     def check(self, candidate: Candidate, call: Caller) -> Validation:
-        email = _EMAIL.search(candidate.snippet)
+        email = next((m for m in map(_EMAIL.search, candidate.texts()) if m is not None), None)
         if email is None:
             return Validation("unknown", f"{HOST}: the client_email not found beside the key")
         pem = candidate.secret.replace("\\n", "\n")

@@ -34,6 +34,11 @@ class HttpValidator:
     def origins(self) -> tuple[str, ...]:
         return (self.check_spec.origin,)
 
+    @property
+    def needs_context(self) -> bool:
+        """A value found beside the secret (a snippet's or another rule's), not in the secret itself."""
+        return any(source != "secret" for _, source, _ in self.check_spec.context)
+
     def check(self, candidate: Candidate, call: Caller) -> Validation:
         spec = self.check_spec
         host = urlsplit(spec.url).hostname or spec.url
@@ -117,10 +122,22 @@ def _holds(condition: Condition, data: Any, text: str) -> bool:
 
 
 def _found(candidate: Candidate, source: str, regex: str) -> list[str]:
+    """The values of one context entry: in the secret; or in the snippet, else the text around the finding; or
+    another rule's findings at the same place, else (with a regex) the text around the finding."""
+    if source == "secret":
+        return list(dict.fromkeys(m.group(1) for m in re.finditer(regex, candidate.secret)))
     if source.startswith("rule:"):
-        return [v for v in candidate.companions.get(source[5:], ()) if v != candidate.secret]
-    text = candidate.secret if source == "secret" else candidate.snippet
-    return list(dict.fromkeys(m.group(1) for m in re.finditer(regex, text)))
+        found = [v for v in candidate.companions.get(source[5:], ()) if v != candidate.secret]
+        if found or not regex:
+            return found
+        texts: tuple[str, ...] = (candidate.context,)
+    else:
+        texts = candidate.texts()
+    for text in texts:
+        found = [v for v in dict.fromkeys(m.group(1) for m in re.finditer(regex, text)) if v != candidate.secret]
+        if found:
+            return found
+    return []
 
 
 def _fill(template: str, values: dict[str, str], as_json: bool = False) -> str:

@@ -23,6 +23,7 @@ from scanner.validate.options import ValidationOptions
 from scanner.validate.store import ValidationCache
 
 MAX_SNIPPETS = 5  # distinct snippets of one secret searched for its context values (an account name, a shop)
+MAX_CONTEXTS = 3  # findings of one secret whose surrounding text is read again (``Validator.needs_context``)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,15 @@ class Limiter:
 
 
 def jobs_for(
-    findings: Iterable[Finding], validators: Mapping[str, Validator], key: bytes
+    findings: Iterable[Finding],
+    validators: Mapping[str, Validator],
+    key: bytes,
+    context_of: Callable[[Finding], str] | None = None,
 ) -> tuple[list[Job], dict[str, str]]:
-    """The distinct jobs of ``findings`` whose rule has a validator, and each finding's secret id → its job."""
+    """The distinct jobs of ``findings`` whose rule has a validator, and each finding's secret id → its job.
+    ``context_of`` reads the text around a finding again: asked for at most ``MAX_CONTEXTS`` findings of a secret,
+    and only when its validator ``needs_context``."""
+    findings = list(findings)
     by_place: dict[tuple[str, str], dict[str, list[str]]] = {}
     for finding in findings:
         place = (finding.origin.path, getattr(finding.origin, "commit", ""))
@@ -64,6 +71,7 @@ def jobs_for(
     snippets: dict[str, dict[str, None]] = {}
     companions: dict[str, dict[str, dict[str, None]]] = {}
     chosen: dict[str, tuple[Validator, str]] = {}
+    contexts: dict[str, dict[tuple[str, ...], str]] = {}
     job_of: dict[str, str] = {}
     for finding in findings:
         validator = validators.get(finding.rule.id)
@@ -79,6 +87,8 @@ def jobs_for(
         beside = by_place[(finding.origin.path, getattr(finding.origin, "commit", ""))]
         for rule_id, values in beside.items():
             companions.setdefault(fingerprint, {}).setdefault(rule_id, {}).update(dict.fromkeys(values))
+        if context_of is not None and validator.needs_context:
+            _add_context(contexts.setdefault(fingerprint, {}), finding, context_of)
     jobs = [
         Job(
             fingerprint,
@@ -87,11 +97,20 @@ def jobs_for(
                 secret,
                 "\n".join(snippets[fingerprint]),
                 {rule: tuple(values) for rule, values in companions[fingerprint].items()},
+                "\n".join(text for text in contexts.get(fingerprint, {}).values() if text),
             ),
         )
         for fingerprint, (validator, secret) in chosen.items()
     ]
     return jobs, job_of
+
+
+def _add_context(mine: dict[tuple[str, ...], str], finding: Finding, context_of: Callable[[Finding], str]) -> None:
+    """The text around ``finding``, once per place and line, for at most ``MAX_CONTEXTS`` findings of a secret."""
+    origin = finding.origin
+    place = (origin.kind, origin.path, getattr(origin, "commit", ""), str(finding.match.line))
+    if place not in mine and len(mine) < MAX_CONTEXTS:
+        mine[place] = context_of(finding)
 
 
 def validate(

@@ -26,7 +26,11 @@ STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 AZURE_VERSION = "2021-08-06"
 _KEY_ID = re.compile(r"^(?:AKIA|ASIA)[A-Z0-9]{16}$")
-_ACCOUNT = re.compile(r"AccountName=([a-z0-9]{3,24})(?:;|$)", re.IGNORECASE)
+_ACCOUNT = re.compile(r"AccountName=([a-z0-9]{3,24})(?:;|$)", re.IGNORECASE | re.MULTILINE)
+# The other half of an AWS key pair in the text around a finding (when it was no finding at the same place: added
+# in an earlier commit, or allowed): a key id, or a secret key assigned to a name that says so.
+_CONTEXT_KEY_ID = re.compile(r"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b")
+_CONTEXT_SECRET = re.compile(r"(?i)secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -52,13 +56,15 @@ class AwsSts:
     provider: str = "aws"
     origins: tuple[str, ...] = (f"https://{STS_HOST}",)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+    needs_context: bool = True
 
     def check(self, candidate: Candidate, call: Caller) -> Validation:
         mine = candidate.secret
         if _KEY_ID.match(mine):
-            pairs = [(mine, s) for s in candidate.companions.get("aws-secret-access-key", ())[:3]]
+            others = _others(candidate, "aws-secret-access-key", _CONTEXT_SECRET)
+            pairs = [(mine, s) for s in others]
         else:
-            pairs = [(k, mine) for k in candidate.companions.get("aws-access-key-id", ())[:3]]
+            pairs = [(k, mine) for k in _others(candidate, "aws-access-key-id", _CONTEXT_KEY_ID)]
         result = Validation("unknown", f"{STS_HOST}: the other half of the key pair not found beside it")
         for key_id, secret in pairs:
             result = self._once(key_id, secret, call)
@@ -88,6 +94,14 @@ class AwsSts:
         return status_unknown(status, STS_HOST) if status != 200 else status_unknown_xml()
 
 
+def _others(candidate: Candidate, rule_id: str, pattern: re.Pattern[str]) -> list[str]:
+    """At most three values of the other half: the other rule's findings at the same place, else the context's."""
+    found = list(candidate.companions.get(rule_id, ()))
+    if not found:
+        found = [m[1] for text in candidate.texts() for m in pattern.finditer(text)]
+    return list(dict.fromkeys(v for v in found if v != candidate.secret))[:3]
+
+
 def status_unknown_xml() -> Validation:
     return Validation("unknown", f"{STS_HOST}: unexpected answer (HTTP 200 without an Arn)")
 
@@ -106,10 +120,11 @@ class AzureStorage:
     provider: str = "azure"
     origins: tuple[str, ...] = ("https://{account}.blob.core.windows.net",)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+    needs_context: bool = True
 
     def check(self, candidate: Candidate, call: Caller) -> Validation:
         host = "blob.core.windows.net"
-        account = _ACCOUNT.search(candidate.snippet)
+        account = next((m for m in map(_ACCOUNT.search, candidate.texts()) if m is not None), None)
         if account is None:
             return Validation("unknown", f"{host}: the AccountName not found beside the key")
         name = account[1].lower()
