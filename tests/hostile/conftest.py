@@ -10,9 +10,6 @@ from helpers import config_text
 
 from .harness import Sandbox
 
-# Classes that h-harden-core fixes (issue #18 items 1-5, 7, 12): strict xfail, so the merge flips them to passing.
-CORE = pytest.mark.xfail(strict=True, reason="h-harden-core")
-
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tokens import TokenFactory
 
-from .conftest import CORE
 from .harness import Sandbox
 
 
