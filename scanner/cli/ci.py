@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from scanner import completeness
 from scanner.cli.common import audit_decisions, engine, file_options, load_config, open_output
-from scanner.cli.scan import add_scan_options, find_baseline, range_config, run_context, write_report
+from scanner.cli.scan import find_baseline, range_config, run_context, write_report
+from scanner.cli.scanargs import add_scan_options
 from scanner.cli.validation import validation_options
 from scanner.errors import EXIT_BLOCKED, EXIT_PASS, UsageError
 from scanner.safetext import printable

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: Subparsers) -> None:
-    from scanner.cli.scan import add_artifact_options, add_git_options, add_scan_options
+    from scanner.cli.scanargs import add_artifact_options, add_git_options, add_scan_options
 
     parser = subparsers.add_parser(
         "respond",
