@@ -3,6 +3,7 @@ compiled once and then loaded from the cache."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_hyperscan_database_is_loaded_from_the_cache(
     pytest.importorskip("hyperscan")
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
     prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)
-    assert len(list(tmp_path.glob("hs3-*.db"))) == 1
+    assert len(list(tmp_path.glob("hs4-*.db"))) == 1
 
     def compile_again(self: object, rules: object) -> None:
         raise AssertionError("compiled again although the database is in the cache")
@@ -62,3 +63,46 @@ def test_keyword_positions_from_hyperscan_equal_a_plain_search(github_ruleset: R
     assert scanned.candidates
     for keyword in sorted({k for rule in github_ruleset.rules for k in rule.keywords}):
         assert scanned.hits.positions(keyword) == prefilter._find_all(content.lower(), keyword), keyword
+
+
+@pytest.mark.parametrize(
+    ("regex", "expected"),
+    [
+        (r"a[\w.-]{0,20}b", r"a[\w.-]*b"),
+        (r"x{1,30}?y{0,3}", r"x{1,}?y{0,3}"),
+        (r"[{0,20}]\{0,20\}", r"[{0,20}]\{0,20\}"),
+        (r"[]{0,20}]z{2,50}", r"[]{0,20}]z{2,}"),
+        (r"[^]x]{0,99}", r"[^]x]*"),
+        (r"\\{0,20}", r"\\*"),
+    ],
+)
+def test_relaxed_opens_long_bounded_repeats_outside_classes(regex: str, expected: str) -> None:
+    assert prefilter.relaxed(regex) == expected
+
+
+_PIECES = st.sampled_from(["a", "b", "[ab]", "[]a]", "[^b]", "\\{", "(?:ab)", "{", "}", ",", "[{]", "."])
+_BOUNDS = st.tuples(st.integers(0, 3), st.integers(0, 14)).map(lambda b: f"{{{b[0]},{b[0] + b[1]}}}")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_PIECES, st.one_of(st.just(""), _BOUNDS)), min_size=1, max_size=6), st.text("ab{},", max_size=40)
+)
+def test_relaxed_matches_wherever_the_rule_matches(parts: list[tuple[str, str]], text: str) -> None:
+    """The relaxed form is a superset: wherever the regex matches, so does the pattern Hyperscan gets."""
+    regex = "".join(piece + bound for piece, bound in parts)
+    try:
+        exact = re.compile(regex)
+    except re.error:
+        return
+    if exact.search(text):
+        assert re.search(prefilter.relaxed(regex), text)
+
+
+def test_relaxed_built_in_rules_still_find_their_examples() -> None:
+    from scanner.ruleset.load import load_ruleset
+
+    for rule in load_ruleset().rules:
+        relaxed = re.compile(prefilter.relaxed(rule.spec.regex))
+        for example in rule.spec.examples:
+            assert relaxed.search(example), rule.spec.id

@@ -59,7 +59,7 @@ def test_a_worker_killed_with_sigkill_is_a_clear_error(big_repo: Path, sandbox: 
     deadline = time.monotonic() + 30
     while proc.poll() is None and time.monotonic() < deadline and len(_workers(proc.pid)) < 2:
         time.sleep(0.01)
-    time.sleep(0.3)  # the pool is busy (a git child forked but not yet exec'd looks like a worker for a moment)
+    time.sleep(0.05)  # a git child forked but not yet exec'd looks like a worker for a moment
     workers = _workers(proc.pid)
     assert workers, "no worker process was started"
     os.kill(workers[0], signal.SIGKILL)
