@@ -190,3 +190,13 @@ def test_text_report_names_the_resource(tmp_path: Path, tokens: TokenFactory, ru
     assert "in resource: Secret/prod/db0 data.password" in out
     assert "decoded from base64" in out
     assert not any(secret in out for secret, _, _ in sample.planted)
+
+
+def test_a_published_example_key_under_a_secret_name_is_not_a_finding(tmp_path: Path, run_cli: RunCli) -> None:
+    """The published-example list (AWS's and Google's documentation keys) holds for values judged by key name."""
+    from test_example_keys import published_google_keys
+
+    example = published_google_keys()[0]
+    write_files(tmp_path, {"chart/values.yaml": f"firebase:\n  apiKey: {example}\n  password: {example}\n"})
+    code, report = scan(run_cli, tmp_path)
+    assert (code, report["findings"]) == (0, [])

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from scanner.detect.engine import RawMatch, to_matches
 from scanner.detect.entropy import shannon_entropy
+from scanner.detect.examplekeys import is_published_example
 from scanner.detect.structured import StateGroup
 from scanner.formats.iac import judge
 from scanner.formats.tfstate import Leaf, byte_offsets
@@ -61,6 +62,8 @@ def analyse_iac(
         if rule is None:
             continue
         secret = place.secret if place.secret is not None else str(leaf.value)
+        if is_published_example(secret):
+            continue  # a documentation key (AWS's EXAMPLEKEY) under a secret-named key: no rule reports it either
         raw = RawMatch(rule, start, end, secret, shannon_entropy(secret), place.decoded)
         groups.setdefault((place.address, place.attribute), []).extend(to_matches(data, [raw]))
     return [StateGroup(address, attribute, tuple(found)) for (address, attribute), found in groups.items()]
