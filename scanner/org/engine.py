@@ -1,0 +1,92 @@
+"""The Dask side: a ``LocalCluster`` of worker processes (one thread each) or an existing scheduler; one task per
+repository; results handed to the caller in the parent as each finishes.
+
+Dask, not a pool of our own: the same code runs on a cluster the user already has (``--scheduler``), and a worker
+that dies mid-task has its task run again on another worker by the scheduler (``allowed-failures``). Tasks are
+submitted with ``pure=False`` and a key per repository, and hold no state, so a rerun gives the same result; the
+caller writes the store only when a result arrives here, once per task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.errors import InputError
+from scanner.org.tasks import Task, scan_repo
+
+CONNECT_TIMEOUT = 10.0  # seconds a scheduler has to answer
+
+
+class SchedulerError(InputError):
+    """The scheduler did not answer, or the local cluster could not start."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    workers: int = 2  # the local cluster's worker processes
+    scheduler: str = ""  # tcp://HOST:PORT of an existing scheduler ("" = a local cluster)
+
+
+@contextmanager
+def client_for(cluster: Cluster) -> Iterator[Any]:
+    """A connected ``distributed.Client``, closed (with its local cluster) on the way out."""
+    from distributed import Client, LocalCluster
+
+    if cluster.scheduler:
+        try:
+            client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            why = "did not answer" if isinstance(exc, (OSError, TimeoutError)) else "is not an address"
+            raise SchedulerError(
+                f"dask scheduler {cluster.scheduler} {why} within {CONNECT_TIMEOUT:.0f} s: {type(exc).__name__}"
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    local = LocalCluster(
+        n_workers=cluster.workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    try:
+        client = Client(local)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        local.close()
+
+
+def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]], None]) -> None:
+    """Submit one task per repository; ``done(result)`` in this process as each finishes (in any order). A task
+    that raised (a bug, or a worker lost too often) becomes that repository's error, not the end of the run."""
+    from distributed import as_completed
+
+    submitted = []
+    by_key: dict[str, Task] = {}
+    for index, task in enumerate(tasks):
+        future = client.submit(scan_repo, task, key=f"leakstop-org-{index}", pure=False, retries=1)
+        submitted.append(future)
+        by_key[future.key] = task
+    for future in as_completed(submitted):
+        task = by_key[future.key]
+        try:
+            result = future.result()
+        except Exception as exc:  # the task's own failure, after Dask's retries
+            result = _failed(task, f"the task failed: {type(exc).__name__}")
+        done(result)
+        future.release()
+
+
+def _failed(task: Task, error: str) -> dict[str, Any]:
+    return {"repo": task.repo.name, "url": task.repo.url, "error": error, "mode": "failed", "seconds": 0.0}
