@@ -2,7 +2,7 @@
 full history as one Dask task (``scanner.org``), remembered in a store, reported as one merged report.
 
 The arguments and the environment (``GITHUB_TOKEN``, ``GITLAB_TOKEN``, ``GITHUB_API_URL``, ``CI_API_V4_URL``,
-``XDG_CACHE_HOME``) are read here and nowhere below.
+``LEAKSTOP_CACHE_DIR``, ``XDG_CACHE_HOME``) are read here and nowhere below.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     engine_group.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
     state = scan.add_argument_group("cache and store")
-    state.add_argument("--cache", metavar="DIR", help="mirrors and the store (default: $XDG_CACHE_HOME/leakstop/org)")
+    state.add_argument("--cache", metavar="DIR", help="mirrors and the store (default: $LEAKSTOP_CACHE_DIR/org, else $XDG_CACHE_HOME/leakstop/org)")
     state.add_argument("--store", metavar="FILE", help="the incremental store (default: DIR/org.sqlite)")
     state.add_argument("--full", action="store_true", help="scan every commit again, whatever the store knows")
     from scanner.report import REPORTERS
@@ -127,8 +127,9 @@ def org_request(args: argparse.Namespace, environ: Mapping[str, str]) -> OrgRequ
 
 
 def _default_cache(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "leakstop" / "org"
+    if environ.get("LEAKSTOP_CACHE_DIR"):
+        return Path(environ["LEAKSTOP_CACHE_DIR"]) / "org"
+    return Path(environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "leakstop" / "org"
 
 
 def _target(args: argparse.Namespace) -> str:

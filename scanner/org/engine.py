@@ -18,7 +18,7 @@ from typing import Any
 from scanner.errors import InputError
 from scanner.org.tasks import Task, scan_repo
 
-CONNECT_TIMEOUT = 10.0  # seconds a scheduler has to answer
+CONNECT_TIMEOUT = 5.0  # seconds a scheduler has to answer (the run ends within 10 s)
 
 
 class SchedulerError(InputError):
