@@ -1,0 +1,106 @@
+"""``leakstop org scan`` end to end: a loopback fake of the GitHub listing API whose clone URLs point at bare
+repositories served by a real ``git daemon``; the tasks on a real Dask scheduler with two worker processes
+started here on 127.0.0.1; a second run that scans only new commits; a scheduler that does not answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from gitrepo import Repo, isolate_git
+from httpserver import Reply, ServerFactory
+from org_world import dask_cluster, free_port, git_daemon
+from tokens import TokenFactory
+
+from conftest import RunCli
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    isolate_git(monkeypatch, tmp_path / "home")
+    return tmp_path
+
+
+def bare_with(root: Path, name: str, files: dict[str, str]) -> Repo:
+    """A working repository committed once and pushed to ``root/<name>.git`` (the served bare one)."""
+    work = Repo.init(root / "work" / name)
+    work.commit("first", files)
+    bare = root / "served" / f"{name}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work.path), str(bare)], check=True)
+    work.git("remote", "add", "origin", str(bare))
+    return work
+
+
+def test_org_scan_over_git_daemon_on_a_dask_cluster(
+    world: Path, http_server: ServerFactory, tokens: TokenFactory, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_a, secret_b, later = tokens.github(), tokens.github(), tokens.github()
+    app = bare_with(world, "app", {"config.py": f'TOKEN = "{secret_a}"\n', "README": "app\n"})
+    bare_with(world, "tool", {"deploy.sh": f"export GH={secret_b}\n"})
+    bare_with(world, "clean", {"main.py": "print('hi')\n"})
+    api = http_server()
+    with git_daemon(world / "served") as git_url, dask_cluster(world / "dask") as scheduler:
+        listing = [
+            {"full_name": f"acme/{n}", "clone_url": f"{git_url}/{n}.git"} for n in ("app", "tool", "clean", "gone")
+        ]
+        listing.append({"full_name": "acme/fork", "clone_url": f"{git_url}/app.git", "fork": True})
+        api.route("GET", "/orgs/acme/repos", Reply(200, json.dumps(listing).encode()))
+        monkeypatch.setenv("GITHUB_API_URL", api.url(""))
+        store, report = world / "state" / "org.sqlite", world / "report.json"
+        argv = ["org", "scan", "--github-org", "acme", "--scheduler", scheduler, "--cache", world / "cache"]
+        argv += ["--store", store, "-f", "json", "-o", report]
+        code, _out, err = run_cli(*argv)
+        assert code == 1, err
+        assert "4 repositories (1 failed), findings: 2 new, 0 still present, 0 gone" in err
+        data = json.loads(report.read_text())
+        assert sorted(f["location"]["path"] for f in data["findings"]) == ["acme/app/config.py", "acme/tool/deploy.sh"]
+        assert any(i["path"] == "acme/gone" and i["reason"] == "repository-failed" for i in data["issues"])
+
+        app.commit("more", {"settings.py": f"KEY = '{later}'\n"})
+        app.git("push", "-q", "origin", "main")
+        code, _out, err = run_cli(*argv)
+        assert "findings: 1 new, 2 still present, 0 gone" in err, err
+        data = json.loads(report.read_text())
+        assert "acme/app/settings.py" in {f["location"]["path"] for f in data["findings"]}
+
+        code, _out, err = run_cli(*argv, "--full")
+        assert "findings: 0 new, 3 still present, 0 gone" in err, err
+    stored = store.read_bytes()
+    for secret in (secret_a, secret_b, later):
+        assert secret.encode() not in stored
+    assert (world / "cache" / "mirrors").is_dir()
+
+
+def test_local_cluster_and_a_failing_repository(world: Path, tokens: TokenFactory, run_cli: RunCli) -> None:
+    one = bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    listing = world / "repos.txt"
+    listing.write_text(f"{one.path}\n{world / 'missing'}\n")
+    code, out, err = run_cli("org", "scan", "--repos", listing, "--workers", "1", "--cache", world / "cache", "-f", "sarif")
+    assert code == 1, err
+    sarif = json.loads(out)
+    locations = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]]
+    assert locations == ["one/a.env"]
+    assert "2 repositories (1 failed)" in err
+    assert (world / "cache" / "org.sqlite").is_file()
+
+
+def test_a_scheduler_that_does_not_answer_is_a_clear_error(world: Path, run_cli: RunCli) -> None:
+    repo = bare_with(world, "r", {"a": "b\n"})
+    listing = world / "repos.txt"
+    listing.write_text(f"{repo.path}\n")
+    started = time.monotonic()
+    address = f"tcp://127.0.0.1:{free_port()}"
+    code, _out, err = run_cli("org", "scan", "--repos", listing, "--scheduler", address, "--cache", world / "c")
+    assert code == 2
+    assert time.monotonic() - started < 10
+    assert f"leakstop: error: dask scheduler {address} did not answer within 5 s" in err
+
+
+def test_usage_errors(world: Path, run_cli: RunCli) -> None:
+    assert run_cli("org", "scan", "--cache", world / "c")[0] == 2
+    code, _out, err = run_cli("org", "scan", "--repos", world / "x", "--config", world / "nope.yaml")
+    assert code == 2 and "config file not found" in err
+    assert run_cli("org")[0] == 2
