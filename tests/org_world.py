@@ -47,8 +47,16 @@ def git_daemon(base: Path) -> Iterator[str]:
     """``git://127.0.0.1:PORT/`` serving every bare repository under ``base``."""
     port = free_port()
     proc = subprocess.Popen(
-        ["git", "daemon", "--export-all", f"--base-path={base}", "--listen=127.0.0.1", f"--port={port}",
-         "--reuseaddr", str(base)],
+        [
+            "git",
+            "daemon",
+            "--export-all",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            "--reuseaddr",
+            str(base),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -68,8 +76,17 @@ def dask_cluster(root: Path, workers: int = 2) -> Iterator[str]:
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": root}
     scheduler = subprocess.Popen(
-        [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--scheduler-file", str(scheduler_file)],
+        [
+            str(bin_dir / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+        ],
         **quiet,  # type: ignore[call-overload]
     )
     procs = [scheduler]
@@ -80,8 +97,20 @@ def dask_cluster(root: Path, workers: int = 2) -> Iterator[str]:
         address = json.loads(scheduler_file.read_text())["address"]
         procs.append(
             subprocess.Popen(
-                [str(bin_dir / "dask"), "worker", address, "--nworkers", str(workers), "--nthreads", "1",
-                 "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(root / "work")],
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    address,
+                    "--nworkers",
+                    str(workers),
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    "--local-directory",
+                    str(root / "work"),
+                ],
                 **quiet,  # type: ignore[call-overload]
             )
         )

@@ -66,7 +66,9 @@ def test_github_user_listing_uses_the_users_endpoint(http_server: ServerFactory)
     api = http_server()
     api.route("GET", "/users/alice/repos", page([gh_repo("dots")]))
     with HttpClient() as client:
-        repos = github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "alice", True, Filters(), _no_sleep)
+        repos = github_repos(
+            client, github_platform({"GITHUB_API_URL": api.url("")}), "alice", True, Filters(), _no_sleep
+        )
     assert repos == [Repo("acme/dots", "git://127.0.0.1:1/dots.git")]
     assert "authorization" not in api.requests[0].headers
 
@@ -77,7 +79,9 @@ def test_a_rate_limit_waits_for_its_reset_then_goes_on(http_server: ServerFactor
     api.route("GET", "/orgs/acme/repos", limited, page([gh_repo("a")]))
     waits: list[float] = []
     with HttpClient() as client:
-        repos = github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), waits.append)
+        repos = github_repos(
+            client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), waits.append
+        )
     assert waits == [7.0] and [r.name for r in repos] == ["acme/a"]
 
 
@@ -91,7 +95,11 @@ def test_a_rate_limit_longer_than_the_bound_is_one_line(http_server: ServerFacto
 @pytest.mark.parametrize(
     ("reply", "token", "message"),
     [
-        (Reply(403, b'{"message": "forbidden"}'), "x" * 20, r"access denied \(HTTP 403\): GITHUB_TOKEN was not accepted"),
+        (
+            Reply(403, b'{"message": "forbidden"}'),
+            "x" * 20,
+            r"access denied \(HTTP 403\): GITHUB_TOKEN was not accepted",
+        ),
         (Reply(401, b"{}"), "", r"access denied \(HTTP 401\): GITHUB_TOKEN is not set"),
         (Reply(404, b"{}"), "", r"not found \(HTTP 404\)"),
         (Reply(500, b"{}"), "", r"unexpected HTTP 500"),
@@ -166,8 +174,16 @@ def result(repo: str, findings: list[dict[str, Any]], tips: list[str], **extra: 
 
 
 def finding(fid: str, commit: str = "c1") -> dict[str, Any]:
-    return {"rule": "github-pat", "finding_id": fid, "secret_id": "s" + fid, "path": "a.py", "commit": commit,
-            "redacted": "ghp_…(40)", "verdict": "block", "line": 1}
+    return {
+        "rule": "github-pat",
+        "finding_id": fid,
+        "secret_id": "s" + fid,
+        "path": "a.py",
+        "commit": commit,
+        "redacted": "ghp_…(40)",
+        "verdict": "block",
+        "line": 1,
+    }
 
 
 def test_the_store_applies_a_result_once_and_tracks_new_present_gone(tmp_path: Path) -> None:
@@ -181,7 +197,11 @@ def test_the_store_applies_a_result_once_and_tracks_new_present_gone(tmp_path: P
     f2_gone = finding("f2", "c0")
     store.db.execute("UPDATE findings SET commit_id = 'c0', data = ? WHERE finding_id = 'f2'", (json.dumps(f2_gone),))
     delta = store.apply(result("r", [finding("f3", "c2")], ["c2"], reachable=["c1"]), full=False)
-    assert [[f["finding_id"] for f in part] for part in (delta.new, delta.present, delta.gone)] == [["f3"], ["f1"], ["f2"]]
+    assert [[f["finding_id"] for f in part] for part in (delta.new, delta.present, delta.gone)] == [
+        ["f3"],
+        ["f1"],
+        ["f2"],
+    ]
     failed = store.apply(result("r", [], [], error="clone refused"), full=False)
     assert len(failed.present) == 2 and not failed.new and not failed.gone
     full = store.apply(result("r", [finding("f3", "c2")], ["c2"]), full=True)

@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RunCli
 from gitrepo import Repo, isolate_git
 from httpserver import Reply, ServerFactory
 from org_world import dask_cluster, free_port, git_daemon
 from tokens import TokenFactory
-
-from conftest import RunCli
 
 
 @pytest.fixture
@@ -78,7 +77,9 @@ def test_local_cluster_and_a_failing_repository(world: Path, tokens: TokenFactor
     one = bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
     listing = world / "repos.txt"
     listing.write_text(f"{one.path}\n{world / 'missing'}\n")
-    code, out, err = run_cli("org", "scan", "--repos", listing, "--workers", "1", "--cache", world / "cache", "-f", "sarif")
+    code, out, err = run_cli(
+        "org", "scan", "--repos", listing, "--workers", "1", "--cache", world / "cache", "-f", "sarif"
+    )
     assert code == 1, err
     sarif = json.loads(out)
     locations = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]]

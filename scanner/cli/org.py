@@ -41,7 +41,11 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     engine_group.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
     state = scan.add_argument_group("cache and store")
-    state.add_argument("--cache", metavar="DIR", help="mirrors and the store (default: $LEAKSTOP_CACHE_DIR/org, else $XDG_CACHE_HOME/leakstop/org)")
+    state.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="mirrors and the store (default: $LEAKSTOP_CACHE_DIR/org, else $XDG_CACHE_HOME/leakstop/org)",
+    )
     state.add_argument("--store", metavar="FILE", help="the incremental store (default: DIR/org.sqlite)")
     state.add_argument("--full", action="store_true", help="scan every commit again, whatever the store knows")
     from scanner.report import REPORTERS
@@ -97,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def org_request(args: argparse.Namespace, environ: Mapping[str, str]) -> OrgRequest:
-    from scanner.org.listing import Filters, github_platform, gitlab_platform
     from scanner.org.engine import Cluster
+    from scanner.org.listing import Filters, github_platform, gitlab_platform
     from scanner.org.orgscan import OrgRequest, Targets
     from scanner.policy.config import load_config
 

@@ -34,8 +34,8 @@ class Cluster:
 @contextmanager
 def client_for(cluster: Cluster) -> Iterator[Any]:
     """A connected ``distributed.Client``, closed (with its local cluster) on the way out."""
-    from distributed import Client, LocalCluster
-
+    dask = _distributed()
+    Client, LocalCluster = dask.Client, dask.LocalCluster
     if cluster.scheduler:
         try:
             client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
@@ -70,8 +70,7 @@ def client_for(cluster: Cluster) -> Iterator[Any]:
 def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]], None]) -> None:
     """Submit one task per repository; ``done(result)`` in this process as each finishes (in any order). A task
     that raised (a bug, or a worker lost too often) becomes that repository's error, not the end of the run."""
-    from distributed import as_completed
-
+    as_completed = _distributed().as_completed
     submitted = []
     by_key: dict[str, Task] = {}
     for index, task in enumerate(tasks):
@@ -86,6 +85,13 @@ def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]
             result = _failed(task, f"the task failed: {type(exc).__name__}")
         done(result)
         future.release()
+
+
+def _distributed() -> Any:
+    """``distributed``, untyped as far as mypy knows: imported only when an org scan runs."""
+    import distributed
+
+    return distributed
 
 
 def _failed(task: Task, error: str) -> dict[str, Any]:

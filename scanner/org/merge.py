@@ -34,7 +34,13 @@ class OrgRun:
     repos: list[dict[str, Any]] = field(default_factory=list)  # per repository: name, mode, error, counts, seconds
     counts: Counter[str] = field(default_factory=Counter)
 
-    def add(self, result: dict[str, Any], new: list[dict[str, Any]], present: list[dict[str, Any]], gone: list[dict[str, Any]]) -> None:
+    def add(
+        self,
+        result: dict[str, Any],
+        new: list[dict[str, Any]],
+        present: list[dict[str, Any]],
+        gone: list[dict[str, Any]],
+    ) -> None:
         repo = result["repo"]
         for status, findings in (("new", new), ("present", present), ("gone", gone)):
             for finding in findings:
@@ -113,4 +119,6 @@ def to_finding(row: dict[str, Any]) -> Finding:
         date=row.get("date", ""),
         where=row.get("where", "blob"),
     )
-    return Finding(rule, match, origin, row["finding_id"], row["secret_id"], row.get("verdict", "block"), row.get("reason", ""))
+    return Finding(
+        rule, match, origin, row["finding_id"], row["secret_id"], row.get("verdict", "block"), row.get("reason", "")
+    )

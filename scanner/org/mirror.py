@@ -52,7 +52,9 @@ def update(cache: Path, url: str) -> tuple[Path, bool]:
 def _git(argv: list[str], url: str) -> None:
     env = {**os.environ, **GIT_ENV}
     try:
-        done = subprocess.run(argv, capture_output=True, env=env, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv, capture_output=True, env=env, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False
+        )
     except subprocess.TimeoutExpired:
         raise MirrorError(f"{_shown(url)}: git {argv[1 if argv[1] != '--git-dir' else 3]} timed out") from None
     except OSError as exc:

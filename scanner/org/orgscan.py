@@ -67,7 +67,9 @@ def list_repos(request: OrgRequest, sleep: Callable[[float], None] = time.sleep)
     return unique(repos)
 
 
-def scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None = None) -> tuple[OrgRun, list[ScanIssue]]:
+def scan_org(
+    request: OrgRequest, repos: list[Repo], progress: Progress | None = None
+) -> tuple[OrgRun, list[ScanIssue]]:
     """Every repository as one task; the store written here, one transaction per result as it arrives."""
     store = Store(request.store)
     run = OrgRun()

@@ -123,7 +123,9 @@ class Store:
         """The tips the last run scanned, and the commits of the stored findings."""
         row = self.db.execute("SELECT tips FROM repos WHERE name = ?", (repo,)).fetchone()
         tips = tuple(json.loads(row[0])) if row else ()
-        commits = tuple(r[0] for r in self.db.execute("SELECT DISTINCT commit_id FROM findings WHERE repo = ?", (repo,)))
+        commits = tuple(
+            r[0] for r in self.db.execute("SELECT DISTINCT commit_id FROM findings WHERE repo = ?", (repo,))
+        )
         return tips, commits
 
     def findings(self, repo: str) -> dict[str, dict[str, Any]]:
@@ -151,7 +153,9 @@ class Store:
             self.db.executemany(
                 "INSERT OR IGNORE INTO commits VALUES (?, ?)", ((repo, oid) for oid in result["commits"])
             )
-            self.db.executemany("INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)", _rows(repo, delta.new, now))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)", _rows(repo, delta.new, now)
+            )
             self.db.executemany(
                 "DELETE FROM findings WHERE repo = ? AND finding_id = ?", ((repo, f["finding_id"]) for f in delta.gone)
             )

@@ -134,7 +134,9 @@ def finding_data(finding: Finding) -> dict[str, Any]:
         "validation": finding.validation.state if finding.validation is not None else "",
     }
     if isinstance(origin, GitOrigin):
-        data.update(commit=origin.commit, author=origin.author, email=origin.email, date=origin.date, where=origin.where)
+        data.update(
+            commit=origin.commit, author=origin.author, email=origin.email, date=origin.date, where=origin.where
+        )
     return data
 
 
