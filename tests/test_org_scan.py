@@ -105,3 +105,53 @@ def test_usage_errors(world: Path, run_cli: RunCli) -> None:
     code, _out, err = run_cli("org", "scan", "--repos", world / "x", "--config", world / "nope.yaml")
     assert code == 2 and "config file not found" in err
     assert run_cli("org")[0] == 2
+
+
+def test_the_html_report_in_headless_chromium(world: Path, tokens: TokenFactory, run_cli: RunCli) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium)")
+    secrets = [tokens.github(), tokens.slack_bot(), tokens.github()]
+    one = bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={secrets[0]}\nSLACK={secrets[1]}\n"})
+    two = bare_with(world, "two", {"b.py": f"key = '{secrets[2]}'\n"})
+    listing = world / "repos.txt"
+    listing.write_text(f"{one.path}\n{two.path}\n")
+    report = world / "org-report.html"
+    code, _out, err = run_cli(
+        "org", "scan", "--repos", listing, "--workers", "1", "--cache", world / "c", "-f", "html", "-o", report
+    )
+    assert code == 1, err
+    html = report.read_text()
+    assert all(secret not in html for secret in secrets)
+    requests: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report.as_uri())
+        rows = page.locator("tr.finding")
+        assert rows.count() == 3 and page.locator("#shown").inner_text() == "3"
+        page.select_option("select[name=rule]", "github-pat")
+        assert page.locator("#shown").inner_text() == "2"
+        assert page.locator("tr.finding:visible").count() == 2
+        options = page.locator("select[name=rule] option").all_inner_texts()
+        slack = next(o for o in options if o not in ("all", "github-pat"))
+        page.select_option("select[name=rule]", slack)  # only in repository "one": "two" is hidden whole
+        assert page.locator("#shown").inner_text() == "1"
+        assert page.locator("section.repo:visible").all_inner_texts()[0].startswith("one")
+        assert page.locator("section.repo[data-repo=two]").is_hidden()
+        page.select_option("select[name=severity]", "critical")
+        page.select_option("select[name=rule]", "")
+        assert page.locator("#shown").inner_text() == "2"  # the GitHub tokens are critical, the Slack one is not
+        page.select_option("select[name=severity]", "")
+        page.select_option("select[name=rule]", "")
+        page.select_option("select[name=status]", "new")
+        assert page.locator("#shown").inner_text() == "3"
+        text = page.locator("body").inner_text()
+        browser.close()
+    assert all(secret not in text for secret in secrets)
+    assert requests == [report.as_uri()]  # nothing fetched: one self-contained file
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
