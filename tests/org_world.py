@@ -91,10 +91,7 @@ def dask_cluster(root: Path, workers: int = 2) -> Iterator[str]:
     )
     procs = [scheduler]
     try:
-        end = time.monotonic() + 20
-        while not scheduler_file.exists() and time.monotonic() < end:
-            time.sleep(0.05)
-        address = json.loads(scheduler_file.read_text())["address"]
+        address = _scheduler_address(scheduler_file)
         procs.append(
             subprocess.Popen(
                 [
@@ -119,6 +116,17 @@ def dask_cluster(root: Path, workers: int = 2) -> Iterator[str]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+def _scheduler_address(scheduler_file: Path) -> str:
+    """The address the scheduler wrote, once the file is whole."""
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        try:
+            return str(json.loads(scheduler_file.read_text())["address"])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.05)
+    raise AssertionError("the scheduler wrote no address")
 
 
 def _wait_workers(address: str, workers: int) -> None:
