@@ -61,6 +61,8 @@ class OrgRun:
                 "present": len(present),
                 "gone": len(gone),
                 "seconds": round(float(result.get("seconds", 0.0)), 3),
+                "worker_pid": int(result.get("pid", 0)),
+                "max_rss_kb": int(result.get("max_rss_kb", 0)),
             }
         )
 

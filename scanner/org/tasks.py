@@ -10,6 +10,7 @@ exception: the other repositories go on.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Sequence
@@ -62,6 +63,7 @@ def scan_repo(task: Task) -> dict[str, Any]:
     except MirrorError as exc:
         out["error"] = str(exc)
     out["seconds"] = time.perf_counter() - started
+    out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this worker process's peak so far
     return out
 
 
