@@ -46,7 +46,22 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "lambda", "sigma", "omega", "config", "value", "server", "client"]
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "theta",
+    "lambda",
+    "sigma",
+    "omega",
+    "config",
+    "value",
+    "server",
+    "client",
+]
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
