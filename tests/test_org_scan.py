@@ -4,15 +4,18 @@ started here on 127.0.0.1; a second run that scans only new commits; a scheduler
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import RunCli
 from gitrepo import Repo, isolate_git
-from httpserver import Reply, ServerFactory
+from httpserver import Reply, Request, ServerFactory, TestCA
 from org_world import dask_cluster, free_port, git_daemon
 from tokens import TokenFactory
 
@@ -155,3 +158,74 @@ def test_the_html_report_in_headless_chromium(world: Path, tokens: TokenFactory,
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def http_backend(root: Path, token: str) -> Callable[[Request], Reply]:
+    """``git http-backend`` (smart HTTP) behind the loopback server, answering only with the token's header."""
+    expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+    def answer(request: Request) -> Reply:
+        if request.headers.get("authorization") != expected:
+            return Reply(401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
+        env = {
+            **os.environ,
+            "GIT_PROJECT_ROOT": str(root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": request.method,
+            "PATH_INFO": request.path,
+            "QUERY_STRING": request.query,
+            "CONTENT_TYPE": request.headers.get("content-type", ""),
+            "CONTENT_LENGTH": str(len(request.body)),
+            "HTTP_CONTENT_ENCODING": request.headers.get("content-encoding", ""),
+            "GIT_PROTOCOL": request.headers.get("git-protocol", ""),
+        }
+        done = subprocess.run(["git", "http-backend"], input=request.body, env=env, capture_output=True, check=True)
+        head, _, body = done.stdout.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
+        status = int(headers.pop("Status", "200 OK").split()[0])
+        return Reply(status, body, headers)
+
+    return answer
+
+
+def test_private_clone_over_https_sends_the_token_from_the_workers_environment(
+    world: Path,
+    http_server: ServerFactory,
+    test_ca: TestCA,
+    tokens: TokenFactory,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token, planted = tokens.github(), tokens.github()
+    bare_with(world, "app", {"k.py": f"K = '{planted}'\n"})
+    server = http_server(tls=test_ca)
+    backend = http_backend(world / "served", token)
+    for method, path in (("GET", "/app.git/info/refs"), ("POST", "/app.git/git-upload-pack")):
+        server.route(method, path, backend)
+    listing = [{"full_name": "acme/app", "clone_url": server.url("/app.git")}]
+    server.route("GET", "/api/orgs/acme/repos", Reply(200, json.dumps(listing).encode()))
+    monkeypatch.setenv("GITHUB_API_URL", server.url("/api"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_file))  # the listing, through the transport
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(test_ca.ca_file))  # the clone, through git
+    argv = ["org", "scan", "--github-org", "acme", "--workers", "1", "-f", "json"]
+    monkeypatch.setenv("GITHUB_TOKEN", "not-" + token)
+    code, out, err = run_cli(*argv, "--cache", world / "refused")
+    assert code == 0 and "1 repositories (1 failed)" in err
+    assert token not in out + err
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    code, out, err = run_cli(*argv, "--cache", world / "accepted")
+    assert code == 1, err
+    assert [f["location"]["path"] for f in json.loads(out)["findings"]] == ["acme/app/k.py"]
+    assert any(r.path == "/app.git/git-upload-pack" for r in server.requests)
+
+
+def test_progress_lines_and_bad_worker_counts(world: Path, run_cli: RunCli, capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.cli.org import _progress
+
+    _progress(1, 2, {"repo": "a/b", "commits": ["c"] * 3}, "full")
+    _progress(2, 2, {"repo": "a/c", "error": "x: fatal: gone"}, "failed")
+    assert capsys.readouterr().err.splitlines() == ["[1/2] a/b: full, 3 commits", "[2/2] a/c: x: fatal: gone"]
+    for bad in ("0", "many"):
+        with pytest.raises(SystemExit) as exit_:
+            run_cli("org", "scan", "--repos", world / "r", "--workers", bad)
+        assert exit_.value.code == 2 and "argument --workers" in capsys.readouterr().err

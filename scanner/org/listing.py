@@ -33,6 +33,9 @@ class Repo:
 
     name: str
     url: str
+    # The variable whose token a worker sends when cloning over HTTPS from the listing's platform ("" = none). The
+    # name, not the token, travels with the task: each worker reads its own environment (``mirror.auth_env``).
+    auth: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def github_repos(
             raise InputError(f"{label}: the listing is not a list of repositories")
         if (item.get("fork") and not filters.include_forks) or (item.get("archived") and not filters.include_archived):
             continue
-        repos.append(Repo(str(item.get("full_name") or item["clone_url"]), item["clone_url"]))
+        repos.append(Repo(str(item.get("full_name") or item["clone_url"]), item["clone_url"], platform.token_variable))
     return repos
 
 
@@ -97,7 +100,8 @@ def gitlab_repos(
         forked = "forked_from_project" in item
         if (forked and not filters.include_forks) or (item.get("archived") and not filters.include_archived):
             continue
-        repos.append(Repo(str(item.get("path_with_namespace") or item["http_url_to_repo"]), item["http_url_to_repo"]))
+        name = str(item.get("path_with_namespace") or item["http_url_to_repo"])
+        repos.append(Repo(name, item["http_url_to_repo"], platform.token_variable))
     return repos
 
 
@@ -142,7 +146,7 @@ def unique(repos: list[Repo]) -> list[Repo]:
         seen_urls.add(repo.url)
         count = names.get(repo.name, 0) + 1
         names[repo.name] = count
-        out.append(repo if count == 1 else Repo(f"{repo.name}~{count}", repo.url))
+        out.append(repo if count == 1 else Repo(f"{repo.name}~{count}", repo.url, repo.auth))
     return out
 
 

@@ -7,12 +7,15 @@ Git's own error is cut to one line with any URL credentials hidden.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scanner.httpsettings import shown_url
 
@@ -32,25 +35,44 @@ def mirror_path(cache: Path, url: str) -> Path:
     return cache / "mirrors" / f"{digest}-{tail}"
 
 
-def update(cache: Path, url: str) -> tuple[Path, bool]:
-    """The repository's mirror, cloned or fetched now; True when it already existed (fetched)."""
+def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
+    """The repository's mirror, cloned or fetched now; True when it already existed (fetched). ``auth`` names the
+    environment variable whose token goes with HTTPS requests to the URL's own origin."""
     path = mirror_path(cache, url)
+    extra = auth_env(url, auth, os.environ)
     if (path / "HEAD").is_file():
-        _git(["git", "--git-dir", str(path), "fetch", "--prune", "--quiet", "origin"], url)
+        _git(["git", "--git-dir", str(path), "fetch", "--prune", "--quiet", "origin"], url, extra)
         return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        _git(["git", "clone", "--mirror", "--quiet", "--", url, str(partial)], url)
+        _git(["git", "clone", "--mirror", "--quiet", "--", url, str(partial)], url, extra)
         os.replace(partial, path)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return path, False
 
 
-def _git(argv: list[str], url: str) -> None:
-    env = {**os.environ, **GIT_ENV}
+def auth_env(url: str, variable: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Git's config through the environment (never argv, which other users can read): an Authorization header
+    for HTTPS requests under the URL's origin only, with the token ``variable`` holds in this process."""
+    token = environ.get(variable, "") if variable else ""
+    parts = urlsplit(url)
+    if not token or parts.scheme != "https" or not parts.hostname:
+        return {}
+    user = "oauth2" if variable == "GITLAB_TOKEN" else "x-access-token"
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    origin = f"https://{parts.netloc.rsplit('@', 1)[-1]}/"
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{origin}.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+
+
+def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> None:
+    env = {**os.environ, **GIT_ENV, **(extra or {})}
     try:
         done = subprocess.run(
             argv, capture_output=True, env=env, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False

@@ -58,7 +58,7 @@ def scan_repo(task: Task) -> dict[str, Any]:
         "pid": os.getpid(),
     }
     try:
-        path, _fetched = update(Path(task.cache), task.repo.url)
+        path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
         _scan(task, str(path), out)
     except MirrorError as exc:
         out["error"] = str(exc)
