@@ -73,7 +73,7 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
     if not tips:
         out["mode"] = "empty"
         return
-    known = [tip for tip in task.known_tips if _is_commit(git_dir, tip)]
+    known = _commits(git_dir, task.known_tips)
     out["reachable"] = _reachable(git_dir, tips, task.finding_commits)
     if known and set(tips) <= set(known):
         out["mode"] = "unchanged"
@@ -144,21 +144,27 @@ def finding_data(finding: Finding) -> dict[str, Any]:
 
 def _reachable(git_dir: str, tips: Sequence[str], commits: Sequence[str]) -> list[str]:
     """Which of ``commits`` the tips still reach (a force-push can make a stored finding's commit unreachable)."""
-    wanted = [c for c in dict.fromkeys(commits) if _is_commit(git_dir, c)]
+    wanted = _commits(git_dir, commits)
     if not wanted:
         return []
     every = set(_lines(git_dir, ["rev-list", *tips]))
     return [c for c in wanted if c in every]
 
 
-def _is_commit(git_dir: str, oid: str) -> bool:
+def _commits(git_dir: str, oids: Sequence[str]) -> list[str]:
+    """The ids in ``oids`` that name a commit in the mirror (one ``git cat-file --batch-check`` for all)."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return []
     done = subprocess.run(
-        ["git", "--git-dir", git_dir, "cat-file", "-e", f"{oid}^{{commit}}"],
+        ["git", "--git-dir", git_dir, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input="".join(f"{oid}^{{commit}}\n" for oid in wanted).encode(),
         capture_output=True,
         env={**os.environ, **GIT_ENV},
         check=False,
     )
-    return done.returncode == 0
+    found = {line.split()[0] for line in done.stdout.decode().splitlines() if line.endswith(" commit")}
+    return [oid for oid in wanted if oid in found]
 
 
 def _lines(git_dir: str, args: list[str]) -> list[str]:
