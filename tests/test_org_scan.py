@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RunCli
@@ -161,11 +162,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 def http_backend(root: Path, token: str) -> Callable[[Request], Reply]:
-    """``git http-backend`` (smart HTTP) behind the loopback server, answering only with the token's header."""
+    """``git http-backend`` (smart HTTP) behind the loopback server; with a token, answering only with its header."""
     expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
     def answer(request: Request) -> Reply:
-        if request.headers.get("authorization") != expected:
+        if token and request.headers.get("authorization") != expected:
             return Reply(401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
         env = {
             **os.environ,
@@ -229,3 +230,59 @@ def test_progress_lines_and_bad_worker_counts(world: Path, run_cli: RunCli, caps
         with pytest.raises(SystemExit) as exit_:
             run_cli("org", "scan", "--repos", world / "r", "--workers", bad)
         assert exit_.value.code == 2 and "argument --workers" in capsys.readouterr().err
+
+
+def test_a_worker_killed_mid_task_is_retried_elsewhere_and_nothing_doubles(
+    world: Path, http_server: ServerFactory, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from scanner.cli import main
+    from scanner.org.store import Store
+
+    token = tokens.github()
+    bare_with(world, "app", {"k.py": f"K = '{token}'\n"})
+    server = http_server()
+    backend = http_backend(world / "served", "")
+    cloning, release = threading.Event(), threading.Event()
+
+    def held(request: Request) -> Reply:
+        cloning.set()
+        release.wait(30)  # the first attempt's worker is killed while it waits here
+        return backend(request)
+
+    server.route("GET", "/app.git/info/refs", held)
+    server.route("POST", "/app.git/git-upload-pack", backend)
+    listing = world / "repos.txt"
+    listing.write_text(server.url("/app.git") + "\n")
+    report, store = world / "report.json", world / "org.sqlite"
+    codes: list[int] = []
+    with dask_cluster(world / "dask") as scheduler:
+        argv = ["org", "scan", "--repos", str(listing), "--scheduler", scheduler, "--store", str(store)]
+        argv += ["--cache", str(world / "cache"), "-f", "json", "-o", str(report), "--no-progress"]
+        runner = threading.Thread(target=lambda: codes.append(main(argv)))
+        runner.start()
+        assert cloning.wait(30)
+        victim = _worker_running_git()
+        victim.kill()
+        victim.wait(10)
+        release.set()
+        runner.join(60)
+    assert codes == [1]
+    assert [f["location"]["path"] for f in json.loads(report.read_text())["findings"]] == ["app/k.py"]
+    db = Store(store)
+    assert len(db.findings("app")) == 1 and db.commit_count("app") == 1
+    db.close()
+    assert sum(r.path == "/app.git/info/refs" for r in server.requests) >= 2  # the task ran again
+
+
+def _worker_running_git() -> Any:
+    """The Dask worker process whose task is running ``git`` now (the nearest Python ancestor of a git process)."""
+    import psutil
+
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] and proc.info["name"].startswith("git-remote-http"):
+            for parent in proc.parents():
+                if "python" in (parent.name() or ""):
+                    return parent
+    raise AssertionError("no git process under a worker")
