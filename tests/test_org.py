@@ -69,7 +69,7 @@ def test_github_user_listing_uses_the_users_endpoint(http_server: ServerFactory)
         repos = github_repos(
             client, github_platform({"GITHUB_API_URL": api.url("")}), "alice", True, Filters(), _no_sleep
         )
-    assert repos == [Repo("acme/dots", "git://127.0.0.1:1/dots.git")]
+    assert repos == [Repo("acme/dots", "git://127.0.0.1:1/dots.git", "GITHUB_TOKEN")]
     assert "authorization" not in api.requests[0].headers
 
 

@@ -83,6 +83,9 @@ class Store:
             raise StoreError(f"{path}: cannot open the org store: {exc}") from None
         try:
             self._check()
+            # One transaction per repository: WAL with NORMAL sync keeps each atomic without an fsync apiece.
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(f"{path}: not a usable org store ({exc}): refused, not reset") from None
@@ -143,6 +146,8 @@ class Store:
             return Delta(present=list(stored.values()))  # not scanned this time: nothing known to have changed
         found = {f["finding_id"]: f for f in result["findings"]}
         delta = _delta(stored, found, None if full else set(result["reachable"]))
+        if result.get("mode") == "unchanged" and not delta.gone:
+            return delta  # the same tips: nothing to write
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         with self._transaction():
             self.db.execute(

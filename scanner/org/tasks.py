@@ -73,6 +73,9 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
     if not tips:
         out["mode"] = "empty"
         return
+    if tips == sorted(set(task.known_tips)):  # nothing moved: every stored finding's commit is still reachable
+        out["mode"], out["reachable"] = "unchanged", list(task.finding_commits)
+        return
     known = _commits(git_dir, task.known_tips)
     out["reachable"] = _reachable(git_dir, tips, task.finding_commits)
     if known and set(tips) <= set(known):
