@@ -286,3 +286,15 @@ def _worker_running_git() -> Any:
                 if "python" in (parent.name() or ""):
                     return parent
     raise AssertionError("no git process under a worker")
+
+
+def test_a_task_that_raises_is_that_repositorys_error(world: Path, run_cli: RunCli) -> None:
+    repo = bare_with(world, "r", {"a": "b\n"})
+    listing = world / "repos.txt"
+    listing.write_text(f"{repo.path}\n")
+    blocker = world / "not-a-dir"
+    blocker.write_text("")  # the mirrors cannot go under a file: the task itself fails
+    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", blocker, "--store", world / "s.sqlite"]
+    code, out, err = run_cli(*argv)
+    assert code == 0 and "1 repositories (1 failed)" in err
+    assert "r: repository-failed: the task failed: NotADirectoryError" in out

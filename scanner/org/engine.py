@@ -71,18 +71,16 @@ def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]
     """Submit one task per repository; ``done(result)`` in this process as each finishes (in any order). A task
     that raised (a bug, or a worker lost too often) becomes that repository's error, not the end of the run."""
     as_completed = _distributed().as_completed
-    submitted = []
-    by_key: dict[str, Task] = {}
-    for index, task in enumerate(tasks):
-        future = client.submit(scan_repo, task, key=f"leakstop-org-{index}", pure=False, retries=1)
-        submitted.append(future)
-        by_key[future.key] = task
-    for future in as_completed(submitted):
+    keys = [f"leakstop-org-{index}" for index in range(len(tasks))]
+    by_key = dict(zip(keys, tasks, strict=True))
+    # One batch of submissions, and results gathered as they finish rather than one round trip each.
+    submitted = client.map(scan_repo, tasks, key=keys, pure=False, retries=1)
+    for future, outcome in as_completed(submitted, with_results=True, raise_errors=False):
         task = by_key[future.key]
-        try:
-            result = future.result()
-        except Exception as exc:  # the task's own failure, after Dask's retries
-            result = _failed(task, f"the task failed: {type(exc).__name__}")
+        if future.status == "error":  # the task's own failure, after Dask's retries: (type, exception, traceback)
+            result = _failed(task, f"the task failed: {outcome[0].__name__}")
+        else:
+            result = outcome
         done(result)
         future.release()
 
