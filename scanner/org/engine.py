@@ -77,11 +77,9 @@ def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]
     submitted = client.map(scan_repo, tasks, key=keys, pure=False, retries=1)
     for future, outcome in as_completed(submitted, with_results=True, raise_errors=False):
         task = by_key[future.key]
-        if future.status == "error":  # the task's own failure, after Dask's retries: (type, exception, traceback)
-            result = _failed(task, f"the task failed: {outcome[0].__name__}")
-        else:
-            result = outcome
-        done(result)
+        # A task's own failure, after Dask's retries, comes as (type, exception, traceback).
+        failed = future.status == "error"
+        done(_failed(task, f"the task failed: {outcome[0].__name__}") if failed else outcome)
         future.release()
 
 
