@@ -23,7 +23,7 @@ PACKAGE = ROOT / "scanner"
 # under it, except ``scanner``, which is the package's ``__init__`` alone.
 LAYERS: list[tuple[str, ...]] = [
     ("scanner.cli", "scanner.__main__"),  # argparse and the environment live here
-    ("scanner.integrations",),  # CI, git hooks, pre-receive
+    ("scanner.integrations", "scanner.org"),  # CI, git hooks, pre-receive; org scans on Dask
     ("scanner.pipeline",),  # run(ScanRequest) -> ScanResult; owns the worker pool
     ("scanner.respond", "scanner.validate"),  # leak response; live validation (both over the transport)
     ("scanner.sources",),  # files, git, image, tfstate, registry, remote state: they only yield

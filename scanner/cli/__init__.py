@@ -18,6 +18,7 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
     baseline      baseline.py   create, update, prune, audit, import: scans through the pipeline like ``scan``
     config        config.py     import-gitleaks
     rules         rules.py      list, check
+    org           org.py        org scan: every repository of an org, group or list, on Dask (``scanner.org``)
     redact        redact.py     a log filter: secrets replaced by their redacted form (``pipeline.logredact``)
     common.py     what they share: config loading, file options, output, sizes, the fingerprint key and engine
     parser.py     argparse that suggests the closest option or choice for a mistyped one
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import scanner
-from scanner.cli import audit, baseline, breakglass, ci, config, hooks, redact, respond, rules, scan, serverhook
+from scanner.cli import audit, baseline, breakglass, ci, config, hooks, org, redact, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 from scanner.lifeline import Terminated, install_handlers, restore_handlers
@@ -63,6 +64,7 @@ COMMANDS: dict[str, CommandGroup] = {
     "config": config,
     "rules": rules,
     "redact": redact,
+    "org": org,
 }
 
 

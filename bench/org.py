@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Org scan figures (issue #15): generated repositories scanned on a local Dask cluster.
+
+Usage::
+
+    .venv/bin/python bench/org.py [--repos 200] [--secrets 20] [--changed 10] [--json OUT]
+
+Writes ``--repos`` git repositories to a temporary directory (mixed sizes: 2 to 40 commits of 1 to 12 files of
+about 0.5 to 8 KiB each), ``--secrets`` of them with one GitHub token (generated at run time) planted in a random
+commit. Then, each through ``scanner.org.orgscan.scan_org`` with a fresh cache and store:
+
+- the first run with 1 worker and with 2 workers (the speed-up; cluster start-up included in both);
+- a second run with 2 workers after one new commit in ``--changed`` repositories (the store: only new commits);
+- recall: the planted tokens found (by repository and path) over those planted;
+- peak RSS per worker process: ``ru_maxrss`` each task reports from its worker, the maximum per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from tokens import TokenFactory  # noqa: E402
+
+from scanner.org.engine import Cluster  # noqa: E402
+from scanner.org.listing import Platform, Repo  # noqa: E402
+from scanner.org.merge import OrgRun  # noqa: E402
+from scanner.org.orgscan import OrgRequest, Targets, scan_org  # noqa: E402
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "theta",
+    "lambda",
+    "sigma",
+    "omega",
+    "config",
+    "value",
+    "server",
+    "client",
+]
+
+
+def git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
+    env = {**os.environ, **GIT_ENV}
+    done = subprocess.run(["git", *args], cwd=repo, env=env, input=stdin, capture_output=True, check=True)
+    return done.stdout.decode()
+
+
+def text(rng: random.Random, size: int) -> str:
+    lines, total = [], 0
+    while total < size:
+        line = f"{rng.choice(WORDS)}_{rng.randrange(10**6)} = {' '.join(rng.choices(WORDS, k=6))}"
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines) + "\n"
+
+
+def make_repo(path: Path, rng: random.Random, secret: str) -> str:
+    """A repository of 2–40 commits; ``secret`` (if any) planted in one of them. Returns the planted path."""
+    path.mkdir(parents=True)
+    git(path, "-c", "init.defaultBranch=main", "init", "-q")
+    commits = rng.choice([2, 3, 5, 8, 12, 20, 40])
+    files = [f"src/{rng.choice(WORDS)}_{i}.py" for i in range(rng.randint(1, 12))]
+    plant_at = rng.randrange(commits) if secret else -1
+    planted = ""
+    for number in range(commits):
+        for name in rng.sample(files, k=max(1, len(files) // 3)):
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            (path / name).write_text(text(rng, rng.randint(512, 8192)))
+        if number == plant_at:
+            planted = f"deploy/settings_{number}.py"
+            (path / planted).parent.mkdir(parents=True, exist_ok=True)
+            (path / planted).write_text(f'GITHUB_TOKEN = "{secret}"\n')
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", f"change {number}")
+    return planted
+
+
+def run_once(root: Path, tag: str, repos: list[Repo], workers: int) -> tuple[float, OrgRun]:
+    cache = root / f"cache-{tag}"
+    request = OrgRequest(
+        targets=Targets(),
+        cache=cache,
+        store=cache / "org.sqlite",
+        github=Platform("", "", "GITHUB_TOKEN"),
+        gitlab=Platform("", "", "GITLAB_TOKEN"),
+        cluster=Cluster(workers),
+    )
+    started = time.perf_counter()
+    org_run, _issues = scan_org(request, repos)
+    return time.perf_counter() - started, org_run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", type=int, default=200)
+    parser.add_argument("--secrets", type=int, default=20)
+    parser.add_argument("--changed", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--json", metavar="OUT")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    factory = TokenFactory(args.seed)
+    with tempfile.TemporaryDirectory(prefix="leakstop-org-bench-") as tmp:
+        root = Path(tmp)
+        with_secret = set(rng.sample(range(args.repos), args.secrets))
+        planted: set[tuple[str, str]] = set()
+        repos = []
+        made = time.perf_counter()
+        for index in range(args.repos):
+            name = f"repo{index:03d}"
+            where = make_repo(root / "src" / name, rng, factory.github() if index in with_secret else "")
+            if where:
+                planted.add((name, where))
+            repos.append(Repo(name, str(root / "src" / name)))
+        print(f"made {args.repos} repositories in {time.perf_counter() - made:.1f} s", file=sys.stderr)
+
+        one, _ = run_once(root, "w1", repos, 1)
+        two, first = run_once(root, "w2", repos, 2)
+        for index in rng.sample(range(args.repos), args.changed):
+            path = root / "src" / f"repo{index:03d}"
+            (path / "NEWS.md").write_text(text(rng, 2048))
+            git(path, "add", "-A")
+            git(path, "commit", "-q", "-m", "news")
+        again, second = run_once(root, "w2", repos, 2)
+
+    found = {(r["repo"], r["path"]) for r in first.rows if r["rule"] == "github-pat"}
+    peaks: dict[int, int] = {}
+    for repo in first.repos + second.repos:
+        peaks[repo["worker_pid"]] = max(peaks.get(repo["worker_pid"], 0), repo["max_rss_kb"])
+    figures: dict[str, Any] = {
+        "repos": args.repos,
+        "planted": len(planted),
+        "first_run_1_worker_s": round(one, 2),
+        "first_run_2_workers_s": round(two, 2),
+        "speedup_2_vs_1": round(one / two, 2),
+        "second_run_s": round(again, 2),
+        "second_vs_first": round(again / two, 3),
+        "second_run_commits_scanned": sum(r["commits"] for r in second.repos),
+        "recall": round(len(found & planted) / len(planted), 3) if planted else 1.0,
+        "peak_rss_mib_per_worker": sorted(round(kb / 1024, 1) for kb in peaks.values()),
+        "failed": first.counts["failed"] + second.counts["failed"],
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

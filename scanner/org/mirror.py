@@ -1,0 +1,95 @@
+"""A bare mirror per repository in the cache folder: ``git clone --mirror`` the first time, ``git fetch`` after.
+
+The folder's name is a hash of the clone URL (plus a readable tail), so two repositories never share one. A new
+mirror is cloned beside its place and renamed into it, so a clone cut short leaves nothing half-made behind.
+Git's own error is cut to one line with any URL credentials hidden.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scanner.httpsettings import shown_url
+
+TIMEOUT = 3600.0  # seconds one clone or fetch may take
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Never ask for a password on a terminal: a private repository the environment cannot read is an issue.
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
+
+
+class MirrorError(Exception):
+    """A clone or fetch that failed: its message is one line, safe to show."""
+
+
+def mirror_path(cache: Path, url: str) -> Path:
+    digest = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    tail = _UNSAFE.sub("_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return cache / "mirrors" / f"{digest}-{tail}"
+
+
+def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
+    """The repository's mirror, cloned or fetched now; True when it already existed (fetched). ``auth`` names the
+    environment variable whose token goes with HTTPS requests to the URL's own origin."""
+    path = mirror_path(cache, url)
+    extra = auth_env(url, auth, os.environ)
+    if (path / "HEAD").is_file():
+        _git(["git", "--git-dir", str(path), "fetch", "--prune", "--quiet", "origin"], url, extra)
+        return path, True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _git(["git", "clone", "--mirror", "--quiet", "--", url, str(partial)], url, extra)
+        os.replace(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return path, False
+
+
+def auth_env(url: str, variable: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Git's config through the environment (never argv, which other users can read): an Authorization header
+    for HTTPS requests under the URL's origin only, with the token ``variable`` holds in this process."""
+    token = environ.get(variable, "") if variable else ""
+    parts = urlsplit(url)
+    if not token or parts.scheme != "https" or not parts.hostname:
+        return {}
+    user = "oauth2" if variable == "GITLAB_TOKEN" else "x-access-token"
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    origin = f"https://{parts.netloc.rsplit('@', 1)[-1]}/"
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{origin}.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+
+
+def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> None:
+    env = {**os.environ, **GIT_ENV, **(extra or {})}
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, env=env, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise MirrorError(f"{_shown(url)}: git {argv[1 if argv[1] != '--git-dir' else 3]} timed out") from None
+    except OSError as exc:
+        raise MirrorError(f"cannot run git: {exc.strerror}") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        last = next((line for line in lines if line.startswith("fatal:")), lines[-1] if lines else "failed")
+        raise MirrorError(f"{_shown(url)}: {_hide_credentials(last.strip())}")
+
+
+def _hide_credentials(text: str) -> str:
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
+def _shown(url: str) -> str:
+    return shown_url(url) if "://" in url else url

@@ -1,0 +1,101 @@
+"""An org scan from end to end, below the CLI: targets → repositories → one task each on Dask → the store → one
+merged run. The edge (``scanner.cli.org``) reads the arguments and the environment into an ``OrgRequest``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import UsageError
+from scanner.fingerprint import DEFAULT_KEY
+from scanner.httpsettings import HttpSettings
+from scanner.models import ScanIssue
+from scanner.org.engine import Cluster, client_for, run_tasks
+from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
+from scanner.org.merge import OrgRun
+from scanner.org.store import Store
+from scanner.org.tasks import Task
+from scanner.policy.config import Config
+from scanner.transport import HttpClient
+
+# One line per repository as it finishes: (index, total, result, summary of its delta)
+Progress = Callable[[int, int, dict[str, Any], str], None]
+
+
+@dataclass(frozen=True)
+class Targets:
+    repos_file: str = ""
+    github_orgs: tuple[str, ...] = ()
+    github_users: tuple[str, ...] = ()
+    gitlab_groups: tuple[str, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+
+    def any(self) -> bool:
+        return bool(self.repos_file or self.github_orgs or self.github_users or self.gitlab_groups)
+
+
+@dataclass(frozen=True)
+class OrgRequest:
+    targets: Targets
+    cache: Path
+    store: Path
+    github: Platform
+    gitlab: Platform
+    cluster: Cluster = field(default_factory=Cluster)
+    full: bool = False
+    config: Config = field(default_factory=Config)
+    key: bytes = DEFAULT_KEY
+    engine: str = "auto"
+    http: HttpSettings | None = None
+
+
+def list_repos(request: OrgRequest, sleep: Callable[[float], None] = time.sleep) -> list[Repo]:
+    targets = request.targets
+    if not targets.any():
+        raise UsageError("org scan: give --repos FILE, --github-org, --github-user or --gitlab-group")
+    repos = repos_file(targets.repos_file) if targets.repos_file else []
+    with HttpClient(request.http) as client:
+        for org in targets.github_orgs:
+            repos += github_repos(client, request.github, org, False, targets.filters, sleep)
+        for user in targets.github_users:
+            repos += github_repos(client, request.github, user, True, targets.filters, sleep)
+        for group in targets.gitlab_groups:
+            repos += gitlab_repos(client, request.gitlab, group, targets.filters, sleep)
+    return unique(repos)
+
+
+def scan_org(
+    request: OrgRequest, repos: list[Repo], progress: Progress | None = None
+) -> tuple[OrgRun, list[ScanIssue]]:
+    """Every repository as one task; the store written here, one transaction per result as it arrives."""
+    store = Store(request.store)
+    run = OrgRun()
+    issues: list[ScanIssue] = []
+    try:
+        tasks = [_task(request, store, repo) for repo in repos]
+
+        def done(result: dict[str, Any]) -> None:
+            delta = store.apply(result, request.full)
+            run.add(result, delta.new, delta.present, delta.gone)
+            if result.get("error"):
+                issues.append(ScanIssue(result["repo"], "repository-failed", result["error"]))
+            issues.extend(ScanIssue(f"{result['repo']}/{p}", r, m) for p, r, m in result.get("issues", ()))
+            if progress is not None:
+                progress(len(run.repos), len(tasks), result, run.repos[-1]["mode"])
+
+        if tasks:
+            with client_for(request.cluster) as client:
+                run_tasks(client, tasks, done)
+    finally:
+        store.close()
+    run.repos.sort(key=lambda r: r["name"])
+    run.rows.sort(key=lambda r: (r["repo"], r["rule"], r["path"], r.get("line", 0)))
+    return run, issues
+
+
+def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
+    tips, commits = ((), ()) if request.full else store.known(repo.name)
+    return Task(repo, str(request.cache), tips, commits, request.config, request.key, request.engine)

@@ -1,0 +1,180 @@
+"""One repository's task, run on a Dask worker: mirror it, scan what is new, hand back plain data.
+
+A task holds no state of its own: what it knows of earlier runs (the tips scanned then, the commits of stored
+findings) comes in its ``Task``, and everything it found goes back in one ``dict`` of plain values (findings
+with fingerprints and redacted text only, never a secret), so a task retried on another worker gives the same
+answer and the parent alone writes the store. One repository failing is the result's ``error``, not an
+exception: the other repositories go on.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.fingerprint import DEFAULT_KEY
+from scanner.models import Finding, GitOrigin, ScanResult
+from scanner.org.listing import Repo
+from scanner.org.mirror import GIT_ENV, MirrorError, update
+from scanner.pipeline import run
+from scanner.pipeline.request import RunContext, ScanRequest
+from scanner.policy.config import Config
+
+
+@dataclass(frozen=True)
+class Task:
+    """What one task needs: the repository, the cache folder, and what the store knew of it."""
+
+    repo: Repo
+    cache: str
+    known_tips: tuple[str, ...] = ()  # tips of the last run: commits reachable from them are not scanned again
+    finding_commits: tuple[str, ...] = ()  # commits of stored findings: which are still reachable?
+    config: Config = field(default_factory=Config)
+    key: bytes = DEFAULT_KEY
+    engine: str = "auto"
+
+
+def scan_repo(task: Task) -> dict[str, Any]:
+    """The task: never raises for a repository's own problems (they are the result's ``error``)."""
+    started = time.perf_counter()
+    out: dict[str, Any] = {
+        "repo": task.repo.name,
+        "url": task.repo.url,
+        "error": "",
+        "mode": "full",
+        "tips": [],
+        "commits": [],
+        "findings": [],
+        "issues": [],
+        "reachable": [],
+        "bytes": 0,
+        "items": 0,
+        "pid": os.getpid(),
+    }
+    try:
+        path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
+        _scan(task, str(path), out)
+    except MirrorError as exc:
+        out["error"] = str(exc)
+    out["seconds"] = time.perf_counter() - started
+    out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this worker process's peak so far
+    return out
+
+
+def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
+    tips = sorted(set(_lines(git_dir, ["rev-list", "--no-walk", "--all"])))
+    out["tips"] = tips
+    if not tips:
+        out["mode"] = "empty"
+        return
+    if tips == sorted(set(task.known_tips)):  # nothing moved: every stored finding's commit is still reachable
+        out["mode"], out["reachable"] = "unchanged", list(task.finding_commits)
+        return
+    known = _commits(git_dir, task.known_tips)
+    out["reachable"] = _reachable(git_dir, tips, task.finding_commits)
+    if known and set(tips) <= set(known):
+        out["mode"] = "unchanged"
+        return
+    commits = _lines(git_dir, ["rev-list", *tips, "--not", *known]) if known else _lines(git_dir, ["rev-list", "--all"])
+    out["commits"] = commits
+    if not commits:
+        out["mode"] = "unchanged"
+        return
+    context = RunContext(fingerprint_key=task.key)
+    if known:
+        out["mode"] = "incremental"
+        spec = " ".join([*tips, *(f"^{k}" for k in known)])
+        request = ScanRequest("range", paths=(git_dir,), range_spec=spec, config=task.config, context=context)
+    else:
+        request = ScanRequest("history", paths=(git_dir,), config=task.config, context=context)
+    result = run(_single(request, task.engine))
+    out["findings"] = [finding_data(f) for f in result.findings]
+    out["issues"] = [[i.path, i.reason, i.message] for i in result.issues]
+    out["bytes"] = result.stats.bytes_scanned
+    out["items"] = result.stats.items_scanned
+    out["incomplete"] = _incomplete(result)
+
+
+def _single(request: ScanRequest, engine: str) -> ScanRequest:
+    """One process per task: the Dask worker is the unit of parallelism, not a pool inside it."""
+    from dataclasses import replace
+
+    return replace(request, workers=1, engine=engine)
+
+
+def _incomplete(result: ScanResult) -> str:
+    return result.incomplete
+
+
+def finding_data(finding: Finding) -> dict[str, Any]:
+    """A finding as plain values: fingerprints, the rule, the redacted secret and snippet, where it is."""
+    origin = finding.origin
+    match = finding.match
+    rule = finding.rule
+    data: dict[str, Any] = {
+        "rule": rule.id,
+        "rule_name": rule.name,
+        "description": rule.description,
+        "severity": rule.severity,
+        "confidence": rule.confidence,
+        "provider": rule.provider,
+        "finding_id": finding.finding_id,
+        "secret_id": finding.secret_id,
+        "verdict": finding.verdict,
+        "reason": finding.reason,
+        "path": origin.path,
+        "line": match.line,
+        "column": match.column,
+        "end_line": match.end_line,
+        "end_column": match.end_column,
+        "snippet": match.snippet,
+        "redacted": match.secret.redacted(),
+        "decoded": list(match.decoded),
+        "validation": finding.validation.state if finding.validation is not None else "",
+    }
+    if isinstance(origin, GitOrigin):
+        data.update(
+            commit=origin.commit, author=origin.author, email=origin.email, date=origin.date, where=origin.where
+        )
+    return data
+
+
+def _reachable(git_dir: str, tips: Sequence[str], commits: Sequence[str]) -> list[str]:
+    """Which of ``commits`` the tips still reach (a force-push can make a stored finding's commit unreachable)."""
+    wanted = _commits(git_dir, commits)
+    if not wanted:
+        return []
+    every = set(_lines(git_dir, ["rev-list", *tips]))
+    return [c for c in wanted if c in every]
+
+
+def _commits(git_dir: str, oids: Sequence[str]) -> list[str]:
+    """The ids in ``oids`` that name a commit in the mirror (one ``git cat-file --batch-check`` for all)."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return []
+    done = subprocess.run(
+        ["git", "--git-dir", git_dir, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input="".join(f"{oid}^{{commit}}\n" for oid in wanted).encode(),
+        capture_output=True,
+        env={**os.environ, **GIT_ENV},
+        check=False,
+    )
+    found = {line.split()[0] for line in done.stdout.decode().splitlines() if line.endswith(" commit")}
+    return [oid for oid in wanted if oid in found]
+
+
+def _lines(git_dir: str, args: list[str]) -> list[str]:
+    done = subprocess.run(
+        ["git", "--git-dir", git_dir, *args], capture_output=True, env={**os.environ, **GIT_ENV}, check=False
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise MirrorError(f"{git_dir}: git {args[0]}: {message[-1] if message else 'failed'}")
+    return done.stdout.decode().split()

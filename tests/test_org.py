@@ -1,0 +1,265 @@
+"""Org scans' parts without Dask: listing through loopback fakes of the GitHub and GitLab REST APIs (paging by
+Link headers, rate limits, forks and archived left out, refusals naming the token variable), the repository list
+file, and the store's refusals and idempotent writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpserver import Reply, Request, ServerFactory
+from tokens import TokenFactory
+
+from scanner.errors import InputError
+from scanner.org.listing import (
+    Filters,
+    Platform,
+    Repo,
+    github_platform,
+    github_repos,
+    gitlab_platform,
+    gitlab_repos,
+    repo_name,
+    repos_file,
+    unique,
+)
+from scanner.org.merge import OrgRun, merged_result
+from scanner.org.store import SCHEMA_VERSION, Store, StoreError
+from scanner.transport import HttpClient
+
+
+def gh_repo(name: str, **extra: Any) -> dict[str, Any]:
+    return {"full_name": f"acme/{name}", "clone_url": f"git://127.0.0.1:1/{name}.git", **extra}
+
+
+def page(items: list[dict[str, Any]], next_url: str = "") -> Reply:
+    headers = {"Content-Type": "application/json"}
+    if next_url:
+        headers["Link"] = f'<{next_url}>; rel="next", <{next_url}>; rel="last"'
+    return Reply(200, json.dumps(items).encode(), headers)
+
+
+def test_github_org_pages_filters_and_sends_the_token(http_server: ServerFactory, tokens: TokenFactory) -> None:
+    api = http_server()
+    token = tokens.github()
+    second = api.url("/orgs/acme/repos") + "?per_page=100&type=all&page=2"
+
+    def first_or_second(request: Request) -> Reply:
+        if "page=2" in request.query:
+            return page([gh_repo("c"), gh_repo("old", archived=True)])
+        return page([gh_repo("a"), gh_repo("forked", fork=True), gh_repo("b")], second)
+
+    api.route("GET", "/orgs/acme/repos", first_or_second)
+    platform = github_platform({"GITHUB_API_URL": api.url("/"), "GITHUB_TOKEN": token})
+    with HttpClient() as client:
+        repos = github_repos(client, platform, "acme", False, Filters(), _no_sleep)
+        everything = github_repos(client, platform, "acme", False, Filters(True, True), _no_sleep)
+    assert [r.name for r in repos] == ["acme/a", "acme/b", "acme/c"]
+    assert len(everything) == 5
+    assert all(r.headers["authorization"] == f"Bearer {token}" for r in api.requests)
+
+
+def test_github_user_listing_uses_the_users_endpoint(http_server: ServerFactory) -> None:
+    api = http_server()
+    api.route("GET", "/users/alice/repos", page([gh_repo("dots")]))
+    with HttpClient() as client:
+        repos = github_repos(
+            client, github_platform({"GITHUB_API_URL": api.url("")}), "alice", True, Filters(), _no_sleep
+        )
+    assert repos == [Repo("acme/dots", "git://127.0.0.1:1/dots.git", "GITHUB_TOKEN")]
+    assert "authorization" not in api.requests[0].headers
+
+
+def test_a_rate_limit_waits_for_its_reset_then_goes_on(http_server: ServerFactory) -> None:
+    api = http_server()
+    limited = Reply(403, b'{"message": "API rate limit exceeded"}', {"X-RateLimit-Remaining": "0", "Retry-After": "7"})
+    api.route("GET", "/orgs/acme/repos", limited, page([gh_repo("a")]))
+    waits: list[float] = []
+    with HttpClient() as client:
+        repos = github_repos(
+            client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), waits.append
+        )
+    assert waits == [7.0] and [r.name for r in repos] == ["acme/a"]
+
+
+def test_a_rate_limit_longer_than_the_bound_is_one_line(http_server: ServerFactory) -> None:
+    api = http_server()
+    api.route("GET", "/orgs/acme/repos", Reply(429, b"", {"Retry-After": "3600"}))
+    with HttpClient() as client, pytest.raises(InputError, match=r"rate limited \(HTTP 429\) for longer than"):
+        github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), _no_sleep)
+
+
+@pytest.mark.parametrize(
+    ("reply", "token", "message"),
+    [
+        (
+            Reply(403, b'{"message": "forbidden"}'),
+            "x" * 20,
+            r"access denied \(HTTP 403\): GITHUB_TOKEN was not accepted",
+        ),
+        (Reply(401, b"{}"), "", r"access denied \(HTTP 401\): GITHUB_TOKEN is not set"),
+        (Reply(404, b"{}"), "", r"not found \(HTTP 404\)"),
+        (Reply(500, b"{}"), "", r"unexpected HTTP 500"),
+        (Reply(200, b"<html>"), "", r"the API's answer is not JSON"),
+        (Reply(200, b'{"a": 1}'), "", r"the API's answer is not a list"),
+        (Reply(200, b"[1, 2]"), "", r"not a list of repositories"),
+    ],
+)
+def test_refusals_and_garbage_are_one_line(http_server: ServerFactory, reply: Reply, token: str, message: str) -> None:
+    api = http_server()
+    api.route("GET", "/orgs/acme/repos", reply)
+    platform = Platform(api.url("").rstrip("/"), token, "GITHUB_TOKEN")
+    with HttpClient() as client, pytest.raises(InputError, match=message):
+        github_repos(client, platform, "acme", False, Filters(), _no_sleep)
+
+
+def test_an_api_that_pages_forever_is_stopped(http_server: ServerFactory) -> None:
+    api = http_server()
+    api.route("GET", "/orgs/acme/repos", lambda r: page([gh_repo("a")], api.url("/orgs/acme/repos") + "?again=1"))
+    with HttpClient() as client, pytest.raises(InputError, match="repeats a page"):
+        github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), _no_sleep)
+
+
+def test_an_unreachable_api_is_one_line() -> None:
+    from org_world import free_port
+
+    platform = Platform(f"http://127.0.0.1:{free_port()}", "", "GITHUB_TOKEN")
+    with HttpClient() as client, pytest.raises(InputError, match="cannot list through"):
+        github_repos(client, platform, "acme", False, Filters(), _no_sleep)
+
+
+def test_gitlab_group_includes_subgroups_and_leaves_out_forks(http_server: ServerFactory, tokens: TokenFactory) -> None:
+    api = http_server()
+    token = tokens.gitlab_pat()
+    projects = [
+        {"path_with_namespace": "grp/app", "http_url_to_repo": "http://127.0.0.1:1/grp/app.git"},
+        {"path_with_namespace": "grp/sub/lib", "http_url_to_repo": "http://127.0.0.1:1/grp/sub/lib.git"},
+        {"path_with_namespace": "grp/fork", "http_url_to_repo": "x", "forked_from_project": {"id": 1}},
+        {"path_with_namespace": "grp/old", "http_url_to_repo": "y", "archived": True},
+    ]
+    api.route("GET", "/api/v4/groups/grp%2Fsub0/projects", page(projects))
+    platform = gitlab_platform({"CI_API_V4_URL": api.url("/api/v4"), "GITLAB_TOKEN": token})
+    with HttpClient() as client:
+        repos = gitlab_repos(client, platform, "grp/sub0", Filters(), _no_sleep)
+        with pytest.raises(InputError, match="not a list of projects"):
+            api.route("GET", "/api/v4/groups/bad/projects", page([{"name": "x"}]))
+            gitlab_repos(client, platform, "bad", Filters(True, True), _no_sleep)
+    assert [r.name for r in repos] == ["grp/app", "grp/sub/lib"]
+    first = api.requests[0]
+    assert "include_subgroups=true" in first.query and "archived=false" in first.query
+    assert first.headers["private-token"] == token
+
+
+def test_the_repository_list_file(tmp_path: Path) -> None:
+    listing = tmp_path / "repos.txt"
+    listing.write_text("# ours\nhttps://git.example/team/app.git\n\ngit@host:team/tool.git\nlocal-repo/\n")
+    repos = repos_file(str(listing))
+    assert [r.name for r in repos] == ["team/app", "team/tool", "local-repo"]
+    assert repos[2].url == str((Path.cwd() / "local-repo").resolve())
+    listing.write_text("a b\n")
+    with pytest.raises(InputError, match=r"repos.txt:1: one clone URL or path a line"):
+        repos_file(str(listing))
+    with pytest.raises(InputError, match="cannot read the repository list"):
+        repos_file(str(tmp_path / "missing.txt"))
+    assert repo_name("https://host/") == "host"
+    assert unique([Repo("a", "u1"), Repo("a", "u1"), Repo("a", "u2")]) == [Repo("a", "u1"), Repo("a~2", "u2")]
+
+
+def result(repo: str, findings: list[dict[str, Any]], tips: list[str], **extra: Any) -> dict[str, Any]:
+    base = {"repo": repo, "url": f"/r/{repo}", "error": "", "tips": tips, "commits": tips, "findings": findings}
+    return {**base, "reachable": [], "mode": "full", **extra}
+
+
+def finding(fid: str, commit: str = "c1") -> dict[str, Any]:
+    return {
+        "rule": "github-pat",
+        "finding_id": fid,
+        "secret_id": "s" + fid,
+        "path": "a.py",
+        "commit": commit,
+        "redacted": "ghp_…(40)",
+        "verdict": "block",
+        "line": 1,
+    }
+
+
+def test_the_store_applies_a_result_once_and_tracks_new_present_gone(tmp_path: Path) -> None:
+    store = Store(tmp_path / "org.sqlite")
+    first = store.apply(result("r", [finding("f1"), finding("f2")], ["c1"]), full=False)
+    again = store.apply(result("r", [finding("f1"), finding("f2")], ["c1"]), full=False)  # a retried task
+    assert (len(first.new), len(again.new), len(again.present)) == (2, 0, 2)
+    assert store.commit_count("r") == 1 and len(store.findings("r")) == 2
+    assert store.known("r") == (("c1",), ("c1",))
+    # Only new commits scanned: f1's commit still reachable, f2's not (a force-push); f3 new.
+    f2_gone = finding("f2", "c0")
+    store.db.execute("UPDATE findings SET commit_id = 'c0', data = ? WHERE finding_id = 'f2'", (json.dumps(f2_gone),))
+    delta = store.apply(result("r", [finding("f3", "c2")], ["c2"], reachable=["c1"]), full=False)
+    assert [[f["finding_id"] for f in part] for part in (delta.new, delta.present, delta.gone)] == [
+        ["f3"],
+        ["f1"],
+        ["f2"],
+    ]
+    failed = store.apply(result("r", [], [], error="clone refused"), full=False)
+    assert len(failed.present) == 2 and not failed.new and not failed.gone
+    full = store.apply(result("r", [finding("f3", "c2")], ["c2"]), full=True)
+    assert [f["finding_id"] for f in full.gone] == ["f1"]
+    store.close()
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "org.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    db.close()
+    with pytest.raises(StoreError, match=rf"version {SCHEMA_VERSION + 1}, newer than this leakstop's"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = 'x' WHERE key = 'schema_version'")
+    db.close()
+    with pytest.raises(StoreError, match="no valid schema version"):
+        Store(path)
+
+
+def test_a_corrupt_or_foreign_store_is_refused_and_kept(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(StoreError, match=r"corrupt.sqlite: not a usable org store .*refused, not reset"):
+        Store(corrupt)
+    assert corrupt.read_bytes().startswith(b"SQLite format 3\x00\xff")
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE things (x)")
+    db.close()
+    with pytest.raises(StoreError, match="not a leakstop org store"):
+        Store(foreign)
+    with pytest.raises(StoreError, match="cannot open the org store"):
+        Store(tmp_path)  # a directory
+
+
+def test_the_merged_result_prefixes_paths_and_holds_only_redacted_text(tmp_path: Path) -> None:
+    run = OrgRun()
+    row = finding("f1")
+    run.add(result("team/app", [row], ["c1"], seconds=0.5, items=3, bytes=10), [row], [], [finding("f9")])
+    merged = merged_result(run, "org x", [])
+    assert [f.path for f in merged.findings] == ["team/app/a.py"]
+    assert merged.findings[0].match.secret.reveal() == "ghp_…(40)"
+    assert run.summary() == "org scan: 1 repositories (0 failed), findings: 1 new, 0 still present, 1 gone"
+    assert merged.stats.items_scanned == 3 and merged.target_detail == "1 repositories, 1 commits scanned"
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"should not wait ({seconds} s)")
+
+
+def test_without_dask_an_org_scan_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from scanner.org import engine
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # an import of it raises ImportError
+    with pytest.raises(InputError, match=r"leakstop\[org\]"):
+        engine._distributed()
