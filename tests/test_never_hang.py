@@ -219,6 +219,24 @@ def test_a_worker_that_cannot_start_stops_the_scan(github_detector: Detector, gi
     assert not any(p.is_alive() for p in pool.processes)
 
 
+def test_work_sent_to_a_worker_that_already_failed_says_why(github_detector: Detector, github_ruleset: Ruleset) -> None:
+    """The worker failed and exited before the first batch went out: the send fails, and the error is the
+    worker's own last message, not a broken pipe."""
+
+    def make() -> FailingReader:
+        raise OSError("no repository")
+
+    pool = WorkerPool(make, ChunkDetector(github_detector, github_ruleset), 2)
+    try:
+        for process in pool.processes:
+            process.join(10)
+        with pytest.raises(ScanAborted, match=r"worker process \d failed: OSError"):
+            for ref in _refs(workers.BATCH * 4):
+                pool.submit(ref)
+    finally:
+        pool.close()
+
+
 def test_a_worker_killed_with_sigkill_stops_the_scan_in_seconds(
     github_detector: Detector, github_ruleset: Ruleset
 ) -> None:

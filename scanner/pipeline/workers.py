@@ -282,7 +282,12 @@ class WorkerPool:
             self.queues[worker].put(refs)
         except OSError:  # the worker is gone (its end of the pipe closed): say how
             self._check_alive(wait=True)
-            raise
+            try:  # it exited cleanly: its last message, still in the results pipe, says why (ScanAborted)
+                while True:
+                    self._get(timeout=1.0)
+            except queue.Empty:
+                pass
+            raise ScanAborted(f"worker process {worker + 1} stopped taking work; the scan stopped") from None
 
     def _get(self, timeout: float | None) -> _Item | None:
         """The next batch (None: a worker's clean end), waiting up to ``timeout`` seconds (None: as long as the
