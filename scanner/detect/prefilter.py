@@ -131,7 +131,8 @@ class HyperscanPrefilter:
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
-        self._keyword_db = self._keyword_database(f"hs4k-{cache_name[4:]}")
+        self._keyword_cache_name = f"hs4k-{cache_name[4:]}"
+        self._keyword_db: Any = None  # loaded on the first chunk with a candidate rule: most hook runs have none
 
     def _keyword_database(self, cache_name: str) -> Any:
         """Every keyword literal (every occurrence), for chunks that have a candidate rule; None without rules."""
@@ -163,6 +164,8 @@ class HyperscanPrefilter:
             keyword = keywords[pattern_id]
             found.setdefault(keyword, []).append(end - len(keyword))
 
+        if self._keyword_db is None:
+            self._keyword_db = self._keyword_database(self._keyword_cache_name)
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
