@@ -132,8 +132,6 @@ class RuleSpec:
                 spec=self,
                 secret_group=group,
                 keywords=tuple(k.encode() for k in self.keywords),
-                allow_regexes=tuple(re.compile(rx) for rx in self.allow_regexes),
-                allow_paths=tuple(re.compile(rx) for rx in self.allow_paths),
             )
         where = f"{self.source}: rule {self.id}"
         if _UNPORTABLE.search(self.regex):
@@ -152,26 +150,18 @@ class RuleSpec:
             raise ConfigError(
                 f"{where}: checksum: unknown validator {self.checksum!r} (known: {', '.join(sorted(CHECKSUMS))})"
             )
-        allow = []
-        for rx in self.allow_regexes:
-            try:
-                allow.append(re.compile(rx))
-            except re.error as exc:
-                raise ConfigError(f"{where}: allowlist.regexes: invalid regex {rx!r}: {exc}") from None
-        allow_paths = []
-        for rx in self.allow_paths:
-            try:
-                allow_paths.append(re.compile(rx))
-            except re.error as exc:
-                raise ConfigError(f"{where}: allowlist.paths: invalid regex {rx!r}: {exc}") from None
+        for field_name, patterns in (("regexes", self.allow_regexes), ("paths", self.allow_paths)):
+            for rx in patterns:
+                try:
+                    re.compile(rx)
+                except re.error as exc:
+                    raise ConfigError(f"{where}: allowlist.{field_name}: invalid regex {rx!r}: {exc}") from None
         resolved = replace(self, secret_group=group)
         resolved = replace(resolved, window=scan_window(resolved, pattern, group))
         return CompiledRule(
             spec=resolved,
             secret_group=group,
             keywords=tuple(k.encode() for k in self.keywords),
-            allow_regexes=tuple(allow),
-            allow_paths=tuple(allow_paths),
         )
 
 
@@ -235,8 +225,6 @@ class CompiledRule:
     spec: RuleSpec
     secret_group: int
     keywords: tuple[bytes, ...]
-    allow_regexes: tuple[re.Pattern[str], ...] = ()
-    allow_paths: tuple[re.Pattern[str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -246,6 +234,15 @@ class CompiledRule:
     def pattern(self) -> re.Pattern[bytes]:
         # Compiled on first use: a hook run that never needs a rule's regex never pays for it.
         return re.compile(self.spec.regex.encode())
+
+    # The allowlists too: compiled when a match of the rule is judged (they were checked when the spec was).
+    @cached_property
+    def allow_regexes(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(rx) for rx in self.spec.allow_regexes)
+
+    @cached_property
+    def allow_paths(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(rx) for rx in self.spec.allow_paths)
 
 
 @dataclass(frozen=True)
