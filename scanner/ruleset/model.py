@@ -45,6 +45,9 @@ class RuleSpec:
     validator: str = ""
     # Derived at validation (see ``scan_window``), cached with the spec: 0 means "scan the whole content".
     window: int = 0
+    # Hyperscan is given the keywords instead of the regex (``prefilter: keywords``): the same candidates the
+    # ``re`` engine's keyword prefilter gives, for a regex that slows the whole database down.
+    prefilter_keywords: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, object], source: str, default_provider: str = "") -> RuleSpec:
@@ -78,6 +81,7 @@ class RuleSpec:
             negative_examples=strings(data.get("negative_examples")),
             references=strings(data.get("references")),
             validator=_validator(data.get("validator"), f"{source}: rule {data['id']}"),
+            prefilter_keywords=data.get("prefilter") == "keywords",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +108,7 @@ class RuleSpec:
             "negative_examples": list(self.negative_examples),
             "references": list(self.references),
             **({"validator": _validator_form(self.validator)} if self.validator else {}),
+            **({"prefilter": "keywords"} if self.prefilter_keywords else {}),
         }
 
     def info(self) -> RuleInfo:
