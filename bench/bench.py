@@ -6,6 +6,9 @@ Usage (see bench/README.md)::
     python bench/bench.py --mode dir     /tmp/bench-targets/requests
     python bench/bench.py --mode history /tmp/bench-targets/requests --json /tmp/requests-history.json
     python bench/bench.py --mode image   /tmp/some-image.tar
+    python bench/bench.py --mode file    /tmp/small.py        # start-up: one small file
+    python bench/bench.py --mode staged  /tmp/hook-repo       # the pre-commit hook: what the index adds
+    python bench/suite.py                                     # every row of issue #17 in one run
 
 Every tool is run as a separate process, the same way: one (or ``--warmup``) discarded warm-up run, then
 ``--runs`` timed runs, round-robin across tools by default (``--order``); the table shows the median wall
@@ -49,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODES = ("dir", "history", "image")
+MODES = ("dir", "history", "image", "file", "staged")  # file: one file (start-up); staged: the pre-commit hook
 MB = 1_000_000  # decimal megabytes everywhere (MB, MB/s)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 GITLEAKS_BYTES = re.compile(r"scanned ~(\d+) bytes")
@@ -184,6 +187,25 @@ def history_bytes(repo: Path) -> dict[str, int]:
         "reachable_blobs": reach_count,
         "commits_all_refs": int(commits or 0),
     }
+
+
+def staged_bytes(repo: Path) -> int:
+    """Bytes of the blobs the index holds for paths it changes against HEAD (what a pre-commit hook reads)."""
+    names = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--cached", "--name-only", "-z", "--no-renames"],
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    total = 0
+    for name in filter(None, names):
+        size = subprocess.run(
+            ["git", "-C", str(repo), "cat-file", "-s", ":" + name.decode("utf-8", "surrogateescape")],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        total += int(size or 0)
+    return total
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -508,7 +530,13 @@ def build_runs(
 
     # leakstop
     ls_rep = rep("leakstop")
-    ls_target = {"dir": [t], "history": ["--history", t], "image": ["--image", t]}[mode]
+    ls_target = {
+        "dir": [t],
+        "file": [t],
+        "history": ["--history", t],
+        "staged": ["--staged", t],
+        "image": ["--image", t],
+    }[mode]
     runs.append(
         ToolRun(
             "leakstop",
@@ -535,9 +563,12 @@ def build_runs(
         gl = peers["GITLEAKS"]
         gl_rep = rep("gitleaks")
         common = ["--no-banner", "--report-format", "json", "--report-path", str(gl_rep), "--exit-code", "0"]
-        if mode == "dir":
+        if mode in ("dir", "file"):
             argv = [gl, "dir", t, *common]
             note = "skips .git and binary/image files via its default allowlist"
+        elif mode == "staged":
+            argv = [gl, "git", t, "--staged", "--pre-commit", *common]
+            note = "git --staged --pre-commit: git diff --cached"
         else:
             argv = [gl, "git", t, "--log-opts=--all", *common]
             note = "git log -p --all: scans added lines of each patch"
@@ -549,7 +580,11 @@ def build_runs(
     elif not missing("betterleaks", "BETTERLEAKS"):
         bl = peers["BETTERLEAKS"]
         common = ["--no-banner", "--exit-code", "0"]  # never --validate: network stays off
-        if mode == "dir":
+        if mode == "staged":
+            r = rep("betterleaks")
+            argv = [bl, "git", "--staged", t, *common, "-o", str(r)]
+            runs.append(ToolRun("betterleaks", argv, None, r, frozenset({0}), parse_json_report, "git --staged"))
+        elif mode in ("dir", "file"):
             if is_git_worktree(target):
                 # betterleaks fs has no path exclude and reads .git (packs included) as plain files; scanning
                 # several paths runs one scan per path. So give it a .git-free copy of the same tree.
@@ -625,7 +660,10 @@ def build_runs(
         kf = peers["KINGFISHER"]
         r = rep("kingfisher")
         net_off = ["--no-validate", "--no-update-check", "--format", "json", "--output", str(r)]
-        if mode == "dir":
+        if mode == "staged":
+            argv = [kf, "scan", t, "--staged", *net_off]
+            note = "--staged: a temporary commit diffed against HEAD"
+        elif mode in ("dir", "file"):
             # Default --git-history is "full": on a checkout Kingfisher would scan all history too. And with
             # history off it still reads .git/ as plain files unless excluded.
             argv = [kf, "scan", t, "--git-history", "none", "--exclude", ".git", *net_off]
@@ -823,11 +861,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def check_target(mode: str, target: Path) -> str | None:
-    if mode == "image":
+    if mode in ("image", "file"):
         return None if target.is_file() else f"{target} is not a file"
     if not target.is_dir():
         return f"{target} is not a directory"
-    if mode == "history":
+    if mode in ("history", "staged"):
         proc = subprocess.run(["git", "-C", str(target), "rev-parse", "--git-dir"], capture_output=True, check=False)
         if proc.returncode != 0:
             return f"{target} is not a git repository"
@@ -883,9 +921,12 @@ def main(argv: list[str] | None = None) -> int:
                 "`git clone --no-local` avoids this). MB/s uses the reachable figure.",
                 file=sys.stderr,
             )
+    elif mode == "staged":
+        nbytes = staged_bytes(target)
+        target_info.update(bytes=nbytes, definition="blobs the index adds (git diff --cached)")
     else:
         nbytes = target.stat().st_size
-        target_info.update(bytes=nbytes, definition="tarball size")
+        target_info.update(bytes=nbytes, definition="file size" if mode == "file" else "tarball size")
 
     load_before = os.getloadavg()
     with scratch(args.keep) as workdir:

@@ -9,7 +9,6 @@ worker pool and the ``git`` processes; and every child asks the kernel to kill i
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -32,11 +31,12 @@ class Terminated(BaseException):
 
 
 def _prctl() -> Callable[..., int] | None:
-    """libc's ``prctl``, looked up once before any fork (a forked child must not load libraries)."""
+    """libc's ``prctl``, looked up once before any fork (a forked child must not load libraries). From the
+    process's own symbols (libc is loaded): ``ctypes.util.find_library`` runs ``ldconfig``, a cost at every start."""
     if not sys.platform.startswith("linux"):
         return None  # pragma: no cover - Linux CI
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
     except OSError:  # pragma: no cover - every Linux has a libc
         return None
     function: Callable[..., int] = libc.prctl

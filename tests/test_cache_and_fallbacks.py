@@ -55,9 +55,9 @@ def test_a_damaged_rules_cache_is_parsed_again(tmp_path: Path, cache_dir: Path, 
 def test_damaged_hyperscan_databases_are_compiled_again(tmp_path: Path, cache_dir: Path) -> None:
     ruleset = load_ruleset([_rules(tmp_path)])
     assert _found(Detector(ruleset, engine="hyperscan"), f"x = {SECRET}") == [("k3y", SECRET)]
-    assert len(_damage(cache_dir, "hs4*")) == 2  # the rules' database and the keywords'
+    assert len(_damage(cache_dir, "hs5*")) == 2  # the rules' database and the keywords'
     assert _found(Detector(ruleset, engine="hyperscan"), f"x = {SECRET}") == [("k3y", SECRET)]
-    assert all(not entry.read_bytes().startswith(b"not what") for entry in cache_dir.glob("hs4*"))
+    assert all(not entry.read_bytes().startswith(b"not what") for entry in cache_dir.glob("hs5*"))
 
 
 def test_a_rule_hyperscan_refuses_runs_on_every_chunk(tmp_path: Path, cache_dir: Path) -> None:

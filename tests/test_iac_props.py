@@ -16,8 +16,9 @@ from tokens import ALNUM, TokenFactory
 from scanner.detect.engine import Detector
 from scanner.detect.iac import analyse_iac
 from scanner.errors import InputError
-from scanner.formats.iac import JUDGES, judge, sniff
+from scanner.formats.iac import JUDGES, judge
 from scanner.formats.iacmodel import literal_secret, secret_key
+from scanner.formats.sniff import sniff
 from scanner.formats.tfplan import plan_owners, saved_plan_json
 from scanner.formats.tfstate import StateIndex, load_state
 from scanner.ruleset import load_ruleset

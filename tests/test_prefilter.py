@@ -40,7 +40,7 @@ def test_hyperscan_database_is_loaded_from_the_cache(
     pytest.importorskip("hyperscan")
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
     prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)
-    assert len(list(tmp_path.glob("hs4-*.db"))) == 1
+    assert len(list(tmp_path.glob("hs5-*.db"))) == 1
 
     def compile_again(self: object, rules: object) -> None:
         raise AssertionError("compiled again although the database is in the cache")
@@ -106,3 +106,33 @@ def test_relaxed_built_in_rules_still_find_their_examples() -> None:
         relaxed = re.compile(prefilter.relaxed(rule.spec.regex))
         for example in rule.spec.examples:
             assert relaxed.search(example), rule.spec.id
+
+
+def test_a_rule_marked_prefilter_keywords_is_a_candidate_exactly_where_a_keyword_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prefilter: keywords``: Hyperscan gets the keywords (caseless) instead of the regex, so its candidates
+    are the keyword prefilter's; and the built-in rules so marked find their own examples on both engines."""
+    pytest.importorskip("hyperscan")
+    from scanner.detect.engine import Detector
+    from scanner.ruleset import load_ruleset
+
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    ruleset = load_ruleset()
+    marked = [r for r in ruleset.rules if r.spec.prefilter_keywords]
+    assert len(marked) >= 10
+    hyper = prefilter.HyperscanPrefilter(ruleset.rules, ruleset.hash)
+    python = prefilter.KeywordPrefilter(ruleset.rules)
+    index = {r.id: i for i, r in enumerate(ruleset.rules)}
+    for rule in marked:
+        for keyword in rule.keywords:
+            text = b"prefix " + keyword.upper() + b" suffix"  # no regex match: the keyword alone
+            assert index[rule.id] in hyper.scan(text).candidates
+            assert index[rule.id] in python.scan(text).candidates
+    assert not {index[r.id] for r in marked} & set(hyper.scan(b"nothing to see here").candidates)
+    detectors = {name: Detector(ruleset, engine=name) for name in ("hyperscan", "python")}
+    for rule in marked:
+        for example in rule.spec.examples:
+            found = {name: [(m.rule_id, m.secret) for m in d.detect(example.encode())] for name, d in detectors.items()}
+            assert found["hyperscan"] == found["python"]
+            assert rule.id in {rule_id for rule_id, _ in found["hyperscan"]}

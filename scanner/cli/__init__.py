@@ -26,20 +26,21 @@ and ``run(args) -> int``, and turns its arguments and the environment into a req
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import scanner
-from scanner.cli import audit, baseline, breakglass, ci, config, hooks, org, redact, respond, rules, scan, serverhook
 from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.cli.common import Subparsers
 
 
@@ -51,45 +52,58 @@ class CommandGroup(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-# The command groups, in the order ``leakstop --help`` lists them.
-COMMANDS: dict[str, CommandGroup] = {
-    "scan": scan,
-    "respond": respond,
-    "ci": ci,
-    "install-hook": hooks,
-    "hook": serverhook,
-    "breakglass": breakglass,
-    "audit": audit,
-    "baseline": baseline,
-    "config": config,
-    "rules": rules,
-    "redact": redact,
-    "org": org,
+# The command groups (command → module under ``scanner.cli``), in the order ``leakstop --help`` lists them.
+# Modules, not imports: a run imports the one group it dispatches to (the commit hook's start-up time).
+COMMANDS: dict[str, str] = {
+    "scan": "scan",
+    "respond": "respond",
+    "ci": "ci",
+    "install-hook": "hooks",
+    "hook": "serverhook",
+    "breakglass": "breakglass",
+    "audit": "audit",
+    "baseline": "baseline",
+    "config": "config",
+    "rules": "rules",
+    "redact": "redact",
+    "org": "org",
 }
 
 
-def build_parser() -> SuggestingParser:
+def command_group(command: str) -> CommandGroup:
+    """The module that adds ``command``'s parser and runs it, imported on first use."""
+    return cast(CommandGroup, importlib.import_module(f"scanner.cli.{COMMANDS[command]}"))
+
+
+def build_parser(only: str = "") -> SuggestingParser:
+    """The whole parser, or (``only``) the top level plus that one command: what a run needs once its first
+    argument names a command (``--help`` and mistakes get the whole parser, with every command listed)."""
     parser = SuggestingParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
     parser.add_argument(
         "--version", action="version", version=f"leakstop {scanner.__version__}", help="print the version"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in COMMANDS.values():
-        group.add_parser(subparsers)
+    for command in [only] if only else COMMANDS:
+        command_group(command).add_parser(subparsers)
     return parser
+
+
+def _dispatched(argv: Sequence[str] | None) -> str:
+    """The command the arguments name first, or "" (none: the whole parser answers)."""
+    words = sys.argv[1:] if argv is None else argv
+    return words[0] if words and words[0] in COMMANDS else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     saved = install_handlers()
     try:  # from the handlers on: a signal at any point is an exit code, never a traceback
-        parser = build_parser()
+        parser = build_parser(_dispatched(argv))
         args = parse(parser, argv)
-        group = COMMANDS.get(args.command or "")
-        if group is None:
+        if (args.command or "") not in COMMANDS:
             parser.print_help(sys.stderr)
             return EXIT_ERROR
-        return group.run(args)
+        return command_group(args.command).run(args)
     except LeakstopError as exc:
         print(f"leakstop: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code

@@ -32,6 +32,20 @@ RELAX_ABOVE = 8  # a bounded repeat {m,n} with n above this is opened to {m,} fo
 _BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
 
 
+def hs_entries(rule: CompiledRule, index: int, hs: Any) -> list[tuple[bytes, int, int]]:
+    """What Hyperscan looks for on behalf of ``rule`` (expression, id, flags): its relaxed regex, or (``prefilter:
+    keywords``) each keyword, caseless: exactly the candidates ``KeywordPrefilter`` gives for that rule."""
+    single = hs.HS_FLAG_SINGLEMATCH
+    if rule.spec.prefilter_keywords and rule.keywords:
+        caseless = single | hs.HS_FLAG_CASELESS
+        return [(re.escape(k.decode("latin-1")).encode("latin-1"), index, caseless) for k in rule.keywords]
+    return [(relaxed(rule.spec.regex).encode(), index, single)]
+
+
+def compile_entries(db: Any, entries: list[tuple[bytes, int, int]]) -> None:
+    db.compile(expressions=[e for e, _, _ in entries], ids=[i for _, i, _ in entries], flags=[f for _, _, f in entries])
+
+
 def relaxed(regex: str) -> str:
     """``regex`` with each bounded repeat ``{m,n}`` (n > ``RELAX_ABOVE``) outside a character class made
     unbounded: it matches wherever ``regex`` matches (and more), so it can only add candidates."""
@@ -121,8 +135,9 @@ class HyperscanPrefilter:
 
         self._hs = hyperscan
         self._always: list[int] = []
-        # "hs4": rule regexes relaxed ("hs3": exact; "hs2" held keyword literals too).
-        cache_name = f"hs4-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
+        # exact regexes; "hs2" held keyword literals too.
+        cache_name = f"hs5-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
         db = self._load(cache.read(cache_name), len(rules))
         if db is None:
             db, self._always = self._compile(rules)
@@ -131,7 +146,8 @@ class HyperscanPrefilter:
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
-        self._keyword_db = self._keyword_database(f"hs4k-{cache_name[4:]}")
+        self._keyword_cache_name = f"hs5k-{cache_name[4:]}"
+        self._keyword_db: Any = None  # loaded on the first chunk with a candidate rule: most hook runs have none
 
     def _keyword_database(self, cache_name: str) -> Any:
         """Every keyword literal (every occurrence), for chunks that have a candidate rule; None without rules."""
@@ -163,6 +179,8 @@ class HyperscanPrefilter:
             keyword = keywords[pattern_id]
             found.setdefault(keyword, []).append(end - len(keyword))
 
+        if self._keyword_db is None:
+            self._keyword_db = self._keyword_database(self._keyword_cache_name)
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
@@ -185,15 +203,10 @@ class HyperscanPrefilter:
 
     def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any | None, list[int]]:
         hs = self._hs
-        single = hs.HS_FLAG_SINGLEMATCH
 
         def build(usable: list[int]) -> Any:
             db = hs.Database()
-            db.compile(
-                expressions=[relaxed(rules[i].spec.regex).encode() for i in usable],
-                ids=usable,
-                flags=[single] * len(usable),
-            )
+            compile_entries(db, [entry for i in usable for entry in hs_entries(rules[i], i, hs)])
             return db
 
         if not rules:
@@ -207,7 +220,7 @@ class HyperscanPrefilter:
         for i, rule in enumerate(rules):
             probe = hs.Database()
             try:
-                probe.compile(expressions=[relaxed(rule.spec.regex).encode()], ids=[i], flags=single)
+                compile_entries(probe, hs_entries(rule, i, hs))
                 usable.append(i)
             except hs.HyperscanError:
                 always.append(i)

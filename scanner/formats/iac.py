@@ -14,7 +14,6 @@ Terraform plans and ``terraform show -json`` output are state-shaped and read as
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -30,34 +29,6 @@ JUDGES: dict[str, tuple[Judge, Callable[[Any], bool]]] = {
     "kubernetes": (kubernetes.place, kubernetes.is_manifest),
     "helm-values": (kubernetes.values_place, lambda doc: isinstance(doc, dict)),
 }
-
-_YAML = (".yaml", ".yml")
-_JSON_PLAN = re.compile(rb'"format_version"\s*:')
-_TF_VERSION = re.compile(rb'"terraform_version"\s*:')
-_CFN = re.compile(rb'(?m)(?:^\s*|[{,]\s*)"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::')
-_K8S = re.compile(
-    rb'(?m)^(?:kind|\s*"kind")\s*:\s*["\']?(?:Secret|ExternalSecret|ClusterExternalSecret|SealedSecret|SecretStore'
-    rb"|ClusterSecretStore|Deployment|StatefulSet|DaemonSet|Pod|Job|CronJob|List)[\"']?\s*,?\s*$"
-)
-_K8S_API = re.compile(rb'(?m)^(?:apiVersion|\s*"apiVersion")\s*:')  # top level (YAML) or quoted (JSON)
-_HELM_VALUES = re.compile(r"(?:^|/)(?:values(?:[-.][\w.-]+)?|[\w.-]+[-.]values)\.ya?ml$")
-
-
-def sniff(path: str, data: bytes) -> str:
-    """The structure a file's content has ("" for none): ``tfstate`` for plans and ``show -json`` output."""
-    lower = path.lower()
-    if lower.endswith(".json"):
-        if _JSON_PLAN.search(data) and _TF_VERSION.search(data):
-            return "tfstate"
-        if b'"deployment"' in data and b"urn:pulumi:" in data:
-            return "pulumi"
-    elif not lower.endswith((*_YAML, ".template")):
-        return ""
-    if _CFN.search(data):
-        return "cloudformation"
-    if _K8S.search(data) and _K8S_API.search(data):
-        return "kubernetes"
-    return "helm-values" if _HELM_VALUES.search(lower) else ""
 
 
 def parse(text: str) -> tuple[list[Any], list[Leaf]]:

@@ -1,18 +1,23 @@
 """Detection for one chunk: the rules, then the structured detector for structured content; the same content
-(by content id) is detected once. Runs in the main process and in the worker processes alike."""
+(by content id) is detected once. Runs in the main process and in the worker processes alike.
+
+The structured detectors (``detect.iac``, ``detect.structured``: YAML and the IaC formats) are imported when a
+chunk has structure: a commit of source files, the hook's usual case, does not load them."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scanner.detect.engine import Detector
-from scanner.detect.iac import analyse_iac
-from scanner.detect.structured import SENSITIVE_RULE, StateGroup, analyse, touching, version_groups
 from scanner.detect.timebound import RegexTimeout, bounded
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, GitOrigin, Match, Origin, TfstateOrigin
 from scanner.ruleset import Ruleset
+
+if TYPE_CHECKING:
+    from scanner.detect.structured import StateGroup
 
 Group = tuple[Origin, tuple[Match, ...]]
 
@@ -48,7 +53,6 @@ class ChunkDetector:
         """``time_budget``: seconds detection may take in one chunk (0 = no bound), see ``detect.timebound``."""
         self.detector = detector
         self.time_budget = time_budget
-        self.sensitive_rule = ruleset.by_id.get(SENSITIVE_RULE)
         self.rules = ruleset.by_id
         self._cache: dict[str, list[Match]] = {}
 
@@ -89,6 +93,9 @@ class ChunkDetector:
     def _iac(self, chunk: Chunk) -> Detected:
         """A Pulumi export, CloudFormation template, Kubernetes manifest or Helm values file; plain text when it
         does not parse as one (a Helm template with ``{{ }}``, a YAML file that only looked like one)."""
+        from scanner.detect.iac import analyse_iac
+        from scanner.detect.structured import touching
+
         groups = analyse_iac(chunk.content, chunk.structure, self.matches(chunk), self.rules)
         if groups is None:
             return self._plain(chunk)
@@ -106,11 +113,13 @@ class ChunkDetector:
         return Detected(((chunk.origin, tuple(matches)),) if matches else ())
 
     def _state_groups(self, chunk: Chunk) -> list[StateGroup]:
+        from scanner.detect.structured import SENSITIVE_RULE, analyse, touching, version_groups
+
         if chunk.base is not None:
             groups = version_groups(self.detector, chunk.content, chunk.base, chunk.only_lines)
             if groups is None:
                 raise InputError(f"{chunk.origin.path}: not a Terraform state")
             return groups
         shown = chunk.origin.path
-        groups = analyse(chunk.content, shown, self.matches(chunk), self.sensitive_rule)
+        groups = analyse(chunk.content, shown, self.matches(chunk), self.rules.get(SENSITIVE_RULE))
         return groups if chunk.only_lines is None else touching(groups, chunk.only_lines)

@@ -22,7 +22,7 @@ from scanner.ruleset.specjson import spec_to_json, specs_from_json
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
-SPEC_FORMAT = 4
+SPEC_FORMAT = 5
 
 
 def builtin_rules_dir() -> Path:

@@ -45,6 +45,9 @@ class RuleSpec:
     validator: str = ""
     # Derived at validation (see ``scan_window``), cached with the spec: 0 means "scan the whole content".
     window: int = 0
+    # Hyperscan is given the keywords instead of the regex (``prefilter: keywords``): the same candidates the
+    # ``re`` engine's keyword prefilter gives, for a regex that slows the whole database down.
+    prefilter_keywords: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, object], source: str, default_provider: str = "") -> RuleSpec:
@@ -78,6 +81,7 @@ class RuleSpec:
             negative_examples=strings(data.get("negative_examples")),
             references=strings(data.get("references")),
             validator=_validator(data.get("validator"), f"{source}: rule {data['id']}"),
+            prefilter_keywords=data.get("prefilter") == "keywords",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +108,7 @@ class RuleSpec:
             "negative_examples": list(self.negative_examples),
             "references": list(self.references),
             **({"validator": _validator_form(self.validator)} if self.validator else {}),
+            **({"prefilter": "keywords"} if self.prefilter_keywords else {}),
         }
 
     def info(self) -> RuleInfo:
@@ -132,8 +137,6 @@ class RuleSpec:
                 spec=self,
                 secret_group=group,
                 keywords=tuple(k.encode() for k in self.keywords),
-                allow_regexes=tuple(re.compile(rx) for rx in self.allow_regexes),
-                allow_paths=tuple(re.compile(rx) for rx in self.allow_paths),
             )
         where = f"{self.source}: rule {self.id}"
         if _UNPORTABLE.search(self.regex):
@@ -152,26 +155,18 @@ class RuleSpec:
             raise ConfigError(
                 f"{where}: checksum: unknown validator {self.checksum!r} (known: {', '.join(sorted(CHECKSUMS))})"
             )
-        allow = []
-        for rx in self.allow_regexes:
-            try:
-                allow.append(re.compile(rx))
-            except re.error as exc:
-                raise ConfigError(f"{where}: allowlist.regexes: invalid regex {rx!r}: {exc}") from None
-        allow_paths = []
-        for rx in self.allow_paths:
-            try:
-                allow_paths.append(re.compile(rx))
-            except re.error as exc:
-                raise ConfigError(f"{where}: allowlist.paths: invalid regex {rx!r}: {exc}") from None
+        for field_name, patterns in (("regexes", self.allow_regexes), ("paths", self.allow_paths)):
+            for rx in patterns:
+                try:
+                    re.compile(rx)
+                except re.error as exc:
+                    raise ConfigError(f"{where}: allowlist.{field_name}: invalid regex {rx!r}: {exc}") from None
         resolved = replace(self, secret_group=group)
         resolved = replace(resolved, window=scan_window(resolved, pattern, group))
         return CompiledRule(
             spec=resolved,
             secret_group=group,
             keywords=tuple(k.encode() for k in self.keywords),
-            allow_regexes=tuple(allow),
-            allow_paths=tuple(allow_paths),
         )
 
 
@@ -235,8 +230,6 @@ class CompiledRule:
     spec: RuleSpec
     secret_group: int
     keywords: tuple[bytes, ...]
-    allow_regexes: tuple[re.Pattern[str], ...] = ()
-    allow_paths: tuple[re.Pattern[str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -246,6 +239,15 @@ class CompiledRule:
     def pattern(self) -> re.Pattern[bytes]:
         # Compiled on first use: a hook run that never needs a rule's regex never pays for it.
         return re.compile(self.spec.regex.encode())
+
+    # The allowlists too: compiled when a match of the rule is judged (they were checked when the spec was).
+    @cached_property
+    def allow_regexes(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(rx) for rx in self.spec.allow_regexes)
+
+    @cached_property
+    def allow_paths(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(rx) for rx in self.spec.allow_paths)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scanner.formats.iac import sniff
+from scanner.formats.sniff import sniff
 from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
 from scanner.sources.textcodec import is_binary
 
@@ -141,7 +141,7 @@ def is_state_path(path: str) -> bool:
 
 def structure_of(path: str, data: bytes) -> Structure:
     """How a file is analysed besides the rules: state by name, plans and other infrastructure documents
-    (Pulumi exports, CloudFormation, Kubernetes manifests, Helm values) by content (``formats.iac.sniff``)."""
+    (Pulumi exports, CloudFormation, Kubernetes manifests, Helm values) by content (``formats.sniff``)."""
     if is_state_path(path):
         return "tfstate"
     found = sniff(path, data)

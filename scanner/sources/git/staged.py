@@ -41,14 +41,22 @@ def _git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
 
 
 def repository_root(path: str) -> str:
-    """The working tree's top directory; a bare repository or no repository is an input error."""
+    """The working tree's top directory; a bare repository or no repository is an input error.
+
+    One ``git rev-parse`` on the hook's path; only when it fails does a second one tell which error it is."""
     try:
-        bare = _git(path, "rev-parse", "--is-bare-repository").strip() == b"true"
-    except InputError:
-        raise InputError(f"{path}: not a git repository (no .git found here or above)") from None
-    if bare:
+        answer = _git(path, "rev-parse", "--is-bare-repository", "--show-toplevel").split(b"\n")
+    except InputError as failed:
+        try:
+            bare = _git(path, "rev-parse", "--is-bare-repository").strip() == b"true"
+        except InputError:
+            raise InputError(f"{path}: not a git repository (no .git found here or above)") from None
+        if bare:
+            raise InputError(f"{path}: a bare repository has no index to scan (--staged)") from None
+        raise failed from None  # inside .git: not bare, yet no working tree
+    if answer[0] == b"true" or len(answer) < 2:  # a git that answers a bare repository's top level with nothing
         raise InputError(f"{path}: a bare repository has no index to scan (--staged)")
-    return _git(path, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
+    return answer[1].decode("utf-8", "surrogateescape").strip()
 
 
 def staged_chunks_cli(root: str, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[Chunk]:

@@ -1,0 +1,114 @@
+"""Start-up (issue #17 item 3): the commit hook's path imports only what it uses, and asks git once for the root.
+
+Each test runs the real ``python -m scanner`` in a fresh process (imports are per process) against a real
+repository, and reads which modules that process loaded from a ``sitecustomize``-free wrapper that prints
+``sys.modules`` at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tokens import TokenFactory
+
+from tests.test_git import Repo, isolate_git
+
+# Runs the CLI as the hook does, then prints the names of the loaded modules as JSON on the last line of stderr.
+_WRAPPER = (
+    "import json, sys\n"
+    "from scanner.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    "raise SystemExit(code)\n"
+)
+
+# Loaded only by other commands, structured content or a configured file: never by a scan of source files.
+_NOT_ON_HOOK_PATH = (
+    "yaml",
+    "ctypes.util",
+    "scanner.cli.ci",
+    "scanner.cli.baseline",
+    "scanner.cli.respond",
+    "scanner.cli.serverhook",
+    "scanner.formats.iac",
+    "scanner.formats.yamldoc",
+    "scanner.detect.iac",
+    "scanner.detect.structured",
+    "scanner.respond.plan",
+)
+
+
+@pytest.fixture(autouse=True)
+def _git_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_git(monkeypatch, tmp_path / "home")
+
+
+def run_scanner(cwd: Path, *argv: str) -> tuple[int, str, set[str]]:
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    *lines, modules = done.stderr.splitlines()
+    return done.returncode, "\n".join(lines), set(json.loads(modules))
+
+
+def test_a_staged_commit_of_source_files_loads_no_parser_and_no_other_command(
+    tmp_path: Path, tokens: TokenFactory
+) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n"})
+    files = {f"src/m{i}.py": f"VALUE_{i} = {i}\n" for i in range(10)}
+    for name, text in files.items():
+        (repo.path / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo.path / name).write_text(text)
+    repo.git("add", "-A")
+    run_scanner(repo.path, "scan", "--staged", "--no-progress")  # a cold cache parses the rules' YAML once
+    code, _, modules = run_scanner(repo.path, "scan", "--staged", "--no-progress")
+    assert code == 0
+    assert "scanner.cli.scan" in modules and "scanner.sources.git.staged" in modules  # it did scan
+    assert [name for name in _NOT_ON_HOOK_PATH if name in modules] == []
+
+
+def test_a_staged_secret_in_a_source_file_is_still_found(tmp_path: Path, tokens: TokenFactory) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n"})
+    (repo.path / "app.py").write_text(f'TOKEN = "{tokens.github_clean()}"\n')
+    repo.git("add", "app.py")
+    run_scanner(repo.path, "scan", "--staged", "--no-progress", "--format", "json")
+    code, _, modules = run_scanner(repo.path, "scan", "--staged", "--no-progress", "--format", "json")
+    assert code == 1
+    assert "scanner.formats.iac" not in modules
+
+
+def test_a_staged_kubernetes_manifest_loads_the_structured_detector(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n"})
+    (repo.path / "deploy.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n")
+    repo.git("add", "deploy.yaml")
+    code, _, modules = run_scanner(repo.path, "scan", "--staged", "--no-progress")
+    assert code == 0
+    assert {"scanner.detect.iac", "scanner.formats.iac"} <= modules
+
+
+def test_help_still_lists_every_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "scanner", "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    for command in ("scan", "respond", "ci", "install-hook", "baseline", "rules", "redact"):
+        assert command in done.stdout
+
+
+def test_staged_inside_the_git_directory_is_a_one_line_error(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n"})
+    code, err, _ = run_scanner(repo.path / ".git", "scan", "--staged", "--no-progress")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "work tree" in err and "Traceback" not in err
