@@ -22,7 +22,9 @@ from .harness import ROOT, Sandbox
 sys.path.insert(0, str(ROOT / "bench"))
 import signals as bench
 
-SHARED_CPU_LIMIT = 5.0  # seconds (the bench's own limit is 2 s on an idle machine)
+# Seconds. The bench's own limit is 2 s on an idle machine; a test shares the machine, and under coverage (CI)
+# every process of the tree also writes its coverage data as it ends. The bench (no coverage) gives the figure.
+SHARED_CPU_LIMIT = 9.0 if "COVERAGE_PROCESS_CONFIG" in os.environ else 5.0
 
 
 @pytest.fixture(scope="module")
