@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.pipeline",),  # run(ScanRequest) -> ScanResult; owns the worker pool
     ("scanner.respond", "scanner.validate"),  # leak response; live validation (both over the transport)
     ("scanner.sources",),  # files, git, image, tfstate, registry, remote state: they only yield
-    ("scanner.transport", "scanner.httpsettings"),  # the one HTTP layer, and what it is told
+    ("scanner.transport", "scanner.httpsettings", "scanner.paging"),  # the one HTTP layer, and what it is told
     # Reporters sit above policy: they write a baselined finding's label in the words policy/labelling.py defines.
     # Policy never imports a reporter: the location string both show is core (scanner/location.py). Reporters
     # import nothing from detect; the two are side by side in fact, listed in this order.

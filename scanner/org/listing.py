@@ -8,7 +8,6 @@ and archived repositories are left out unless asked for. Tokens and base URLs ar
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,12 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from scanner.errors import InputError
+from scanner.paging import next_page
 from scanner.transport import HttpClient, HttpError, Response
 
 MAX_PAGES = 100  # of one listing (10,000 repositories at 100 a page)
 MAX_WAIT = 120.0  # seconds a rate limit may make the listing wait, in all
 MAX_PAGE_SIZE = 16 << 20
-_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 GITHUB_API = "https://api.github.com"
 GITLAB_API = "https://gitlab.com/api/v4"
 
@@ -166,7 +165,7 @@ def _pages(
                 data = response.json()
             except (ValueError, HttpError):
                 raise InputError(f"{label}: the API's answer is not JSON") from None
-            next_url = _next(response)
+            next_url = next_page(response, next_url)
         if not isinstance(data, list):
             raise InputError(f"{label}: the API's answer is not a list")
         yield from data
@@ -219,12 +218,3 @@ def _refused(status: int, platform: Platform, label: str) -> InputError:
     if status == 404:
         return InputError(f"{label}: not found (HTTP 404): no such name, or {platform.token_variable} cannot see it")
     return InputError(f"{label}: unexpected HTTP {status} from {platform.base}")
-
-
-def _next(response: Response) -> str | None:
-    for link in response.header_list("link"):
-        for part in link.split(","):
-            match = _NEXT.search(part)
-            if match:
-                return match.group(1)
-    return None

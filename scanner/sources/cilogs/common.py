@@ -3,20 +3,19 @@ and a log cut into line-aligned chunks (a job log can be far larger than one chu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin
+from scanner.paging import next_page
 from scanner.sources.base import Skips
 from scanner.transport import HttpClient, HttpError, NetworkError, Response, ResponseTooLarge
 
 PIECE = 4 << 20  # bytes of log per chunk, cut at a line end
 MAX_PAGES = 50  # of a listing; an API that keeps answering "next" is stopped here, with an issue
 MAX_LISTING = 16 << 20  # bytes of one listing page
-_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class Missing(InputError):
@@ -84,7 +83,7 @@ def pages(
         try:
             with get(client, api, next_url, what) as response:
                 data = response.json()
-                next_url = _next_page(response, next_url)
+                next_url = next_page(response, next_url)
         except ValueError:
             raise InputError(f"{api.label}: {what}: the answer is not JSON") from None
         except HttpError as exc:  # over the cap, or cut short
@@ -93,19 +92,6 @@ def pages(
         yield from found
         if not found:
             return
-
-
-def _next_page(response: Response, current: str) -> str | None:
-    for link in response.header_list("link"):
-        match = _NEXT.search(link)
-        if match:
-            return match.group(1)
-    page = response.header("x-next-page").strip()
-    if page.isdigit():
-        if re.search(r"[?&]page=\d+", current):
-            return re.sub(r"([?&]page=)\d+", rf"\g<1>{page}", current)
-        return f"{current}{'&' if '?' in current else '?'}page={page}"
-    return None
 
 
 def log_chunks(stream: IO[bytes], path: str) -> Iterator[Chunk]:
