@@ -4,7 +4,7 @@ and the negatives scanners' suites use (issue #13).
 
 Usage::
 
-    python bench/heldout/generate.py OUTDIR [--names FILE] [--seed N]
+    python bench/heldout/generate.py OUTDIR [--names FILE] [--seed N] [--rules GLOB]
 
 Nothing realistic is stored in the repository: the values come from the rules' own generated ``examples`` (the
 secret group of each example) and from a seeded random generator, written to OUTDIR at run time.
@@ -36,11 +36,12 @@ import string
 import sys
 import uuid
 from collections import Counter
+from fnmatch import fnmatch
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scanner.ruleset import CompiledRule, load_ruleset  # noqa: E402
+from scanner.ruleset import CompiledRule, load_ruleset
 
 # context name -> (file name, template); {name} is the variable, {value} the secret.
 CONTEXTS: dict[str, tuple[str, str]] = {
@@ -83,7 +84,10 @@ ENV_READS = (
     ("vault.py", '{name} = client.secrets.kv.v2.read_secret_version(path="apps/{name}")["data"]["data"]["key"]\n'),
     ("run.sh", "export {NAME}=$(cat /run/secrets/{name})\n"),
     ("vault.hcl", 'password = data.vault_generic_secret.db.data["{name}"]\n'),
-    ("k8s.yaml", "env:\n  - name: {NAME}\n    valueFrom:\n      secretKeyRef:\n        name: app\n        key: {name}\n"),
+    (
+        "k8s.yaml",
+        "env:\n  - name: {NAME}\n    valueFrom:\n      secretKeyRef:\n        name: app\n        key: {name}\n",
+    ),
     ("settings.py", '{NAME} = config("{NAME}", default=None)\n'),
 )
 
@@ -141,8 +145,8 @@ def fixed_length(rule: CompiledRule) -> bool:
 
 def stem(rule: CompiledRule) -> str:
     """The provider's name as a variable stem (rules without a prefix match only next to that name)."""
-    for word in (rule.spec.provider, *rule.spec.keywords):
-        word = re.sub(r"[^a-z0-9]", "", word.lower())
+    for raw in (rule.spec.provider, *rule.spec.keywords):
+        word = re.sub(r"[^a-z0-9]", "", raw.lower())
         if len(word) >= 3 and any(word in k.replace("-", "").replace("_", "") for k in rule.spec.keywords):
             return word
     word = re.sub(r"[^a-z0-9]", "", (rule.spec.keywords or ("app",))[0].lower())
@@ -222,7 +226,7 @@ def tail_samples(out: Writer, provider_names: list[str], rng: random.Random) -> 
 
 
 def negative_samples(out: Writer, rng: random.Random) -> None:
-    for i, placeholder in enumerate(PLACEHOLDERS):
+    for placeholder in PLACEHOLDERS:
         for ctx in ("env", "python", "yaml", "json"):
             fields = names(rng.choice(("stripe", "twilio", "sendgrid", "acme")), rng.choice(("api_key", "token")))
             value = placeholder.format(**fields)
@@ -231,8 +235,8 @@ def negative_samples(out: Writer, rng: random.Random) -> None:
     for text in TEXTS:
         data = text.encode()
         forms = {
-            "md5": hashlib.md5(data).hexdigest(),  # noqa: S324 - a digest of ordinary text, the decoy itself
-            "sha1": hashlib.sha1(data).hexdigest(),  # noqa: S324
+            "md5": hashlib.md5(data).hexdigest(),
+            "sha1": hashlib.sha1(data).hexdigest(),
             "sha256": hashlib.sha256(data).hexdigest(),
             "base64": base64.b64encode(data).decode(),
             "uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, text)),
@@ -258,7 +262,7 @@ def lockfile_samples(out: Writer, rng: random.Random) -> None:
     for n in range(8):
         digest = hashlib.sha512(f"package-{n}".encode()).digest()
         sri = "sha512-" + base64.b64encode(digest).decode()
-        sha1 = hashlib.sha1(f"pkg{n}".encode()).hexdigest()  # noqa: S324
+        sha1 = hashlib.sha1(f"pkg{n}".encode()).hexdigest()
         sha256 = hashlib.sha256(f"pkg{n}".encode()).hexdigest()
         name = f"left-pad-{n}"
         out.add(
@@ -283,7 +287,13 @@ def lockfile_samples(out: Writer, rng: random.Random) -> None:
             f'[[package]]\nname = "{name}"\nversion = "1.3.0"\n\n[package.files]\nhash = "sha256:{sha256}"\n',
             secret=sha256,
         )
-        out.add("neg", "lockfile", "go.sum", f"github.com/acme/{name} v1.3.0 h1:{base64.b64encode(digest[:32]).decode()}\n", secret="")
+        out.add(
+            "neg",
+            "lockfile",
+            "go.sum",
+            f"github.com/acme/{name} v1.3.0 h1:{base64.b64encode(digest[:32]).decode()}\n",
+            secret="",
+        )
 
 
 def main() -> int:
@@ -291,10 +301,11 @@ def main() -> int:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--names", type=Path, help="provider names, one a line: random keys next to each name")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rules", default="*", help="only rules whose id matches this glob (default: all)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     out = Writer(args.outdir)
-    rules = sorted(load_ruleset().rules, key=lambda r: r.id)
+    rules = sorted((r for r in load_ruleset().rules if fnmatch(r.id, args.rules)), key=lambda r: r.id)
     rule_samples(out, rules, rng)
     if args.names:
         tail_samples(out, [n.strip() for n in args.names.read_text().splitlines() if n.strip()], rng)

@@ -80,13 +80,14 @@ def _base64_like(secret: str) -> bool:
     return secret.endswith("=") or any(len(part) >= 16 and looks_random(part) for part in secret.split("/"))
 
 
-_B64 = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/]{12,}={0,2}$")
 _PROSE = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.'@!?-]*$")
 
 
 def base64_of_text(secret: str) -> bool:
     """Base64 of ordinary text ('aGVsbG8gd29ybGQ=': "hello world"): decodes to printable words with spaces, an
-    address or one word of letters, not to key material. A user:password pair has no space, so Basic credentials stay findings."""
+    address or one word of letters, not to key material. A user:password pair has a colon, so Basic credentials
+    stay findings."""
     if len(secret) % 4 or not _B64.match(secret):
         return False
     try:
