@@ -83,6 +83,14 @@ def test_new_prefixed_rules_find_generated_tokens() -> None:
         assert rules_on(f"export SERVICE_KEY={value}\n").get(rule) == value
 
 
+def test_duo_secret_key_in_a_duo_unix_config() -> None:
+    tokens = TokenFactory()
+    skey = tokens.chars(ALNUM, 40)
+    config = f"[duo]\nikey = DI{tokens.chars(ALNUM.upper(), 18)}\nskey = {skey}\nhost = api-1a2b3c4d.duosecurity.com\n"
+    assert rules_on(config).get("duo-secret-key") == skey
+    assert "duo-secret-key" not in rules_on(f"skey = {skey[:-1]}\n")
+
+
 def test_heldout_corpus_generates_and_scores(tmp_path: Path) -> None:
     corpus = tmp_path / "heldout"
     names = tmp_path / "names.txt"
