@@ -308,7 +308,8 @@ def main() -> int:
     rules = sorted((r for r in load_ruleset().rules if fnmatch(r.id, args.rules)), key=lambda r: r.id)
     rule_samples(out, rules, rng)
     if args.names:
-        tail_samples(out, [n.strip() for n in args.names.read_text().splitlines() if n.strip()], rng)
+        lines = [n.strip() for n in args.names.read_text().splitlines()]
+        tail_samples(out, [n for n in lines if n and not n.startswith("#")], rng)
     negative_samples(out, rng)
     with (args.outdir / "labels.jsonl").open("w") as fh:
         for label in out.labels:

@@ -78,6 +78,8 @@ def main() -> int:
     print(f"recall overall      {pct(hit['pos'], total['pos'])}")
     print(f"recall random       {pct(hit['pos:random'], total['pos:random'])}")
     print(f"false positives     {pct(hit['neg'], total['neg'])} of negatives")
+    flagged = hit["pos"] + hit["neg"]
+    print(f"precision           {pct(hit['pos'], flagged)} (found positives / all samples flagged)")
     for key in sorted(total):
         if key.count(":"):
             print(f"  {key:28} {pct(hit[key], total[key])}")
