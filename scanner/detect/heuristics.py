@@ -7,7 +7,9 @@ names what is being assigned.
 
 from __future__ import annotations
 
+import binascii
 import re
+from base64 import b64decode
 from itertools import pairwise
 
 _PLACEHOLDER = re.compile(
@@ -76,6 +78,23 @@ def entropy_floor(min_entropy: float, secret: str, generic: bool) -> float:
 def _base64_like(secret: str) -> bool:
     """A value that starts with '/' but is base64 (padding, or a long random segment), not a path."""
     return secret.endswith("=") or any(len(part) >= 16 and looks_random(part) for part in secret.split("/"))
+
+
+_B64 = re.compile(r"^[A-Za-z0-9+/]{12,}={0,2}$")
+_PROSE = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.'@!?-]*$")
+
+
+def base64_of_text(secret: str) -> bool:
+    """Base64 of ordinary text ('aGVsbG8gd29ybGQ=': "hello world"): decodes to printable words with spaces, an
+    address or one word of letters, not to key material. A user:password pair has a colon, so Basic credentials
+    stay findings."""
+    if len(secret) % 4 or not _B64.match(secret):
+        return False
+    try:
+        text = b64decode(secret, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return bool(_PROSE.match(text)) and (" " in text or "@" in text or text.isalpha()) and ":" not in text
 
 
 def _counting_up(secret: str) -> bool:
@@ -162,4 +181,6 @@ def generic_reason(secret: str, context: str) -> str | None:
         return "url"
     if _MIME.match(secret):
         return "media-type"
+    if base64_of_text(secret):
+        return "base64-text"
     return None
