@@ -158,14 +158,17 @@ def history_bytes(repo: Path) -> dict[str, int]:
         check=True,
     ).stdout
     all_bytes, all_count = _sum_blobs(every)
-    # Reachable from all refs: rev-list prints "<oid> <path>"; cat-file wants only the oid.
+    # Reachable from all refs: rev-list prints "<oid> <path>"; cat-file wants only the oid. A snapshot may miss
+    # an object (numpy's does, one blob): rev-list lists it as "?<oid>" instead of failing, and it is counted.
     revs = subprocess.run(
-        ["git", "-C", str(repo), "rev-list", "--all", "--objects"],
+        ["git", "-C", str(repo), "rev-list", "--all", "--objects", "--missing=print"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    oids = "".join(line.split(" ", 1)[0] + "\n" for line in revs.splitlines())
+    lines = revs.splitlines()
+    missing = sum(1 for line in lines if line.startswith("?"))
+    oids = "".join(line.split(" ", 1)[0] + "\n" for line in lines if not line.startswith("?"))
     reach = subprocess.run(
         ["git", "-C", str(repo), "cat-file", fmt],
         input=oids,
@@ -186,6 +189,7 @@ def history_bytes(repo: Path) -> dict[str, int]:
         "reachable_blob_bytes": reach_bytes,
         "reachable_blobs": reach_count,
         "commits_all_refs": int(commits or 0),
+        "missing_objects": missing,
     }
 
 
