@@ -186,9 +186,6 @@ def _parse_log(token_lists: Iterator[list[bytes]]) -> Generator[Change, None, Ch
     return state[0]
 
 
-_MODES: dict[bytes, int] = {b"100644": 0o100644, b"100755": 0o100755, b"120000": 0o120000, b"160000": 0o160000}
-
-
 def _parse_tokens(tokens: list[bytes], state: list[Change | None], final: bool) -> Generator[Change, None, int]:
     """Parse ``tokens`` from the start; ``state[0]`` is the commit being read. Returns how many tokens were used:
     a header or entry whose second token has not come yet is left for the next read (unless ``final``)."""
@@ -196,7 +193,6 @@ def _parse_tokens(tokens: list[bytes], state: list[Change | None], final: bool) 
     entries = current[2] if current is not None else []
     i, n = 0, len(tokens)
     limit = n if final else n - 1  # a two-token record must start before this index
-    modes = _MODES
     while i < n:
         token = tokens[i]
         if token[:1] == b"\x01":
@@ -214,15 +210,8 @@ def _parse_tokens(tokens: list[bytes], state: list[Change | None], final: bool) 
                 break
             fields = meta[1:].split(b" ", 4)  # old mode, new mode, old id, new id, status
             if len(fields) == 5 and fields[4][:1] != b"D":  # fewer: cut short (git died; libgit2 takes over)
-                new_mode, new_id = fields[1], fields[3]
-                mode = modes.get(new_mode)
-                entries.append(
-                    (
-                        int(new_mode, 8) if mode is None else mode,
-                        new_id.decode("ascii"),
-                        tokens[i + 1].decode("utf-8", "backslashreplace"),
-                    )
-                )
+                path = tokens[i + 1].decode("utf-8", "backslashreplace")
+                entries.append((int(fields[1], 8), fields[3].decode("ascii"), path))
             i += 2
             continue
         i += 1
