@@ -86,6 +86,8 @@ def run_once(python: str, target: Path, workers: int, scratch: Path) -> dict[str
         raise SystemExit(f"scaling: leakstop with {workers} workers exited {done.returncode}: {tail[0]}")
     report = json.loads(out.read_text())
     ends = [json.loads(path.read_text()) for path in sorted(scratch.glob(f"run-{workers}.json.w*"))]
+    if workers > 1 and len(ends) != workers:  # the wrapper no longer reaches the workers: say so, never show 0
+        raise SystemExit(f"scaling: {len(ends)} of {workers} workers reported their CPU (workers._worker_main?)")
     workers_cpu = sum(w["cpu"] for w in ends)
     return {
         "wall": wall,
