@@ -3,6 +3,7 @@ gives what libgit2's own walk gives, and a stream cut short never raises."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,12 @@ def _reads(data: bytes, size: int) -> Iterator[list[bytes]]:
 
 
 def _parse(data: bytes, size: int) -> list[git_walk.Change]:
-    parser = git_walk._parse_log(_reads(data, size))
+    return _collect(_reads(data, size))
+
+
+def _collect(lists: Iterator[list[bytes]]) -> list[git_walk.Change]:
+    """Every commit the parser yields, then the last one, which it returns."""
+    parser = git_walk._parse_log(lists)
     out: list[git_walk.Change] = []
     while True:
         try:
@@ -124,3 +130,15 @@ def test_the_walk_reads_git_log_in_reads_of_any_size(odd_repo: Repo, monkeypatch
     monkeypatch.setattr(git_walk.os, "read", lambda fd, size: real_read(fd, 13))
     assert walk() == whole
     assert len(whole) > 10
+
+
+def test_nul_tokens_keep_an_unterminated_last_token() -> None:
+    """What a git that died mid-token leaves: the tokens, then the cut one on its own."""
+    read_end, write_end = os.pipe()
+    entry = b":000000 100644 " + b"0" * 40 + b" " + b"1" * 40 + b" A"
+    os.write(write_end, b"\x01" + b"a" * 40 + b"\0message\0\n" + entry + b"\0pa")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as stream:
+        lists = list(git_walk._nul_tokens(stream, [False]))
+    assert lists[-1] == [b"pa"]
+    assert _collect(iter(lists)) == [("a" * 40, b"message", [(0o100644, "1" * 40, "pa")])]
