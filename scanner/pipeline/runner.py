@@ -84,6 +84,7 @@ class _Run:
         self.pool: WorkerPool | None = None
         self.reading: Iterator[Chunk | BlobRef] | None = None
         self.refs = 0
+        self.batch = 1  # refs between two looks at the workers' results (the pool's batch, once it is made)
         self.late = 0  # blobs left unscanned because the deadline passed
         self.stopped = False  # the source was not read to the end because the deadline passed
         self.ruleset_hash = collector.result.ruleset_hash
@@ -151,20 +152,21 @@ class _Run:
                 self.orders[id(finding)] = chunk.order
 
     def submit(self, ref: BlobRef) -> None:
-        from scanner.pipeline.workers import BATCH, Limits, WorkerPool  # not on the commit hook's path
-
         request = self.request
         memo = request.known_clean
         if memo is not None and not is_state_path(ref.path) and memo.known_clean(self.ruleset_hash, ref.oid):
             self.skips.stats.skipped["known-clean"] += 1
             return
         if self.pool is None:  # made at the first ref: the source has planned its walk by then
+            from scanner.pipeline.workers import BATCH, Limits, WorkerPool  # not on the commit hook's path
+
             reader = self.source.reader
             limits = Limits(request.deadline, memo is not None)
             self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
+            self.batch = BATCH
         self.refs += 1
         self.pool.submit(ref)
-        if self.refs % BATCH == 0:
+        if self.refs % self.batch == 0:  # results are collected once per batch's worth of refs
             self.collect(self.pool.ready())
 
     def collect(self, batches: Iterator[Batch]) -> None:

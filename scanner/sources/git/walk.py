@@ -167,31 +167,63 @@ def repo_timeout() -> float:
     return git_repo.GIT_READ_TIMEOUT  # looked up at each use: a test shortens it
 
 
-def _parse_log(tokens: Iterator[bytes]) -> Generator[Change, None, Change | None]:
+def _parse_log(token_lists: Iterator[list[bytes]]) -> Generator[Change, None, Change | None]:
     """Each commit once the next one starts; the last is returned, for the caller to keep only if git ended
-    well (a commit cut short is left to libgit2)."""
-    current: Change | None = None
-    for token in tokens:
-        if token.startswith(b"\x01"):
+    well (a commit cut short is left to libgit2).
+
+    Tokens come a read's worth at a time (a list from one ``bytes.split``) and are walked by index: a generator
+    step per token cost the walk a third of its time. A record cut by the end of a read (a header without its
+    message, an entry without its path) waits for the next read; at the very end it is read as if an empty
+    token followed."""
+    state: list[Change | None] = [None]
+    pending: list[bytes] = []
+    for read in token_lists:
+        tokens = pending + read if pending else read
+        used = yield from _parse_tokens(tokens, state, final=False)
+        pending = tokens[used:]
+    if pending:
+        yield from _parse_tokens([*pending, b""], state, final=True)
+    return state[0]
+
+
+def _parse_tokens(tokens: list[bytes], state: list[Change | None], final: bool) -> Generator[Change, None, int]:
+    """Parse ``tokens`` from the start; ``state[0]`` is the commit being read. Returns how many tokens were used:
+    a header or entry whose second token has not come yet is left for the next read (unless ``final``)."""
+    current = state[0]
+    entries = current[2] if current is not None else []
+    i, n = 0, len(tokens)
+    limit = n if final else n - 1  # a two-token record must start before this index
+    while i < n:
+        token = tokens[i]
+        if token[:1] == b"\x01":
+            if i >= limit:
+                break
             if current is not None:
                 yield current
-            current = (token[1:].decode("ascii"), next(tokens, b""), [])
+            entries = []
+            current = state[0] = (token[1:].decode("ascii"), tokens[i + 1], entries)
+            i += 2
             continue
         meta = token.lstrip(b"\n")
-        if meta.startswith(b":") and current is not None:
-            path = next(tokens, b"").decode("utf-8", "backslashreplace")
-            _old_mode, new_mode, _old_id, new_id, status = meta[1:].split(b" ", 4)
-            if not status.startswith(b"D"):
-                current[2].append((int(new_mode, 8), new_id.decode("ascii"), path))
-    return current
+        if meta[:1] == b":" and current is not None:
+            if i >= limit:
+                break
+            fields = meta[1:].split(b" ", 4)  # old mode, new mode, old id, new id, status
+            if len(fields) == 5 and fields[4][:1] != b"D":  # fewer: cut short (git died; libgit2 takes over)
+                path = tokens[i + 1].decode("utf-8", "backslashreplace")
+                entries.append((int(fields[1], 8), fields[3].decode("ascii"), path))
+            i += 2
+            continue
+        i += 1
+    return i
 
 
-def _nul_tokens(stream: IO[bytes], silent: list[bool]) -> Iterator[bytes]:
-    """The stream's NUL-separated tokens. A stream with nothing to read for ``GIT_READ_TIMEOUT`` seconds ends
-    here, with ``silent[0]`` set (a ``select`` deadline: no thread, so the worker pool still forks a process
-    with one thread)."""
+def _nul_tokens(stream: IO[bytes], silent: list[bool]) -> Iterator[list[bytes]]:
+    """The stream's NUL-separated tokens, a list per read (the last, unterminated token of a read goes with the
+    next). A stream with nothing to read for ``GIT_READ_TIMEOUT`` seconds ends here, with ``silent[0]`` set (a
+    ``select`` deadline: no thread, so the worker pool still forks a process with one thread)."""
     fd = stream.fileno()
-    pending = b""
+    rest = b""
     while True:
         if not select.select([fd], [], [], repo_timeout())[0]:
             silent[0] = True
@@ -199,11 +231,12 @@ def _nul_tokens(stream: IO[bytes], silent: list[bool]) -> Iterator[bytes]:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
-        parts = (pending + chunk).split(b"\0")
-        pending = parts.pop()
-        yield from parts
-    if pending:
-        yield pending
+        parts = (rest + chunk).split(b"\0")
+        rest = parts.pop()
+        if parts:
+            yield parts
+    if rest:
+        yield [rest]
 
 
 def _libgit2_changes(
