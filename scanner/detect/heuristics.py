@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import binascii
 import re
-from base64 import b64decode
 from itertools import pairwise
 
 _PLACEHOLDER = re.compile(
@@ -91,7 +90,8 @@ def base64_of_text(secret: str) -> bool:
     if len(secret) % 4 or not _B64.match(secret):
         return False
     try:
-        text = b64decode(secret, validate=True).decode("ascii")
+        # _B64 has checked the alphabet and padding: binascii alone decodes (no base64 module on the hook's path)
+        text = binascii.a2b_base64(secret.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         return False
     return bool(_PROSE.match(text)) and (" " in text or "@" in text or text.isalpha()) and ":" not in text
