@@ -562,6 +562,20 @@ def build_runs(
             is_leakstop=True,
         )
     )
+    if args.leakstop_before:
+        # The same scan by an earlier build, for a before/after in one run; "[" keeps it out of the peer ratio.
+        before_rep = rep("leakstop-before")
+        before_cmd = [*shlex.split(args.leakstop_before), "scan", *ls_target, "--format", "json"]
+        runs.append(
+            ToolRun(
+                "leakstop[before]",
+                [*before_cmd, "--output", str(before_rep)],
+                leak_cwd,
+                before_rep,
+                frozenset({0, 1}),
+                parse_json_report,
+            )
+        )
 
     def missing(tool: str, key: str) -> bool:
         path = peers.get(key)
@@ -839,6 +853,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path(os.environ.get("PEERS_VENV", "/tmp/peers")) / "peers.env",
         help="env file with GITLEAKS=, BETTERLEAKS=, KINGFISHER=, DETECT_SECRETS= "
         "(default $PEERS_VENV/peers.env, PEERS_VENV=/tmp/peers)",
+    )
+    p.add_argument(
+        "--leakstop-before",
+        metavar="CMD",
+        help="an earlier leakstop build, run beside the current one as leakstop[before] (not a peer in ratios)",
     )
     p.add_argument("--only", metavar="TOOLS", help="comma-separated subset, e.g. leakstop,kingfisher")
     p.add_argument("--with-detect-secrets", action="store_true", help="also run detect-secrets (slow; dir only)")

@@ -71,12 +71,14 @@ def rows(targets: Path, scratch: Path, only: set[str]) -> list[tuple[str, str, P
 def summary(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in results if r["status"] == "ok" and r["median_s"] is not None and "[" not in r["tool"]]
     ours = next((r for r in ok if r["tool"] == "leakstop"), None)
+    before = next((r for r in results if r["tool"] == "leakstop[before]" and r["status"] == "ok"), None)
     peers = [r for r in ok if r["tool"] != "leakstop"]
     fastest = min(peers, key=lambda r: r["median_s"]) if peers else None
     ratio = fastest["median_s"] / ours["median_s"] if ours and fastest else None
     return {
         "row": name,
         "leakstop_s": ours and ours["median_s"],
+        "before_s": before and before["median_s"],
         "leakstop_peak_rss_mb": ours and ours["peak_rss_mb"],
         "leakstop_tree_rss_mb": ours and ours["tree_rss_mb"],
         "fastest_peer": fastest and fastest["tool"],
@@ -91,8 +93,9 @@ def render(lines: list[dict[str, Any]]) -> str:
         return "—" if value is None else format(value, spec)
 
     out = [
-        "| row | leakstop s | fastest peer | its s | ratio | leakstop RSS MB (largest / tree) | peers: s, RSS MB |",
-        "|---|--:|---|--:|--:|--:|---|",
+        "| row | before s | leakstop s | fastest peer | its s | ratio | leakstop RSS MB (largest / tree) "
+        "| peers: s, RSS MB |",
+        "|---|--:|--:|---|--:|--:|--:|---|",
     ]
     for line in lines:
         peers = "; ".join(
@@ -101,7 +104,8 @@ def render(lines: list[dict[str, Any]]) -> str:
         )
         rss = f"{num(line['leakstop_peak_rss_mb'], '.0f')} / {num(line['leakstop_tree_rss_mb'], '.0f')}"
         out.append(
-            f"| {line['row']} | {num(line['leakstop_s'], '.3f')} | {line['fastest_peer'] or '—'} | "
+            f"| {line['row']} | {num(line['before_s'], '.3f')} | {num(line['leakstop_s'], '.3f')} | "
+            f"{line['fastest_peer'] or '—'} | "
             f"{num(line['fastest_peer_s'], '.3f')} | {num(line['ratio'], '.2f')}× | {rss} | {peers} |"
         )
     return "\n".join(out)
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", type=Path, default=Path("/tmp/bench-targets"))
     parser.add_argument("--runs", type=int, default=10, help="timed runs per tool and row (10)")
     parser.add_argument("--leakstop", metavar="CMD", help="leakstop command (as bench.py --leakstop)")
+    parser.add_argument("--before", metavar="CMD", help="an earlier leakstop build for a before column")
     parser.add_argument("--only-rows", default="", help="comma-separated modes or target names: file,staged,pytest")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every row's results here")
     args = parser.parse_args(argv)
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, mode, target, runs in rows(args.targets, Path(scratch), only):
             out = Path(scratch) / f"{mode}-{target.name}.json"
             extra = ["--leakstop", args.leakstop] if args.leakstop else []
+            extra += ["--leakstop-before", args.before] if args.before else []
             print(f"suite: {name}", file=sys.stderr)
             code = bench.main(
                 [
