@@ -7,7 +7,6 @@ that ``scan --staged``, the pre-commit hook's path, loads only what that scan ne
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import io
@@ -27,10 +26,11 @@ from scanner.cli.common import (
     load_config,
     open_output,
 )
-from scanner.cli.scanargs import add_artifact_options, add_git_options, add_scan_options
 from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.cli.common import Subparsers
     from scanner.models import ScanResult
     from scanner.pipeline.policychange import PolicyChange
@@ -44,6 +44,8 @@ GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
 
 
 def add_parser(subparsers: Subparsers) -> None:
+    from scanner.cli.scanargs import add_artifact_options, add_git_options, add_scan_options
+
     scan = subparsers.add_parser("scan", help="scan files, a directory or stdin ('-')")
     add_scan_options(scan)
     add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
