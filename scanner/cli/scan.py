@@ -267,7 +267,6 @@ def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, 
 def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) -> Matcher | None:
     """``--no-baseline``: none; ``--baseline FILE`` or the policy's: any kind; else ours found at the root."""
     from scanner.policy import baseline
-    from scanner.policy.migrate import load_any, load_own
 
     if args.no_baseline:
         return None
@@ -275,9 +274,15 @@ def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) ->
     if named:
         if not os.path.isfile(named):
             raise UsageError(f"{named}: baseline file not found")
+        from scanner.policy.migrate import load_any
+
         return load_any(named)
     found = baseline.find_baseline(paths)
-    return load_own(str(found)) if found is not None else None
+    if found is None:
+        return None  # most repositories: the other formats' readers stay unloaded
+    from scanner.policy.migrate import load_own
+
+    return load_own(str(found))
 
 
 def pre_commit_range(environ: Mapping[str, str]) -> str:
