@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.location",
         "scanner.gitdir",
         "scanner.safetext",
+        "scanner.lazyre",
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",
