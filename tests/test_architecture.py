@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.gitdir",
         "scanner.safetext",
         "scanner.lazyre",
+        "scanner.classcode",
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",
