@@ -57,6 +57,8 @@ def test_every_option_it_reads_is_one_the_full_parser_has_with_that_destination(
         ["scan", "--staged", "-c", "policy.yaml", "--baseline", "b.json", "--branch", "main", "--color", "never"],
         ["scan", "--staged", "--staged", "--format", "json", "--format", "text"],
         ["scan", "--show-secrets", "--scan-binary", "--no-gitignore", "--no-config", "--no-baseline", "dir"],
+        ["scan", "--no-progress", "--", "a.py", "src/b.py"],  # pre-commit's files hook (.pre-commit-hooks.yaml)
+        ["scan", "--", "x=y"],
     ],
 )
 def test_the_hook_forms_parse_as_argparse_parses_them(argv: list[str]) -> None:
@@ -80,6 +82,9 @@ def test_the_hook_forms_parse_as_argparse_parses_them(argv: list[str]) -> None:
         ["scan", "--staged=yes"],
         ["scan", "a", "--staged", "b"],  # two blocks of paths
         ["scan", "a", "--", "b"],
+        ["scan", "--"],
+        ["scan", "--", "a", "--", "b"],
+        ["scan", "--", "-b"],
         ["scan", "-"],
         ["scan", "--history"],
         ["scan", "--max-file-size", "1M", "x"],
@@ -118,6 +123,7 @@ _WORDS = [
 @given(st.lists(st.sampled_from(_WORDS), max_size=8))
 @example(["a", "--staged", "b"])
 @example(["-o", "out", "a", "b", "--no-progress"])
+@example(["--no-progress", "--", "a.py", "dir/b.py"])
 def test_where_it_answers_argparse_answers_the_same(words: list[str]) -> None:
     argv = ["scan", *words]
     fast = parse_hook_form(argv)

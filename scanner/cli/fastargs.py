@@ -1,11 +1,13 @@
-"""The commit hook's two argument forms without argparse: ``scan --staged [opts]`` and ``scan FILE…``.
+"""The commit hook's argument forms without argparse: ``scan --staged [opts]``, ``scan FILE…`` and pre-commit's
+``scan --no-progress -- FILE…``.
 
 Building the argparse parser costs more than the scan of a small commit once its imports are counted (argparse,
 gettext's locale lookups, every option group's module). This parser reads only the plain shapes a hook or a
-person gives those two forms and answers ``None`` for anything else (an abbreviation, a clustered short option,
-``--``, an option it does not know, a value it would have to check, an option after the paths…); ``main`` then
-runs the full parser, so every message and exit code stays argparse's. tests/test_fastargs.py holds both parsers
-to the same namespace for a table of argument vectors and for generated ones.
+person gives those forms and answers ``None`` for anything else (an abbreviation, a clustered short option, a
+second ``--`` or paths on both sides of one, paths in two places, an option it does not know, a value it would
+have to check…); ``main`` then runs the full parser, so every message and exit code stays argparse's.
+tests/test_fastargs.py holds both parsers to the same namespace for a table of argument vectors and for generated
+ones.
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ def parse_hook_form(argv: Sequence[str]) -> SimpleNamespace | None:
             last_path = i
             i += 1
             continue
+        if word == "--":  # pre-commit's files hook: ``scan --no-progress -- FILE…``; the rest are paths
+            rest = argv[i + 1 :]
+            if paths or not rest or any(w.startswith("-") for w in rest):
+                return None  # what argparse makes of those differs between Python versions: let it say
+            paths.extend(rest)
+            break
         name, equals, inline = word.partition("=")
         if name in FLAGS and not equals:
             values[FLAGS[name]] = True
