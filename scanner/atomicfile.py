@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +81,8 @@ def _acquire(fd: int, lock_path: Path, deadline: float) -> bool:
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``data``; an ``OSError`` leaves ``path`` as it was. ``mode``: the new file's
     permissions (default: the old file's, else 0o644 less the umask, as ``open`` would create it)."""
+    import tempfile  # only to write: tempfile brings random and shutil onto every scan's start-up
+
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:

@@ -17,21 +17,23 @@ import math
 import re
 from collections import Counter
 
+from scanner.lazyre import LazyPattern
+
 _NAME = (
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth"
     r"|credentials?|client[_-]?secret|session[_-]?key|signing[_-]?key)"
 )
 # name (any prefix or suffix in the same word), an optional closing quote, an operator, an optional opening
 # quote, the value; or a command-line option (``--password VALUE``).
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = LazyPattern(
     rf"(?i)((?:[\w.-]*{_NAME}[\w.-]*[\"']?\s*(?:=>|:=|=|:)|(?<![\w-])--?[\w-]*{_NAME}[\w-]*\s)\s*[\"']?)"
     r"([^\s\"',;&)}\]]{3,})"
 )
-_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s/]{3,})(@)")
-_TOKEN = re.compile(r"[A-Za-z0-9+/_\-!#$%*^~]{16,}={0,2}")
-_WORDS = re.compile(r"^(?:[A-Za-z]+|\d+)(?:[-_/.](?:[A-Za-z]+|\d+))*$")  # eu-west-1, release_2024_final
+_USERINFO = LazyPattern(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s/]{3,})(@)")
+_TOKEN = LazyPattern(r"[A-Za-z0-9+/_\-!#$%*^~]{16,}={0,2}")
+_WORDS = LazyPattern(r"^(?:[A-Za-z]+|\d+)(?:[-_/.](?:[A-Za-z]+|\d+))*$")  # eu-west-1, release_2024_final
 # Not a credential: a template or variable, a placeholder, a word YAML reads as a constant, an already masked one.
-_NOT_A_VALUE = re.compile(r"(?i)^(?:\$\{|\{\{|\$[a-z_(]|%\(|<|\*+$|(?:true|false|null|none|yes|no)$)|…")
+_NOT_A_VALUE = LazyPattern(r"(?i)^(?:\$\{|\{\{|\$[a-z_(]|%\(|<|\*+$|(?:true|false|null|none|yes|no)$)|…")
 
 
 def mask(value: str) -> str:

@@ -46,6 +46,8 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.location",
         "scanner.gitdir",
         "scanner.safetext",
+        "scanner.lazyre",
+        "scanner.classcode",
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",

@@ -3,6 +3,7 @@ entry, a FIFO or a link in place of an entry: each is a miss, the scan rebuilds 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -15,6 +16,7 @@ import pytest
 from helpers import rule_file
 
 from scanner import cache
+from scanner.ruleset.speccache import specs_from_bytes, specs_to_bytes
 from scanner.ruleset.specjson import spec_from_json, spec_to_json, specs_from_json
 
 SECRET = "k3y_q8w7e6r5"
@@ -153,6 +155,7 @@ def test_rule_specs_round_trip_and_refuse_wrong_types(tmp_path: Path) -> None:
     assert spec_from_json(json.loads(json.dumps(data))) == spec
     for field, bad in [
         ("severity", "urgent"),
+        ("severity", ["high"]),  # unhashable: a miss, not a TypeError
         ("keywords", "k3y_"),
         ("keywords", [1]),
         ("min_entropy", True),
@@ -175,9 +178,9 @@ def test_a_cached_spec_whose_regex_does_not_compile_is_rebuilt(tmp_path: Path, m
     path = rule_file(tmp_path / "r.yaml", {"id": "k3y", "name": "K3y", "regex": "k3y_[a-z]{8}", "keywords": ["k3y_"]})
     load_ruleset([path])
     (entry,) = (tmp_path / "c").glob("rules-*")
-    specs = json.loads(cache.unframe(entry.read_bytes()) or b"")
-    specs[0].update(regex="k3y_[a-z", secret_group=None)  # a group to derive: the regex is compiled on load
-    entry.write_bytes(cache.frame(json.dumps(specs).encode()))
+    (spec,) = specs_from_bytes(cache.unframe(entry.read_bytes())) or []
+    broken = dataclasses.replace(spec, regex="k3y_[a-z", secret_group=None)  # a group to derive: compiled on load
+    entry.write_bytes(cache.frame(specs_to_bytes([broken])))
     assert [rule.spec.regex for rule in load_ruleset([path]).rules] == ["k3y_[a-z]{8}"]
 
 

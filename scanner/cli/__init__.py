@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 import scanner
-from scanner.cli.parser import SuggestingParser, parse
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     import argparse
 
     from scanner.cli.common import Subparsers
+    from scanner.cli.parser import SuggestingParser
 
 
 class CommandGroup(Protocol):
@@ -78,6 +78,8 @@ def command_group(command: str) -> CommandGroup:
 def build_parser(only: str = "") -> SuggestingParser:
     """The whole parser, or (``only``) the top level plus that one command: what a run needs once its first
     argument names a command (``--help`` and mistakes get the whole parser, with every command listed)."""
+    from scanner.cli.parser import SuggestingParser
+
     parser = SuggestingParser(prog="leakstop", description="Find secrets before they leak; gate them by policy.")
     parser.add_argument(
         "--version", action="version", version=f"leakstop {scanner.__version__}", help="print the version"
@@ -98,10 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     saved = install_handlers()
     try:  # from the handlers on: a signal at any point is an exit code, never a traceback
-        parser = build_parser(_dispatched(argv))
-        args = parse(parser, argv)
-        if (args.command or "") not in COMMANDS:
-            parser.print_help(sys.stderr)
+        args = _arguments(argv)
+        if args is None:
             return EXIT_ERROR
         return command_group(args.command).run(args)
     except LeakstopError as exc:
@@ -122,6 +122,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal_error(exc)
     finally:
         restore_handlers(saved)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace | None:
+    """The parsed arguments, or None after printing the help (no command). The commit hook's forms skip argparse
+    (``fastargs``); everything else, and every mistake, goes through the full parser and its messages."""
+    from scanner.cli.fastargs import parse_hook_form
+
+    fast = parse_hook_form(sys.argv[1:] if argv is None else argv)
+    if fast is not None:
+        return cast("argparse.Namespace", fast)  # the same attributes (tests/test_fastargs.py)
+    from scanner.cli.parser import parse
+
+    parser = build_parser(_dispatched(argv))
+    args = parse(parser, argv)
+    if (args.command or "") not in COMMANDS:
+        parser.print_help(sys.stderr)
+        return None
+    return args
 
 
 def _tolerant_streams() -> None:

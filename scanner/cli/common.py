@@ -4,7 +4,6 @@ unix account), and the audit records a scan's bypasses and exceptions call for."
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Mapping
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, TextIO, TypeAlias
 from scanner.errors import UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.cli.parser import SuggestingParser
     from scanner.models import ScanResult
     from scanner.pipeline.request import SourceOptions
@@ -27,6 +28,8 @@ def parse_size(text: str) -> int:
 
     A negative size, NaN, infinity or anything else is refused (argparse names the option: exit 2): ``-1`` used to
     pass and skip every file."""
+    import argparse  # argparse calls this: already loaded
+
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     clean = text.strip().lower().rstrip("b")
     scale = 1

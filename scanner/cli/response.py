@@ -3,7 +3,6 @@ scan (``scanner.integrations.response``), with its exit code."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 from scanner.errors import EXIT_PASS
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.models import ScanResult
     from scanner.policy.config import Config
 

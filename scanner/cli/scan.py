@@ -7,7 +7,6 @@ that ``scan --staged``, the pre-commit hook's path, loads only what that scan ne
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import io
@@ -27,10 +26,11 @@ from scanner.cli.common import (
     load_config,
     open_output,
 )
-from scanner.cli.scanargs import add_artifact_options, add_git_options, add_scan_options
 from scanner.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_PASS, UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.cli.common import Subparsers
     from scanner.models import ScanResult
     from scanner.pipeline.policychange import PolicyChange
@@ -44,6 +44,8 @@ GIT_FLAGS = ("staged", "history", "range", "since", "pre_push")
 
 
 def add_parser(subparsers: Subparsers) -> None:
+    from scanner.cli.scanargs import add_artifact_options, add_git_options, add_scan_options
+
     scan = subparsers.add_parser("scan", help="scan files, a directory or stdin ('-')")
     add_scan_options(scan)
     add_artifact_options(scan.add_argument_group("artifacts (instead of PATH)"))
@@ -265,7 +267,6 @@ def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, 
 def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) -> Matcher | None:
     """``--no-baseline``: none; ``--baseline FILE`` or the policy's: any kind; else ours found at the root."""
     from scanner.policy import baseline
-    from scanner.policy.migrate import load_any, load_own
 
     if args.no_baseline:
         return None
@@ -273,9 +274,15 @@ def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) ->
     if named:
         if not os.path.isfile(named):
             raise UsageError(f"{named}: baseline file not found")
+        from scanner.policy.migrate import load_any
+
         return load_any(named)
     found = baseline.find_baseline(paths)
-    return load_own(str(found)) if found is not None else None
+    if found is None:
+        return None  # most repositories: the other formats' readers stay unloaded
+    from scanner.policy.migrate import load_own
+
+    return load_own(str(found))
 
 
 def pre_commit_range(environ: Mapping[str, str]) -> str:

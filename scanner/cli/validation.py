@@ -7,7 +7,6 @@ scan the pre-commit framework runs, which sets ``PRE_COMMIT``) never validates u
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -17,6 +16,8 @@ from scanner.errors import UsageError
 from scanner.policy.config import Config
 
 if TYPE_CHECKING:
+    import argparse
+
     from scanner.validate.options import ValidationOptions
 
 HOOK_KINDS = ("staged", "push")

@@ -8,44 +8,45 @@ names what is being assigned.
 from __future__ import annotations
 
 import binascii
-import re
 from itertools import pairwise
 
-_PLACEHOLDER = re.compile(
+from scanner.lazyre import LazyPattern
+
+_PLACEHOLDER = LazyPattern(
     r"(?i)(xxxx|\*\*\*\*|•••|your[_-]?(?:api[_-]?|access[_-]?|secret[_-]?)?(?:key|token|secret|password|pass)"
     r"|changeme|change[_-]me|replace[_-]?me|placeholder|redacted|dummy|example|sample|insert[_-]|"
     r"<[a-z0-9_ .-]+>|todo|fixme|not[_-]a[_-]real|fake[_-]|foobar)"
 )
-_TEMPLATE = re.compile(
+_TEMPLATE = LazyPattern(
     r"(\$\{|\{\{|\$\(|%\(|\{%|#\{|\bos\.environ|\bgetenv|process\.env|\bsecrets\.|\bvars?\.|\benv\.|"
     r"^\$[A-Za-z_]|^%[A-Za-z_]+%$|^\{[A-Za-z_][\w.]*\}$|ENC\[|\$ANSIBLE_VAULT|^vault:|^ref\+|^arn:aws:secretsmanager)"
 )
 LONG_SECRET = 100
-_LONG_PLACEHOLDER = re.compile(
+_LONG_PLACEHOLDER = LazyPattern(
     r"(?i)(xxxxx|\.\.\.|…|<[a-z0-9_ .-]+>|\*\*\*\*|your[_ -](?:private[_ -])?key|redacted|placeholder|\$\{|\{\{)"
 )
 _SEQUENCES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba")
-_REPEAT = re.compile(r"(.)\1{5,}")
+_REPEAT = LazyPattern(r"(.)\1{5,}")
 
 # Generic rules only: shapes that are identifiers, digests or references rather than credentials.
-_UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_HEX = re.compile(r"(?i)^(?:sha\d*[:-])?[0-9a-f]+$")
-_DIGEST_PREFIX = re.compile(r"(?i)^(?:sha(?:1|224|256|384|512)|md5|blake2b?|h1)[:-]")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.\-]*[A-Za-z]$|^[a-z]+(?:[A-Z][a-z]*)+$")
+_UUID = LazyPattern(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEX = LazyPattern(r"(?i)^(?:sha\d*[:-])?[0-9a-f]+$")
+_DIGEST_PREFIX = LazyPattern(r"(?i)^(?:sha(?:1|224|256|384|512)|md5|blake2b?|h1)[:-]")
+_IDENTIFIER = LazyPattern(r"^[A-Za-z_][A-Za-z_.\-]*[A-Za-z]$|^[a-z]+(?:[A-Z][a-z]*)+$")
 # Code, not a literal: a call (get_token(cfg), rsa.generate(...)), indexing (env["X"]), an attribute of a usual
 # object, -> or ::.
-_CODE = re.compile(
+_CODE = LazyPattern(
     r"^[A-Za-z_$][\w$]{2,}\(|\.[A-Za-z_$][\w$]*\(|^[\w.$]+\[.+\]$|"
     r"^(?:self|this|cls|ctx|config|settings|props|args|params|req|request)\.|->|::"
 )
-_NAME_TOKEN = re.compile(r"[A-Za-z_$][\w.$:-]*")
-_ARN_TAIL = re.compile(r"\barn:[^\s\"']*$")
-_DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
-_PATH = re.compile(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)*/[\w-]+\.[A-Za-z]{1,5}$")
-_NUMBER = re.compile(r"^[0-9.,_:+-]+$")
-_MIME = re.compile(r"^(?:application|text|image|audio|video|multipart|font|model|message)/[\w.+-]+$")
-_URL_NO_CREDS = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://[^@\s]*$")
-_HASHY_NAME = re.compile(
+_NAME_TOKEN = LazyPattern(r"[A-Za-z_$][\w.$:-]*")
+_ARN_TAIL = LazyPattern(r"\barn:[^\s\"']*$")
+_DOTTED = LazyPattern(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
+_PATH = LazyPattern(r"^(?:\.{0,2}/|~/|[A-Za-z]:\\)[^\s]*$|^[\w.-]+(?:/[\w.-]+)*/[\w-]+\.[A-Za-z]{1,5}$")
+_NUMBER = LazyPattern(r"^[0-9.,_:+-]+$")
+_MIME = LazyPattern(r"^(?:application|text|image|audio|video|multipart|font|model|message)/[\w.+-]+$")
+_URL_NO_CREDS = LazyPattern(r"(?i)^[a-z][a-z0-9+.-]*://[^@\s]*$")
+_HASHY_NAME = LazyPattern(
     r"(?i)((?<![a-z])sha\d*(?![a-z])|md5|hash|checksum|digest|integrity|revision|commit|fingerprint|etag|public[_-]?(?:key|cert)|pub_?key|"
     r"(?:client|app|tenant|workspace|subscription|object|account|project|user|key)[_-]?id\b|uuid|guid|nonce|salt|"
     r"cache[_-]?key|lookup|primary[_-]?key|foreign[_-]?key|sort[_-]?key|partition[_-]?key|id[_-]?token[_-]?hint|"
@@ -53,15 +54,15 @@ _HASHY_NAME = re.compile(
     r"csrf|xsrf|next[_-]?(?:page[_-]?)?token|page[_-]?token|continuation|cursor|pagination|starting[_-]?token|"
     r"\w::\w)"
 )
-_LOCKFILE = re.compile(
+_LOCKFILE = LazyPattern(
     r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Pipfile\.lock|"
     r"Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock|uv\.lock|pdm\.lock|packages\.lock\.json|"
     r"[^/]*SUMS|[^/]*\.sha(?:1|256|512)|mix\.lock|pubspec\.lock|Podfile\.lock|flake\.lock)$"
 )
 
 
-_CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # commitSha -> commit_Sha: words for _HASHY_NAME
-_HEX_ONLY = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_CAMEL_BREAK = LazyPattern(r"(?<=[a-z0-9])(?=[A-Z])")  # commitSha -> commit_Sha: words for _HASHY_NAME
+_HEX_ONLY = LazyPattern(r"[0-9a-f]+|[0-9A-F]+")
 HEX_MIN_ENTROPY = 3.0  # 32+ random hex characters: about 3.7 bits a character, often under 3.5
 
 
@@ -79,8 +80,8 @@ def _base64_like(secret: str) -> bool:
     return secret.endswith("=") or any(len(part) >= 16 and looks_random(part) for part in secret.split("/"))
 
 
-_B64 = re.compile(r"^[A-Za-z0-9+/]{12,}={0,2}$")
-_PROSE = re.compile(r"^[A-Za-z][A-Za-z0-9 ,.'@!?-]*$")
+_B64 = LazyPattern(r"^[A-Za-z0-9+/]{12,}={0,2}$")
+_PROSE = LazyPattern(r"^[A-Za-z][A-Za-z0-9 ,.'@!?-]*$")
 
 
 def base64_of_text(secret: str) -> bool:

@@ -3,7 +3,6 @@ checked) and the detector."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 
 from scanner.detect.engine import Detector
@@ -15,6 +14,8 @@ from scanner.ruleset.model import RuleSpec
 
 def _check_rule_id(config: Config, known: list[str], rule_id: str, where: str) -> None:
     if rule_id not in known:
+        import difflib  # only for the error: off the commit hook's path
+
         close = difflib.get_close_matches(rule_id, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"{config.source}: {where}: unknown rule id {rule_id!r}{hint}")

@@ -24,7 +24,7 @@ def _paths(request: ScanRequest) -> Source:
 
 
 def _staged(request: ScanRequest) -> Source:
-    from scanner.sources.git.source import StagedSource
+    from scanner.sources.git.staged import StagedSource
 
     return StagedSource(request.paths[0], request.options.max_file_size, request.options.scan_binary)
 

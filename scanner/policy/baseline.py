@@ -28,7 +28,6 @@ import hmac
 import json
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +109,8 @@ class Baseline:
 
 
 def new_baseline(path: str, fingerprints: Iterable[str] = ()) -> Baseline:
+    import secrets  # only to create one: secrets brings base64 and random onto every scan's start-up
+
     return Baseline(path=path, salt=secrets.token_hex(16), fingerprints=frozenset(fingerprints))
 
 

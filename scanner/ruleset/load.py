@@ -18,7 +18,7 @@ import scanner
 from scanner import cache
 from scanner.errors import ConfigError
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
-from scanner.ruleset.specjson import spec_to_json, specs_from_json
+from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
@@ -154,8 +154,8 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
         contents.append(data)
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    cache_name = f"rules-{key[:32]}.json"
-    specs = specs_from_json(cache.read_json(cache_name))
+    cache_name = entry_name(key)
+    specs = specs_from_bytes(cache.read(cache_name))
     compiled = _compile_cached(specs) if specs is not None else None
     if specs is None or compiled is None:
         specs = []
@@ -170,7 +170,7 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
             specs.extend(parsed)
         compiled = compile_specs(specs)
         specs = [rule.spec for rule in compiled]
-        cache.write_json(cache_name, [spec_to_json(spec) for spec in specs])
+        cache.write(cache_name, specs_to_bytes(specs))
     extra_compiled = compile_specs(extra, existing=specs)
     rules = compiled + tuple(extra_compiled)
     full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()

@@ -27,7 +27,7 @@ def spec_to_json(spec: RuleSpec) -> dict[str, Any]:
 def _checked(kind: str, value: Any) -> tuple[bool, Any]:
     """(whether ``value`` has the declared type ``kind``, the value as the dataclass holds it)."""
     if kind in _WORDS:
-        return value in _WORDS[kind], value
+        return type(value) is str and value in _WORDS[kind], value  # a list or dict is not hashable: no lookup
     if kind == "float":
         return isinstance(value, int | float) and not isinstance(value, bool), value
     if kind == "int | None":

@@ -4,7 +4,7 @@ repo        opening the repository, naming commits, commit metadata, the git CLI
 walk        commits oldest first: each new blob once (as a ``BlobRef``), commit and tag messages
 ranges      what a history, range or push scan covers (tips and hidden commits) and a range's base
 blobs       the worker side: blobs read through ``git cat-file`` (``catfile``) and cut to what changed
-staged      the index against HEAD, through the git CLI (the hook's fast path) or pygit2
+staged      the index against HEAD, through the git CLI (the hook's fast path) or pygit2; ``StagedSource``
 trailers    the ``Leakstop-Bypass:`` trailer a commit may carry
-source      ``CommitSource`` and ``StagedSource``: the ``Source``s the pipeline runs
+source      ``CommitSource``: the ``Source`` of a history, range or push (``StagedSource`` is in staged, off the walk)
 """

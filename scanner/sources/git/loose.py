@@ -15,14 +15,13 @@ inflating them, a fraction of reading them again for the scan.
 from __future__ import annotations
 
 import os
-import string
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from scanner.sources.git.repo import pygit2_module
 
-_HEX = frozenset(string.hexdigits.lower())
+_HEX = frozenset("0123456789abcdef")
 _TYPES = (b"blob", b"tree", b"commit", b"tag")
 _CHUNK = 1 << 20
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, Target
-from scanner.sources.base import BlobRef, PlainSource, Skips
+from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
 from scanner.sources.git.ranges import Base, plan, range_base
@@ -89,29 +88,3 @@ class CommitSource:
         commit = getattr(origin, "commit", "")
         # Looked up even when the policy refuses trailers, so that the report can say it did.
         return trailer_bypass(self.repo[commit]) if commit and origin.kind == "git" else None
-
-
-class StagedSource(PlainSource):
-    """What the index adds against HEAD, through the ``git`` command line (the hook's fast path: no pygit2), or
-    through pygit2 where there is no git. No commit message exists yet: a trailer cannot apply."""
-
-    target: Target = "git"
-
-    def __init__(self, path: str, max_size: int = 0, scan_binary: bool = False) -> None:
-        from scanner.sources.git import staged
-
-        self.staged = staged
-        self.max_size, self.scan_binary = max_size, scan_binary
-        self.repo: Any = None
-        if staged.git_available():
-            self.root = staged.repository_root(path)
-        else:
-            self.repo = open_repository(path)
-            self.root = self.repo.workdir or self.repo.path
-            dirs = object_dirs_of(self.repo.path)  # a truncated loose HEAD would make libgit2 spin (loose.py)
-            guard(self.repo, dirs, corrupt_loose(dirs))
-
-    def items(self, skips: Skips) -> Iterator[Chunk]:
-        if self.repo is None:
-            return self.staged.staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips)
-        return self.staged.staged_chunks(self.repo, self.max_size, self.scan_binary, skips)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.models import Chunk, FileOrigin
-from scanner.sources.base import Skips, printable_path, structure_of
+from scanner.models import Chunk, FileOrigin, Target
+from scanner.sources.base import PlainSource, Skips, printable_path, structure_of
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
@@ -168,3 +168,29 @@ def staged_chunk(
     if not added:
         return None
     return Chunk(text, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, text))
+
+
+class StagedSource(PlainSource):
+    """What the index adds against HEAD, through the ``git`` command line (the hook's fast path: no pygit2), or
+    through pygit2 where there is no git. No commit message exists yet: a trailer cannot apply."""
+
+    target: Target = "git"
+
+    def __init__(self, path: str, max_size: int = 0, scan_binary: bool = False) -> None:
+        self.max_size, self.scan_binary = max_size, scan_binary
+        self.repo: Any = None
+        if git_available():
+            self.root = repository_root(path)
+        else:
+            from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
+            from scanner.sources.git.repo import open_repository
+
+            self.repo = open_repository(path)
+            self.root = self.repo.workdir or self.repo.path
+            dirs = object_dirs_of(self.repo.path)  # a truncated loose HEAD would make libgit2 spin (loose.py)
+            guard(self.repo, dirs, corrupt_loose(dirs))
+
+    def items(self, skips: Skips) -> Iterator[Chunk]:
+        if self.repo is None:
+            return staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips)
+        return staged_chunks(self.repo, self.max_size, self.scan_binary, skips)
