@@ -1,0 +1,44 @@
+"""How many bytes a history scan hands the detector, against the blob bytes it reads (issue #17, item 2).
+
+``python bench/detbytes.py REPO [scan flags...]`` runs ``leakstop scan --history`` in process with one worker
+(the parent reads the blobs itself, so one counter sees them all) and prints, as JSON, the blob bytes read, the
+bytes of the chunks made of them (what the detector gets), how many chunks, and the findings. Run it with
+``PYTHONPATH`` set to another checkout to measure that one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from scanner.cli import main as leakstop
+from scanner.sources.base import BlobRead, BlobRef
+from scanner.sources.git import blobs
+from scanner.sources.git.catfile import BlobData
+
+
+def measure(repo: str, flags: Sequence[str]) -> dict[str, Any]:
+    counts = {"blob_bytes": 0, "detector_bytes": 0, "chunks": 0}
+    read_one = blobs.GitBlobReader._read_one
+
+    def counting(self: blobs.GitBlobReader, ref: BlobRef, content: BlobData | None) -> BlobRead:
+        result = read_one(self, ref, content)
+        counts["blob_bytes"] += result.size
+        counts["chunks"] += len(result.chunks)
+        counts["detector_bytes"] += sum(len(c.content) for c in result.chunks)
+        return result
+
+    blobs.GitBlobReader._read_one = counting  # type: ignore[method-assign]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        leakstop(["scan", "--history", "--no-progress", "--workers", "1", "--format", "json", *flags, repo])
+    report = json.loads(out.getvalue())
+    return {**counts, "findings": len(report["findings"])}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], sys.argv[2:])))
