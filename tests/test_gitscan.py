@@ -15,7 +15,7 @@ from scanner import textdiff
 from scanner.models import Chunk
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import walk as git_walk
-from scanner.sources.git.catfile import PIPE_SIZE, WINDOW, CatFile
+from scanner.sources.git.catfile import WINDOW, CatFile
 from scanner.sources.git.repo import git_usable, open_repository
 from scanner.sources.git.walk import WalkStats, history_tips
 from scanner.textdiff import changed_regions
@@ -161,19 +161,3 @@ def test_catfile_survives_a_corrupt_object(tmp_path: Path) -> None:
         reader.close()
     assert answers[0].data == contents[0] and answers[2].data == contents[2]
     assert answers[1].data is None and answers[1].problem in {"failed", "missing"}
-
-
-def test_catfile_pipe_is_widened_where_linux_allows(tmp_path: Path) -> None:
-    import fcntl
-
-    repo_dir, oids, contents = _blob_store(tmp_path, 1)
-    reader = CatFile(str(repo_dir), max_size=0)
-    try:
-        assert [a.data for a in reader.read(oids)] == contents
-        assert reader._out is not None
-        size = fcntl.fcntl(reader._out.fileno(), fcntl.F_GETPIPE_SZ)
-    finally:
-        reader.close()
-    with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
-        allowed = int(limit.read()) >= PIPE_SIZE or os.geteuid() == 0
-    assert size == PIPE_SIZE if allowed else size < PIPE_SIZE

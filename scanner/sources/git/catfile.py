@@ -9,8 +9,6 @@ back to libgit2 for that object.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import os
 import subprocess
@@ -26,10 +24,6 @@ _DISCARD_CHUNK = 1 << 20
 # there at half the memory.
 DELTA_BASE_CACHE = "32m"
 WINDOW = 256  # ids written ahead of the answers: 10 KB, well within a pipe's 64 KB
-# git writes each blob through its stdout pipe: at Linux's default 64 KB that is a switch to the reader and back
-# every 64 KB (1.1 GB of blobs on pytest's history). 1 MiB is what an unprivileged process may ask for by default
-# (/proc/sys/fs/pipe-max-size).
-PIPE_SIZE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +68,6 @@ class CatFile:
                 preexec_fn=child_setup(),  # noqa: PLW1509 (one prctl call, resolved before the fork: no lock taken)
             )
             assert self._proc.stdout is not None
-            _widen(self._proc.stdout.fileno())
             self._out = io.BufferedReader(self._proc.stdout, 1 << 16)  # type: ignore[arg-type]
         return self._proc, self._out
 
@@ -148,12 +141,3 @@ class CatFile:
                     pipe.close()
         self._proc = self._out = None
         self._unanswered = 0
-
-
-def _widen(fd: int) -> None:
-    """A larger pipe where the system has ``F_SETPIPE_SZ`` (Linux) and allows it: fewer, larger reads."""
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if set_size is None:  # pragma: no cover - not Linux
-        return
-    with contextlib.suppress(OSError):  # over pipe-max-size or the user's pipe quota: the default size works too
-        fcntl.fcntl(fd, set_size, PIPE_SIZE)
