@@ -176,6 +176,7 @@ def test_wheel_carries_the_compiled_speed_up(installed: dict[str, Path]) -> None
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     assert f"scanner/_textdiff{suffix}" in names
+    assert "scanner/_textdiff.c" not in names  # built, not shipped (exclude-package-data)
     assert "scanner/_textdiff.pyi" in names
     proc = _python(
         installed,
