@@ -19,23 +19,43 @@ typedef struct {
     Py_ssize_t len;
 } Slot;
 
+static inline uint64_t
+load64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Words of 8 bytes; the last (partial) word is read as the 8 bytes that end the line, overlapping the one before
+ * (lines of 8 bytes or more), or as two overlapping 4-byte reads (4 to 7 bytes): no loop over single bytes. The
+ * length is mixed in, so lines that differ in length differ in hash. */
 static uint64_t
 line_hash(const unsigned char *p, Py_ssize_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, last;
+    if (n >= 8) {
+        const unsigned char *end = p + n - 8;
+        while (p < end) {
+            h = (h ^ load64(p)) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 32;
+            p += 8;
+        }
+        last = load64(end);
     }
-    uint64_t tail = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        tail |= (uint64_t)p[i] << (8 * i);
+    else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        last = (uint64_t)lo | ((uint64_t)hi << 32);
     }
-    h = (h ^ tail) * 0xC4CEB9FE1A85EC53ULL;
+    else {
+        last = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            last |= (uint64_t)p[i] << (8 * i);
+        }
+    }
+    h = (h ^ last) * 0xC4CEB9FE1A85EC53ULL;
     h ^= h >> 29;
     h *= 0xFF51AFD7ED558CCDULL;
     h ^= h >> 32;
