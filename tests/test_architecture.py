@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     (  # core
         "scanner.pathmatch",
         "scanner.textdiff",
+        "scanner._textdiff",  # C (scanner/_textdiff.c): imports nothing of ours
         "scanner.formats",
         "scanner.models",
         "scanner.errors",

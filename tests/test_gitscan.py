@@ -35,12 +35,12 @@ lines = st.lists(st.sampled_from([b"alpha", b"beta", b"gamma", b"", b"token = x"
 @settings(max_examples=300, deadline=None)
 @given(lines, lines, st.booleans())
 def test_changed_regions_cover_every_new_line(old_lines: list[bytes], new_lines: list[bytes], big: bool) -> None:
-    if big:  # past LARGE_REGION (lowered here): the line-set narrowing path
+    if big:  # past NARROW_REGION (lowered here): the line-set narrowing path
         old_lines, new_lines = old_lines * 40, new_lines * 40
     old, new = b"\n".join(old_lines) + b"\n", b"\n".join(new_lines) + b"\n"
     new_by_number = new.split(b"\n")
     covered: dict[int, bytes] = {}
-    with mock.patch.object(textdiff, "LARGE_REGION", 32 * 1024):
+    with mock.patch.object(textdiff, "NARROW_REGION", 32 * 1024):
         regions = list(changed_regions(old, new))
     for region, first in regions:
         for offset, text in enumerate(region.split(b"\n")):

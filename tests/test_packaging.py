@@ -169,3 +169,21 @@ def test_installed_console_script_detects_a_token(installed: dict[str, Path]) ->
     assert proc.returncode == 1, proc.stderr
     assert [f["rule"]["id"] for f in json.loads(proc.stdout)["findings"]] == ["github-pat"]
     assert token not in proc.stdout
+
+
+def test_wheel_carries_the_compiled_speed_up(installed: dict[str, Path]) -> None:
+    """The optional C module is built into the wheel (CI has a compiler), and the installed copy uses it."""
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    names = set(zipfile.ZipFile(installed["wheel"]).namelist())
+    assert f"scanner/_textdiff{suffix}" in names
+    assert "scanner/_textdiff.c" not in names  # built, not shipped (exclude-package-data)
+    assert "scanner/_textdiff.pyi" in names
+    proc = _python(
+        installed,
+        "-c",
+        "import json, scanner._textdiff as c, scanner.textdiff as t;"
+        "print(json.dumps([c.__file__, t._novel_blocks is c.novel_blocks]))",
+    )
+    module_file, used = json.loads(proc.stdout)
+    assert Path(module_file).resolve().is_relative_to(installed["venv"].resolve())
+    assert used is True

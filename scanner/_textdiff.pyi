@@ -1,0 +1,3 @@
+"""The C speed-up of ``scanner.textdiff._novel_blocks_py`` (scanner/_textdiff.c); absent where it did not build."""
+
+def novel_blocks(old: bytes, region: bytes, context: int, context_bytes: int, /) -> list[tuple[int, int, int]]: ...

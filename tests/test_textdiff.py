@@ -1,0 +1,128 @@
+"""Large changed regions cut to their new lines: the C module (scanner/_textdiff.c) against its Python
+specification, what the blocks hold, and the fallback used where the C module did not build."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner import textdiff
+
+try:
+    from scanner import _textdiff
+except ImportError:  # pragma: no cover - CI builds it (.ci/run installs gcc and python3-dev)
+    _textdiff = None  # type: ignore[assignment]
+
+needs_c = pytest.mark.skipif(_textdiff is None, reason="scanner._textdiff did not build (no C compiler?)")
+
+# Few distinct lines, so that old and new share many; a long one makes the byte context reach past line counts.
+line = st.sampled_from([b"alpha", b"beta", b"", b"token = x", b"delta" * 30, b"\r", b"\xff\x00"]) | st.binary(
+    max_size=12
+).filter(lambda b: b"\n" not in b)
+text = st.lists(line, max_size=60).map(b"\n".join)
+
+
+@needs_c
+@settings(max_examples=1000, deadline=None)
+@given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
+def test_c_module_gives_what_the_python_specification_gives(old: bytes, region: bytes, context: int, cb: int) -> None:
+    assert _textdiff.novel_blocks(old, region, context, cb) == textdiff._novel_blocks_py(old, region, context, cb)
+
+
+@needs_c
+def test_c_module_rejects_a_negative_context() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        _textdiff.novel_blocks(b"a", b"b", -1, 0)
+    with pytest.raises(TypeError):
+        _textdiff.novel_blocks("a", b"b", 0, 0)  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(text, text, st.integers(0, 4), st.sampled_from([0, 5, 100]))
+def test_blocks_hold_every_new_line_with_its_context(old: bytes, region: bytes, context: int, cb: int) -> None:
+    lines = region.split(b"\n")
+    known = set(old.split(b"\n"))
+    starts = [sum(len(x) + 1 for x in lines[:k]) for k in range(len(lines))]
+    covered: dict[int, bytes] = {}
+    blocks = textdiff._novel_blocks_py(old, region, context, cb)
+    previous_end = -2
+    for start, end, lo in blocks:
+        assert start > previous_end + 1  # blocks are in order and do not touch: touching ones are one block
+        previous_end = end
+        assert start == starts[lo]
+        for offset, text_line in enumerate(region[start:end].split(b"\n")):
+            covered[lo + offset] = text_line
+    for number, text_line in enumerate(lines):
+        if text_line in known:
+            continue
+        for near in range(max(0, number - context), min(len(lines), number + context + 1)):
+            assert covered[near] == lines[near]
+        # and whole lines up to cb bytes either side
+        line_end = starts[number] + len(text_line)
+        for near, near_start in enumerate(starts):
+            if near_start + len(lines[near]) >= starts[number] - cb and near_start <= line_end + cb:
+                assert near in covered, (number, near)
+    assert set(covered) <= set(range(len(lines)))
+
+
+def test_a_large_region_is_narrowed_with_the_right_line_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 50th line of a 200 KB file changes: the regions are about the changed lines, not the whole file, and
+    each starts at its line number in the new version."""
+    monkeypatch.setattr(textdiff, "NARROW_REGION", textdiff.NARROW_REGION_C)  # the C threshold, either way
+    old_lines = [f"entry {i:05d}: {'x' * 60}" for i in range(3000)]
+    new_lines = [f"entry {i:05d}: changed" if i % 500 == 250 else text_line for i, text_line in enumerate(old_lines)]
+    old, new = "\n".join(old_lines).encode(), "\n".join(new_lines).encode()
+    regions = list(textdiff.changed_regions(old, new))
+    assert len(regions) == 6
+    assert sum(len(r) for r, _ in regions) < len(new) // 20
+    by_number = new.split(b"\n")
+    for region, first in regions:
+        for offset, text_line in enumerate(region.split(b"\n")):
+            assert by_number[first - 1 + offset] == text_line
+    changed = {first + k for region, first in regions for k, t in enumerate(region.split(b"\n")) if b"changed" in t}
+    assert changed == {i + 1 for i in range(3000) if i % 500 == 250}
+
+
+def test_a_small_region_is_not_narrowed() -> None:
+    old = b"a\nb\nc\n"
+    new = b"a\nB\nc\n"
+    assert list(textdiff.changed_regions(old, new)) == [(new, 1)]
+    assert list(textdiff.changed_regions(old, old)) == []
+
+
+@pytest.fixture
+def without_c(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``scanner.textdiff`` imported as where the C module did not build; imported again as it was after."""
+    monkeypatch.setitem(sys.modules, "scanner._textdiff", None)  # None in sys.modules: the import fails
+    importlib.reload(textdiff)
+    yield
+    monkeypatch.undo()
+    importlib.reload(textdiff)
+
+
+@pytest.mark.usefixtures("without_c")
+def test_without_the_c_module_python_narrows_only_the_largest_regions() -> None:
+    assert textdiff._novel_blocks is textdiff._novel_blocks_py
+    assert textdiff.NARROW_REGION == textdiff.LARGE_REGION
+    old = b"".join(b"line %d\n" % i for i in range(200_000))  # about 2 MB
+    new = old.replace(b"line 1000\n", b"line one thousand\n").replace(b"line 150000\n", b"line new\n")
+    regions = list(textdiff.changed_regions(old, new))
+    assert len(regions) == 2
+    assert sum(len(r) for r, _ in regions) < 4 * (textdiff.CONTEXT_BYTES + 20)
+    by_number = new.split(b"\n")
+    for (region, first), changed in zip(regions, (b"line one thousand", b"line new"), strict=True):
+        assert changed in region.split(b"\n")
+        assert region.split(b"\n") == by_number[first - 1 : first - 1 + region.count(b"\n") + 1]
+
+
+def test_with_the_c_module_where_it_built() -> None:
+    if _textdiff is None:  # pragma: no cover
+        assert textdiff._novel_blocks is textdiff._novel_blocks_py
+    else:
+        assert textdiff._novel_blocks is _textdiff.novel_blocks
+        assert textdiff.NARROW_REGION == textdiff.NARROW_REGION_C
