@@ -35,6 +35,7 @@ COPY_IGNORE = shutil.ignore_patterns(
     ".ruff_cache",
     "tests",
     "bench",
+    "*.so",  # an editable install's in-place build: the wheel must compile its own
 )
 
 
@@ -122,6 +123,22 @@ def test_wheel_contains_the_rules_and_schemas(installed: dict[str, Path]) -> Non
         assert required in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "leakstop = scanner.cli:main" in zipfile.ZipFile(installed["wheel"]).read(entry_points).decode()
+
+
+def test_wheel_carries_the_compiled_span_search(installed: dict[str, Path]) -> None:
+    """The optional C extension is built into the wheel (CI has a compiler), and the installed copy uses it."""
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    assert f"scanner/detect/_spans{suffix}" in names
+    assert "scanner/detect/_spans.pyi" in names
+    proc = _python(
+        installed,
+        "-c",
+        "from scanner.detect import _spans, decode; print(decode.candidates is _spans.candidates, _spans.__file__)",
+    )
+    uses_it, module_file = proc.stdout.split()
+    assert uses_it == "True"
+    assert Path(module_file).resolve().is_relative_to(installed["venv"].resolve())
 
 
 def test_installed_copy_is_the_one_imported(installed: dict[str, Path]) -> None:

@@ -1,0 +1,3 @@
+"""The C span search (``_spans.c``); ``scanner.detect.decode.py_candidates`` is its pure-Python twin."""
+
+def candidates(content: bytes) -> list[tuple[int, int, str]]: ...
