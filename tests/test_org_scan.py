@@ -292,9 +292,48 @@ def test_a_task_that_raises_is_that_repositorys_error(world: Path, run_cli: RunC
     repo = bare_with(world, "r", {"a": "b\n"})
     listing = world / "repos.txt"
     listing.write_text(f"{repo.path}\n")
-    blocker = world / "not-a-dir"
-    blocker.write_text("")  # the mirrors cannot go under a file: the task itself fails
-    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", blocker, "--store", world / "s.sqlite"]
+    cache = world / "cache"
+    cache.mkdir()
+    (cache / "mirrors").write_text("")  # the mirrors cannot go under a file: the task itself fails
+    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", cache, "--store", world / "s.sqlite"]
     code, out, err = run_cli(*argv)
     assert code == 0 and "1 repositories (1 failed)" in err
-    assert "r: repository-failed: the task failed: NotADirectoryError" in out
+    assert "r: repository-failed: the task failed: FileExistsError" in out
+
+
+def test_unchanged_refs_skip_the_fetch_and_a_killed_runs_leftovers_are_cleaned(
+    world: Path, tokens: TokenFactory, run_cli: RunCli
+) -> None:
+    import fcntl
+
+    from scanner.org.mirror import mirror_path
+
+    work = bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    url = str(world / "served" / "one.git")
+    listing = world / "repos.txt"
+    listing.write_text(f"{url}\n")
+    cache = world / "cache"
+    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", cache, "-f", "json"]
+    code, _out, err = run_cli(*argv)
+    assert code == 1 and "findings: 1 new, 0 still present, 0 gone" in err, err
+    mirror = mirror_path(cache, url)
+    assert (mirror / "HEAD").is_file()
+    # The mirror gone and a half-made clone left by a killed run: the refs did not move, so nothing is fetched.
+    subprocess.run(["rm", "-rf", str(mirror)], check=True)
+    leftover = mirror.with_name(mirror.name + ".partial-999999")
+    (leftover / "objects").mkdir(parents=True)
+    code, out, err = run_cli(*argv)
+    assert code == 1 and "findings: 0 new, 1 still present, 0 gone" in err, err
+    assert [f["location"]["path"] for f in json.loads(out)["findings"]] == ["one/a.env"]
+    assert not mirror.exists() and not leftover.exists()
+    # A new commit moves the refs: fetched (cloned again here) and only the new commit scanned.
+    work.commit("two", {"b.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    work.git("push", "-q", "origin", "main")
+    code, _out, err = run_cli(*argv)
+    assert code == 1 and "findings: 1 new, 1 still present, 0 gone" in err, err
+    assert (mirror / "HEAD").is_file()
+    # Another run holding the cache: refused at once, the store untouched.
+    with open(cache / "org.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, _out, err = run_cli(*argv)
+    assert code == 2 and "another org scan is using this cache: refused" in err

@@ -3,19 +3,23 @@ merged run. The edge (``scanner.cli.org``) reads the arguments and the environme
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import UsageError
+from scanner.errors import InputError, UsageError
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.httpsettings import HttpSettings
 from scanner.models import ScanIssue
 from scanner.org.engine import Cluster, client_for, run_tasks
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
 from scanner.org.merge import OrgRun
+from scanner.org.mirror import clean_partials
 from scanner.org.store import Store
 from scanner.org.tasks import Task
 from scanner.policy.config import Config
@@ -71,6 +75,30 @@ def scan_org(
     request: OrgRequest, repos: list[Repo], progress: Progress | None = None
 ) -> tuple[OrgRun, list[ScanIssue]]:
     """Every repository as one task; the store written here, one transaction per result as it arrives."""
+    with cache_lock(request.cache):
+        clean_partials(request.cache)  # a killed run's half-made clones: no run of ours is using them now
+        return _scan_org(request, repos, progress)
+
+
+@contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """One org scan at a time per cache folder (an advisory lock on ``org.lock`` in it), refused at once."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache / "org.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise InputError(f"{cache}: cannot use the org cache: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"{cache}: another org scan is using this cache: refused") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None) -> tuple[OrgRun, list[ScanIssue]]:
     store = Store(request.store)
     run = OrgRun()
     issues: list[ScanIssue] = []
@@ -97,5 +125,5 @@ def scan_org(
 
 
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
-    tips, commits = ((), ()) if request.full else store.known(repo.name)
-    return Task(repo, str(request.cache), tips, commits, request.config, request.key, request.engine)
+    tips, commits, refs = ((), (), "") if request.full else store.known(repo.name)
+    return Task(repo, str(request.cache), tips, commits, request.config, request.key, request.engine, refs)

@@ -5,11 +5,18 @@ findings) comes in its ``Task``, and everything it found goes back in one ``dict
 with fingerprints and redacted text only, never a secret), so a task retried on another worker gives the same
 answer and the parent alone writes the store. One repository failing is the result's ``error``, not an
 exception: the other repositories go on.
+
+A repository whose refs digest (``mirror.remote_refs``) is the one stored after the last run is not fetched or
+walked at all. Small repositories travel several to one Dask task (``scan_batch``: less per-task overhead), and
+each worker process builds the ruleset and detector once per config (``_PREPARED``), not once per repository:
+that build costs more CPU than scanning a small repository.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import resource
 import subprocess
 import time
@@ -21,9 +28,10 @@ from typing import Any
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.org.listing import Repo
-from scanner.org.mirror import GIT_ENV, MirrorError, update
+from scanner.org.mirror import GIT_ENV, MirrorError, mirror_refs, remote_refs, update
 from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest
+from scanner.pipeline.setup import Prepared, prepare
 from scanner.policy.config import Config
 
 
@@ -38,6 +46,28 @@ class Task:
     config: Config = field(default_factory=Config)
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
+    known_refs: str = ""  # the refs digest after the last run's fetch ("" = unknown: fetch)
+
+
+# This worker process's ruleset and detector per (config, engine) digest: kept between tasks, a few at most.
+_PREPARED: dict[str, Prepared] = {}
+_PREPARED_MAX = 4
+
+
+def scan_batch(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    """One Dask task for several repositories, one after another; a repository whose task raised (a bug, a cache
+    that cannot be written) is that repository's error and the others go on."""
+    results = []
+    for task in tasks:
+        try:
+            results.append(scan_repo(task))
+        except Exception as exc:  # one repository's failure, named on its result
+            results.append(failed(task, f"the task failed: {type(exc).__name__}"))
+    return results
+
+
+def failed(task: Task, error: str) -> dict[str, Any]:
+    return {"repo": task.repo.name, "url": task.repo.url, "error": error, "mode": "failed", "seconds": 0.0}
 
 
 def scan_repo(task: Task) -> dict[str, Any]:
@@ -58,8 +88,14 @@ def scan_repo(task: Task) -> dict[str, Any]:
         "pid": os.getpid(),
     }
     try:
-        path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
-        _scan(task, str(path), out)
+        if task.known_refs and task.known_tips and remote_refs(task.repo.url, task.repo.auth) == task.known_refs:
+            # Every ref where the last run left it: no fetch, no walk; every stored finding's commit still reachable.
+            out.update(mode="unchanged", tips=list(task.known_tips), reachable=list(task.finding_commits))
+            out["refs"] = task.known_refs
+        else:
+            path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
+            out["refs"] = mirror_refs(path)
+            _scan(task, str(path), out)
     except MirrorError as exc:
         out["error"] = str(exc)
     out["seconds"] = time.perf_counter() - started
@@ -93,7 +129,7 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
         request = ScanRequest("range", paths=(git_dir,), range_spec=spec, config=task.config, context=context)
     else:
         request = ScanRequest("history", paths=(git_dir,), config=task.config, context=context)
-    result = run(_single(request, task.engine))
+    result = run(_single(request, task.engine, _prepared(task.config, task.engine)))
     out["findings"] = [finding_data(f) for f in result.findings]
     out["issues"] = [[i.path, i.reason, i.message] for i in result.issues]
     out["bytes"] = result.stats.bytes_scanned
@@ -101,11 +137,22 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
     out["incomplete"] = _incomplete(result)
 
 
-def _single(request: ScanRequest, engine: str) -> ScanRequest:
+def _single(request: ScanRequest, engine: str, prepared: Prepared) -> ScanRequest:
     """One process per task: the Dask worker is the unit of parallelism, not a pool inside it."""
     from dataclasses import replace
 
-    return replace(request, workers=1, engine=engine)
+    return replace(request, workers=1, engine=engine, prepared=prepared)
+
+
+def _prepared(config: Config, engine: str) -> Prepared:
+    """The ruleset and detector for ``config``, built at this worker's first task with it. Keyed by the pickled
+    config (what Dask sent): equal configs give equal bytes, and a miss only costs a build."""
+    key = hashlib.sha256(pickle.dumps((config, engine))).hexdigest()
+    if key not in _PREPARED:
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = prepare(config, engine)
+    return _PREPARED[key]
 
 
 def _incomplete(result: ScanResult) -> str:
