@@ -57,7 +57,10 @@ def client_for(cluster: Cluster) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # The scheduler's HTTP server (metrics) on a free loopback port: "None" would mean 8787, taken by any
+        # other cluster on the machine (a second org scan), and the dashboard off.
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
         silence_logs=logging.CRITICAL,  # a worker that outlives the scheduler at shutdown logs an ERROR: not ours
     )
     try:
