@@ -271,10 +271,52 @@ def test_the_merged_result_prefixes_paths_and_holds_only_redacted_text(tmp_path:
     row = finding("f1")
     run.add(result("team/app", [row], ["c1"], seconds=0.5, items=3, bytes=10), [row], [], [finding("f9")])
     merged = merged_result(run, "org x", [])
-    assert [f.path for f in merged.findings] == ["team/app/a.py"]
+    assert [f.path for f in merged.findings] == ["team/app/a.py", "team/app/a.py"]
+    assert [(f.change, f.verdict, f.reason) for f in merged.findings] == [
+        ("new", "block", ""),
+        ("gone", "allow", "gone"),
+    ]
     assert merged.findings[0].match.secret.reveal() == "ghp_…(40)"
     assert run.summary() == "org scan: 1 repositories (0 failed), findings: 1 new, 0 still present, 1 gone"
     assert merged.stats.items_scanned == 3 and merged.target_detail == "1 repositories, 1 commits scanned"
+
+
+def test_every_format_says_new_still_present_and_gone_and_only_current_ones_block() -> None:
+    import io
+
+    from scanner.report import REPORTERS, ReportOptions
+
+    run = OrgRun()
+    live = {**finding("f2"), "validation": "live", "validation_identity": "user o***", "validator": "github"}
+    run.add(result("r", [], ["c1"]), [finding("f1")], [live], [finding("f3")])
+    merged = merged_result(run, "org x", [])
+    assert [f.change for f in merged.findings] == ["new", "still-present", "gone"]
+    validation = merged.findings[1].validation
+    assert validation is not None and (validation.state, validation.identity) == ("live", "user o***")
+    assert merged.blocked
+
+    def report(fmt: str, result: Any = merged) -> str:
+        out = io.StringIO()
+        REPORTERS[fmt](result, out, ReportOptions(verbose=True))
+        return out.getvalue()
+
+    data = json.loads(report("json"))
+    assert [f["change"] for f in data["findings"]] == ["new", "still-present", "gone"]
+    assert data["summary"]["changes"] == {"new": 1, "still-present": 1, "gone": 1}
+    assert data["findings"][1]["validation"]["state"] == "live"
+    sarif = json.loads(report("sarif"))["runs"][0]["results"]
+    assert [r["baselineState"] for r in sarif] == ["new", "unchanged", "absent"]
+    gitlab = json.loads(report("gitlab"))["vulnerabilities"]
+    assert [v["details"]["change"]["value"] for v in gitlab] == ["new", "still-present"]  # gone: allowed, not listed
+    text = report("text")
+    for words in ("since the last org scan: new", "since the last org scan: still present", "(gone)"):
+        assert words in text
+    # Only gone findings left: nothing blocks.
+    only_gone = OrgRun()
+    only_gone.add(result("r", [], ["c1"]), [], [], [finding("f3")])
+    gone = merged_result(only_gone, "org x", [])
+    assert not gone.blocked and json.loads(report("json", gone))["summary"]["changes"]["gone"] == 1
+    assert "changes" not in json.loads(report("json", merged_result(OrgRun(), "org x", [])))["summary"]
 
 
 def _no_sleep(seconds: float) -> None:

@@ -24,6 +24,7 @@ from scanner.org.store import Store
 from scanner.org.tasks import Task
 from scanner.policy.config import Config
 from scanner.transport import HttpClient
+from scanner.validate.options import ValidationOptions
 
 # One line per repository as it finishes: (index, total, result, summary of its delta)
 Progress = Callable[[int, int, dict[str, Any], str], None]
@@ -54,6 +55,7 @@ class OrgRequest:
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
     http: HttpSettings | None = None
+    validation: ValidationOptions | None = None  # ``--validate``: each task validates what it finds
 
 
 def list_repos(request: OrgRequest, sleep: Callable[[float], None] = time.sleep) -> list[Repo]:
@@ -126,4 +128,6 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
 
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
     tips, commits, refs = ((), (), "") if request.full else store.known(repo.name)
-    return Task(repo, str(request.cache), tips, commits, request.config, request.key, request.engine, refs)
+    return Task(
+        repo, str(request.cache), tips, commits, request.config, request.key, request.engine, refs, request.validation
+    )

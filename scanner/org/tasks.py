@@ -33,6 +33,7 @@ from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest
 from scanner.pipeline.setup import Prepared, prepare
 from scanner.policy.config import Config
+from scanner.validate.options import ValidationOptions
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class Task:
     config: Config = field(default_factory=Config)
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
-    known_refs: str = ""  # the refs digest after the last run's fetch ("" = unknown: fetch)
+    known_refs: str = ""
+    # ``--validate``: the task asks each provider about the secrets it found (only a task holds a secret).
+    validation: ValidationOptions | None = None  # the refs digest after the last run's fetch ("" = unknown: fetch)
 
 
 # This worker process's ruleset and detector per (config, engine) digest: kept between tasks, a few at most.
@@ -129,7 +132,7 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
         request = ScanRequest("range", paths=(git_dir,), range_spec=spec, config=task.config, context=context)
     else:
         request = ScanRequest("history", paths=(git_dir,), config=task.config, context=context)
-    result = run(_single(request, task.engine, _prepared(task.config, task.engine)))
+    result = run(_single(request, task.engine, _prepared(task.config, task.engine), task.validation))
     out["findings"] = [finding_data(f) for f in result.findings]
     out["issues"] = [[i.path, i.reason, i.message] for i in result.issues]
     out["bytes"] = result.stats.bytes_scanned
@@ -137,11 +140,11 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
     out["incomplete"] = _incomplete(result)
 
 
-def _single(request: ScanRequest, engine: str, prepared: Prepared) -> ScanRequest:
+def _single(request: ScanRequest, engine: str, prepared: Prepared, validation: ValidationOptions | None) -> ScanRequest:
     """One process per task: the Dask worker is the unit of parallelism, not a pool inside it."""
     from dataclasses import replace
 
-    return replace(request, workers=1, engine=engine, prepared=prepared)
+    return replace(request, workers=1, engine=engine, prepared=prepared, validation=validation)
 
 
 def _prepared(config: Config, engine: str) -> Prepared:
@@ -185,6 +188,10 @@ def finding_data(finding: Finding) -> dict[str, Any]:
         "decoded": list(match.decoded),
         "validation": finding.validation.state if finding.validation is not None else "",
     }
+    if finding.validation is not None:  # what the provider said, as the reports show it (identity masked already)
+        validation = finding.validation
+        data.update(validation_reason=validation.reason, validation_identity=validation.identity)
+        data["validator"] = validation.validator
     if isinstance(origin, GitOrigin):
         data.update(
             commit=origin.commit, author=origin.author, email=origin.email, date=origin.date, where=origin.where
