@@ -402,3 +402,18 @@ def test_the_refs_digest_is_the_same_on_the_remote_and_its_mirror(
     assert mirror_refs(mirror) == moved
     with pytest.raises(MirrorError):
         remote_refs(str(tmp_path / "missing"))
+
+
+def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
+    from scanner.cli import build_parser
+    from scanner.cli.org import org_request
+    from scanner.org.orgscan import _task
+
+    listing = tmp_path / "repos.txt"
+    base = ["org", "scan", "--repos", str(listing), "--cache", str(tmp_path / "c")]
+    asked = org_request(build_parser().parse_args([*base, "--validate", "--validate-deadline", "7"]), {})
+    assert asked.validation is not None and asked.validation.deadline == 7
+    store = Store(tmp_path / "s.sqlite")
+    assert _task(asked, store, Repo("r", "/r")).validation == asked.validation
+    store.close()
+    assert org_request(build_parser().parse_args(base), {}).validation is None
