@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,8 @@ def main() -> int:
     found = {(r["repo"], r["path"]) for r in first.rows if r["rule"] == "github-pat"}
     peaks: dict[int, int] = {}
     for repo in first.repos + second.repos:
+        if not repo["worker_pid"]:  # settled in the parent (refs unchanged): no worker ran it
+            continue
         peaks[repo["worker_pid"]] = max(peaks.get(repo["worker_pid"], 0), repo["max_rss_kb"])
     figures: dict[str, Any] = {
         "repos": args.repos,
@@ -192,6 +195,7 @@ def main() -> int:
         },
         "load_1min": round(os.getloadavg()[0], 1),
         "second_run_commits_scanned": sum(r["commits"] for r in second.repos),
+        "second_run_modes": dict(sorted(Counter(r["mode"] for r in second.repos).items())),
         "recall": round(len(found & planted) / len(planted), 3) if planted else 1.0,
         "peak_rss_mib_per_worker": sorted(round(kb / 1024, 1) for kb in peaks.values()),
         "failed": first.counts["failed"] + second.counts["failed"],

@@ -7,8 +7,9 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from scanner.models import ScanIssue
 from scanner.org.engine import Cluster, client_for, run_tasks
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
 from scanner.org.merge import OrgRun
-from scanner.org.mirror import clean_partials
+from scanner.org.mirror import MirrorError, clean_partials
 from scanner.org.store import Store
-from scanner.org.tasks import Task
+from scanner.org.tasks import Task, refs_unchanged, unchanged
 from scanner.policy.config import Config
 from scanner.transport import HttpClient
 from scanner.validate.options import ValidationOptions
+
+LS_REMOTE_THREADS = 8  # ``git ls-remote`` at a time in the parent (each mostly waits on its remote)
 
 # One line per repository as it finishes: (index, total, result, summary of its delta)
 Progress = Callable[[int, int, dict[str, Any], str], None]
@@ -105,7 +108,8 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        tasks = [_task(request, store, repo) for repo in repos]
+        settled, tasks = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        total = len(settled) + len(tasks)
 
         def done(result: dict[str, Any]) -> None:
             delta = store.apply(result, request.full)
@@ -114,8 +118,10 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
                 issues.append(ScanIssue(result["repo"], "repository-failed", result["error"]))
             issues.extend(ScanIssue(f"{result['repo']}/{p}", r, m) for p, r, m in result.get("issues", ()))
             if progress is not None:
-                progress(len(run.repos), len(tasks), result, run.repos[-1]["mode"])
+                progress(len(run.repos), total, result, run.repos[-1]["mode"])
 
+        for result in settled:
+            done(result)
         if tasks:
             with client_for(request.cluster) as client:
                 run_tasks(client, tasks, done)
@@ -124,6 +130,33 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run.repos.sort(key=lambda r: r["name"])
     run.rows.sort(key=lambda r: (r["repo"], r["rule"], r["path"], r.get("line", 0)))
     return run, issues
+
+
+def _settle_unchanged(tasks: list[Task]) -> tuple[list[dict[str, Any]], list[Task]]:
+    """Ask every remote the last run knew for its refs (``git ls-remote``, a few at a time, here in the parent):
+    the repositories whose refs did not move are settled without a Dask task (and without a cluster, when none
+    moved); the others go to the workers, which fetch them without asking again. A remote this process cannot
+    ask is left to its task to ask."""
+    settled: list[dict[str, Any]] = []
+    left: list[Task] = []
+    checked = [t for t in tasks if t.known_refs and t.known_tips]
+    with ThreadPoolExecutor(max_workers=LS_REMOTE_THREADS) as pool:
+        answers = dict(zip(map(id, checked), pool.map(_moved, checked), strict=True))
+    for task in tasks:
+        moved = answers.get(id(task))
+        if moved is False:
+            settled.append(unchanged(task))
+        else:
+            left.append(replace(task, known_refs="") if moved else task)
+    return settled, left
+
+
+def _moved(task: Task) -> bool | None:
+    """False: the refs are where they were; True: they moved; None: the remote did not answer here."""
+    try:
+        return not refs_unchanged(task)
+    except MirrorError:
+        return None
 
 
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:

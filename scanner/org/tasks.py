@@ -91,19 +91,39 @@ def scan_repo(task: Task) -> dict[str, Any]:
         "pid": os.getpid(),
     }
     try:
-        if task.known_refs and task.known_tips and remote_refs(task.repo.url, task.repo.auth) == task.known_refs:
-            # Every ref where the last run left it: no fetch, no walk; every stored finding's commit still reachable.
-            out.update(mode="unchanged", tips=list(task.known_tips), reachable=list(task.finding_commits))
-            out["refs"] = task.known_refs
-        else:
-            path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
-            out["refs"] = mirror_refs(path)
-            _scan(task, str(path), out)
+        if refs_unchanged(task):  # the parent could not ask the remote; this worker could
+            return unchanged(task, time.perf_counter() - started, os.getpid())
+        path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
+        out["refs"] = mirror_refs(path)
+        _scan(task, str(path), out)
     except MirrorError as exc:
         out["error"] = str(exc)
     out["seconds"] = time.perf_counter() - started
     out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this worker process's peak so far
     return out
+
+
+def refs_unchanged(task: Task) -> bool:
+    """The remote advertises the refs the mirror had after the last run's fetch (never for a first or full run)."""
+    return bool(task.known_refs and task.known_tips) and remote_refs(task.repo.url, task.repo.auth) == task.known_refs
+
+
+def unchanged(task: Task, seconds: float = 0.0, pid: int = 0) -> dict[str, Any]:
+    """The result of a repository whose refs did not move: no fetch, no walk, every stored finding's commit still
+    reachable. ``pid`` 0: decided in the parent, by no worker."""
+    return {
+        **failed(task, ""),
+        "mode": "unchanged",
+        "tips": list(task.known_tips),
+        "commits": [],
+        "findings": [],
+        "issues": [],
+        "reachable": list(task.finding_commits),
+        "refs": task.known_refs,
+        "seconds": seconds,
+        "pid": pid,
+        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if pid else 0,
+    }
 
 
 def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
