@@ -326,6 +326,10 @@ def test_unchanged_refs_skip_the_fetch_and_a_killed_runs_leftovers_are_cleaned(
     assert code == 1 and "findings: 0 new, 1 still present, 0 gone" in err, err
     assert [f["location"]["path"] for f in json.loads(out)["findings"]] == ["one/a.env"]
     assert not mirror.exists() and not leftover.exists()
+    # Nothing moved: settled in the parent, so not even a scheduler is needed (this one would not answer).
+    dead = ["--scheduler", f"tcp://127.0.0.1:{free_port()}"]
+    code, out, err = run_cli(*argv[:4], *dead, *argv[6:])
+    assert code == 1 and "findings: 0 new, 1 still present, 0 gone" in err, err
     # A new commit moves the refs: fetched (cloned again here) and only the new commit scanned.
     work.commit("two", {"b.env": f"GITHUB_TOKEN={tokens.github()}\n"})
     work.git("push", "-q", "origin", "main")
