@@ -47,9 +47,9 @@ class Task:
     config: Config = field(default_factory=Config)
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
-    known_refs: str = ""
+    known_refs: str = ""  # the refs digest after the last run's fetch ("" = unknown: fetch)
     # ``--validate``: the task asks each provider about the secrets it found (only a task holds a secret).
-    validation: ValidationOptions | None = None  # the refs digest after the last run's fetch ("" = unknown: fetch)
+    validation: ValidationOptions | None = None
 
 
 # This worker process's ruleset and detector per (config, engine) digest: kept between tasks, a few at most.
