@@ -341,3 +341,25 @@ def test_unchanged_refs_skip_the_fetch_and_a_killed_runs_leftovers_are_cleaned(
         fcntl.flock(held, fcntl.LOCK_EX)
         code, _out, err = run_cli(*argv)
     assert code == 2 and "another org scan is using this cache: refused" in err
+
+
+@pytest.mark.parametrize("threads_up_to", [0, 16])
+def test_the_local_cluster_is_processes_unless_few_repositories_are_left(
+    world: Path, tokens: TokenFactory, threads_up_to: int
+) -> None:
+    from scanner.org.engine import Cluster
+    from scanner.org.listing import Platform
+    from scanner.org.listing import Repo as OrgRepo
+    from scanner.org.orgscan import OrgRequest, Targets, scan_org
+
+    bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    bare_with(world, "two", {"b.txt": "nothing\n"})
+    repos = [OrgRepo(name, str(world / "served" / f"{name}.git")) for name in ("one", "two")]
+    platform = Platform("", "", "GITHUB_TOKEN")
+    request = OrgRequest(
+        Targets(), world / "cache", world / "s.sqlite", platform, platform, Cluster(2, "", threads_up_to)
+    )
+    run, issues = scan_org(request, repos)
+    assert not issues and run.counts["new"] == 1
+    pids = {repo["worker_pid"] for repo in run.repos}
+    assert (pids == {os.getpid()}) == bool(threads_up_to), pids  # threads here, or worker processes

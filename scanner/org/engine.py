@@ -1,4 +1,5 @@
-"""The Dask side: a ``LocalCluster`` of worker processes (one thread each) or an existing scheduler; repositories
+"""The Dask side: a ``LocalCluster`` of worker processes (one thread each; threads in this process when only a few
+repositories are left to scan, ``Cluster.threads_up_to``) or an existing scheduler; repositories
 sent in small batches (one Dask task each, ``tasks.scan_batch``); results handed to the caller in the parent as
 each batch finishes.
 
@@ -32,11 +33,15 @@ class SchedulerError(InputError):
 class Cluster:
     workers: int = 2  # the local cluster's worker processes
     scheduler: str = ""  # tcp://HOST:PORT of an existing scheduler ("" = a local cluster)
+    # At most this many repositories to scan (an incremental run where few moved): the local cluster is ``workers``
+    # threads in this process instead, which start at once; worker processes cost seconds to spawn and import.
+    threads_up_to: int = 16
 
 
 @contextmanager
-def client_for(cluster: Cluster) -> Iterator[Any]:
-    """A connected ``distributed.Client``, closed (with its local cluster) on the way out."""
+def client_for(cluster: Cluster, pending: int) -> Iterator[Any]:
+    """A connected ``distributed.Client`` for ``pending`` repositories, closed (with its local cluster) on the way
+    out."""
     dask = _distributed()
     Client, LocalCluster = dask.Client, dask.LocalCluster
     if cluster.scheduler:
@@ -52,11 +57,13 @@ def client_for(cluster: Cluster) -> Iterator[Any]:
         finally:
             client.close()
         return
+    threads = pending <= cluster.threads_up_to
+    # Threads talk in process (``inproc://``); processes over TCP on loopback only.
+    where = {"processes": False} if threads else {"processes": True, "host": "127.0.0.1"}
     local = LocalCluster(
-        n_workers=cluster.workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
+        n_workers=1 if threads else cluster.workers,
+        threads_per_worker=cluster.workers if threads else 1,
+        **where,
         # The scheduler's HTTP server (metrics) on a free loopback port: "None" would mean 8787, taken by any
         # other cluster on the machine (a second org scan), and the dashboard off.
         dashboard_address="127.0.0.1:0",

@@ -123,7 +123,7 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
         for result in settled:
             done(result)
         if tasks:
-            with client_for(request.cluster) as client:
+            with client_for(request.cluster, len(tasks)) as client:
                 run_tasks(client, tasks, done)
     finally:
         store.close()

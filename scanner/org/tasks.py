@@ -8,7 +8,7 @@ exception: the other repositories go on.
 
 A repository whose refs digest (``mirror.remote_refs``) is the one stored after the last run is not fetched or
 walked at all. Small repositories travel several to one Dask task (``scan_batch``: less per-task overhead), and
-each worker process builds the ruleset and detector once per config (``_PREPARED``), not once per repository:
+each worker thread builds the ruleset and detector once per config (``_prepared``), not once per repository:
 that build costs more CPU than scanning a small repository.
 """
 
@@ -19,6 +19,7 @@ import os
 import pickle
 import resource
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,8 +53,9 @@ class Task:
     validation: ValidationOptions | None = None
 
 
-# This worker process's ruleset and detector per (config, engine) digest: kept between tasks, a few at most.
-_PREPARED: dict[str, Prepared] = {}
+# This worker thread's ruleset and detector per (config, engine) digest: kept between tasks, a few at most. Per
+# thread, not per process: a detector is not shared between threads (an in-process cluster runs several).
+_LOCAL = threading.local()
 _PREPARED_MAX = 4
 
 
@@ -171,11 +173,12 @@ def _prepared(config: Config, engine: str) -> Prepared:
     """The ruleset and detector for ``config``, built at this worker's first task with it. Keyed by the pickled
     config (what Dask sent): equal configs give equal bytes, and a miss only costs a build."""
     key = hashlib.sha256(pickle.dumps((config, engine))).hexdigest()
-    if key not in _PREPARED:
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        _PREPARED[key] = prepare(config, engine)
-    return _PREPARED[key]
+    cache: dict[str, Prepared] = _LOCAL.__dict__.setdefault("prepared", {})
+    if key not in cache:
+        if len(cache) >= _PREPARED_MAX:
+            cache.clear()
+        cache[key] = prepare(config, engine)
+    return cache[key]
 
 
 def _incomplete(result: ScanResult) -> str:
