@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import resource
 import subprocess
 import threading
@@ -170,9 +169,9 @@ def _single(request: ScanRequest, engine: str, prepared: Prepared, validation: V
 
 
 def _prepared(config: Config, engine: str) -> Prepared:
-    """The ruleset and detector for ``config``, built at this worker's first task with it. Keyed by the pickled
-    config (what Dask sent): equal configs give equal bytes, and a miss only costs a build."""
-    key = hashlib.sha256(pickle.dumps((config, engine))).hexdigest()
+    """The ruleset and detector for ``config``, built at this thread's first task with it. Keyed by the config's
+    ``repr`` (frozen dataclasses all the way down): equal configs give equal text, and a miss only costs a build."""
+    key = hashlib.sha256(repr((config, engine)).encode("utf-8", "surrogateescape")).hexdigest()
     cache: dict[str, Prepared] = _LOCAL.__dict__.setdefault("prepared", {})
     if key not in cache:
         if len(cache) >= _PREPARED_MAX:
