@@ -3,7 +3,7 @@
 
 Usage::
 
-    .venv/bin/python bench/org.py [--repos 200] [--secrets 20] [--changed 10] [--json OUT]
+    .venv/bin/python bench/org.py [--repos 200] [--secrets 20] [--changed 10] [--src DIR] [--json OUT]
 
 Writes ``--repos`` git repositories to a temporary directory (mixed sizes: 2 to 40 commits of 1 to 12 files of
 about 0.5 to 8 KiB each), ``--secrets`` of them with one GitHub token (generated at run time) planted in a random
@@ -12,7 +12,12 @@ commit. Then, each through ``scanner.org.orgscan.scan_org`` with a fresh cache a
 - the first run with 1 worker and with 2 workers (the speed-up; cluster start-up included in both);
 - a second run with 2 workers after one new commit in ``--changed`` repositories (the store: only new commits);
 - recall: the planted tokens found (by repository and path) over those planted;
-- peak RSS per worker process: ``ru_maxrss`` each task reports from its worker, the maximum per process.
+- peak RSS per worker process: ``ru_maxrss`` each task reports from its worker, the maximum per process;
+- CPU seconds (user + sys of this process and every child it waited for: the Dask workers and their git) per run.
+
+``--src DIR`` keeps the generated repositories there (made once, reused by later invocations: each run works on a
+copy, so A/B runs of two leakstop trees see the same repositories; run the other tree's interpreter on this
+script: it imports ``scanner`` from the interpreter's install).
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import argparse
 import json
 import os
 import random
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +108,12 @@ def make_repo(path: Path, rng: random.Random, secret: str) -> str:
     return planted
 
 
-def run_once(root: Path, tag: str, repos: list[Repo], workers: int) -> tuple[float, OrgRun]:
+def cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_once(root: Path, tag: str, repos: list[Repo], workers: int) -> tuple[float, float, OrgRun]:
     cache = root / f"cache-{tag}"
     request = OrgRequest(
         targets=Targets(),
@@ -110,9 +123,28 @@ def run_once(root: Path, tag: str, repos: list[Repo], workers: int) -> tuple[flo
         gitlab=Platform("", "", "GITLAB_TOKEN"),
         cluster=Cluster(workers),
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     org_run, _issues = scan_org(request, repos)
-    return time.perf_counter() - started, org_run
+    return time.perf_counter() - started, cpu_seconds() - cpu, org_run
+
+
+def make_all(src: Path, args: argparse.Namespace, rng: random.Random) -> list[tuple[str, str]]:
+    """The repositories under ``src`` and what was planted where (``src/planted.json``), made once."""
+    listing = src / "planted.json"
+    if listing.is_file():
+        return [tuple(pair) for pair in json.loads(listing.read_text())]  # type: ignore[misc]
+    factory = TokenFactory(args.seed)
+    with_secret = set(rng.sample(range(args.repos), args.secrets))
+    planted = []
+    made = time.perf_counter()
+    for index in range(args.repos):
+        name = f"repo{index:03d}"
+        where = make_repo(src / name, rng, factory.github() if index in with_secret else "")
+        if where:
+            planted.append((name, where))
+    listing.write_text(json.dumps(planted))
+    print(f"made {args.repos} repositories in {time.perf_counter() - made:.1f} s", file=sys.stderr)
+    return planted
 
 
 def main() -> int:
@@ -121,36 +153,32 @@ def main() -> int:
     parser.add_argument("--secrets", type=int, default=20)
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--src", metavar="DIR", help="keep the generated repositories here; reuse them if present")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    factory = TokenFactory(args.seed)
     with tempfile.TemporaryDirectory(prefix="leakstop-org-bench-") as tmp:
         root = Path(tmp)
-        with_secret = set(rng.sample(range(args.repos), args.secrets))
-        planted: set[tuple[str, str]] = set()
-        repos = []
-        made = time.perf_counter()
-        for index in range(args.repos):
-            name = f"repo{index:03d}"
-            where = make_repo(root / "src" / name, rng, factory.github() if index in with_secret else "")
-            if where:
-                planted.add((name, where))
-            repos.append(Repo(name, str(root / "src" / name)))
-        print(f"made {args.repos} repositories in {time.perf_counter() - made:.1f} s", file=sys.stderr)
+        src = Path(args.src) if args.src else root / "made"
+        planted = set(make_all(src, args, rng))
+        shutil.copytree(src, root / "src", symlinks=True)
+        names = sorted(p.name for p in (root / "src").iterdir() if p.is_dir())
+        repos = [Repo(name, str(root / "src" / name)) for name in names]
 
-        one, _ = run_once(root, "w1", repos, 1)
-        two, first = run_once(root, "w2", repos, 2)
-        for index in rng.sample(range(args.repos), args.changed):
-            path = root / "src" / f"repo{index:03d}"
+        one, one_cpu, _ = run_once(root, "w1", repos, 1)
+        two, two_cpu, first = run_once(root, "w2", repos, 2)
+        for index in rng.sample(range(len(names)), args.changed):
+            path = root / "src" / names[index]
             (path / "NEWS.md").write_text(text(rng, 2048))
             git(path, "add", "-A")
             git(path, "commit", "-q", "-m", "news")
-        again, second = run_once(root, "w2", repos, 2)
+        again, again_cpu, second = run_once(root, "w2", repos, 2)
 
     found = {(r["repo"], r["path"]) for r in first.rows if r["rule"] == "github-pat"}
     peaks: dict[int, int] = {}
     for repo in first.repos + second.repos:
+        if not repo["worker_pid"]:  # settled in the parent (refs unchanged): no worker ran it
+            continue
         peaks[repo["worker_pid"]] = max(peaks.get(repo["worker_pid"], 0), repo["max_rss_kb"])
     figures: dict[str, Any] = {
         "repos": args.repos,
@@ -160,7 +188,14 @@ def main() -> int:
         "speedup_2_vs_1": round(one / two, 2),
         "second_run_s": round(again, 2),
         "second_vs_first": round(again / two, 3),
+        "cpu_s": {
+            "first_1_worker": round(one_cpu, 1),
+            "first_2_workers": round(two_cpu, 1),
+            "second": round(again_cpu, 1),
+        },
+        "load_1min": round(os.getloadavg()[0], 1),
         "second_run_commits_scanned": sum(r["commits"] for r in second.repos),
+        "second_run_modes": dict(sorted(Counter(r["mode"] for r in second.repos).items())),
         "recall": round(len(found & planted) / len(planted), 3) if planted else 1.0,
         "peak_rss_mib_per_worker": sorted(round(kb / 1024, 1) for kb in peaks.values()),
         "failed": first.counts["failed"] + second.counts["failed"],

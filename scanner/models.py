@@ -253,6 +253,9 @@ class Finding:
     bypass: Bypass | None = None  # the bypass that allowed it, or one that was refused
     audit: str = ""  # a baselined finding's label from ``baseline audit``: true-positive | false-positive
     validation: Validation | None = None  # live validation (``scan --validate``), None when not validated
+    # An org scan's view against its store: "new", "still-present" or "gone" (no longer reachable from any ref: its
+    # verdict is then "allow", reason "gone"). "" for every other scan.
+    change: str = ""
 
     @property
     def path(self) -> str:

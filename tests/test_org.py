@@ -15,6 +15,7 @@ from tokens import TokenFactory
 
 from scanner.errors import InputError
 from scanner.org.listing import (
+    MAX_PAGES,
     Filters,
     Platform,
     Repo,
@@ -98,7 +99,18 @@ def test_a_rate_limit_longer_than_the_bound_is_one_line(http_server: ServerFacto
         (
             Reply(403, b'{"message": "forbidden"}'),
             "x" * 20,
-            r"access denied \(HTTP 403\): GITHUB_TOKEN was not accepted",
+            r"access denied \(HTTP 403\): GITHUB_TOKEN was not accepted or lacks access \(the API said: .forbidden.\)$",
+        ),
+        (
+            Reply(401, b'{"message": "Bad\\ncredentials", "documentation_url": "https://docs.example"}'),
+            "x" * 20,
+            r"GITHUB_TOKEN was not accepted or lacks access \(the API said: .Bad credentials.\)$",
+        ),
+        (Reply(403, b"<html>no</html>"), "x" * 20, r"GITHUB_TOKEN was not accepted or lacks access$"),
+        (
+            Reply(404, b'{"message": "404 Group Not Found"}'),
+            "",
+            r"cannot see it \(the API said: .404 Group Not Found.\)$",
         ),
         (Reply(401, b"{}"), "", r"access denied \(HTTP 401\): GITHUB_TOKEN is not set"),
         (Reply(404, b"{}"), "", r"not found \(HTTP 404\)"),
@@ -121,6 +133,20 @@ def test_an_api_that_pages_forever_is_stopped(http_server: ServerFactory) -> Non
     api.route("GET", "/orgs/acme/repos", lambda r: page([gh_repo("a")], api.url("/orgs/acme/repos") + "?again=1"))
     with HttpClient() as client, pytest.raises(InputError, match="repeats a page"):
         github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), _no_sleep)
+
+
+def test_an_api_that_pages_forever_with_new_urls_is_stopped(http_server: ServerFactory) -> None:
+    api = http_server()
+    served: list[int] = []
+
+    def endless(request: Request) -> Reply:
+        served.append(1)
+        return page([gh_repo(f"r{len(served)}")], api.url(f"/orgs/acme/repos?page={len(served) + 1}"))
+
+    api.route("GET", "/orgs/acme/repos", endless)
+    with HttpClient() as client, pytest.raises(InputError, match=f"has more than {MAX_PAGES} pages: stopped"):
+        github_repos(client, github_platform({"GITHUB_API_URL": api.url("")}), "acme", False, Filters(), _no_sleep)
+    assert len(served) == MAX_PAGES
 
 
 def test_an_unreachable_api_is_one_line() -> None:
@@ -192,7 +218,7 @@ def test_the_store_applies_a_result_once_and_tracks_new_present_gone(tmp_path: P
     again = store.apply(result("r", [finding("f1"), finding("f2")], ["c1"]), full=False)  # a retried task
     assert (len(first.new), len(again.new), len(again.present)) == (2, 0, 2)
     assert store.commit_count("r") == 1 and len(store.findings("r")) == 2
-    assert store.known("r") == (("c1",), ("c1",))
+    assert store.known("r") == (("c1",), ("c1",), "")
     # Only new commits scanned: f1's commit still reachable, f2's not (a force-push); f3 new.
     f2_gone = finding("f2", "c0")
     store.db.execute("UPDATE findings SET commit_id = 'c0', data = ? WHERE finding_id = 'f2'", (json.dumps(f2_gone),))
@@ -245,10 +271,52 @@ def test_the_merged_result_prefixes_paths_and_holds_only_redacted_text(tmp_path:
     row = finding("f1")
     run.add(result("team/app", [row], ["c1"], seconds=0.5, items=3, bytes=10), [row], [], [finding("f9")])
     merged = merged_result(run, "org x", [])
-    assert [f.path for f in merged.findings] == ["team/app/a.py"]
+    assert [f.path for f in merged.findings] == ["team/app/a.py", "team/app/a.py"]
+    assert [(f.change, f.verdict, f.reason) for f in merged.findings] == [
+        ("new", "block", ""),
+        ("gone", "allow", "gone"),
+    ]
     assert merged.findings[0].match.secret.reveal() == "ghp_…(40)"
     assert run.summary() == "org scan: 1 repositories (0 failed), findings: 1 new, 0 still present, 1 gone"
     assert merged.stats.items_scanned == 3 and merged.target_detail == "1 repositories, 1 commits scanned"
+
+
+def test_every_format_says_new_still_present_and_gone_and_only_current_ones_block() -> None:
+    import io
+
+    from scanner.report import REPORTERS, ReportOptions
+
+    run = OrgRun()
+    live = {**finding("f2"), "validation": "live", "validation_identity": "user o***", "validator": "github"}
+    run.add(result("r", [], ["c1"]), [finding("f1")], [live], [finding("f3")])
+    merged = merged_result(run, "org x", [])
+    assert [f.change for f in merged.findings] == ["new", "still-present", "gone"]
+    validation = merged.findings[1].validation
+    assert validation is not None and (validation.state, validation.identity) == ("live", "user o***")
+    assert merged.blocked
+
+    def report(fmt: str, result: Any = merged) -> str:
+        out = io.StringIO()
+        REPORTERS[fmt](result, out, ReportOptions(verbose=True))
+        return out.getvalue()
+
+    data = json.loads(report("json"))
+    assert [f["change"] for f in data["findings"]] == ["new", "still-present", "gone"]
+    assert data["summary"]["changes"] == {"new": 1, "still-present": 1, "gone": 1}
+    assert data["findings"][1]["validation"]["state"] == "live"
+    sarif = json.loads(report("sarif"))["runs"][0]["results"]
+    assert [r["baselineState"] for r in sarif] == ["new", "unchanged", "absent"]
+    gitlab = json.loads(report("gitlab"))["vulnerabilities"]
+    assert [v["details"]["change"]["value"] for v in gitlab] == ["new", "still-present"]  # gone: allowed, not listed
+    text = report("text")
+    for words in ("since the last org scan: new", "since the last org scan: still present", "(gone)"):
+        assert words in text
+    # Only gone findings left: nothing blocks.
+    only_gone = OrgRun()
+    only_gone.add(result("r", [], ["c1"]), [], [], [finding("f3")])
+    gone = merged_result(only_gone, "org x", [])
+    assert not gone.blocked and json.loads(report("json", gone))["summary"]["changes"]["gone"] == 1
+    assert "changes" not in json.loads(report("json", merged_result(OrgRun(), "org x", [])))["summary"]
 
 
 def _no_sleep(seconds: float) -> None:
@@ -263,3 +331,89 @@ def test_without_dask_an_org_scan_says_which_extra_to_install(monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "distributed", None)  # an import of it raises ImportError
     with pytest.raises(InputError, match=r"leakstop\[org\]"):
         engine._distributed()
+
+
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE repos (name TEXT PRIMARY KEY, url TEXT NOT NULL, tips TEXT NOT NULL, scanned_at TEXT NOT NULL);
+CREATE TABLE commits (repo TEXT NOT NULL, oid TEXT NOT NULL, PRIMARY KEY (repo, oid)) WITHOUT ROWID;
+CREATE TABLE findings (
+    repo TEXT NOT NULL, finding_id TEXT NOT NULL, secret_id TEXT NOT NULL, rule TEXT NOT NULL,
+    commit_id TEXT NOT NULL, data TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (repo, finding_id)
+);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO repos VALUES ('r', '/r/r', '["c1"]', '2026-01-01T00:00:00+00:00');
+INSERT INTO commits VALUES ('r', 'c1');
+"""
+
+
+def test_a_version_1_store_is_migrated_keeping_what_it_knew(tmp_path: Path) -> None:
+    path = tmp_path / "org.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_1)
+        f1 = finding("f1")
+        db.execute("INSERT INTO findings VALUES ('r', 'f1', 'sf1', 'github-pat', 'c1', ?, 'x')", (json.dumps(f1),))
+    db.close()
+    store = Store(path)
+    assert store.known("r") == (("c1",), ("c1",), "")  # no refs digest yet: the next run fetches
+    assert store.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    # An unchanged repository's result now records its refs digest, so the run after skips it.
+    delta = store.apply(result("r", [], ["c1"], mode="unchanged", reachable=["c1"], refs="d1"), full=False)
+    assert [f["finding_id"] for f in delta.present] == ["f1"] and not delta.new and not delta.gone
+    assert store.known("r") == (("c1",), ("c1",), "d1")
+    store.close()
+    Store(path).close()  # reopened as version 2 as it is
+
+
+def test_batches_are_small_enough_to_spread_and_keep_every_task_once() -> None:
+    from scanner.org.engine import BATCHES_PER_SLOT, MAX_BATCH, batches
+    from scanner.org.tasks import Task
+
+    tasks = [Task(Repo(f"r{i}", f"/r/{i}"), "/c") for i in range(200)]
+    for slots in (1, 2, 7, 64):
+        groups = batches(tasks, slots)
+        assert [t for g in groups for t in g] == tasks
+        assert max(len(g) for g in groups) <= MAX_BATCH
+        assert len(groups) >= min(len(tasks), slots * BATCHES_PER_SLOT)
+    assert batches(tasks[:3], 2) == [[t] for t in tasks[:3]]
+    assert batches([], 2) == []
+
+
+def test_the_refs_digest_is_the_same_on_the_remote_and_its_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+
+    from scanner.org.mirror import MirrorError, mirror_refs, remote_refs, update
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")  # an annotated tag: ls-remote also lists it peeled
+    mirror, fetched = update(tmp_path / "cache", str(work.path))
+    assert not fetched
+    digest = remote_refs(str(work.path))
+    assert digest == mirror_refs(mirror)
+    work.commit("two", {"a.txt": "b\n"})
+    moved = remote_refs(str(work.path))
+    assert moved != digest and mirror_refs(mirror) == digest
+    assert update(tmp_path / "cache", str(work.path)) == (mirror, True)
+    assert mirror_refs(mirror) == moved
+    with pytest.raises(MirrorError):
+        remote_refs(str(tmp_path / "missing"))
+
+
+def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
+    from scanner.cli import build_parser
+    from scanner.cli.org import org_request
+    from scanner.org.orgscan import _task
+
+    listing = tmp_path / "repos.txt"
+    base = ["org", "scan", "--repos", str(listing), "--cache", str(tmp_path / "c")]
+    asked = org_request(build_parser().parse_args([*base, "--validate", "--validate-deadline", "7"]), {})
+    assert asked.validation is not None and asked.validation.deadline == 7
+    store = Store(tmp_path / "s.sqlite")
+    assert _task(asked, store, Repo("r", "/r")).validation == asked.validation
+    store.close()
+    assert org_request(build_parser().parse_args(base), {}).validation is None

@@ -292,9 +292,74 @@ def test_a_task_that_raises_is_that_repositorys_error(world: Path, run_cli: RunC
     repo = bare_with(world, "r", {"a": "b\n"})
     listing = world / "repos.txt"
     listing.write_text(f"{repo.path}\n")
-    blocker = world / "not-a-dir"
-    blocker.write_text("")  # the mirrors cannot go under a file: the task itself fails
-    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", blocker, "--store", world / "s.sqlite"]
+    cache = world / "cache"
+    cache.mkdir()
+    (cache / "mirrors").write_text("")  # the mirrors cannot go under a file: the task itself fails
+    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", cache, "--store", world / "s.sqlite"]
     code, out, err = run_cli(*argv)
     assert code == 0 and "1 repositories (1 failed)" in err
-    assert "r: repository-failed: the task failed: NotADirectoryError" in out
+    assert "r: repository-failed: the task failed: FileExistsError" in out
+
+
+def test_unchanged_refs_skip_the_fetch_and_a_killed_runs_leftovers_are_cleaned(
+    world: Path, tokens: TokenFactory, run_cli: RunCli
+) -> None:
+    import fcntl
+
+    from scanner.org.mirror import mirror_path
+
+    work = bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    url = str(world / "served" / "one.git")
+    listing = world / "repos.txt"
+    listing.write_text(f"{url}\n")
+    cache = world / "cache"
+    argv = ["org", "scan", "--repos", listing, "--workers", "1", "--cache", cache, "-f", "json"]
+    code, _out, err = run_cli(*argv)
+    assert code == 1 and "findings: 1 new, 0 still present, 0 gone" in err, err
+    mirror = mirror_path(cache, url)
+    assert (mirror / "HEAD").is_file()
+    # The mirror gone and a half-made clone left by a killed run: the refs did not move, so nothing is fetched.
+    subprocess.run(["rm", "-rf", str(mirror)], check=True)
+    leftover = mirror.with_name(mirror.name + ".partial-999999")
+    (leftover / "objects").mkdir(parents=True)
+    code, out, err = run_cli(*argv)
+    assert code == 1 and "findings: 0 new, 1 still present, 0 gone" in err, err
+    assert [f["location"]["path"] for f in json.loads(out)["findings"]] == ["one/a.env"]
+    assert not mirror.exists() and not leftover.exists()
+    # Nothing moved: settled in the parent, so not even a scheduler is needed (this one would not answer).
+    dead = ["--scheduler", f"tcp://127.0.0.1:{free_port()}"]
+    code, out, err = run_cli(*argv[:4], *dead, *argv[6:])
+    assert code == 1 and "findings: 0 new, 1 still present, 0 gone" in err, err
+    # A new commit moves the refs: fetched (cloned again here) and only the new commit scanned.
+    work.commit("two", {"b.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    work.git("push", "-q", "origin", "main")
+    code, _out, err = run_cli(*argv)
+    assert code == 1 and "findings: 1 new, 1 still present, 0 gone" in err, err
+    assert (mirror / "HEAD").is_file()
+    # Another run holding the cache: refused at once, the store untouched.
+    with open(cache / "org.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, _out, err = run_cli(*argv)
+    assert code == 2 and "another org scan is using this cache: refused" in err
+
+
+@pytest.mark.parametrize("threads_up_to", [0, 16])
+def test_the_local_cluster_is_processes_unless_few_repositories_are_left(
+    world: Path, tokens: TokenFactory, threads_up_to: int
+) -> None:
+    from scanner.org.engine import Cluster
+    from scanner.org.listing import Platform
+    from scanner.org.listing import Repo as OrgRepo
+    from scanner.org.orgscan import OrgRequest, Targets, scan_org
+
+    bare_with(world, "one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n"})
+    bare_with(world, "two", {"b.txt": "nothing\n"})
+    repos = [OrgRepo(name, str(world / "served" / f"{name}.git")) for name in ("one", "two")]
+    platform = Platform("", "", "GITHUB_TOKEN")
+    request = OrgRequest(
+        Targets(), world / "cache", world / "s.sqlite", platform, platform, Cluster(2, "", threads_up_to)
+    )
+    run, issues = scan_org(request, repos)
+    assert not issues and run.counts["new"] == 1
+    pids = {repo["worker_pid"] for repo in run.repos}
+    assert (pids == {os.getpid()}) == bool(threads_up_to), pids  # threads here, or worker processes

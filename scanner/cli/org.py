@@ -60,6 +60,9 @@ def add_parser(subparsers: Subparsers) -> None:
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     scan.add_argument("--config", "-c", metavar="FILE", help="rules and policy for every repository (default: none)")
     scan.add_argument("--no-progress", action="store_true", help="no line per repository on a terminal")
+    from scanner.cli.validation import add_validate_options
+
+    add_validate_options(scan)
 
 
 def _positive(text: str) -> int:
@@ -116,6 +119,9 @@ def org_request(args: argparse.Namespace, environ: Mapping[str, str]) -> OrgRequ
     )
     if args.config and not Path(args.config).is_file():
         raise UsageError(f"{args.config}: config file not found")
+    from scanner.cli.validation import validation_options
+
+    config = load_config(Path(args.config) if args.config else None)
     return OrgRequest(
         targets=targets,
         cache=cache,
@@ -124,9 +130,10 @@ def org_request(args: argparse.Namespace, environ: Mapping[str, str]) -> OrgRequ
         gitlab=gitlab_platform(environ),
         cluster=Cluster(args.workers, args.scheduler or ""),
         full=args.full,
-        config=load_config(Path(args.config) if args.config else None),
+        config=config,
         key=fingerprint_key(environ),
         engine=engine(environ),
+        validation=validation_options(args, config, "history", environ),
     )
 
 

@@ -1,9 +1,11 @@
-"""The Dask side: a ``LocalCluster`` of worker processes (one thread each) or an existing scheduler; one task per
-repository; results handed to the caller in the parent as each finishes.
+"""The Dask side: a ``LocalCluster`` of worker processes (one thread each; threads in this process when only a few
+repositories are left to scan, ``Cluster.threads_up_to``) or an existing scheduler; repositories
+sent in small batches (one Dask task each, ``tasks.scan_batch``); results handed to the caller in the parent as
+each batch finishes.
 
 Dask, not a pool of our own: the same code runs on a cluster the user already has (``--scheduler``), and a worker
 that dies mid-task has its task run again on another worker by the scheduler (``allowed-failures``). Tasks are
-submitted with ``pure=False`` and a key per repository, and hold no state, so a rerun gives the same result; the
+submitted with ``pure=False`` and a key per batch, and hold no state, so a rerun gives the same result; the
 caller writes the store only when a result arrives here, once per task.
 """
 
@@ -16,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.org.tasks import Task, scan_repo
+from scanner.org.tasks import Task, failed, scan_batch
 
 CONNECT_TIMEOUT = 5.0  # seconds a scheduler has to answer (the run ends within 10 s)
+MAX_BATCH = 8  # repositories in one Dask task at most
+BATCHES_PER_SLOT = 10  # at least this many batches per worker thread (while there are repositories enough)
 
 
 class SchedulerError(InputError):
@@ -29,11 +33,15 @@ class SchedulerError(InputError):
 class Cluster:
     workers: int = 2  # the local cluster's worker processes
     scheduler: str = ""  # tcp://HOST:PORT of an existing scheduler ("" = a local cluster)
+    # At most this many repositories to scan (an incremental run where few moved): the local cluster is ``workers``
+    # threads in this process instead, which start at once; worker processes cost seconds to spawn and import.
+    threads_up_to: int = 16
 
 
 @contextmanager
-def client_for(cluster: Cluster) -> Iterator[Any]:
-    """A connected ``distributed.Client``, closed (with its local cluster) on the way out."""
+def client_for(cluster: Cluster, pending: int) -> Iterator[Any]:
+    """A connected ``distributed.Client`` for ``pending`` repositories, closed (with its local cluster) on the way
+    out."""
     dask = _distributed()
     Client, LocalCluster = dask.Client, dask.LocalCluster
     if cluster.scheduler:
@@ -49,12 +57,17 @@ def client_for(cluster: Cluster) -> Iterator[Any]:
         finally:
             client.close()
         return
+    threads = pending <= cluster.threads_up_to
+    # Threads talk in process (``inproc://``); processes over TCP on loopback only.
+    where = {"processes": False} if threads else {"processes": True, "host": "127.0.0.1"}
     local = LocalCluster(
-        n_workers=cluster.workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
+        n_workers=1 if threads else cluster.workers,
+        threads_per_worker=cluster.workers if threads else 1,
+        **where,
+        # The scheduler's HTTP server (metrics) on a free loopback port: "None" would mean 8787, taken by any
+        # other cluster on the machine (a second org scan), and the dashboard off.
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
         silence_logs=logging.CRITICAL,  # a worker that outlives the scheduler at shutdown logs an ERROR: not ours
     )
     try:
@@ -68,19 +81,40 @@ def client_for(cluster: Cluster) -> Iterator[Any]:
 
 
 def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]], None]) -> None:
-    """Submit one task per repository; ``done(result)`` in this process as each finishes (in any order). A task
-    that raised (a bug, or a worker lost too often) becomes that repository's error, not the end of the run."""
+    """Submit the repositories in batches; ``done(result)`` in this process for each repository as its batch
+    finishes (in any order). A batch that raised (a bug, or a worker lost too often) becomes each of its
+    repositories' error, not the end of the run."""
     as_completed = _distributed().as_completed
-    keys = [f"leakstop-org-{index}" for index in range(len(tasks))]
-    by_key = dict(zip(keys, tasks, strict=True))
+    groups = batches(tasks, _slots(client))
+    keys = [f"leakstop-org-{index}" for index in range(len(groups))]
+    by_key = dict(zip(keys, groups, strict=True))
     # One batch of submissions, and results gathered as they finish rather than one round trip each.
-    submitted = client.map(scan_repo, tasks, key=keys, pure=False, retries=1)
+    submitted = client.map(scan_batch, groups, key=keys, pure=False, retries=1)
     for future, outcome in as_completed(submitted, with_results=True, raise_errors=False):
-        task = by_key[future.key]
-        # A task's own failure, after Dask's retries, comes as (type, exception, traceback).
-        failed = future.status == "error"
-        done(_failed(task, f"the task failed: {outcome[0].__name__}") if failed else outcome)
+        group = by_key[future.key]
+        for result in _failures(group, outcome) if future.status == "error" else outcome:
+            done(result)
         future.release()
+
+
+def _failures(group: Sequence[Task], outcome: Any) -> list[dict[str, Any]]:
+    """After Dask's retries, a batch's own failure comes as (type, exception, traceback): each repository's error."""
+    return [failed(task, f"the task failed: {outcome[0].__name__}") for task in group]
+
+
+def batches(tasks: Sequence[Task], slots: int) -> list[list[Task]]:
+    """Consecutive runs of at most ``MAX_BATCH`` tasks, small enough that every worker thread gets
+    ``BATCHES_PER_SLOT`` of them: fewer round trips, and still no long tail on one worker."""
+    size = max(1, min(MAX_BATCH, len(tasks) // (max(1, slots) * BATCHES_PER_SLOT)))
+    return [list(tasks[start : start + size]) for start in range(0, len(tasks), size)]
+
+
+def _slots(client: Any) -> int:
+    """The cluster's worker threads now (a cluster still starting counts as one)."""
+    try:
+        return max(1, int(sum(client.nthreads().values())))
+    except (OSError, TimeoutError):
+        return 1
 
 
 def _distributed() -> Any:
@@ -91,7 +125,3 @@ def _distributed() -> Any:
     except ImportError:
         raise InputError("org scans run on Dask, which is not installed: pip install 'leakstop[org]'") from None
     return distributed
-
-
-def _failed(task: Task, error: str) -> dict[str, Any]:
-    return {"repo": task.repo.name, "url": task.repo.url, "error": error, "mode": "failed", "seconds": 0.0}

@@ -8,6 +8,7 @@ and archived repositories are left out unless asked for. Tokens and base URLs ar
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from urllib.parse import quote
 
 from scanner.errors import InputError
 from scanner.paging import next_page
+from scanner.safetext import printable
 from scanner.transport import HttpClient, HttpError, Response
 
 MAX_PAGES = 100  # of one listing (10,000 repositories at 100 a page)
 MAX_WAIT = 120.0  # seconds a rate limit may make the listing wait, in all
 MAX_PAGE_SIZE = 16 << 20
+ANSWER_BYTES = 64 << 10  # of a refusal's body read for its message
+ANSWER_CHARS = 160  # of that message shown
 GITHUB_API = "https://api.github.com"
 GITLAB_API = "https://gitlab.com/api/v4"
 
@@ -188,10 +192,12 @@ def _get(
             raise InputError(f"{label}: cannot list through {platform.base}: {exc.reason}") from None
         if 200 <= response.status < 300:
             return response
-        response.close()
         wait = _rate_limit_wait(response)
         if wait is None:
-            raise _refused(response.status, platform, label)
+            answer = _answer(response)
+            response.close()
+            raise _refused(response.status, platform, label, answer)
+        response.close()
         if waited[0] + wait > MAX_WAIT:
             raise InputError(f"{label}: rate limited (HTTP {response.status}) for longer than {MAX_WAIT:.0f} s")
         waited[0] += wait
@@ -211,10 +217,30 @@ def _rate_limit_wait(response: Response) -> float | None:
     return None
 
 
-def _refused(status: int, platform: Platform, label: str) -> InputError:
+def _answer(response: Response) -> str:
+    """The API's own words on a refusal (GitHub's and GitLab's ``message``, or ``error``), cut to one short line;
+    "" when the body says nothing readable."""
+    data = b""
+    try:
+        while len(data) < ANSWER_BYTES and (chunk := response.read_some(ANSWER_BYTES - len(data))):
+            data += chunk
+        body = json.loads(data)
+    except (ValueError, HttpError):
+        return ""
+    said = body.get("message") or body.get("error") if isinstance(body, dict) else None
+    if not isinstance(said, str) or not said.strip():
+        return ""
+    text = printable(" ".join(said.split()))
+    return text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 1] + "…"
+
+
+def _refused(status: int, platform: Platform, label: str, answer: str = "") -> InputError:
+    said = f' (the API said: "{answer}")' if answer else ""
     if status in (401, 403):
         hint = "was not accepted or lacks access" if platform.token else "is not set"
-        return InputError(f"{label}: access denied (HTTP {status}): {platform.token_variable} {hint}")
+        return InputError(f"{label}: access denied (HTTP {status}): {platform.token_variable} {hint}{said}")
     if status == 404:
-        return InputError(f"{label}: not found (HTTP 404): no such name, or {platform.token_variable} cannot see it")
+        return InputError(
+            f"{label}: not found (HTTP 404): no such name, or {platform.token_variable} cannot see it{said}"
+        )
     return InputError(f"{label}: unexpected HTTP {status} from {platform.base}")

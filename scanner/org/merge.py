@@ -1,7 +1,9 @@
 """Task results and the store's deltas → one ``ScanResult`` for the existing reporters, repository-prefixed.
 
-The findings that reach a reporter hold no secret: their ``Secret`` is the redacted text the task sent back
-(``Redacted``), so even ``--show-secrets`` cannot print more than the redacted form.
+Each finding says how it changed since the last run (``Finding.change``: new, still present, gone), which every
+format shows; a gone one no longer blocks. The findings that reach a reporter hold no secret: their ``Secret`` is
+the redacted text the task sent back (``Redacted``), so even ``--show-secrets`` cannot print more than the
+redacted form.
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.models import Finding, GitOrigin, Match, RuleInfo, ScanIssue, ScanResult, Secret
+from scanner.models import (
+    Finding,
+    GitOrigin,
+    Match,
+    RuleInfo,
+    ScanIssue,
+    ScanResult,
+    Secret,
+    Validation,
+    ValidationState,
+    Verdict,
+)
 
 
 class Redacted(Secret):
@@ -74,8 +87,12 @@ class OrgRun:
         )
 
 
+# The store's statuses as ``Finding.change``.
+CHANGE = {"new": "new", "present": "still-present", "gone": "gone"}
+
+
 def merged_result(run: OrgRun, target: str, issues: list[ScanIssue]) -> ScanResult:
-    """The current findings (new and still present), each path prefixed with its repository."""
+    """Every finding (new, still present, and gone as allowed), each path prefixed with its repository."""
     result = ScanResult(target=target, kind="history", started=datetime.datetime.now(datetime.timezone.utc))
     result.issues.extend(issues)
     counts = run.counts
@@ -83,8 +100,6 @@ def merged_result(run: OrgRun, target: str, issues: list[ScanIssue]) -> ScanResu
     result.stats.duration_s = counts["seconds_ms"] / 1000
     result.target_detail = f"{len(run.repos)} repositories, {counts['commits']} commits scanned"
     for row in run.rows:
-        if row["status"] == "gone":
-            continue
         finding = to_finding(row)
         result.findings.append(finding)
         result.rule_infos.setdefault(finding.rule.id, finding.rule)
@@ -121,6 +136,27 @@ def to_finding(row: dict[str, Any]) -> Finding:
         date=row.get("date", ""),
         where=row.get("where", "blob"),
     )
+    change = CHANGE.get(str(row.get("status", "")), "")
+    # A gone finding is in no ref any more: nothing to block, but every report still names it (as allowed, "gone").
+    verdict: Verdict = "allow" if change == "gone" else row.get("verdict", "block")
+    reason = "gone" if change == "gone" else str(row.get("reason", ""))
     return Finding(
-        rule, match, origin, row["finding_id"], row["secret_id"], row.get("verdict", "block"), row.get("reason", "")
+        rule,
+        match,
+        origin,
+        row["finding_id"],
+        row["secret_id"],
+        verdict,
+        reason,
+        validation=_validation(row),
+        change=change,
     )
+
+
+def _validation(row: dict[str, Any]) -> Validation | None:
+    state: ValidationState
+    for state in ("live", "invalid", "unknown"):
+        if row.get("validation") == state:
+            identity = str(row.get("validation_identity", ""))
+            return Validation(state, str(row.get("validation_reason", "")), identity, str(row.get("validator", "")))
+    return None

@@ -3,6 +3,10 @@
 The folder's name is a hash of the clone URL (plus a readable tail), so two repositories never share one. A new
 mirror is cloned beside its place and renamed into it, so a clone cut short leaves nothing half-made behind.
 Git's own error is cut to one line with any URL credentials hidden.
+
+``remote_refs`` and ``mirror_refs`` digest the same thing (every ``refs/`` name and the object it points at, peeled
+tags and ``HEAD`` left out) on both sides: when the remote's digest equals the one the mirror had after the last
+run's fetch, nothing moved and the repository needs neither a fetch nor a walk.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,6 +58,32 @@ def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
     return path, False
 
 
+def remote_refs(url: str, auth: str = "") -> str:
+    """The digest of the refs the remote advertises now (one ``git ls-remote``, no objects fetched)."""
+    out = _git(["git", "ls-remote", "--", url], url, auth_env(url, auth, os.environ))
+    return refs_digest(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
+def mirror_refs(path: Path) -> str:
+    """The digest of the mirror's refs, in the form ``remote_refs`` gives."""
+    out = _git(["git", "--git-dir", str(path), "for-each-ref", "--format=%(objectname)%09%(refname)"], str(path))
+    return refs_digest(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
+def refs_digest(pairs: Iterable[Sequence[str]]) -> str:
+    lines = sorted(f"{oid} {name}" for oid, name in pairs if name.startswith("refs/") and not name.endswith("^{}"))
+    return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def clean_partials(cache: Path) -> int:
+    """Remove the half-made clones a killed run left in the cache (the caller holds the cache's lock)."""
+    removed = 0
+    for partial in (cache / "mirrors").glob("*.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 def auth_env(url: str, variable: str, environ: Mapping[str, str]) -> dict[str, str]:
     """Git's config through the environment (never argv, which other users can read): an Authorization header
     for HTTPS requests under the URL's origin only, with the token ``variable`` holds in this process."""
@@ -71,7 +101,7 @@ def auth_env(url: str, variable: str, environ: Mapping[str, str]) -> dict[str, s
     }
 
 
-def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> None:
+def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> str:
     env = {**os.environ, **GIT_ENV, **(extra or {})}
     try:
         done = subprocess.run(
@@ -85,6 +115,7 @@ def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> N
         lines = [line for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         last = next((line for line in lines if line.startswith("fatal:")), lines[-1] if lines else "failed")
         raise MirrorError(f"{_shown(url)}: {_hide_credentials(last.strip())}")
+    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _hide_credentials(text: str) -> str:

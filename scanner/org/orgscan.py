@@ -3,23 +3,31 @@ merged run. The edge (``scanner.cli.org``) reads the arguments and the environme
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import UsageError
+from scanner.errors import InputError, UsageError
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.httpsettings import HttpSettings
 from scanner.models import ScanIssue
 from scanner.org.engine import Cluster, client_for, run_tasks
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
 from scanner.org.merge import OrgRun
+from scanner.org.mirror import MirrorError, clean_partials
 from scanner.org.store import Store
-from scanner.org.tasks import Task
+from scanner.org.tasks import Task, refs_unchanged, unchanged
 from scanner.policy.config import Config
 from scanner.transport import HttpClient
+from scanner.validate.options import ValidationOptions
+
+LS_REMOTE_THREADS = 8  # ``git ls-remote`` at a time in the parent (each mostly waits on its remote)
 
 # One line per repository as it finishes: (index, total, result, summary of its delta)
 Progress = Callable[[int, int, dict[str, Any], str], None]
@@ -50,6 +58,7 @@ class OrgRequest:
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
     http: HttpSettings | None = None
+    validation: ValidationOptions | None = None  # ``--validate``: each task validates what it finds
 
 
 def list_repos(request: OrgRequest, sleep: Callable[[float], None] = time.sleep) -> list[Repo]:
@@ -71,11 +80,36 @@ def scan_org(
     request: OrgRequest, repos: list[Repo], progress: Progress | None = None
 ) -> tuple[OrgRun, list[ScanIssue]]:
     """Every repository as one task; the store written here, one transaction per result as it arrives."""
+    with cache_lock(request.cache):
+        clean_partials(request.cache)  # a killed run's half-made clones: no run of ours is using them now
+        return _scan_org(request, repos, progress)
+
+
+@contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """One org scan at a time per cache folder (an advisory lock on ``org.lock`` in it), refused at once."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache / "org.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise InputError(f"{cache}: cannot use the org cache: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"{cache}: another org scan is using this cache: refused") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None) -> tuple[OrgRun, list[ScanIssue]]:
     store = Store(request.store)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        tasks = [_task(request, store, repo) for repo in repos]
+        settled, tasks = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        total = len(settled) + len(tasks)
 
         def done(result: dict[str, Any]) -> None:
             delta = store.apply(result, request.full)
@@ -84,10 +118,12 @@ def scan_org(
                 issues.append(ScanIssue(result["repo"], "repository-failed", result["error"]))
             issues.extend(ScanIssue(f"{result['repo']}/{p}", r, m) for p, r, m in result.get("issues", ()))
             if progress is not None:
-                progress(len(run.repos), len(tasks), result, run.repos[-1]["mode"])
+                progress(len(run.repos), total, result, run.repos[-1]["mode"])
 
+        for result in settled:
+            done(result)
         if tasks:
-            with client_for(request.cluster) as client:
+            with client_for(request.cluster, len(tasks)) as client:
                 run_tasks(client, tasks, done)
     finally:
         store.close()
@@ -96,6 +132,35 @@ def scan_org(
     return run, issues
 
 
+def _settle_unchanged(tasks: list[Task]) -> tuple[list[dict[str, Any]], list[Task]]:
+    """Ask every remote the last run knew for its refs (``git ls-remote``, a few at a time, here in the parent):
+    the repositories whose refs did not move are settled without a Dask task (and without a cluster, when none
+    moved); the others go to the workers, which fetch them without asking again. A remote this process cannot
+    ask is left to its task to ask."""
+    settled: list[dict[str, Any]] = []
+    left: list[Task] = []
+    checked = [t for t in tasks if t.known_refs and t.known_tips]
+    with ThreadPoolExecutor(max_workers=LS_REMOTE_THREADS) as pool:
+        answers = dict(zip(map(id, checked), pool.map(_moved, checked), strict=True))
+    for task in tasks:
+        moved = answers.get(id(task))
+        if moved is False:
+            settled.append(unchanged(task))
+        else:
+            left.append(replace(task, known_refs="") if moved else task)
+    return settled, left
+
+
+def _moved(task: Task) -> bool | None:
+    """False: the refs are where they were; True: they moved; None: the remote did not answer here."""
+    try:
+        return not refs_unchanged(task)
+    except MirrorError:
+        return None
+
+
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
-    tips, commits = ((), ()) if request.full else store.known(repo.name)
-    return Task(repo, str(request.cache), tips, commits, request.config, request.key, request.engine)
+    tips, commits, refs = ((), (), "") if request.full else store.known(repo.name)
+    return Task(
+        repo, str(request.cache), tips, commits, request.config, request.key, request.engine, refs, request.validation
+    )

@@ -19,11 +19,14 @@ from typing import Any
 
 from scanner.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 adds ``repos.refs``: the digest of the mirror's refs after the last fetch (``mirror.mirror_refs``), so
+# that a repository whose remote still advertises the same refs is neither fetched nor walked. A version 1 store is
+# migrated in place (the column added empty: each repository is fetched once more, then skipped while unchanged).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS repos (
-    name TEXT PRIMARY KEY, url TEXT NOT NULL, tips TEXT NOT NULL, scanned_at TEXT NOT NULL
+    name TEXT PRIMARY KEY, url TEXT NOT NULL, tips TEXT NOT NULL, scanned_at TEXT NOT NULL, refs TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS commits (repo TEXT NOT NULL, oid TEXT NOT NULL, PRIMARY KEY (repo, oid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS findings (
@@ -52,6 +55,9 @@ STORED_KEYS = (
     "redacted",
     "decoded",
     "validation",
+    "validation_reason",
+    "validation_identity",
+    "validator",
     "commit",
     "author",
     "email",
@@ -113,6 +119,11 @@ class Store:
             raise StoreError(
                 f"{self.path}: the org store is version {version}, newer than this leakstop's {SCHEMA_VERSION}: refused"
             )
+        if version == 1:
+            with self._transaction():
+                db.execute("ALTER TABLE repos ADD COLUMN refs TEXT NOT NULL DEFAULT ''")
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            return
         if version != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: the org store has no valid schema version: refused, not reset")
 
@@ -122,14 +133,18 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def known(self, repo: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The tips the last run scanned, and the commits of the stored findings."""
-        row = self.db.execute("SELECT tips FROM repos WHERE name = ?", (repo,)).fetchone()
-        tips = tuple(json.loads(row[0])) if row else ()
+    def known(self, repo: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+        """The tips the last run scanned, the commits of the stored findings, and the refs digest then."""
+        row = self.db.execute("SELECT tips, refs FROM repos WHERE name = ?", (repo,)).fetchone()
+        tips, refs = (tuple(json.loads(row[0])), str(row[1])) if row else ((), "")
         commits = tuple(
             r[0] for r in self.db.execute("SELECT DISTINCT commit_id FROM findings WHERE repo = ?", (repo,))
         )
-        return tips, commits
+        return tips, commits, refs
+
+    def _refs(self, repo: str) -> str:
+        row = self.db.execute("SELECT refs FROM repos WHERE name = ?", (repo,)).fetchone()
+        return str(row[0]) if row else ""
 
     def findings(self, repo: str) -> dict[str, dict[str, Any]]:
         rows = self.db.execute("SELECT finding_id, data FROM findings WHERE repo = ? ORDER BY rowid", (repo,))
@@ -146,14 +161,15 @@ class Store:
             return Delta(present=list(stored.values()))  # not scanned this time: nothing known to have changed
         found = {f["finding_id"]: f for f in result["findings"]}
         delta = _delta(stored, found, None if full else set(result["reachable"]))
-        if result.get("mode") == "unchanged" and not delta.gone:
-            return delta  # the same tips: nothing to write
+        refs = str(result.get("refs", ""))
+        if result.get("mode") == "unchanged" and not delta.gone and refs == self._refs(repo):
+            return delta  # the same tips and refs: nothing to write
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         with self._transaction():
             self.db.execute(
-                "INSERT INTO repos VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                " url = excluded.url, tips = excluded.tips, scanned_at = excluded.scanned_at",
-                (repo, result["url"], json.dumps(result["tips"]), now),
+                "INSERT INTO repos VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET url = excluded.url,"
+                " tips = excluded.tips, scanned_at = excluded.scanned_at, refs = excluded.refs",
+                (repo, result["url"], json.dumps(result["tips"]), now, refs),
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO commits VALUES (?, ?)", ((repo, oid) for oid in result["commits"])

@@ -5,13 +5,20 @@ findings) comes in its ``Task``, and everything it found goes back in one ``dict
 with fingerprints and redacted text only, never a secret), so a task retried on another worker gives the same
 answer and the parent alone writes the store. One repository failing is the result's ``error``, not an
 exception: the other repositories go on.
+
+A repository whose refs digest (``mirror.remote_refs``) is the one stored after the last run is not fetched or
+walked at all. Small repositories travel several to one Dask task (``scan_batch``: less per-task overhead), and
+each worker thread builds the ruleset and detector once per config (``_prepared``), not once per repository:
+that build costs more CPU than scanning a small repository.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +28,12 @@ from typing import Any
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.org.listing import Repo
-from scanner.org.mirror import GIT_ENV, MirrorError, update
+from scanner.org.mirror import GIT_ENV, MirrorError, mirror_refs, remote_refs, update
 from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest
+from scanner.pipeline.setup import Prepared, prepare
 from scanner.policy.config import Config
+from scanner.validate.options import ValidationOptions
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,31 @@ class Task:
     config: Config = field(default_factory=Config)
     key: bytes = DEFAULT_KEY
     engine: str = "auto"
+    known_refs: str = ""  # the refs digest after the last run's fetch ("" = unknown: fetch)
+    # ``--validate``: the task asks each provider about the secrets it found (only a task holds a secret).
+    validation: ValidationOptions | None = None
+
+
+# This worker thread's ruleset and detector per (config, engine) digest: kept between tasks, a few at most. Per
+# thread, not per process: a detector is not shared between threads (an in-process cluster runs several).
+_LOCAL = threading.local()
+_PREPARED_MAX = 4
+
+
+def scan_batch(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    """One Dask task for several repositories, one after another; a repository whose task raised (a bug, a cache
+    that cannot be written) is that repository's error and the others go on."""
+    results = []
+    for task in tasks:
+        try:
+            results.append(scan_repo(task))
+        except Exception as exc:  # one repository's failure, named on its result
+            results.append(failed(task, f"the task failed: {type(exc).__name__}"))
+    return results
+
+
+def failed(task: Task, error: str) -> dict[str, Any]:
+    return {"repo": task.repo.name, "url": task.repo.url, "error": error, "mode": "failed", "seconds": 0.0}
 
 
 def scan_repo(task: Task) -> dict[str, Any]:
@@ -58,13 +92,39 @@ def scan_repo(task: Task) -> dict[str, Any]:
         "pid": os.getpid(),
     }
     try:
+        if refs_unchanged(task):  # the parent could not ask the remote; this worker could
+            return unchanged(task, time.perf_counter() - started, os.getpid())
         path, _fetched = update(Path(task.cache), task.repo.url, task.repo.auth)
+        out["refs"] = mirror_refs(path)
         _scan(task, str(path), out)
     except MirrorError as exc:
         out["error"] = str(exc)
     out["seconds"] = time.perf_counter() - started
     out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this worker process's peak so far
     return out
+
+
+def refs_unchanged(task: Task) -> bool:
+    """The remote advertises the refs the mirror had after the last run's fetch (never for a first or full run)."""
+    return bool(task.known_refs and task.known_tips) and remote_refs(task.repo.url, task.repo.auth) == task.known_refs
+
+
+def unchanged(task: Task, seconds: float = 0.0, pid: int = 0) -> dict[str, Any]:
+    """The result of a repository whose refs did not move: no fetch, no walk, every stored finding's commit still
+    reachable. ``pid`` 0: decided in the parent, by no worker."""
+    return {
+        **failed(task, ""),
+        "mode": "unchanged",
+        "tips": list(task.known_tips),
+        "commits": [],
+        "findings": [],
+        "issues": [],
+        "reachable": list(task.finding_commits),
+        "refs": task.known_refs,
+        "seconds": seconds,
+        "pid": pid,
+        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if pid else 0,
+    }
 
 
 def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
@@ -93,7 +153,7 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
         request = ScanRequest("range", paths=(git_dir,), range_spec=spec, config=task.config, context=context)
     else:
         request = ScanRequest("history", paths=(git_dir,), config=task.config, context=context)
-    result = run(_single(request, task.engine))
+    result = run(_single(request, task.engine, _prepared(task.config, task.engine), task.validation))
     out["findings"] = [finding_data(f) for f in result.findings]
     out["issues"] = [[i.path, i.reason, i.message] for i in result.issues]
     out["bytes"] = result.stats.bytes_scanned
@@ -101,11 +161,23 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
     out["incomplete"] = _incomplete(result)
 
 
-def _single(request: ScanRequest, engine: str) -> ScanRequest:
+def _single(request: ScanRequest, engine: str, prepared: Prepared, validation: ValidationOptions | None) -> ScanRequest:
     """One process per task: the Dask worker is the unit of parallelism, not a pool inside it."""
     from dataclasses import replace
 
-    return replace(request, workers=1, engine=engine)
+    return replace(request, workers=1, engine=engine, prepared=prepared, validation=validation)
+
+
+def _prepared(config: Config, engine: str) -> Prepared:
+    """The ruleset and detector for ``config``, built at this thread's first task with it. Keyed by the config's
+    ``repr`` (frozen dataclasses all the way down): equal configs give equal text, and a miss only costs a build."""
+    key = hashlib.sha256(repr((config, engine)).encode("utf-8", "surrogateescape")).hexdigest()
+    cache: dict[str, Prepared] = _LOCAL.__dict__.setdefault("prepared", {})
+    if key not in cache:
+        if len(cache) >= _PREPARED_MAX:
+            cache.clear()
+        cache[key] = prepare(config, engine)
+    return cache[key]
 
 
 def _incomplete(result: ScanResult) -> str:
@@ -138,6 +210,10 @@ def finding_data(finding: Finding) -> dict[str, Any]:
         "decoded": list(match.decoded),
         "validation": finding.validation.state if finding.validation is not None else "",
     }
+    if finding.validation is not None:  # what the provider said, as the reports show it (identity masked already)
+        validation = finding.validation
+        data.update(validation_reason=validation.reason, validation_identity=validation.identity)
+        data["validator"] = validation.validator
     if isinstance(origin, GitOrigin):
         data.update(
             commit=origin.commit, author=origin.author, email=origin.email, date=origin.date, where=origin.where

@@ -18,6 +18,7 @@ from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
     from scanner.httpsettings import HttpSettings
+    from scanner.pipeline.setup import Prepared
     from scanner.policy.baseline import Matcher
     from scanner.validate.options import ValidationOptions
 
@@ -115,6 +116,10 @@ class ScanRequest:
     policy_change: PolicyChange | None = None
     # Live validation of the findings' secrets (``scan --validate``); None: none (the default, and every hook's).
     validation: ValidationOptions | None = None
+    # The ruleset and detector already built from ``config`` and ``engine`` (``setup.prepare``): a long-lived
+    # process scanning many repositories one after another (an org scan's Dask worker) builds them once, not per
+    # scan. None: built here. Never shared between threads.
+    prepared: Prepared | None = None
 
     @property
     def is_git(self) -> bool:

@@ -14,7 +14,7 @@ from scanner.pipeline.detection import ChunkDetector, Detected
 from scanner.pipeline.messages import MessageBatch
 from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
-from scanner.pipeline.setup import build_detector, build_ruleset
+from scanner.pipeline.setup import prepare
 from scanner.pipeline.table import SOURCES
 from scanner.sources.base import BlobReader, BlobRef, Skips, Source, is_state_path
 
@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
-    ruleset = build_ruleset(config)
-    detector = build_detector(ruleset, config, request.engine)
+    ruleset, detector = request.prepared or prepare(config, request.engine)
     source = SOURCES[request.kind](request)
     policy = config.policy
     result = ScanResult(

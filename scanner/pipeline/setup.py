@@ -4,6 +4,7 @@ checked) and the detector."""
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from scanner.detect.engine import Detector
 from scanner.errors import ConfigError
@@ -66,3 +67,15 @@ def build_detector(ruleset: Ruleset, config: Config, engine: str = "auto") -> De
     depth = config.max_decode_depth
     probes = config.allowlists.content_probes(list(ruleset.by_id)) if config.allowlists else None
     return Detector(ruleset, max_decode_depth=2 if depth is None else depth, allow_probes=probes, engine=engine)
+
+
+class Prepared(NamedTuple):
+    """What a scan needs from its config before reading anything: built once per config and engine."""
+
+    ruleset: Ruleset
+    detector: Detector
+
+
+def prepare(config: Config, engine: str = "auto") -> Prepared:
+    ruleset = build_ruleset(config)
+    return Prepared(ruleset, build_detector(ruleset, config, engine))

@@ -103,6 +103,8 @@ def _details(finding: Finding) -> dict[str, Any]:
         fields["decoded"] = ("Decoded from", "+".join(finding.match.decoded))
     if finding.validation is not None:
         fields["validation"] = ("Live validation", describe_validation(finding.validation))
+    if finding.change:
+        fields["change"] = ("Since the last org scan", finding.change)
     for key, value in origin_fields(finding.origin).items():
         # The commit is in ``location``; ``where`` says more than "blob" only for a message.
         if key not in _IN_LOCATION and value not in ("", None, -1, "blob"):

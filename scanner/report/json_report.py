@@ -49,6 +49,8 @@ def finding_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         data["audit"] = finding.audit
     if finding.validation is not None:
         data["validation"] = validation_fields(finding.validation)
+    if finding.change:
+        data["change"] = finding.change
     if show_secrets:
         data["secret"] = m.secret.reveal()
     return data
@@ -82,10 +84,22 @@ def result_dict(result: ScanResult, options: ReportOptions) -> dict[str, Any]:
             "complete": completeness.is_complete(result),
             "incomplete_policy": result.incomplete_policy,
             "not_read": completeness.reasons(result),
+            **_changes(result),
         },
         "findings": [finding_dict(f, options.show_secrets) for f in result.findings],
         "issues": [{"path": i.path, "reason": i.reason, "message": i.message} for i in result.issues],
     }
+
+
+def _changes(result: ScanResult) -> dict[str, Any]:
+    """An org scan's counts against its store (nothing for other scans)."""
+    if not any(f.change for f in result.findings):
+        return {}
+    counts = {"new": 0, "still-present": 0, "gone": 0}
+    for f in result.findings:
+        if f.change in counts:
+            counts[f.change] += 1
+    return {"changes": counts}
 
 
 def write_json(result: ScanResult, out: TextIO, options: ReportOptions) -> None:

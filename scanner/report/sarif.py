@@ -40,6 +40,9 @@ PRECISION = {"high": "very-high", "medium": "high", "low": "medium"}
 VERDICT_RANK = {"block": 0, "warn": 1, "allow": 2}
 MAX_NOTIFICATIONS = 1000
 
+# An org scan's change since the last run (``Finding.change``) as SARIF's ``baselineState``.
+BASELINE_STATE = {"new": "new", "still-present": "unchanged", "gone": "absent"}
+
 
 @dataclass(frozen=True)
 class SarifLimits:
@@ -124,6 +127,8 @@ def _result(finding: Finding, rule_index: int, occurrence: int, show_secrets: bo
         "partialFingerprints": fingerprints,
         "properties": properties,
     }
+    if finding.change:  # an org scan: SARIF's own word for the finding against the last run
+        result["baselineState"] = BASELINE_STATE[finding.change]
     if finding.verdict == "allow":
         # An inline comment is a suppression in the source; the baseline, allowlists, bypasses and policy live
         # outside it.

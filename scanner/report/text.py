@@ -62,6 +62,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     if f.validation is not None:
         style = {"live": "red", "invalid": "green"}.get(f.validation.state, "yellow")
         lines.append((style, f"  validation: {describe_validation(f.validation)}"))
+    if f.change:
+        lines.append(("bold" if f.change == "new" else "", f"  since the last org scan: {f.change.replace('-', ' ')}"))
     return lines
 
 
