@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import marshal
 import os
 import pickle
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import rule_file
 
 from scanner import cache
 from scanner.ruleset.speccache import specs_from_bytes, specs_to_bytes
-from scanner.ruleset.specjson import spec_from_json, spec_to_json, specs_from_json
 
 SECRET = "k3y_q8w7e6r5"
 
@@ -151,8 +152,18 @@ def test_rule_specs_round_trip_and_refuse_wrong_types(tmp_path: Path) -> None:
 
     path = rule_file(tmp_path / "r.yaml", {"id": "k3y", "name": "K3y", "regex": "k3y_[a-z]{8}", "keywords": ["k3y_"]})
     spec = load_rule_files([path])[0]
-    data = spec_to_json(spec)
-    assert spec_from_json(json.loads(json.dumps(data))) == spec
+    data = specs_to_bytes([spec])
+    assert specs_from_bytes(data) == [spec]
+    layout, names, (row,) = marshal.loads(data)
+
+    def entry(rows: Any, fields: tuple[str, ...] = names) -> bytes:
+        return marshal.dumps((layout, fields, rows))
+
+    def with_value(field: str, bad: Any) -> bytes:
+        changed = list(row)
+        changed[names.index(field)] = bad
+        return entry([tuple(changed)])
+
     for field, bad in [
         ("severity", "urgent"),
         ("severity", ["high"]),  # unhashable: a miss, not a TypeError
@@ -164,11 +175,11 @@ def test_rule_specs_round_trip_and_refuse_wrong_types(tmp_path: Path) -> None:
         ("generic", "no"),
         ("id", None),
     ]:
-        assert spec_from_json({**data, field: bad}) is None, field
-    assert spec_from_json({**data, "extra": 1}) is None
-    assert specs_from_json({"not": "a list"}) is None
-    assert specs_from_json([data, 3]) is None
-    assert specs_from_json([data]) == [spec]
+        assert specs_from_bytes(with_value(field, bad)) is None, field
+    assert specs_from_bytes(entry([(*row, 1)], (*names, "extra"))) is None
+    assert specs_from_bytes(entry({"not": "a list"})) is None
+    assert specs_from_bytes(entry([row, 3])) is None
+    assert specs_from_bytes(entry([row])) == [spec]
 
 
 def test_a_cached_spec_whose_regex_does_not_compile_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

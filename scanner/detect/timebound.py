@@ -9,7 +9,8 @@ is left alone, and then there is no bound).
 This runs once per chunk (a history scan has hundreds of thousands), so it is a plain class rather than a
 generator context manager, and it swaps the handler with ``_signal.signal``, the C function behind
 ``signal.signal``: the public wrapper converts handlers to and from enums by raising and catching an exception
-for every function handler, three quarters of the cost (17.6 → 5.8 µs a chunk, see docs/performance.md).
+for every function handler, most of the cost (8.0 → 3.0 µs a chunk with the rest of this class, see
+docs/performance.md).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,17 +60,19 @@ def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
 
 def remote_refs(url: str, auth: str = "") -> str:
     """The digest of the refs the remote advertises now (one ``git ls-remote``, no objects fetched)."""
-    out = _git(["git", "ls-remote", "--", url], url, auth_env(url, auth, os.environ))
-    return refs_digest(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return refs_digest(_git(["git", "ls-remote", "--", url], url, auth_env(url, auth, os.environ)))
 
 
 def mirror_refs(path: Path) -> str:
     """The digest of the mirror's refs, in the form ``remote_refs`` gives."""
-    out = _git(["git", "--git-dir", str(path), "for-each-ref", "--format=%(objectname)%09%(refname)"], str(path))
-    return refs_digest(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return refs_digest(
+        _git(["git", "--git-dir", str(path), "for-each-ref", "--format=%(objectname)%09%(refname)"], str(path))
+    )
 
 
-def refs_digest(pairs: Iterable[Sequence[str]]) -> str:
+def refs_digest(listing: str) -> str:
+    """The digest of ``OID<TAB>NAME`` lines (what both commands print): ``refs/`` names only, peeled tags left out."""
+    pairs = (line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
     lines = sorted(f"{oid} {name}" for oid, name in pairs if name.startswith("refs/") and not name.endswith("^{}"))
     return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 

@@ -14,7 +14,6 @@ that build costs more CPU than scanning a small repository.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import subprocess
@@ -52,7 +51,7 @@ class Task:
     validation: ValidationOptions | None = None
 
 
-# This worker thread's ruleset and detector per (config, engine) digest: kept between tasks, a few at most. Per
+# This worker thread's ruleset and detector per (config, engine): kept between tasks, a few at most. Per
 # thread, not per process: a detector is not shared between threads (an in-process cluster runs several).
 _LOCAL = threading.local()
 _PREPARED_MAX = 4
@@ -171,7 +170,7 @@ def _single(request: ScanRequest, engine: str, prepared: Prepared, validation: V
 def _prepared(config: Config, engine: str) -> Prepared:
     """The ruleset and detector for ``config``, built at this thread's first task with it. Keyed by the config's
     ``repr`` (frozen dataclasses all the way down): equal configs give equal text, and a miss only costs a build."""
-    key = hashlib.sha256(repr((config, engine)).encode("utf-8", "surrogateescape")).hexdigest()
+    key = repr((config, engine))
     cache: dict[str, Prepared] = _LOCAL.__dict__.setdefault("prepared", {})
     if key not in cache:
         if len(cache) >= _PREPARED_MAX:
