@@ -29,6 +29,7 @@ import io
 import json
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
@@ -204,6 +205,7 @@ class HttpClient:
         self._allow_plain_http = allow_plain_http
         self._sleep, self._jitter = sleep, jitter
         self._managers: dict[str, urllib3.PoolManager] = {}
+        self._managers_lock = threading.Lock()  # validation shares one client between its threads
         self._timeout = urllib3.Timeout(connect=self.settings.connect_timeout, read=self.settings.read_timeout)
 
     def request(
@@ -245,9 +247,10 @@ class HttpClient:
         return self.request("GET", url, **kwargs)
 
     def close(self) -> None:
-        for manager in self._managers.values():
-            manager.clear()
-        self._managers.clear()
+        with self._managers_lock:
+            for manager in self._managers.values():
+                manager.clear()
+            self._managers.clear()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -322,10 +325,11 @@ class HttpClient:
         proxy = self.settings.proxy_for(parts.scheme.lower())
         if proxy and bypasses_proxy(parts.hostname or "", origin(url)[2], self.settings.no_proxy):
             proxy = ""
-        manager = self._managers.get(proxy)
-        if manager is None:
-            manager = self._managers[proxy] = self._new_manager(proxy)
-        return manager
+        with self._managers_lock:  # two threads' first requests must not both build one (the loser's pool leaks)
+            manager = self._managers.get(proxy)
+            if manager is None:
+                manager = self._managers[proxy] = self._new_manager(proxy)
+            return manager
 
     def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         tls: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -68,6 +70,36 @@ def test_requests_to_one_origin_reuse_one_connection(http_server: ServerFactory)
     assert server.connections == 1
     assert {r.connection for r in server.requests} == {1}
     assert server.requests[-1].body == b"payload"
+
+
+def test_threads_first_requests_build_one_pool_manager(
+    http_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation shares one client between its threads: their first requests at once must share one manager (a
+    second one would never be closed). Building is slowed down so that, unlocked, every thread would build one."""
+    server = http_server()
+    server.route("GET", "/a", Reply(200, b"ok"))
+    http, _ = client()
+    built: list[str] = []
+    real = HttpClient._new_manager
+
+    def slow_build(self: HttpClient, proxy: str) -> urllib3.PoolManager:
+        built.append(proxy)
+        time.sleep(0.05)
+        return real(self, proxy)
+
+    monkeypatch.setattr(HttpClient, "_new_manager", slow_build)
+    start = threading.Barrier(6)
+
+    def first_request() -> bytes:
+        start.wait()
+        return http.get(server.url("/a")).read()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: first_request(), range(6)))
+    http.close()
+    assert answers == [b"ok"] * 6
+    assert built == [""]
 
 
 def test_an_unread_long_body_closes_its_connection_and_the_next_request_opens_one(http_server: ServerFactory) -> None:
