@@ -19,8 +19,11 @@ What is measured:
 * wall seconds: ``time.perf_counter`` around spawn → ``os.wait4`` of the child (whole process lifetime,
   including start-up, rule compilation / cache loading and report writing);
 * CPU seconds: user + system time of the child and every descendant it waited for (``wait4`` rusage);
-* peak RSS (largest process): ``ru_maxrss`` from ``wait4`` — the kernel reports the high-water mark of the
-  single largest process among the child and its waited-for descendants, NOT the sum over the tree;
+* peak RSS (largest process): the high-water mark of the single largest process among the child and its
+  waited-for descendants, NOT the sum over the tree. Measured in the warm-up runs through GNU time (``%M``) where
+  ``/usr/bin/time`` exists: ``wait4``'s ``ru_maxrss`` of a child this harness spawns starts at the harness's own
+  high-water mark (the kernel carries it over the child's ``exec``), so a small tool run from a grown harness
+  showed the harness's size. Without GNU time it falls back to ``wait4`` of the timed runs;
 * tree RSS (sampled): sum of RSS over every process in the child's session, polled from /proc every
   ``--sample-ms`` during the warm-up run only (timed runs are not perturbed by sampling);
 * MB/s: target bytes / median wall seconds, with the SAME target bytes for every tool (dir: regular files
@@ -54,6 +57,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("dir", "history", "image", "file", "staged")  # file: one file (start-up); staged: the pre-commit hook
 MB = 1_000_000  # decimal megabytes everywhere (MB, MB/s)
+GNU_TIME = "/usr/bin/time"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 GITLEAKS_BYTES = re.compile(r"scanned ~(\d+) bytes")
 USAGE_ERROR = re.compile(r"usage:|unrecognized argument|invalid choice|no such option|unknown option", re.I)
@@ -95,6 +99,7 @@ class RunSample:
     maxrss_mb: float
     exit_code: int
     tree_rss_mb: float | None = None
+    largest_rss_mb: float | None = None  # GNU time's %M: warm-up runs only
 
 
 @dataclass
@@ -325,10 +330,15 @@ def run_once(
         run.report.unlink(missing_ok=True)
     out_path = workdir / f"{_slug(run.tool)}.stdout"
     err_path = workdir / f"{_slug(run.tool)}.stderr"
+    rss_path = workdir / f"{_slug(run.tool)}.maxrss"
+    rss_path.unlink(missing_ok=True)
+    argv = run.argv
+    if sample_ms and os.access(GNU_TIME, os.X_OK):  # warm-up runs only: timed runs are not wrapped
+        argv = [GNU_TIME, "-f", "%M", "-o", str(rss_path), *argv]
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            run.argv,
+            argv,
             cwd=run.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -356,8 +366,18 @@ def run_once(
         maxrss_mb=usage.ru_maxrss * 1024 / MB,  # Linux reports KiB
         exit_code=code,
         tree_rss_mb=sampler.peak / MB if sampler is not None and sampler.peak else None,
+        largest_rss_mb=_gnu_time_maxrss(rss_path),
     )
     return sample, out_path, err_path
+
+
+def _gnu_time_maxrss(path: Path) -> float | None:
+    """GNU time's ``%M`` (KiB), the last line of its output file (a failed command's status line comes first)."""
+    try:
+        lines = path.read_text().split()
+    except OSError:
+        return None
+    return int(lines[-1]) * 1024 / MB if lines and lines[-1].isdigit() else None
 
 
 def _kill_group(pid: int) -> None:
@@ -394,6 +414,7 @@ class Measurer:
         )
         self.samples: list[RunSample] = []
         self.tree_peaks: list[float] = []
+        self.largest_peaks: list[float] = []
         self.done = False
 
     def step(self, warm: bool, label: str) -> None:
@@ -429,8 +450,11 @@ class Measurer:
             return
         if not warm:
             self.samples.append(sample)
-        elif sample.tree_rss_mb is not None:
+            return
+        if sample.tree_rss_mb is not None:
             self.tree_peaks.append(sample.tree_rss_mb)
+        if sample.largest_rss_mb is not None:
+            self.largest_peaks.append(sample.largest_rss_mb)
 
     def _fail(self, status: str) -> None:
         self.result.status = status
@@ -445,7 +469,7 @@ class Measurer:
         res.min_s = min(s.wall_s for s in samples)
         res.max_s = max(s.wall_s for s in samples)
         res.cpu_s = statistics.median(s.cpu_s for s in samples)
-        res.peak_rss_mb = max(s.maxrss_mb for s in samples)
+        res.peak_rss_mb = max(self.largest_peaks or [s.maxrss_mb for s in samples])
         res.tree_rss_mb = max(self.tree_peaks) if self.tree_peaks else None
         return res
 
@@ -1036,7 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_table(results))
     print()
     print("wall = whole process, spawn to exit; MB/s = target bytes / median wall (same bytes for all tools);")
-    print("peak RSS = wait4 ru_maxrss: the LARGEST single process among the tool and its waited-for children;")
+    print("peak RSS = the LARGEST single process among the tool and its waited-for children (warm-up, GNU time %M);")
     print("tree RSS = summed RSS of the tool's session, sampled from /proc during the warm-up run;")
     print("tool-read MB = what the tool says it scanned; peer/leakstop > 1 means leakstop is faster.")
     for r in results:
