@@ -7,10 +7,11 @@ Each entry: validator name → (provider, check). The endpoints (and why they ar
   Discord ``GET /users/@me``; Telegram ``getMe``: who the token belongs to.
 - Slack ``auth.test`` (POST, changes nothing; answers 200 with ``ok``); OpenAI and Anthropic ``GET /v1/models``;
   Stripe ``GET /v1/account``; SendGrid ``GET /v3/scopes``; Mailgun ``GET /v3/domains``; Mailchimp ``GET /3.0/``
-  (the data centre is the key's suffix); Datadog ``GET /api/v1/validate``; Twilio ``GET /Accounts.json`` (an API
+  (the data centre is the key's suffix); Twilio ``GET /Accounts.json`` (an API
   key's SID beside its secret); Shopify ``GET /admin/oauth/access_scopes.json`` (the shop named beside the token);
   Atlassian ``GET /rest/api/3/myself`` (the site and the account email beside the token); a Discord webhook's own
-  URL (``GET`` returns the webhook, and the token is in the URL by Discord's design).
+  URL (``GET`` returns the webhook, and the token is in the URL by Discord's design). Datadog, asked at each of its
+  sites, is ``validate.datadog``.
 - PyPI has no identity call: an upload without a file is refused with 403 for a bad token and 400 (a metadata
   error, nothing stored) for a good one. Docker Hub ``POST /v2/users/login`` with the user named beside the token
   (returns a session token, which is discarded).
@@ -124,15 +125,6 @@ CHECKS: dict[str, tuple[str, HttpCheck]] = {
             invalid=Condition((401,)),
             identity=("account_name",),
             context=(("dc", "secret", r"-(us[0-9]{1,2})$"),),
-        ),
-    ),
-    "datadog": (
-        "datadog",
-        HttpCheck(
-            "https://api.datadoghq.com/api/v1/validate",
-            headers=(("DD-API-KEY", "{secret}"),),
-            live=Condition((200,), (("valid", True),)),
-            invalid=Condition((403, 401)),
         ),
     ),
     "heroku": (

@@ -7,6 +7,7 @@ from scanner.errors import ConfigError
 from scanner.ruleset.validator import decode
 from scanner.validate.base import Validator
 from scanner.validate.builtin import CHECKS
+from scanner.validate.datadog import DatadogSites
 from scanner.validate.gcp import GcpServiceAccount
 from scanner.validate.httpcheck import HttpValidator
 from scanner.validate.signed import AwsSts, AzureStorage
@@ -14,6 +15,7 @@ from scanner.validate.signed import AwsSts, AzureStorage
 VALIDATORS: dict[str, Validator] = {
     **{name: HttpValidator(name, provider, check) for name, (provider, check) in CHECKS.items()},
     "aws-sts": AwsSts(),
+    "datadog": DatadogSites(),
     "azure-storage": AzureStorage(),
     "gcp-service-account": GcpServiceAccount(),
 }
