@@ -64,6 +64,7 @@ CREDENTIAL_HEADERS = API_KEY_HEADERS | {"authorization", "proxy-authorization", 
 MAX_BACKOFF = 10.0
 DRAIN_LIMIT = 64 * 1024  # unread body left on close: read off to keep the connection, or the connection is closed
 CHUNK = 64 * 1024
+_ONE_HOP = {"redirect": False, "retries": False, "preload_content": False}  # redirects and retries are ours
 
 
 class HttpError(InputError):
@@ -270,15 +271,7 @@ class HttpClient:
         for attempt in range(attempts):
             try:
                 raw = self._manager(url).urlopen(
-                    method,
-                    url,
-                    body=body,
-                    headers=headers,
-                    redirect=False,
-                    retries=False,
-                    preload_content=False,
-                    decode_content=decode,
-                    timeout=self._timeout,
+                    method, url, body=body, headers=headers, decode_content=decode, timeout=self._timeout, **_ONE_HOP
                 )
             except (u3.HTTPError, OSError) as exc:
                 error = _network_error(method, url, exc)
