@@ -15,6 +15,10 @@ commit. Then, each through ``scanner.org.orgscan.scan_org`` with a fresh cache a
 - peak RSS per worker process: ``ru_maxrss`` each task reports from its worker, the maximum per process;
 - CPU seconds (user + sys of this process and every child it waited for: the Dask workers and their git) per run.
 
+``--serve daemon`` (the default) serves the repositories with a real ``git daemon`` on loopback and lists their
+``git://127.0.0.1:PORT/NAME`` URLs, as an org's clone URLs would be: every ``ls-remote`` and fetch goes through the
+git protocol. ``--serve path`` lists the local paths instead (what ``--repos FILE`` with paths does).
+
 ``--src DIR`` keeps the generated repositories there (made once, reused by later invocations: each run works on a
 copy, so A/B runs of two leakstop trees see the same repositories; run the other tree's interpreter on this
 script: it imports ``scanner`` from the interpreter's install).
@@ -23,6 +27,7 @@ script: it imports ``scanner`` from the interpreter's install).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -39,6 +44,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
+from org_world import git_daemon  # noqa: E402
 from tokens import TokenFactory  # noqa: E402
 
 from scanner.org.engine import Cluster  # noqa: E402
@@ -154,16 +160,18 @@ def main() -> int:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--src", metavar="DIR", help="keep the generated repositories here; reuse them if present")
+    parser.add_argument("--serve", choices=("daemon", "path"), default="daemon")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="leakstop-org-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="leakstop-org-bench-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         src = Path(args.src) if args.src else root / "made"
         planted = set(make_all(src, args, rng))
         shutil.copytree(src, root / "src", symlinks=True)
         names = sorted(p.name for p in (root / "src").iterdir() if p.is_dir())
-        repos = [Repo(name, str(root / "src" / name)) for name in names]
+        base = stack.enter_context(git_daemon(root / "src")) if args.serve == "daemon" else str(root / "src")
+        repos = [Repo(name, f"{base}/{name}") for name in names]
 
         one, one_cpu, _ = run_once(root, "w1", repos, 1)
         two, two_cpu, first = run_once(root, "w2", repos, 2)
@@ -182,6 +190,7 @@ def main() -> int:
         peaks[repo["worker_pid"]] = max(peaks.get(repo["worker_pid"], 0), repo["max_rss_kb"])
     figures: dict[str, Any] = {
         "repos": args.repos,
+        "served": args.serve,
         "planted": len(planted),
         "first_run_1_worker_s": round(one, 2),
         "first_run_2_workers_s": round(two, 2),
