@@ -126,6 +126,30 @@ def test_the_frame_rejects_every_change() -> None:
     assert cache.unframe(framed[:-2] + b"2}") is None
 
 
+def test_entries_read_back_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read`` and ``read_with_header`` (the Hyperscan database's reader: a line, then the body) on real files:
+    the payload back exactly; a changed, cut or grown file, or a header line without its newline, is a miss."""
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    body = bytes(range(256)) * 40 + b"\n\nmore lines\n"
+    cache.write("db-1", b"3,7\n" + body)
+    assert cache.read("db-1") == b"3,7\n" + body
+    assert cache.read_with_header("db-1") == (b"3,7", body)
+    framed = (tmp_path / "db-1").read_bytes()
+    for position in (0, 20, len(framed) - len(body) - 2, len(framed) - len(body) + 100, len(framed) - 1):
+        changed = bytearray(framed)
+        changed[position] ^= 0x01
+        (tmp_path / "db-1").write_bytes(bytes(changed))
+        assert cache.read("db-1") is None and cache.read_with_header("db-1") is None, position
+    for damaged in (framed[:-1], framed + b"x", framed[:50]):
+        (tmp_path / "db-1").write_bytes(damaged)
+        assert cache.read("db-1") is None and cache.read_with_header("db-1") is None
+    cache.write("db-2", b"no newline at all")
+    assert cache.read("db-2") == b"no newline at all"
+    assert cache.read_with_header("db-2") is None
+    cache.write("db-3", b"1" * (cache.MAX_HEADER_LINE + 10) + b"\nbody")
+    assert cache.read_with_header("db-3") is None
+
+
 def test_write_json_skips_what_json_cannot_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path / "c"))
     cache.write_json("x-bytes", {"a": b"raw"})

@@ -138,7 +138,7 @@ class HyperscanPrefilter:
         # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
         # exact regexes; "hs2" held keyword literals too.
         cache_name = f"hs5-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
-        db = self._load(cache.read(cache_name), len(rules))
+        db = self._load(cache.read_with_header(cache_name), len(rules))
         if db is None:
             db, self._always = self._compile(rules)
             if db is not None:
@@ -184,10 +184,12 @@ class HyperscanPrefilter:
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
-    def _load(self, data: bytes | None, rule_count: int) -> Any:
-        if data is None:
+    def _load(self, entry: tuple[bytes, bytes] | None, rule_count: int) -> Any:
+        """The cached database (its entry: the rules Hyperscan refused, a line, then the serialised database), or
+        None when there is none or it does not load."""
+        if entry is None:
             return None
-        header, _, blob = data.partition(b"\n")
+        header, blob = entry
         hs = self._hs
         try:
             always = [int(x) for x in header.split(b",") if x]
