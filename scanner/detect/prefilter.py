@@ -26,10 +26,11 @@ from functools import partial
 from typing import Any, Protocol
 
 from scanner import cache
+from scanner.lazyre import LazyPattern
 from scanner.ruleset.model import CompiledRule
 
 RELAX_ABOVE = 8  # a bounded repeat {m,n} with n above this is opened to {m,} for Hyperscan
-_BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
+_BOUNDED = LazyPattern(r"\{(\d+),(\d+)\}")
 
 
 def hs_entries(rule: CompiledRule, index: int, hs: Any) -> list[tuple[bytes, int, int]]:

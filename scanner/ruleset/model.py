@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
@@ -16,7 +17,7 @@ from scanner.ruleset.validator import encode, parse_declared
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
-_UNPORTABLE = re.compile(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
+_UNPORTABLE = LazyPattern(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
 
 
 @dataclass(frozen=True)
