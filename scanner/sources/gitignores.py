@@ -11,7 +11,6 @@ tracked whatever an ignore file says (``tracked_paths``); outside a repository t
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,8 @@ def _read_lines(path: Path) -> list[str] | None:
 
 def excludes_file(repo: RepositoryDirs, default: str) -> str:
     """``core.excludesFile`` as git reads it for ``repo``; ``default`` when it is not set (or git cannot say)."""
+    import subprocess  # a directory scan inside a repository only: a scan of named files starts no process
+
     command = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.top}", "config", "--path", "--get"]
     try:
         done = subprocess.run(
@@ -68,6 +69,8 @@ def excludes_file(repo: RepositoryDirs, default: str) -> str:
 def tracked_paths(repo: RepositoryDirs) -> frozenset[str]:
     """The paths in ``repo``'s index (``git ls-files``, which honours GIT_INDEX_FILE; libgit2 without git);
     empty when neither can read it -- ignore rules then apply to every file, as before."""
+    import subprocess
+
     command = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.top}", "ls-files", "-z", "--cached"]
     try:
         done = subprocess.run(command, cwd=repo.top, capture_output=True, check=False, timeout=60)
