@@ -24,8 +24,9 @@ KEEP_PER_KIND = 6
 FORMAT = 1
 MAX_ENTRY = 256 * 1024 * 1024  # bytes: far above any real entry; a planted huge file is not read
 _MAGIC = b"leakstop-cache %d " % FORMAT
-_FRAME = len(_MAGIC) + 64 + 1  # magic, hex digest, newline
-MAX_HEADER_LINE = 64 * 1024  # read_with_header's line: a short list of numbers, far below this
+# A self-checked entry's frame: a header line, then a body that checks itself when used (see read_self_checked).
+_SELF_CHECKED = b"leakstop-cache %d self-checked " % FORMAT
+MAX_HEADER_LINE = 64 * 1024  # a self-checked entry's header line: a short list of numbers, far below this
 
 
 def cache_dir() -> Path:
@@ -35,9 +36,9 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def _read_regular(path: Path, header_line: bool) -> tuple[bytes, bytes] | None:
-    """(b"", the payload), or with ``header_line`` (the payload's first line, the rest), when the file is a regular
-    file under the cap and its frame checks out; else None. Never blocks on a FIFO, never follows a link.
+def _read_regular(path: Path, magic: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(the frame's head, the header line or b"", the rest) of a regular file under the cap, or None. Never blocks
+    on a FIFO, never follows a link. A ``_SELF_CHECKED`` entry's header line is split off.
 
     Each part is read straight into its own ``bytes``: no slice copies the payload. For the 5.6 MB Hyperscan
     database every copy was a fresh 5.6 MB to fault in and free again (1,400 pages), once for the frame and once
@@ -52,8 +53,8 @@ def _read_regular(path: Path, header_line: bool) -> tuple[bytes, bytes] | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            head = handle.read(_FRAME)
-            line = handle.readline(MAX_HEADER_LINE) if header_line else b""
+            head = handle.read(len(magic) + 65)  # magic, hex digest, newline
+            line = handle.readline(MAX_HEADER_LINE) if magic is _SELF_CHECKED else b""
             # The rest by the file's size (+1 to see it grew: then the frame fails), not the cap: ``read(n)``
             # first allocates n bytes, and a 256 MiB buffer for the database cost 3 ms at every start.
             rest = handle.read(max(info.st_size - handle.tell(), 0) + 1)
@@ -61,16 +62,12 @@ def _read_regular(path: Path, header_line: bool) -> tuple[bytes, bytes] | None:
         return None
     finally:
         os.close(fd)
-    digest = hashlib.sha256(line)
-    digest.update(rest)
-    if not _checked(head, digest.hexdigest()) or (header_line and not line.endswith(b"\n")):
-        return None
-    return line[:-1], rest
+    return head, line, rest
 
 
-def _checked(head: bytes, digest: str) -> bool:
-    """Whether a frame's head is this format's with ``digest`` as the payload's checksum."""
-    return len(head) == _FRAME and head.startswith(_MAGIC) and head[len(_MAGIC) :] == digest.encode() + b"\n"
+def _checked(head: bytes, magic: bytes, digest: str) -> bool:
+    """Whether a frame's head is ``magic`` with ``digest`` as the checksum."""
+    return head == magic + digest.encode() + b"\n"
 
 
 def frame(data: bytes) -> bytes:
@@ -79,28 +76,59 @@ def frame(data: bytes) -> bytes:
 
 def unframe(raw: bytes) -> bytes | None:
     """The payload of a framed entry, or None when the magic, the version or the checksum does not match."""
-    payload = raw[_FRAME:]
-    return payload if _checked(raw[:_FRAME], hashlib.sha256(payload).hexdigest()) else None
+    size = len(_MAGIC) + 65
+    payload = raw[size:]
+    return payload if _checked(raw[:size], _MAGIC, hashlib.sha256(payload).hexdigest()) else None
 
 
 def read(name: str) -> bytes | None:
     """The payload of the entry ``name``, or None on a miss (absent, damaged, not a regular file, too large)."""
-    parts = _read_regular(cache_dir() / name, header_line=False)
-    return None if parts is None else parts[1]
+    parts = _read_regular(cache_dir() / name, _MAGIC)
+    if parts is None or not _checked(parts[0], _MAGIC, hashlib.sha256(parts[2]).hexdigest()):
+        return None
+    return parts[2]
 
 
-def read_with_header(name: str) -> tuple[bytes, bytes] | None:
-    """An entry written as ``header line + b"\\n" + body``: (header line, body), the body read into a ``bytes`` of
-    its own, or None on a miss (as ``read``, or no newline in the first ``MAX_HEADER_LINE`` bytes)."""
-    return _read_regular(cache_dir() / name, header_line=True)
+def _self_checked_digest(line: bytes, body_size: int) -> str:
+    return hashlib.sha256(b"%s\n%d" % (line, body_size)).hexdigest()
+
+
+def read_self_checked(name: str) -> tuple[bytes, bytes] | None:
+    """(header line, body) of an entry ``write_self_checked`` stored, or None on a miss (as ``read``).
+
+    The frame's checksum covers the header line and the body's size, not the body's bytes: the body must check
+    itself where it is used. Hyperscan's serialised database does (``hs_deserialize_database`` verifies the CRC-32C
+    over its bytecode and refuses a wrong length: a damaged body is a load error there, the caller's miss), and
+    the SHA-256 of its 5.6 MB was 3 ms of every start. Neither checksum stops a planted entry (issue #18): the
+    planter can compute either; what keeps one harmless is that the body is data to a parser that checks it.
+    """
+    parts = _read_regular(cache_dir() / name, _SELF_CHECKED)
+    if parts is None:
+        return None
+    head, line, body = parts
+    if not line.endswith(b"\n") or not _checked(head, _SELF_CHECKED, _self_checked_digest(line[:-1], len(body))):
+        return None
+    return line[:-1], body
 
 
 def write(name: str, data: bytes) -> None:
+    _store(name, frame(data))
+
+
+def write_self_checked(name: str, line: bytes, body: bytes) -> None:
+    """Store a header line (no newline in it) and a body that checks itself: see ``read_self_checked``."""
+    if b"\n" not in line and len(line) < MAX_HEADER_LINE:
+        digest = _self_checked_digest(line, len(body)).encode()
+        _store(name, _SELF_CHECKED + digest + b"\n" + line + b"\n" + body)
+
+
+def _store(name: str, framed: bytes) -> None:
+    """Write atomically and keep the newest few entries of the kind; any failure leaves the cache as it was."""
     directory = cache_dir()
     kind = name.split("-", 1)[0]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomic(directory / name, frame(data))
+        write_atomic(directory / name, framed)
         entries = sorted(directory.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[KEEP_PER_KIND:]:
             stale.unlink(missing_ok=True)

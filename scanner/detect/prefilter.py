@@ -136,14 +136,15 @@ class HyperscanPrefilter:
 
         self._hs = hyperscan
         self._always: list[int] = []
+        # "hs6": as "hs5", in a self-checked entry (Hyperscan's CRC checks the database: cache.read_self_checked);
         # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
         # exact regexes; "hs2" held keyword literals too.
-        cache_name = f"hs5-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
-        db = self._load(cache.read_with_header(cache_name), len(rules))
+        cache_name = f"hs6-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        db = self._load(cache.read_self_checked(cache_name), len(rules))
         if db is None:
             db, self._always = self._compile(rules)
             if db is not None:
-                cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
+                cache.write_self_checked(cache_name, ",".join(map(str, self._always)).encode(), hyperscan.dumpb(db))
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
