@@ -39,6 +39,8 @@ _TEXT_LEADS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
 
 @dataclass(frozen=True, slots=True)
 class DecodedSpan:
+    """A span of the content that decodes (base64, hex, percent, JSON escapes), and what it decodes to."""
+
     start: int
     end: int
     content: bytes

@@ -105,6 +105,8 @@ def _find_all(haystack: bytes, needle: bytes) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
+    """What the prefilter found in a chunk: the candidate rules and where their keywords are."""
+
     candidates: Sequence[int]
     hits: KeywordHits
     lowered: bytes  # the content lower-cased (empty when there is no candidate: nothing will need it)

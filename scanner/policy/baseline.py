@@ -76,6 +76,8 @@ def relative_to(root: str, path: str, base: str) -> str:
 
 @dataclass(frozen=True)
 class Baseline:
+    """The accepted findings of a baseline file: salted fingerprints and their labels."""
+
     path: str
     salt: str
     fingerprints: frozenset[str]

@@ -22,6 +22,8 @@ _UNPORTABLE = LazyPattern(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
 
 @dataclass(frozen=True)
 class RuleSpec:
+    """A rule as its file states it (the schema's fields), before its regex is checked and compiled."""
+
     id: str
     name: str
     regex: str
@@ -228,6 +230,8 @@ def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """A checked rule as detection uses it: its spec, the regex group that holds the secret, keywords as bytes."""
+
     spec: RuleSpec
     secret_group: int
     keywords: tuple[bytes, ...]
@@ -253,6 +257,8 @@ class CompiledRule:
 
 @dataclass(frozen=True)
 class Ruleset:
+    """The rules a scan runs, the hash that keys their caches, and the rules by id."""
+
     rules: tuple[CompiledRule, ...]
     hash: str
     by_id: dict[str, CompiledRule] = field(default_factory=dict)

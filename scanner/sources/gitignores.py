@@ -29,6 +29,8 @@ def default_excludes_file(environ: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class PatternFile:
+    """The lines of one ignore file, with the directory its patterns are relative to."""
+
     lines: list[str]
     base: str  # the directory the patterns are relative to, from the repository's top ('' = the top)
     source: str
@@ -36,6 +38,8 @@ class PatternFile:
 
 @dataclass(frozen=True)
 class RepositoryIgnores:
+    """The ignore files and the tracked paths that decide which files of a directory in a repository are scanned."""
+
     prefix: str  # the scanned directory relative to the repository's top, '/'-separated ('' = the top)
     files: list[PatternFile] = field(default_factory=list)  # lowest precedence first
     tracked: frozenset[str] = frozenset()  # paths in the index, from the repository's top
