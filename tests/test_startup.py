@@ -107,13 +107,14 @@ def test_a_staged_kubernetes_manifest_loads_the_structured_detector(tmp_path: Pa
 
 def test_named_files_in_a_repository_load_no_process_machinery(tmp_path: Path) -> None:
     """pre-commit's files hook (``scan -- FILE…``): ignore files apply to directory scans only, so no ``git`` runs
-    and ``subprocess`` (with ``selectors`` and ``locale``) is not imported; a directory scan still runs git."""
+    and neither ``subprocess`` (with ``selectors`` and ``locale``) nor ``ctypes`` (``lifeline``'s ``prctl``, for
+    children) is imported; a directory scan still runs git."""
     repo = Repo.init(tmp_path / "repo")
     repo.commit("initial", {"README.md": "# app\n", "a.py": "A = 1\n", "b.py": "B = 2\n"})
     code, _, modules = run_scanner(repo.path, "scan", "--no-progress", "--", "a.py", "b.py")
     assert code == 0
     assert "scanner.sources.files" in modules  # it did scan
-    assert [name for name in ("subprocess", "selectors", "locale") if name in modules] == []
+    assert [name for name in ("subprocess", "selectors", "locale", "ctypes") if name in modules] == []
     code, _, modules = run_scanner(repo.path, "scan", "--no-progress", ".")
     assert code == 0 and "subprocess" in modules
 
