@@ -8,6 +8,7 @@ worker pool and the ``git`` processes; and every child asks the kernel to kill i
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -29,8 +30,10 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def _lookup_prctl() -> Callable[..., int] | None:
-    """libc's ``prctl`` from the process's own symbols (libc is loaded): ``ctypes.util.find_library`` runs
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once, by ``child_setup`` in the parent before any fork (a forked child must not
+    load libraries). From the process's own symbols (libc is loaded): ``ctypes.util.find_library`` runs
     ``ldconfig``, a cost at every start."""
     if not sys.platform.startswith("linux"):
         return None  # pragma: no cover - Linux CI
@@ -42,15 +45,6 @@ def _lookup_prctl() -> Callable[..., int] | None:
         return None
     function: Callable[..., int] = libc.prctl
     return function
-
-
-_PRCTL: list[Callable[..., int] | None] = []  # looked up once, by child_setup in the parent before any fork
-
-
-def _prctl() -> Callable[..., int] | None:
-    if not _PRCTL:
-        _PRCTL.append(_lookup_prctl())
-    return _PRCTL[0]
 
 
 def die_with_parent(parent: int) -> None:

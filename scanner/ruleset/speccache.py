@@ -66,8 +66,8 @@ def _well_typed(rows: list[Any]) -> bool:
     cost about 3 ms of the commit hook's start. Exact types: ``marshal`` makes no subclasses (no bool for an int)."""
     if not all(type(row) is tuple and len(row) == len(_KINDS) for row in rows):
         return False
-    columns = zip(*rows, strict=True) if rows else iter([()] * len(_KINDS))
-    return all(_column_ok(kind, column) for kind, column in zip(_KINDS, columns, strict=True))
+    columns = zip(*rows, strict=True)
+    return not rows or all(_column_ok(kind, column) for kind, column in zip(_KINDS, columns, strict=True))
 
 
 def _column_ok(kind: str, column: tuple[Any, ...]) -> bool:
