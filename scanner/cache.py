@@ -2,11 +2,12 @@
 on content: parsed rules, validated configs, compiled Hyperscan databases.
 
 Entries are named ``<kind>-<content hash>``; a write is atomic (temp file, fsync, rename) and keeps the newest few
-entries of its kind. Every entry is framed: a magic line with the format version and the SHA-256 of the payload.
-A read returns the payload only when the frame checks out, from a regular file (no link, FIFO or device) under a
-size cap; anything else is a miss and the caller rebuilds. Data is stored as JSON or as a library's own
-serialisation, never as pickle: a planted entry is data to verify, never code to run (issue #18).
-Every failure is silent: a read-only home directory costs speed, never correctness.
+entries of its kind. Every entry is framed: a magic line with the format version and the SHA-256 of the payload (of
+a self-checked entry, the Hyperscan database: of its header line and size; the body's own CRC is checked where it is
+loaded, see ``read_self_checked``). A read returns the payload only when the frame checks out, from a regular file
+(no link, FIFO or device) under a size cap; anything else is a miss and the caller rebuilds. Data is stored as JSON
+or as a library's own serialisation, never as pickle: a planted entry is data to verify, never code to run
+(issue #18). Every failure is silent: a read-only home directory costs speed, never correctness.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 detector load, then what they made is frozen out of its sight and it runs as usual.
 
 Start-up creates objects that live as long as the process (modules, classes, functions, 600 rules, the detector's
-tables: 26,600 that the collector tracks at the end of ``scan FILE``) and almost no garbage. Every 700 new container objects the collector looks at the
-young ones, every tenth time at the middle generation, and now and then traverses everything; at exit it traverses
-everything once more. On the commit hook's run that was about a tenth of all instructions (callgrind, ``scan
-FILE``: 396 M without the SHA-256 valgrind inflates, 40 M of them the collector's), spent finding nothing.
+tables: 26,600 that the collector tracks at the end of ``scan FILE``) and almost no garbage. Every 700 new container
+objects the collector looks at the young ones, every tenth time at the middle generation, and now and then traverses
+everything; at exit it traverses everything once more. On the commit hook's run that was about a tenth of all
+instructions (callgrind, ``scan FILE``: 396 M without the SHA-256 valgrind inflates, 40 M of them the collector's),
+spent finding nothing.
 
 ``pause`` stops the collector (only if it ran: an embedding program's choice is left alone); ``settle``, called
 once the scan's ruleset and detector are built, moves every object alive then to the permanent generation
