@@ -9,6 +9,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RepositoryDirs:
+    """A repository's working tree and its git directory, found without running git."""
+
     top: Path  # the top of the working tree
     git_dir: Path  # .git, or the directory a .git file names (a linked worktree, a submodule)
 

@@ -8,7 +8,7 @@ worker pool and the ``git`` processes; and every child asks the kernel to kill i
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import signal
 import sys
@@ -30,11 +30,15 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+@functools.cache
 def _prctl() -> Callable[..., int] | None:
-    """libc's ``prctl``, looked up once before any fork (a forked child must not load libraries). From the
-    process's own symbols (libc is loaded): ``ctypes.util.find_library`` runs ``ldconfig``, a cost at every start."""
+    """libc's ``prctl``, looked up once, by ``child_setup`` in the parent before any fork (a forked child must not
+    load libraries). From the process's own symbols (libc is loaded): ``ctypes.util.find_library`` runs
+    ``ldconfig``, a cost at every start."""
     if not sys.platform.startswith("linux"):
         return None  # pragma: no cover - Linux CI
+    import ctypes  # here, not at import: a scan of named files starts no child and never needs it (1.7 ms)
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
     except OSError:  # pragma: no cover - every Linux has a libc
@@ -43,20 +47,21 @@ def _prctl() -> Callable[..., int] | None:
     return function
 
 
-_PRCTL = _prctl()
-
-
 def die_with_parent(parent: int) -> None:
     """Ask the kernel to SIGKILL this process when ``parent`` ends; if it already has, end now."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
 
 
 def child_setup() -> Callable[[], None]:
-    """A ``preexec_fn`` for ``subprocess``: the child dies with the process that starts it."""
+    """What a child runs first (a ``preexec_fn`` for ``subprocess``, a forked worker's first step): it dies with
+    the process that calls this. Called in that process, before the fork: ``prctl`` is looked up here, so that no
+    child loads a library."""
     parent = os.getpid()
+    _prctl()
     return lambda: die_with_parent(parent)
 
 

@@ -75,6 +75,8 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class FileOrigin:
+    """Where a finding is in a file of the scanned tree (and, for an infrastructure document, which resource)."""
+
     path: str
     kind: Literal["file"] = "file"
     address: str = ""  # an infrastructure document's resource and attribute path (Pulumi, CloudFormation, ...)
@@ -83,6 +85,8 @@ class FileOrigin:
 
 @dataclass(frozen=True, slots=True)
 class GitOrigin:
+    """Where a finding is in git: the path, and the commit that brought it in."""
+
     path: str
     commit: str
     author: str = ""
@@ -96,6 +100,8 @@ class GitOrigin:
 
 @dataclass(frozen=True, slots=True)
 class ImageOrigin:
+    """Where a finding is in a container image: the file, the layer and the step that made it."""
+
     image: str
     path: str
     layer_digest: str = ""
@@ -107,6 +113,8 @@ class ImageOrigin:
 
 @dataclass(frozen=True, slots=True)
 class TfstateOrigin:
+    """Where a finding is in Terraform state: the resource address and attribute."""
+
     path: str
     address: str = ""
     attribute: str = ""
@@ -243,6 +251,8 @@ class Validation:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One secret found: the rule, the match, where it is, its ids and the policy's verdict on it."""
+
     rule: RuleInfo
     match: Match
     origin: Origin
@@ -273,6 +283,8 @@ class ScanIssue:
 
 @dataclass
 class ScanStats:
+    """What a scan read and skipped, and how long it took."""
+
     items_scanned: int = 0
     bytes_scanned: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
@@ -281,6 +293,8 @@ class ScanStats:
 
 @dataclass
 class ScanResult:
+    """Everything a scan found and noticed: what the reporters write and the exit code is decided from."""
+
     target: str
     findings: list[Finding] = field(default_factory=list)
     issues: list[ScanIssue] = field(default_factory=list)

@@ -36,6 +36,8 @@ class _Unmatchable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IgnorePattern:
+    """One gitignore-style pattern, compiled, with the directory it is relative to."""
+
     base: str  # directory the pattern is relative to ('' = root), with '/' separators
     regex: re.Pattern[str]
     negate: bool

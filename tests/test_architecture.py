@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.lazyre",
         "scanner.classcode",
+        "scanner.startup",
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",

@@ -55,9 +55,31 @@ def test_a_damaged_rules_cache_is_parsed_again(tmp_path: Path, cache_dir: Path, 
 def test_damaged_hyperscan_databases_are_compiled_again(tmp_path: Path, cache_dir: Path) -> None:
     ruleset = load_ruleset([_rules(tmp_path)])
     assert _found(Detector(ruleset, engine="hyperscan"), f"x = {SECRET}") == [("k3y", SECRET)]
-    assert len(_damage(cache_dir, "hs5*")) == 2  # the rules' database and the keywords'
+    assert len(_damage(cache_dir, "hs*")) == 2  # the rules' database and the keywords'
     assert _found(Detector(ruleset, engine="hyperscan"), f"x = {SECRET}") == [("k3y", SECRET)]
-    assert all(not entry.read_bytes().startswith(b"not what") for entry in cache_dir.glob("hs5*"))
+    assert all(not entry.read_bytes().startswith(b"not what") for entry in cache_dir.glob("hs*"))
+
+
+def test_a_changed_byte_in_the_self_checked_database_is_a_miss_or_changes_nothing(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """The rules' database entry is self-checked (its body is Hyperscan's serialisation, which carries a CRC-32C
+    that loading verifies): a flipped byte anywhere, or a cut, is a recompile or the same database, never a crash
+    or other findings."""
+    ruleset = load_ruleset([_rules(tmp_path)])
+    content = f"x = {SECRET}"
+    assert _found(Detector(ruleset, engine="hyperscan"), content) == [("k3y", SECRET)]
+    (entry,) = cache_dir.glob("hs6-*")
+    written = entry.read_bytes()
+    step = max(1, len(written) // 97)
+    for position in [*range(0, 200, 7), *range(200, len(written), step), len(written) - 1]:
+        changed = bytearray(written)
+        changed[position] ^= 0x20
+        entry.write_bytes(bytes(changed))
+        assert _found(Detector(ruleset, engine="hyperscan"), content) == [("k3y", SECRET)], position
+    for cut in (written[:-1], written[: len(written) // 2], written + b"\0"):
+        entry.write_bytes(cut)
+        assert _found(Detector(ruleset, engine="hyperscan"), content) == [("k3y", SECRET)]
 
 
 def test_a_rule_hyperscan_refuses_runs_on_every_chunk(tmp_path: Path, cache_dir: Path) -> None:

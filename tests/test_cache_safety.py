@@ -85,7 +85,8 @@ def test_a_planted_pickle_is_not_run_and_the_cache_is_rebuilt(
     assert not marker.exists()
     assert (again.returncode, again.stderr) == (first.returncode, first.stderr)
     assert _steady(again.stdout) == _steady(first.stdout)
-    assert all(cache.read(p.name) is not None for p in cache_dir.iterdir() if not p.name.startswith("."))
+    rebuilt = [p.name for p in cache_dir.iterdir() if not p.name.startswith(".")]
+    assert all(cache.read(name) is not None or cache.read_self_checked(name) is not None for name in rebuilt)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,48 @@ def test_the_frame_rejects_every_change() -> None:
     assert cache.unframe(framed[:10]) is None
     assert cache.unframe(framed.replace(b"leakstop-cache 1", b"leakstop-cache 9")) is None
     assert cache.unframe(framed[:-2] + b"2}") is None
+
+
+def test_entries_read_back_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read`` on a real file: the payload back exactly; a changed, cut or grown file is a miss."""
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    payload = b"3,7\n" + bytes(range(256)) * 40
+    cache.write("db-1", payload)
+    assert cache.read("db-1") == payload
+    framed = (tmp_path / "db-1").read_bytes()
+    for position in (0, 20, 90, len(framed) // 2, len(framed) - 1):
+        changed = bytearray(framed)
+        changed[position] ^= 0x01
+        (tmp_path / "db-1").write_bytes(bytes(changed))
+        assert cache.read("db-1") is None, position
+    for damaged in (framed[:-1], framed + b"x", framed[:50]):
+        (tmp_path / "db-1").write_bytes(damaged)
+        assert cache.read("db-1") is None
+
+
+def test_a_self_checked_entry_checks_its_header_line_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_self_checked``: the header line and the body's size are the frame's to check (the body is checked
+    where it is used: tests/test_cache_and_fallbacks.py); the other kind of entry is a miss to either reader."""
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    body = bytes(range(256)) * 40 + b"\n\nmore lines\n"
+    cache.write_self_checked("hs-1", b"3,7", body)
+    assert cache.read_self_checked("hs-1") == (b"3,7", body)
+    assert cache.read("hs-1") is None
+    framed = (tmp_path / "hs-1").read_bytes()
+    line_at = framed.index(b"\n") + 1
+    for position in (0, 20, line_at, line_at + 1, line_at + 3):  # the magic, the digest, the line, its newline
+        changed = bytearray(framed)
+        changed[position] ^= 0x01
+        (tmp_path / "hs-1").write_bytes(bytes(changed))
+        assert cache.read_self_checked("hs-1") is None, position
+    for damaged in (framed[:-1], framed + b"x", framed[:50]):
+        (tmp_path / "hs-1").write_bytes(damaged)
+        assert cache.read_self_checked("hs-1") is None
+    cache.write("plain-1", b"3,7\n" + body)
+    assert cache.read_self_checked("plain-1") is None
+    cache.write_self_checked("hs-2", b"two\nlines", body)
+    cache.write_self_checked("hs-3", b"1" * cache.MAX_HEADER_LINE, body)
+    assert not (tmp_path / "hs-2").exists() and not (tmp_path / "hs-3").exists()
 
 
 def test_write_json_skips_what_json_cannot_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

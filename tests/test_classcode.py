@@ -6,6 +6,8 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import marshal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from types import CodeType
@@ -123,3 +125,30 @@ def test_an_unwritable_place_costs_nothing(tmp_path: Path) -> None:
 def test_the_package_runs_with_it_installed() -> None:
     assert getattr(dataclasses, "exec", None) is not None  # scanner/__init__ installed it
     assert classcode.table_path().endswith(".marshal") and "__pycache__" in classcode.table_path()
+
+
+def test_every_dataclass_on_the_hook_path_has_its_own_docstring() -> None:
+    """A dataclass without a docstring gets one made with ``inspect.signature`` at creation: 26 of them cost the
+    commit hook's start 1.4 ms. A fresh process imports what a scan of files or of a staged commit and its reports
+    import, and lists the dataclasses of ours that got a made-up docstring."""
+    program = textwrap.dedent(
+        """
+        import dataclasses, importlib, sys
+        for name in ("scanner.cli.scan", "scanner.pipeline.runner", "scanner.sources.files",
+                     "scanner.sources.git.staged", "scanner.report.text", "scanner.report.json_report",
+                     "scanner.report.sarif"):
+            importlib.import_module(name)
+        print([
+            f"{module.__name__}.{value.__name__}"
+            for module in list(sys.modules.values()) if getattr(module, "__name__", "").startswith("scanner")
+            for value in vars(module).values()
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__
+            and (value.__doc__ or "").startswith(value.__name__ + "(")
+        ])
+        """
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=root, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

@@ -39,3 +39,19 @@ def test_every_method_answers_as_re_does(pattern: str, text: str, pos: int) -> N
     assert lazy.sub("-", text) == real.sub("-", text)
     assert lazy.sub(lambda m: m.group(0).upper(), text, 1) == real.sub(lambda m: m.group(0).upper(), text, 1)
     assert lazy.pattern == pattern and lazy.compiled.flags == real.flags
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(PATTERNS), st.binary(max_size=20), st.integers(0, 5))
+def test_a_bytes_pattern_answers_as_re_does(pattern: str, data: bytes, pos: int) -> None:
+    raw = pattern.encode()
+    lazy, real = LazyPattern(raw), re.compile(raw)
+
+    def span(found: re.Match[bytes] | None) -> tuple[int, int, tuple[bytes | None, ...]] | None:
+        return None if found is None else (*found.span(), found.groups())
+
+    assert span(lazy.match(data, pos)) == span(real.match(data, pos))
+    assert span(lazy.fullmatch(data)) == span(real.fullmatch(data))
+    assert span(lazy.search(data, pos, pos + 10)) == span(real.search(data, pos, pos + 10))
+    assert [span(m) for m in lazy.finditer(data, pos)] == [span(m) for m in real.finditer(data, pos)]
+    assert lazy.sub(b"-", data) == real.sub(b"-", data)

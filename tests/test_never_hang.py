@@ -20,7 +20,7 @@ from tokens import TokenFactory
 
 from scanner.detect.engine import Detector
 from scanner.errors import ScanAborted
-from scanner.lifeline import Terminated, die_with_parent, install_handlers, restore_handlers
+from scanner.lifeline import Terminated, child_setup, die_with_parent, install_handlers, restore_handlers
 from scanner.models import Chunk, GitOrigin
 from scanner.pipeline import workers
 from scanner.pipeline.detection import ChunkDetector
@@ -363,6 +363,31 @@ def test_a_child_whose_parent_is_gone_ends_at_once() -> None:
     process.start()
     process.join(10)
     assert process.exitcode == 1
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_child_setup_made_in_the_parent_gives_the_child_its_death_signal() -> None:
+    """What a git child and a history worker run first: ``child_setup``, made in the parent (which looks ``prctl``
+    up, so that no child loads a library), asks the kernel for SIGKILL when the parent ends."""
+    import ctypes
+    import multiprocessing
+
+    setup = child_setup()
+    reader, writer = os.pipe()
+
+    def child() -> None:
+        setup()
+        value = ctypes.c_int(0)
+        ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
+        os.write(writer, str(value.value).encode())
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(10)
+    os.close(writer)
+    assert process.exitcode == 0
+    assert os.read(reader, 16) == str(int(signal.SIGKILL)).encode()
+    os.close(reader)
 
 
 def test_sigterm_and_sighup_raise_terminated_in_the_main_thread_only() -> None:

@@ -122,7 +122,7 @@ def test_wheel_contains_the_rules_and_schemas(installed: dict[str, Path]) -> Non
     for required in ("scanner/policy/config.schema.json", "scanner/ruleset/rules.schema.json", "scanner/py.typed"):
         assert required in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "leakstop = scanner.cli:main" in zipfile.ZipFile(installed["wheel"]).read(entry_points).decode()
+    assert "leakstop = scanner.cli:console" in zipfile.ZipFile(installed["wheel"]).read(entry_points).decode()
 
 
 def test_wheel_carries_the_compiled_span_search(installed: dict[str, Path]) -> None:

@@ -40,7 +40,7 @@ def test_hyperscan_database_is_loaded_from_the_cache(
     pytest.importorskip("hyperscan")
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
     prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)
-    assert len(list(tmp_path.glob("hs5-*.db"))) == 1
+    assert len(list(tmp_path.glob("hs6-*.db"))) == 1
 
     def compile_again(self: object, rules: object) -> None:
         raise AssertionError("compiled again although the database is in the cache")

@@ -105,6 +105,20 @@ def test_a_staged_kubernetes_manifest_loads_the_structured_detector(tmp_path: Pa
     assert {"scanner.detect.iac", "scanner.formats.iac"} <= modules
 
 
+def test_named_files_in_a_repository_load_no_process_machinery(tmp_path: Path) -> None:
+    """pre-commit's files hook (``scan -- FILE…``): ignore files apply to directory scans only, so no ``git`` runs
+    and neither ``subprocess`` (with ``selectors`` and ``locale``) nor ``ctypes`` (``lifeline``'s ``prctl``, for
+    children) is imported; a directory scan still runs git."""
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n", "a.py": "A = 1\n", "b.py": "B = 2\n"})
+    code, _, modules = run_scanner(repo.path, "scan", "--no-progress", "--", "a.py", "b.py")
+    assert code == 0
+    assert "scanner.sources.files" in modules  # it did scan
+    assert [name for name in ("subprocess", "selectors", "locale", "ctypes") if name in modules] == []
+    code, _, modules = run_scanner(repo.path, "scan", "--no-progress", ".")
+    assert code == 0 and "subprocess" in modules
+
+
 def test_help_still_lists_every_command(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scanner", "--help"], cwd=tmp_path, capture_output=True, text=True, check=False

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 import scanner
+from scanner import startup
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
@@ -94,6 +95,18 @@ def _dispatched(argv: Sequence[str] | None) -> str:
     """The command the arguments name first, or "" (none: the whole parser answers)."""
     words = sys.argv[1:] if argv is None else argv
     return words[0] if words and words[0] in COMMANDS else ""
+
+
+def console() -> int:
+    """The installed ``leakstop`` command: ``main`` over the process's own arguments. For ``scan`` (the commit
+    hook's command) the cyclic collector is paused over the start-up; the scan settles it once its detector is
+    built (``scanner.startup``). Other commands, and callers of ``main``, keep the collector as it is."""
+    if sys.argv[1:2] == ["scan"]:
+        startup.pause()
+    try:
+        return main()
+    finally:
+        startup.settle()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

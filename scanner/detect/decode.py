@@ -20,14 +20,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from scanner.lazyre import LazyPattern
+
 MIN_RUN = 20
 _B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
 _B64_TABLE = bytes(ord("A") if bytes([b]) in _B64_CHARS and b != 0 else ord(" ") for b in range(256))
-_HEX_RUN = re.compile(rb"(?:[0-9a-fA-F]{2}){12,}")
+_HEX_RUN = LazyPattern(rb"(?:[0-9a-fA-F]{2}){12,}")
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
-_TOKEN_RIGHT = re.compile(rb"[^\s\"'<>`]*")
+_TOKEN_RIGHT = LazyPattern(rb"[^\s\"'<>`]*")
 _DELIMITERS = b" \t\r\n\"'<>`"
-_JSON_STRING = re.compile(rb'"(?:[^"\\\r\n]|\\.)*"')
+_JSON_STRING = LazyPattern(rb'"(?:[^"\\\r\n]|\\.)*"')
 _JSON_ESCAPE = re.compile(rb"\\(?:/|u[0-9a-fA-F]{4})")
 _PRINTABLE = bytes([9, 10, 13, *range(32, 127)])
 # The first character of each base64 quartet holds the top six bits of a byte: for an ASCII byte (< 0x80) it is
@@ -37,6 +39,8 @@ _TEXT_LEADS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
 
 @dataclass(frozen=True, slots=True)
 class DecodedSpan:
+    """A span of the content that decodes (base64, hex, percent, JSON escapes), and what it decodes to."""
+
     start: int
     end: int
     content: bytes

@@ -26,10 +26,11 @@ from functools import partial
 from typing import Any, Protocol
 
 from scanner import cache
+from scanner.lazyre import LazyPattern
 from scanner.ruleset.model import CompiledRule
 
 RELAX_ABOVE = 8  # a bounded repeat {m,n} with n above this is opened to {m,} for Hyperscan
-_BOUNDED = re.compile(r"\{(\d+),(\d+)\}")
+_BOUNDED = LazyPattern(r"\{(\d+),(\d+)\}")
 
 
 def hs_entries(rule: CompiledRule, index: int, hs: Any) -> list[tuple[bytes, int, int]]:
@@ -104,6 +105,8 @@ def _find_all(haystack: bytes, needle: bytes) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
+    """What the prefilter found in a chunk: the candidate rules and where their keywords are."""
+
     candidates: Sequence[int]
     hits: KeywordHits
     lowered: bytes  # the content lower-cased (empty when there is no candidate: nothing will need it)
@@ -135,14 +138,15 @@ class HyperscanPrefilter:
 
         self._hs = hyperscan
         self._always: list[int] = []
+        # "hs6": as "hs5", in a self-checked entry (Hyperscan's CRC checks the database: cache.read_self_checked);
         # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
         # exact regexes; "hs2" held keyword literals too.
-        cache_name = f"hs5-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
-        db = self._load(cache.read(cache_name), len(rules))
+        cache_name = f"hs6-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
+        db = self._load(cache.read_self_checked(cache_name), len(rules))
         if db is None:
             db, self._always = self._compile(rules)
             if db is not None:
-                cache.write(cache_name, ",".join(map(str, self._always)).encode() + b"\n" + hyperscan.dumpb(db))
+                cache.write_self_checked(cache_name, ",".join(map(str, self._always)).encode(), hyperscan.dumpb(db))
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
@@ -184,10 +188,12 @@ class HyperscanPrefilter:
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
-    def _load(self, data: bytes | None, rule_count: int) -> Any:
-        if data is None:
+    def _load(self, entry: tuple[bytes, bytes] | None, rule_count: int) -> Any:
+        """The cached database (its entry: the rules Hyperscan refused, a line, then the serialised database), or
+        None when there is none or it does not load."""
+        if entry is None:
             return None
-        header, _, blob = data.partition(b"\n")
+        header, blob = entry
         hs = self._hs
         try:
             always = [int(x) for x in header.split(b",") if x]

@@ -6,18 +6,20 @@ commit hook's path sniffs each file and parses none of a commit of source files.
 
 from __future__ import annotations
 
-import re
+from scanner.lazyre import LazyPattern
 
 _YAML = (".yaml", ".yml")
-_JSON_PLAN = re.compile(rb'"format_version"\s*:')
-_TF_VERSION = re.compile(rb'"terraform_version"\s*:')
-_CFN = re.compile(rb'(?m)(?:^\s*|[{,]\s*)"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::')
-_K8S = re.compile(
+_JSON_PLAN = LazyPattern(rb'"format_version"\s*:')
+_TF_VERSION = LazyPattern(rb'"terraform_version"\s*:')
+_CFN = LazyPattern(
+    rb'(?m)(?:^\s*|[{,]\s*)"?AWSTemplateFormatVersion"?\s*:|^\s+"?Type"?\s*:\s*["\']?AWS::[A-Za-z0-9]+::'
+)
+_K8S = LazyPattern(
     rb'(?m)^(?:kind|\s*"kind")\s*:\s*["\']?(?:Secret|ExternalSecret|ClusterExternalSecret|SealedSecret|SecretStore'
     rb"|ClusterSecretStore|Deployment|StatefulSet|DaemonSet|Pod|Job|CronJob|List)[\"']?\s*,?\s*$"
 )
-_K8S_API = re.compile(rb'(?m)^(?:apiVersion|\s*"apiVersion")\s*:')  # top level (YAML) or quoted (JSON)
-_HELM_VALUES = re.compile(r"(?:^|/)(?:values(?:[-.][\w.-]+)?|[\w.-]+[-.]values)\.ya?ml$")
+_K8S_API = LazyPattern(rb'(?m)^(?:apiVersion|\s*"apiVersion")\s*:')  # top level (YAML) or quoted (JSON)
+_HELM_VALUES = LazyPattern(r"(?:^|/)(?:values(?:[-.][\w.-]+)?|[\w.-]+[-.]values)\.ya?ml$")
 
 
 def sniff(path: str, data: bytes) -> str:

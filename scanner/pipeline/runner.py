@@ -8,6 +8,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
+from scanner import startup
 from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, TfstateOrigin
 from scanner.pipeline.collect import Collector, Hooks
 from scanner.pipeline.detection import ChunkDetector, Detected
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
     ruleset, detector = request.prepared or prepare(config, request.engine)
+    startup.settle()  # the long-lived part of the process is built: out of the collector's sight from here
     source = SOURCES[request.kind](request)
     policy = config.policy
     result = ScanResult(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ScanAborted
-from scanner.lifeline import Terminated, die_with_parent, worker_signals
+from scanner.lifeline import Terminated, child_setup, worker_signals
 from scanner.pipeline.detection import ChunkDetector, Group
 from scanner.sources.base import BlobRead, BlobReader, BlobRef
 
@@ -144,10 +144,10 @@ def _worker_main(
     tasks: Any,
     results: Any,
     limits: Limits,
-    parent: int,
+    setup: Callable[[], None],
     others: tuple[Any, ...] = (),
 ) -> None:
-    die_with_parent(parent)
+    setup()  # lifeline.child_setup, made in the parent: this worker dies with it
     worker_signals()
     for queue_ in others:  # the other workers' task pipes: a dead worker's must have no reader left
         getattr(queue_, "_reader").close()  # noqa: B009
@@ -193,10 +193,11 @@ class WorkerPool:
         self.queues = [context.SimpleQueue() for _ in range(self.workers)]
         self.assigned: dict[str, int] = {}
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
+        setup = child_setup()
         self.processes = [
             context.Process(
                 target=_worker_main,
-                args=(i, make_reader, detector, q, self.results, limits, os.getpid(), self._others(q)),
+                args=(i, make_reader, detector, q, self.results, limits, setup, self._others(q)),
                 daemon=True,
             )
             for i, q in enumerate(self.queues)

@@ -29,6 +29,8 @@ Condition = Literal["any", "all"]
 
 @dataclass(frozen=True)
 class Allowlist:
+    """One allowlist of the config: what it applies to and what it lets through."""
+
     index: int  # position among the config's allowlists: the key of ``Match.allow_hits``
     label: str  # the reason is ``allowlist:<label>``; "" for the legacy single object (see ``_label``)
     rules: frozenset[str] = frozenset()  # empty: every rule
@@ -138,6 +140,8 @@ class Allowlist:
 
 @dataclass(frozen=True)
 class Allowlists:
+    """The config's allowlists, indexed by the rules they name."""
+
     items: tuple[Allowlist, ...] = ()
     _by_rule: dict[str, tuple[Allowlist, ...]] = field(default_factory=dict, compare=False, repr=False)
 

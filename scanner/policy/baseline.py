@@ -27,7 +27,6 @@ import functools
 import hmac
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.atomicfile import locked, write_atomic
 from scanner.errors import ConfigError
+from scanner.lazyre import LazyPattern
 from scanner.policy.config import find_upward
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 BASELINE_NAME = ".leakstop-baseline.json"
 VERSION = 2
 LABELS = ("true-positive", "false-positive")
-_HEX = re.compile(r"[0-9a-f]*")
+_HEX = LazyPattern(r"[0-9a-f]*")
 _FINGERPRINT_LENGTH = 64
 
 
@@ -76,6 +76,8 @@ def relative_to(root: str, path: str, base: str) -> str:
 
 @dataclass(frozen=True)
 class Baseline:
+    """The accepted findings of a baseline file: salted fingerprints and their labels."""
+
     path: str
     salt: str
     fingerprints: frozenset[str]

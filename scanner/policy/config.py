@@ -57,6 +57,8 @@ class ValidateSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """A loaded, schema-checked config (or the defaults without one): rules, policy, allowlists, settings."""
+
     source: str = ""
     extend_default: bool = True
     disabled_rules: tuple[str, ...] = ()

@@ -105,6 +105,8 @@ class Override:
 
 @dataclass(frozen=True)
 class InlineAllow:
+    """Whether an inline marker comment allows a finding on its line, and which markers count."""
+
     enabled: bool = True
     markers: tuple[str, ...] = INLINE_MARKERS
 
@@ -157,6 +159,9 @@ def parse_age(text: str) -> timedelta:
 
 @dataclass(frozen=True)
 class Policy:
+    """What blocks and what warns: thresholds, overrides and exceptions, inline markers, bypass, and the verdicts
+    on a policy change and on an incomplete scan."""
+
     # The defaults keep the behaviour without a policy: everything blocks but informational rules, which warn.
     block: Threshold = Threshold("low", "low")
     warn: Threshold = Threshold("info", "low")

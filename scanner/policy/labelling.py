@@ -20,6 +20,8 @@ PROMPT = "true positive, false positive, skip or quit? [t/f/s/q] "
 
 @dataclass(frozen=True)
 class Item:
+    """A finding to label, with its fingerprint and the label it already has."""
+
     fingerprint: str
     finding: Finding
     label: str = ""  # the label it has already, if any

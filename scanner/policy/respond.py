@@ -66,6 +66,9 @@ class RetrySettings:
 
 @dataclass(frozen=True)
 class RespondSettings:
+    """The config's ``respond`` section: the action each rule's findings get, where they are queued and logged,
+    and when a response starts."""
+
     source: str = ""  # the config file, for messages and relative paths
     actions: tuple[ActionRule, ...] = ()  # none: each rule's default provider and action (``PROVIDERS``)
     outbox: str = ""  # "" = the command's default (in the repository's git dir)

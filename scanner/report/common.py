@@ -14,6 +14,8 @@ TOOL_URL = "https://github.com/leakstop/leakstop"
 
 @dataclass(frozen=True)
 class ReportOptions:
+    """How a report is written: secrets shown or redacted, colour, detail."""
+
     show_secrets: bool = False
     color: bool = False
     verbose: bool = False

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from scanner.errors import ConfigError
+from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
@@ -16,11 +17,13 @@ from scanner.ruleset.validator import encode, parse_declared
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
-_UNPORTABLE = re.compile(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
+_UNPORTABLE = LazyPattern(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
 
 
 @dataclass(frozen=True)
 class RuleSpec:
+    """A rule as its file states it (the schema's fields), before its regex is checked and compiled."""
+
     id: str
     name: str
     regex: str
@@ -227,6 +230,8 @@ def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """A checked rule as detection uses it: its spec, the regex group that holds the secret, keywords as bytes."""
+
     spec: RuleSpec
     secret_group: int
     keywords: tuple[bytes, ...]
@@ -252,6 +257,8 @@ class CompiledRule:
 
 @dataclass(frozen=True)
 class Ruleset:
+    """The rules a scan runs, the hash that keys their caches, and the rules by id."""
+
     rules: tuple[CompiledRule, ...]
     hash: str
     by_id: dict[str, CompiledRule] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import marshal
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any, get_args
 
 from scanner.models import Confidence, Severity
@@ -22,6 +23,13 @@ from scanner.ruleset.model import RuleSpec
 # Bump with the row layout; the cache entry's name also carries marshal's version.
 ROW_FORMAT = 1
 _WORDS = {"Severity": set(get_args(Severity)), "Confidence": set(get_args(Confidence))}
+_TYPES: dict[str, set[type]] = {
+    "str": {str},
+    "bool": {bool},
+    "int": {int},
+    "int | None": {int, type(None)},
+    "float": {int, float},
+}
 _NAMES = tuple(field.name for field in dataclasses.fields(RuleSpec))
 _KINDS = tuple(str(field.type) for field in dataclasses.fields(RuleSpec))
 
@@ -47,37 +55,27 @@ def specs_from_bytes(data: bytes | None) -> list[RuleSpec] | None:
     if type(value) is not tuple or len(value) != 3 or value[0] != ROW_FORMAT or value[1] != _NAMES:
         return None
     rows = value[2]
-    if type(rows) is not list or not all(_well_typed(row) for row in rows):
+    if type(rows) is not list or not _well_typed(rows):
         return None
     return [_spec(row) for row in rows]
 
 
-def _well_typed(row: Any) -> bool:
-    if type(row) is not tuple or len(row) != len(_KINDS):
+def _well_typed(rows: list[Any]) -> bool:
+    """Whether every row is a tuple of ``RuleSpec``'s fields, each of its declared type (a severity one of its
+    words). Column by column, a set of the column's types each: a Python loop per field of 624 rules × 23 fields
+    cost about 3 ms of the commit hook's start. Exact types: ``marshal`` makes no subclasses (no bool for an int)."""
+    if not all(type(row) is tuple and len(row) == len(_KINDS) for row in rows):
         return False
-    for kind, item in zip(_KINDS, row, strict=True):
-        if kind == "str":
-            if type(item) is not str:
-                return False
-        elif kind == "tuple[str, ...]":
-            if type(item) is not tuple or not all(type(part) is str for part in item):
-                return False
-        elif not _checked(kind, item):
-            return False
-    return True
+    columns = zip(*rows, strict=True)
+    return not rows or all(_column_ok(kind, column) for kind, column in zip(_KINDS, columns, strict=True))
 
 
-def _checked(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the declared type ``kind`` (the fields other than strings and string tuples)."""
-    if kind in _WORDS:
-        return type(value) is str and value in _WORDS[kind]  # a list or dict is not hashable: no lookup
-    if kind == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "int | None":
-        return value is None or (isinstance(value, int) and not isinstance(value, bool))
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"bool": bool}[kind])
+def _column_ok(kind: str, column: tuple[Any, ...]) -> bool:
+    if kind == "tuple[str, ...]":
+        return set(map(type, column)) <= {tuple} and set(map(type, chain.from_iterable(column))) <= {str}
+    if kind in _WORDS:  # strings first: a list or dict is not hashable
+        return set(map(type, column)) <= {str} and set(column) <= _WORDS[kind]
+    return set(map(type, column)) <= _TYPES[kind]
 
 
 def _spec(row: tuple[Any, ...]) -> RuleSpec:

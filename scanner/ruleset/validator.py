@@ -16,17 +16,17 @@ cannot be a template either: it is fixed by the validator, never taken from the 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.errors import ConfigError
+from scanner.lazyre import LazyPattern
 
 METHODS = ("GET", "HEAD", "POST")
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_PLACEHOLDER = LazyPattern(r"\{([a-z_][a-z0-9_]*)\}")
 _KEYS = {"method", "url", "headers", "basic", "body", "content_type", "live", "invalid", "identity"}
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP header name
+_TOKEN = LazyPattern(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP header name
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 
 @dataclass(frozen=True)
 class FileSourceOptions:
+    """Which files a scan of paths reads: size cap, binary files, excludes and ignore files."""
+
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     scan_binary: bool = False
     excludes: tuple[str, ...] = ()

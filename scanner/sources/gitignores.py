@@ -11,7 +11,6 @@ tracked whatever an ignore file says (``tracked_paths``); outside a repository t
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ def default_excludes_file(environ: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class PatternFile:
+    """The lines of one ignore file, with the directory its patterns are relative to."""
+
     lines: list[str]
     base: str  # the directory the patterns are relative to, from the repository's top ('' = the top)
     source: str
@@ -37,6 +38,8 @@ class PatternFile:
 
 @dataclass(frozen=True)
 class RepositoryIgnores:
+    """The ignore files and the tracked paths that decide which files of a directory in a repository are scanned."""
+
     prefix: str  # the scanned directory relative to the repository's top, '/'-separated ('' = the top)
     files: list[PatternFile] = field(default_factory=list)  # lowest precedence first
     tracked: frozenset[str] = frozenset()  # paths in the index, from the repository's top
@@ -52,6 +55,8 @@ def _read_lines(path: Path) -> list[str] | None:
 
 def excludes_file(repo: RepositoryDirs, default: str) -> str:
     """``core.excludesFile`` as git reads it for ``repo``; ``default`` when it is not set (or git cannot say)."""
+    import subprocess  # a directory scan inside a repository only: a scan of named files starts no process
+
     command = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.top}", "config", "--path", "--get"]
     try:
         done = subprocess.run(
@@ -68,6 +73,8 @@ def excludes_file(repo: RepositoryDirs, default: str) -> str:
 def tracked_paths(repo: RepositoryDirs) -> frozenset[str]:
     """The paths in ``repo``'s index (``git ls-files``, which honours GIT_INDEX_FILE; libgit2 without git);
     empty when neither can read it -- ignore rules then apply to every file, as before."""
+    import subprocess
+
     command = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.top}", "ls-files", "-z", "--cached"]
     try:
         done = subprocess.run(command, cwd=repo.top, capture_output=True, check=False, timeout=60)
