@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ MAX_ENTRY = 256 * 1024 * 1024  # bytes: far above any real entry; a planted huge
 _MAGIC = b"leakstop-cache %d " % FORMAT
 # A self-checked entry's frame: a header line, then a body that checks itself when used (see read_self_checked).
 _SELF_CHECKED = b"leakstop-cache %d self-checked " % FORMAT
+_VERSIONED = re.compile(r"([a-z]+)([0-9]+)([a-z]*)")  # an entry kind with a format number: hs6, hs5k
 MAX_HEADER_LINE = 64 * 1024  # a self-checked entry's header line: a short list of numbers, far below this
 
 
@@ -124,17 +126,25 @@ def write_self_checked(name: str, line: bytes, body: bytes) -> None:
 
 
 def _store(name: str, framed: bytes) -> None:
-    """Write atomically and keep the newest few entries of the kind; any failure leaves the cache as it was."""
+    """Write atomically, keep the newest few entries of the kind and none of its retired versions (``hs5`` once
+    ``hs6`` is written: each is 5.6 MB, and nothing would read it again); any failure leaves the cache as it was."""
     directory = cache_dir()
     kind = name.split("-", 1)[0]
     try:
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(directory / name, framed)
         entries = sorted(directory.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in entries[KEEP_PER_KIND:]:
+        retired = [p for p in directory.iterdir() if _retired(p.name.split("-", 1)[0], kind)]
+        for stale in entries[KEEP_PER_KIND:] + retired:
             stale.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _retired(other: str, kind: str) -> bool:
+    """Whether ``other`` is another version of ``kind``: the same letters around a different number."""
+    mine, theirs = _VERSIONED.fullmatch(kind), _VERSIONED.fullmatch(other)
+    return bool(mine and theirs and mine[2] != theirs[2] and (mine[1], mine[3]) == (theirs[1], theirs[3]))
 
 
 def read_json(name: str) -> Any:

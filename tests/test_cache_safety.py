@@ -144,6 +144,20 @@ def test_entries_read_back_whole_or_not_at_all(tmp_path: Path, monkeypatch: pyte
         assert cache.read("db-1") is None
 
 
+def test_writing_a_kind_removes_its_retired_versions_and_keeps_the_newest_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new entry format (``hs5`` → ``hs6``) would otherwise leave the old 5.6 MB databases for good."""
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    for name in ("hs5-a.db", "hs4-b.db", "hs5k-c", "rules-d", "config-e.json"):
+        cache.write(name, b"old")
+    cache.write_self_checked("hs6-f.db", b"1,2", b"body")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config-e.json", "hs5k-c", "hs6-f.db", "rules-d"]
+    for number in range(cache.KEEP_PER_KIND + 2):
+        cache.write(f"rules-{number}", b"x")
+    assert len(list(tmp_path.glob("rules-*"))) == cache.KEEP_PER_KIND
+
+
 def test_a_self_checked_entry_checks_its_header_line_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``read_self_checked``: the header line and the body's size are the frame's to check (the body is checked
     where it is used: tests/test_cache_and_fallbacks.py); the other kind of entry is a miss to either reader."""
