@@ -1,0 +1,113 @@
+"""The history walk's commit-graph (``sources/git/graph.py``): kept in the cache, never in the repository, and the
+walk gives the same blobs, attributions and messages with it, without it, and with one older than the tips."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scanner.sources.base import Skips
+from scanner.sources.git import walk as git_walk
+from scanner.sources.git.graph import commit_graph, with_graph
+from scanner.sources.git.repo import git_environment, open_repository
+from tests.gitrepo import Repo, isolate_git
+
+
+@pytest.fixture
+def branchy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """Branches that fork and merge, the same content added on two of them (its attribution depends on the
+    walk's order), a tag, a merge that resolves a conflict with new content."""
+    isolate_git(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path / "cache"))
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("root", {"a.txt": "one\n", "shared.txt": "base\n"})
+    for branch, files in (("left", {"l.txt": "left\n", "twin.txt": "same\n"}), ("right", {"twin.txt": "same\n"})):
+        repo.git("checkout", "-q", "-b", branch, "main")
+        repo.commit(f"{branch} 1", files)
+        repo.commit(f"{branch} 2", {"shared.txt": f"{branch}\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("main moves on", {"a.txt": "two\n"})
+    repo.git("merge", "-q", "--no-ff", "-m", "merge left", "left")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge right", "right", check=False)  # conflicts on shared.txt
+    repo.commit("merge right", {"shared.txt": "resolved\n"})
+    repo.git("tag", "-a", "-m", "release", "v1")
+    return repo
+
+
+def _walk(repo: Repo, use_graph: bool) -> list[object]:
+    handle = open_repository(str(repo.path))
+    skips = Skips()
+    tips = git_walk.history_tips(handle, skips)
+    items = list(git_walk.walk_commits(handle, tips, [], skips, git_walk.WalkStats(), use_graph=use_graph))
+    assert not skips.stats.skipped.get("git-log-failed")
+    return items
+
+
+def _graph_dir(repo: Repo) -> Path:
+    graphs = list((repo.path.parent / "cache" / "commit-graph").iterdir())
+    assert len(graphs) == 1
+    return graphs[0]
+
+
+def _verify(repo: Repo, directory: Path) -> None:
+    env = {**git_environment(), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(directory)}
+    args = ["git", "--git-dir", str(repo.path / ".git"), "commit-graph", "verify", "--object-dir", str(directory)]
+    subprocess.run(args, env=env, check=True, capture_output=True)
+
+
+def test_the_walk_is_the_same_with_the_graph_and_the_graph_is_in_the_cache(branchy: Repo) -> None:
+    without = _walk(branchy, use_graph=False)
+    assert not (branchy.path.parent / "cache" / "commit-graph").exists()
+    first = _walk(branchy, use_graph=True)  # writes the graph beside the walk
+    directory = _graph_dir(branchy)
+    assert (directory / "info" / "commit-graph").is_file()
+    assert not list((branchy.path / ".git" / "objects" / "info").glob("commit-graph*"))  # the repository untouched
+    _verify(branchy, directory)
+    stamp = (directory / "tips").read_text()
+    written = (directory / "info" / "commit-graph").stat().st_mtime_ns
+    second = _walk(branchy, use_graph=True)  # reads it; the tips have not changed: not written again
+    assert (directory / "info" / "commit-graph").stat().st_mtime_ns == written
+    assert (directory / "tips").read_text() == stamp
+    assert first == second == without
+    twin = [item for item in without if isinstance(item, git_walk.BlobRef) and item.path == "twin.txt"]
+    assert len(twin) == 1  # the same content on two branches: one ref, the first in walk order
+
+
+def test_a_graph_older_than_the_tips_gives_the_same_walk_and_is_rewritten(branchy: Repo) -> None:
+    _walk(branchy, use_graph=True)
+    directory = _graph_dir(branchy)
+    stamp = (directory / "tips").read_text()
+    branchy.git("checkout", "-q", "-b", "later", "left")
+    branchy.commit("later 1", {"twin.txt": "same\n", "new.txt": "new\n"})
+    branchy.git("checkout", "-q", "main")
+    branchy.commit("main again", {"a.txt": "three\n"})
+    with_old_graph = _walk(branchy, use_graph=True)
+    assert (directory / "tips").read_text() != stamp  # rewritten for the new tips
+    assert with_old_graph == _walk(branchy, use_graph=False) == _walk(branchy, use_graph=True)
+
+
+def test_no_usable_cache_means_the_walk_as_before(branchy: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = branchy.path.parent / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(blocker))
+    assert _walk(branchy, use_graph=True) == _walk(branchy, use_graph=False)
+
+
+def test_an_abandoned_walk_leaves_no_writer_and_no_lock(branchy: Repo) -> None:
+    handle = open_repository(str(branchy.path))
+    skips = Skips()
+    walk = git_walk.walk_commits(
+        handle, git_walk.history_tips(handle, skips), [], skips, git_walk.WalkStats(), use_graph=True
+    )
+    next(walk)
+    walk.close()  # the writer is ended (or was done) and reaped
+    assert not list(_graph_dir(branchy).rglob("*.lock"))
+
+
+def test_the_graph_directory_joins_a_quarantine() -> None:
+    graph = commit_graph("/repo/.git", "")
+    env = with_graph({"GIT_ALTERNATE_OBJECT_DIRECTORIES": "/q/one:/q/two", "PATH": "/bin"}, graph)
+    assert env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] == f"/q/one:/q/two:{graph.directory}"
+    assert env["PATH"] == "/bin"
