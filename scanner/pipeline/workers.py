@@ -196,7 +196,7 @@ class WorkerPool:
         # SimpleQueue: put() writes straight to the pipe; a Queue hands each batch to a feeder thread, whose
         # lock handoffs cost the walk about a second on a large history.
         self.queues = [context.SimpleQueue() for _ in range(self.workers)]
-        self.assigned: dict[str, int] = {}
+        self.assigned: dict[str, tuple[int, str]] = {}  # path → its worker, its last version
         self.outstanding = [0] * self.workers  # blobs sent and not yet reported back
         self.processes = [
             context.Process(
@@ -221,13 +221,15 @@ class WorkerPool:
                 self.pending.append(scan_refs(self.inline, self.detector, self.buffers[0], self.limits))
                 self.buffers[0] = []
             return
-        worker = self.assigned.get(ref.path)
+        worker, last = self.assigned.get(ref.path, (-1, ""))
         least = self.outstanding.index(min(self.outstanding))
-        if worker is None or self.outstanding[worker] > self.outstanding[least] + REBALANCE:
-            # A new path goes to the least busy worker. A path whose worker has fallen far behind moves too:
-            # the new worker has no previous version of it, so it scans this one whole, a small price for
-            # keeping both cores busy.
-            worker = self.assigned[ref.path] = least
+        if worker < 0 or self.outstanding[worker] > self.outstanding[least] + REBALANCE:
+            # A new path goes to the least busy worker. A path whose worker has fallen far behind moves too, with
+            # its last version's id: the new worker reads that version and cuts this one to what changed.
+            if worker >= 0:
+                ref = BlobRef(ref.oid, ref.path, ref.commit, ref.order, previous=last)
+            worker = least
+        self.assigned[ref.path] = (worker, ref.oid)
         self.outstanding[worker] += 1
         buffer = self.buffers[worker]
         buffer.append(ref)
