@@ -3,12 +3,14 @@ walk gives the same blobs, attributions and messages with it, without it, and wi
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from scanner.sources.base import Skips
+from scanner.sources.git import graph
 from scanner.sources.git import walk as git_walk
 from scanner.sources.git.graph import commit_graph, with_graph
 from scanner.sources.git.repo import git_environment, open_repository
@@ -111,3 +113,18 @@ def test_the_graph_directory_joins_a_quarantine() -> None:
     env = with_graph({"GIT_ALTERNATE_OBJECT_DIRECTORIES": "/q/one:/q/two", "PATH": "/bin"}, graph)
     assert env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] == f"/q/one:/q/two:{graph.directory}"
     assert env["PATH"] == "/bin"
+
+
+def test_only_the_most_recent_graphs_are_kept(branchy: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = branchy.path.parent / "cache" / "commit-graph"
+    for n in range(4):  # graphs of repositories scanned before, oldest first
+        (root / f"old{n}" / "info").mkdir(parents=True)
+        os.utime(root / f"old{n}", (1_000_000 + n, 1_000_000 + n))
+    monkeypatch.setattr(graph, "KEEP", 3)
+    _walk(branchy, use_graph=True)
+    assert sorted(entry.name for entry in root.iterdir() if entry.name.startswith("old")) == ["old2", "old3"]
+    assert (_newest(root) / "info" / "commit-graph").is_file()
+
+
+def _newest(root: Path) -> Path:
+    return max(root.iterdir(), key=lambda entry: entry.stat().st_mtime)

@@ -35,6 +35,7 @@ from scanner.lifeline import child_setup
 from scanner.sources.git import alternates
 
 STALE_LOCK = 600.0  # seconds after which a writer's lock file is taken as left by a killed writer
+KEEP = 16  # repositories whose graphs are kept (the most recently written): scanned clones come and go
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def start_writing(graph: CommitGraph, git_dir: str, tips: str, env: dict[str, st
     if graph.fresh:
         return None
     try:
+        if not graph.directory.exists():
+            _prune(graph.directory.parent, KEEP - 1)
         (graph.directory / "info").mkdir(parents=True, exist_ok=True)
         lock = graph.directory / "info" / "commit-graph.lock"
         if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK:
@@ -91,6 +94,18 @@ def start_writing(graph: CommitGraph, git_dir: str, tips: str, env: dict[str, st
     except (OSError, ValueError):
         return None
     return proc
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Remove all but the ``keep`` most recently written graphs under ``root`` (a new repository's comes next)."""
+    import shutil  # only when a new repository's graph is written: not on every scan's start
+
+    try:
+        entries = sorted(root.iterdir(), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for entry in entries[keep:]:
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def finish_writing(proc: subprocess.Popen[bytes] | None, graph: CommitGraph, stop: bool = False) -> None:
