@@ -3,6 +3,7 @@ walk gives the same blobs, attributions and messages with it, without it, and wi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -128,3 +129,34 @@ def test_only_the_most_recent_graphs_are_kept(branchy: Repo, monkeypatch: pytest
 
 def _newest(root: Path) -> Path:
     return max(root.iterdir(), key=lambda entry: entry.stat().st_mtime)
+
+
+@pytest.mark.parametrize("checksum", ["left as it was", "made to match"])
+def test_a_damaged_graph_is_dropped_and_the_walk_is_the_same(branchy: Repo, checksum: str) -> None:
+    expected = _walk(branchy, use_graph=True)
+    directory = _graph_dir(branchy)
+    path = directory / "info" / "commit-graph"
+    data = bytearray(path.read_bytes())
+    cdat = _chunk_offset(bytes(data), b"CDAT")  # commit data: tree id, then two parent positions
+    # "No parent" reads as a root commit (another walk, silently); a position past the end makes git die.
+    position = 0x70000000 if checksum == "left as it was" else 0x00000FFF
+    for entry in range(cdat, cdat + 36 * 3, 36):
+        data[entry + 20 : entry + 24] = position.to_bytes(4, "big")
+    if checksum == "made to match":
+        data[-20:] = hashlib.sha1(bytes(data[:-20])).digest()
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    assert _walk(branchy, use_graph=True) == expected  # _walk: and no git-log-failed
+    if checksum == "left as it was":  # dropped before the walk, written again beside it
+        assert commit_graph(str(branchy.path / ".git"), "").intact
+    else:  # git failed on it: dropped, and the walk ran again without it
+        assert not directory.exists()
+    assert _walk(branchy, use_graph=True) == expected
+
+
+def _chunk_offset(data: bytes, name: bytes) -> int:
+    """Where a commit-graph chunk starts: the table of contents follows the 8-byte header, 12 bytes an entry."""
+    for at in range(8, 8 + 12 * data[6], 12):
+        if data[at : at + 4] == name:
+            return int.from_bytes(data[at + 4 : at + 12], "big")
+    raise AssertionError(f"no {name!r} chunk")

@@ -16,7 +16,9 @@ for ``git log`` anyway; later scans start at once. A graph older than the tips i
 it are read from their objects); a commit's entry is keyed by its id, so it cannot describe another repository's
 commit. Like every cache entry, a graph planted by someone who can write to the cache is data git trusts: it
 could hide commits from the walk (``cache.py``'s threat model, issue #18: the cache is the user's own).
-Every failure is silent: no cache, no graph, the walk as before.
+Every failure is silent: no cache, no graph, the walk as before. A graph whose checksum fails is removed before
+the walk (``intact``: 1–3 ms for pytest's 1.1 MB), and one on which ``git log`` fails anyway is removed and the walk
+runs again without it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ class CommitGraph:
 
     directory: Path  # an object directory holding only ``info/commit-graph``
     stamp: str
+
+    @property
+    def intact(self) -> bool:
+        """The graph is there and its trailing checksum holds (git does not check it when it reads the file: a
+        damaged parent position reads as another commit or none, and the walk would silently change)."""
+        try:
+            data = (self.directory / "info" / "commit-graph").read_bytes()
+        except OSError:
+            return False
+        size = 32 if data[5:6] == b"\x02" else 20  # the header's hash version: SHA-256 or SHA-1
+        digest = hashlib.sha256 if size == 32 else hashlib.sha1
+        return len(data) > 8 + size and data[:4] == b"CGPH" and digest(data[:-size]).digest() == data[-size:]
 
     @property
     def fresh(self) -> bool:
@@ -106,6 +120,13 @@ def _prune(root: Path, keep: int) -> None:
         return
     for entry in entries[keep:]:
         shutil.rmtree(entry, ignore_errors=True)
+
+
+def forget(graph: CommitGraph) -> None:
+    """Remove a damaged graph (its checksum fails, or git fails on it): the writer makes a new one."""
+    import shutil
+
+    shutil.rmtree(graph.directory, ignore_errors=True)
 
 
 def finish_writing(proc: subprocess.Popen[bytes] | None, graph: CommitGraph, stop: bool = False) -> None:

@@ -24,7 +24,7 @@ from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips, printable_path
 from scanner.sources.git import repo as git_repo
-from scanner.sources.git.graph import commit_graph, finish_writing, start_writing, with_graph
+from scanner.sources.git.graph import commit_graph, finish_writing, forget, start_writing, with_graph
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
 MESSAGE_PATH = "<commit message>"
@@ -138,15 +138,17 @@ def _git_log_changes(
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
     graph = commit_graph(repo.path, revisions) if use_graph else None
+    intact = graph is not None and graph.intact
+    if graph is not None and not intact:
+        forget(graph)
     writer = None
-    if graph is not None:
-        env = with_graph(env, graph)
+    retry = False
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=with_graph(env, graph) if graph is not None and intact else env,
         preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
     )
     with proc:
@@ -154,9 +156,8 @@ def _git_log_changes(
             assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
             proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
             proc.stdin.close()
-            # The graph's writer walks on the other core while git log walks and the parent waits for it.
-            if graph is not None:
-                writer = start_writing(graph, repo.path, "".join(f"{c.id}\n" for c in tips), env)
+            if graph is not None:  # the graph's writer walks on the core left idle while git log walks
+                writer = start_writing(graph, repo.path, "".join(f"{c.id}\n" for c in tips), with_graph(env, graph))
             silent = [False]
             last = yield from _parse_log(_nul_tokens(proc.stdout, silent))
             if silent[0]:
@@ -164,11 +165,13 @@ def _git_log_changes(
             error = proc.stderr.read().decode("utf-8", "replace").strip()
             if silent[0]:
                 error = f"no output for {repo_timeout():g}s, stopped"
-            if proc.wait() != 0:
+            if proc.wait() != 0 and intact:
+                retry = True  # a damaged graph makes git die ("invalid parent position"): git again, without it
+            elif proc.returncode != 0:
                 line = error.splitlines()[-1] if error else "no message"
                 skips.skip(repo.path, "git-log-failed", f"git log failed ({line}); libgit2 walks the rest")
                 return  # the last, possibly partial, commit is left to libgit2
-            if last is not None:
+            elif last is not None:
                 yield last
         finally:
             abandoned = proc.poll() is None
@@ -176,6 +179,9 @@ def _git_log_changes(
                 proc.kill()
             if graph is not None:
                 finish_writing(writer, graph, stop=abandoned)
+    if retry and graph is not None:  # the commits already walked are skipped by the caller (``visited``)
+        forget(graph)
+        yield from _git_log_changes(repo, tips, hidden, skips, env, use_graph=False)
 
 
 def repo_timeout() -> float:
