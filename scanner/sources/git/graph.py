@@ -17,8 +17,8 @@ it are read from their objects); a commit's entry is keyed by its id, so it cann
 commit. Like every cache entry, a graph planted by someone who can write to the cache is data git trusts: it
 could hide commits from the walk (``cache.py``'s threat model, issue #18: the cache is the user's own).
 Every failure is silent: no cache, no graph, the walk as before. A graph whose checksum fails is removed before
-the walk (``intact``: 0.8 ms for pytest's 1.1 MB, 2.1 ms for numpy's 2.9 MB), and one on which ``git log`` fails anyway is removed and the walk
-runs again without it.
+the walk (``intact``: 0.8 ms for pytest's 1.1 MB, 2.1 ms for numpy's 2.9 MB), and one on which ``git log`` fails
+anyway is removed and the walk runs again without it.
 """
 
 from __future__ import annotations
