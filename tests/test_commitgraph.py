@@ -24,6 +24,7 @@ def branchy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     walk's order), a tag, a merge that resolves a conflict with new content."""
     isolate_git(monkeypatch, tmp_path / "home")
     monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(graph, "MIN_PACK", 0)  # a test repository is tiny: its objects are not even packed
     repo = Repo.init(tmp_path / "repo")
     repo.commit("root", {"a.txt": "one\n", "shared.txt": "base\n"})
     for branch, files in (("left", {"l.txt": "left\n", "twin.txt": "same\n"}), ("right", {"twin.txt": "same\n"})):
@@ -76,6 +77,13 @@ def test_the_walk_is_the_same_with_the_graph_and_the_graph_is_in_the_cache(branc
     assert first == second == without
     twin = [item for item in without if isinstance(item, git_walk.BlobRef) and item.path == "twin.txt"]
     assert len(twin) == 1  # the same content on two branches: one ref, the first in walk order
+
+
+def test_a_small_repository_gets_no_graph(branchy: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph, "MIN_PACK", 8 << 20)
+    branchy.git("gc", "-q")  # one pack, a few KB
+    assert _walk(branchy, use_graph=True) == _walk(branchy, use_graph=False)
+    assert not (branchy.path.parent / "cache" / "commit-graph").exists()
 
 
 def test_a_graph_older_than_the_tips_gives_the_same_walk_and_is_rewritten(branchy: Repo) -> None:

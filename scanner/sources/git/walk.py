@@ -24,7 +24,7 @@ from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips, printable_path
 from scanner.sources.git import repo as git_repo
-from scanner.sources.git.graph import commit_graph, finish_writing, forget, start_writing, with_graph
+from scanner.sources.git.graph import commit_graph, finish_writing, forget, start_writing, usable, with_graph
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
 MESSAGE_PATH = "<commit message>"
@@ -138,9 +138,7 @@ def _git_log_changes(
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
     graph = commit_graph(repo.path, revisions) if use_graph else None
-    intact = graph is not None and graph.intact
-    if graph is not None and not intact:
-        forget(graph)
+    intact = graph is not None and usable(graph)
     writer = None
     retry = False
     proc = subprocess.Popen(
