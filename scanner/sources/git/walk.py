@@ -102,8 +102,7 @@ def walk_commits(
         if attempt == "git":
             if not git_usable():
                 continue
-            env = git_environment(object_dirs)
-            changes = _git_log_changes(repo, tips, hidden, skips, env, use_graph)
+            changes = _git_log_changes(repo, tips, hidden, skips, git_environment(object_dirs), use_graph)
         else:
             changes = _libgit2_changes(repo, tips, hidden, skips, visited)
         for commit_id, message, entries in changes:
