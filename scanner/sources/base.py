@@ -39,17 +39,19 @@ class Skips:
 @dataclass(frozen=True, slots=True)
 class BlobRef:
     """A git blob to be read in a worker process: its id, the path and commit that introduced it, and its place
-    in the walk (findings are kept oldest first)."""
+    in the walk (findings are kept oldest first). ``previous``: the path's last version, set when the path moves
+    to another worker (that worker has not read it: it reads it to cut this one to what changed)."""
 
     oid: str
     path: str
     commit: str
     order: int
+    previous: str = ""
 
-    def __reduce__(self) -> tuple[type[BlobRef], tuple[str, str, str, int]]:
+    def __reduce__(self) -> tuple[type[BlobRef], tuple[str, str, str, int, str]]:
         # Sent to a worker by the ten thousand: a plain tuple pickles several times faster than a slotted
         # dataclass's default state (which calls ``dataclasses.fields`` for every object).
-        return BlobRef, (self.oid, self.path, self.commit, self.order)
+        return BlobRef, (self.oid, self.path, self.commit, self.order, self.previous)
 
 
 @dataclass(frozen=True, slots=True)

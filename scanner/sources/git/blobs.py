@@ -54,11 +54,28 @@ class GitBlobReader:
             self.catfile.close()
 
     def read(self, refs: Sequence[BlobRef]) -> Iterator[BlobRead]:
+        moved = self._moved_from(refs)
         contents = self.catfile.read([ref.oid for ref in refs]) if self.catfile is not None else None
         for ref in refs:
-            yield self._read_one(ref, next(contents) if contents is not None else None)
+            yield self._read_one(ref, next(contents) if contents is not None else None, moved)
 
-    def _read_one(self, ref: BlobRef, content: BlobData | None) -> BlobRead:
+    def _moved_from(self, refs: Sequence[BlobRef]) -> dict[str, bytes]:
+        """The last versions of paths that moved here from another worker (``BlobRef.previous``), as text, read
+        before the batch (one ``cat-file`` answers in order); keyed by id, not path: this worker may hold an older
+        version of the same path, which its other refs of the batch still follow."""
+        wanted = [ref.previous for ref in refs if ref.previous]
+        if not wanted:
+            return {}
+        contents = self.catfile.read(wanted) if self.catfile is not None else None
+        found: dict[str, bytes] = {}
+        for oid in wanted:
+            raw = self._data(BlobRef(oid, "", "", -1), next(contents) if contents is not None else None)
+            text = readable(raw, self.limits.scan_binary) if isinstance(raw, bytes) else None
+            if text is not None:  # a binary or unreadable last version: this one is scanned whole, as before
+                found[oid] = text
+        return found
+
+    def _read_one(self, ref: BlobRef, content: BlobData | None, moved: Mapping[str, bytes]) -> BlobRead:
         raw = self._data(ref, content)
         if isinstance(raw, BlobRead):
             return raw
@@ -66,7 +83,7 @@ class GitBlobReader:
         if data is None:
             return BlobRead(ref, len(raw), skipped="binary", message="binary blob")
         path = ref.path
-        previous = self.previous.get(path)
+        previous = moved.get(ref.previous) if ref.previous else self.previous.get(path)
         if previous is None and self.base_trees:
             previous = self._base_version(path)
         self.previous[path] = data

@@ -57,7 +57,9 @@ class CommitSource:
             skips.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
             return
         self.base = range_base(repo, walk.tips, walk.hidden)
-        for item in walk_commits(repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs):
+        for item in walk_commits(
+            repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs, use_graph=self.mode == "history"
+        ):
             if isinstance(item, BlobRef):
                 self.blobs += 1
             yield item

@@ -24,6 +24,7 @@ from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips, printable_path
 from scanner.sources.git import repo as git_repo
+from scanner.sources.git.graph import commit_graph, finish_writing, forget, start_writing, usable, with_graph
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable, pygit2_module
 
 MESSAGE_PATH = "<commit message>"
@@ -77,6 +78,7 @@ def walk_commits(
     skips: Skips,
     stats: WalkStats,
     object_dirs: Sequence[str] = (),
+    use_graph: bool = False,
 ) -> Iterator[BlobRef | Chunk]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
@@ -84,6 +86,8 @@ def walk_commits(
     as the walk goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about
     ten times faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a
     corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
+    ``use_graph``: ``git log`` reads a commit-graph kept in the cache (``graph.py``), written beside the walk when
+    the tips have changed since the last one (for history scans: their tips change less often than a push's).
     """
     if not tips:
         return
@@ -98,7 +102,7 @@ def walk_commits(
         if attempt == "git":
             if not git_usable():
                 continue
-            changes = _git_log_changes(repo, tips, hidden, skips, git_environment(object_dirs))
+            changes = _git_log_changes(repo, tips, hidden, skips, git_environment(object_dirs), use_graph)
         else:
             changes = _libgit2_changes(repo, tips, hidden, skips, visited)
         for commit_id, message, entries in changes:
@@ -123,7 +127,7 @@ def walk_commits(
 
 
 def _git_log_changes(
-    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, env: dict[str, str]
+    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, env: dict[str, str], use_graph: bool
 ) -> Iterator[Change]:
     """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs."""
     args = [
@@ -132,12 +136,16 @@ def _git_log_changes(
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
+    graph = commit_graph(repo.path, revisions) if use_graph else None
+    intact = graph is not None and usable(graph)
+    writer = None
+    retry = False
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=with_graph(env, graph) if graph is not None and intact else env,
         preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
     )
     with proc:
@@ -145,6 +153,8 @@ def _git_log_changes(
             assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
             proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
             proc.stdin.close()
+            if graph is not None:  # the graph's writer walks on the core left idle while git log walks
+                writer = start_writing(graph, repo.path, "".join(f"{c.id}\n" for c in tips), with_graph(env, graph))
             silent = [False]
             last = yield from _parse_log(_nul_tokens(proc.stdout, silent))
             if silent[0]:
@@ -152,15 +162,23 @@ def _git_log_changes(
             error = proc.stderr.read().decode("utf-8", "replace").strip()
             if silent[0]:
                 error = f"no output for {repo_timeout():g}s, stopped"
-            if proc.wait() != 0:
+            if proc.wait() != 0 and intact:
+                retry = True  # a damaged graph makes git die ("invalid parent position"): git again, without it
+            elif proc.returncode != 0:
                 line = error.splitlines()[-1] if error else "no message"
                 skips.skip(repo.path, "git-log-failed", f"git log failed ({line}); libgit2 walks the rest")
                 return  # the last, possibly partial, commit is left to libgit2
-            if last is not None:
+            elif last is not None:
                 yield last
         finally:
-            if proc.poll() is None:  # the walk was abandoned (a deadline, a signal): git goes too
+            abandoned = proc.poll() is None
+            if abandoned:  # the walk was abandoned (a deadline, a signal): git goes too
                 proc.kill()
+            if graph is not None:
+                finish_writing(writer, graph, stop=abandoned)
+    if retry and graph is not None:  # the commits already walked are skipped by the caller (``visited``)
+        forget(graph)
+        yield from _git_log_changes(repo, tips, hidden, skips, env, use_graph=False)
 
 
 def repo_timeout() -> float:
