@@ -213,26 +213,29 @@ blocks_of(const LineSet *set, const unsigned char *region, const Py_ssize_t *sta
 static PyObject *
 novel_blocks(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    const unsigned char *old, *region;
-    Py_ssize_t old_len, region_len, context, context_bytes, lines = 0;
-    if (!PyArg_ParseTuple(args, "y#y#nn:novel_blocks", &old, &old_len, &region, &region_len, &context,
-                          &context_bytes)) {
+    const unsigned char *old;
+    Py_buffer view; /* the region: bytes, or a memoryview of the new version (textdiff slices it without a copy) */
+    Py_ssize_t old_len, context, context_bytes, lines = 0;
+    if (!PyArg_ParseTuple(args, "y#y*nn:novel_blocks", &old, &old_len, &view, &context, &context_bytes)) {
         return NULL;
     }
+    PyObject *out = NULL;
+    const unsigned char *region = view.buf;
+    LineSet set = {NULL, 0, NULL};
+    Py_ssize_t *starts = NULL;
     if (context < 0 || context_bytes < 0) {
         PyErr_SetString(PyExc_ValueError, "context must not be negative");
-        return NULL;
     }
-    LineSet set;
-    Py_ssize_t *starts = line_starts(region, region_len, &lines);
-    if (starts == NULL || lineset_init(&set, old, old_len) < 0) {
-        PyMem_Free(starts);
-        return PyErr_NoMemory();
+    else if ((starts = line_starts(region, view.len, &lines)) == NULL || lineset_init(&set, old, old_len) < 0) {
+        PyErr_NoMemory();
     }
-    lineset_fill(&set, old, old_len);
-    PyObject *out = blocks_of(&set, region, starts, lines, context, context_bytes);
+    else {
+        lineset_fill(&set, old, old_len);
+        out = blocks_of(&set, region, starts, lines, context, context_bytes);
+    }
     PyMem_Free(set.slots);
     PyMem_Free(starts);
+    PyBuffer_Release(&view);
     return out;
 }
 

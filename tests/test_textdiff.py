@@ -31,7 +31,10 @@ text = st.lists(line, max_size=60).map(b"\n".join)
 @settings(max_examples=1000, deadline=None)
 @given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
 def test_c_module_gives_what_the_python_specification_gives(old: bytes, region: bytes, context: int, cb: int) -> None:
-    assert _textdiff.novel_blocks(old, region, context, cb) == textdiff._novel_blocks_py(old, region, context, cb)
+    expected = textdiff._novel_blocks_py(old, region, context, cb)
+    assert _textdiff.novel_blocks(old, region, context, cb) == expected
+    # changed_regions hands it a memoryview of the new version: no copy of the region
+    assert _textdiff.novel_blocks(old, memoryview(b"<" + region + b">")[1:-1], context, cb) == expected
 
 
 def _edited(old: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
