@@ -31,7 +31,7 @@ def _novel_blocks_py(old: bytes, region: bytes | memoryview, context: int, conte
 
     Lines are what ``split(b"\\n")`` gives. A line of ``region`` is new when no line of ``old`` has the same bytes
     (a set of lines: how often a line occurs does not count, so a line moved or repeated brings nothing new).
-    Each new line ``i`` brings the context ``changed_region`` gives a change: ``context`` lines either side, and
+    Each new line ``i`` brings the context ``changed_regions`` gives a change: ``context`` lines either side, and
     more lines until ``context_bytes`` bytes before its start and after its end are in (within the region).
     Ranges that overlap or touch make one block. A block of lines ``[lo, hi)`` is ``(start, end, lo)`` with
     ``region[start:end] == b"\\n".join(lines[lo:hi])``.
@@ -86,7 +86,7 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
 
 def _changed_span_py(old: bytes, new: bytes, context: int, context_bytes: int) -> Span:
     """The specification of ``_textdiff.changed_span``, and its fallback: ``(start, end, first line number)`` of
-    ``changed_region``'s region of ``new``; ``(0, 0, 0)`` when nothing changed."""
+    the region of ``new`` that changed (``changed_regions``); ``(0, 0, 0)`` when nothing changed."""
     if old == new:
         return 0, 0, 0
     shorter = min(len(old), len(new))
@@ -122,28 +122,21 @@ else:
     NARROW_REGION = NARROW_REGION_C
 
 
-def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
-    """The part of ``new`` that differs from ``old``: whole lines from the first to the last changed byte, with
-    ``CONTEXT_LINES`` lines and at least ``CONTEXT_BYTES`` bytes around them, and the region's first line number.
-    The region is empty if nothing changed.
+def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
+    """The parts of ``new`` that differ from ``old``, each with the line number of its first line in ``new``.
 
     In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
-    path. The common prefix and suffix are found with block compares, so the cost is that of the change (in C;
-    the Python specification cost about 29 µs a call on pytest's history, mostly its binary search's slices).
+    path. The changed region is whole lines from the first to the last changed byte, with ``CONTEXT_LINES`` lines
+    and at least ``CONTEXT_BYTES`` bytes around them (``_changed_span_py`` defines it; none if nothing changed);
+    the common prefix and suffix are found with block compares, so the cost is that of the change (in C; the
+    Python specification costs about 29 µs a call on pytest's history, mostly its binary search's slices).
+
+    Where changes are scattered over a large file (a generated list, a changelog), the region is most of the file,
+    so one of ``NARROW_REGION`` bytes or more is narrowed to its new lines (lines found nowhere in ``old``) with
+    the same context, in blocks of consecutive lines (``_novel_blocks_py`` defines them). A line left out is one
+    the path already had: it was scanned then. That region is not copied: the C narrowing reads it through a
+    memoryview, and only the blocks kept are sliced out of ``new`` (numpy's narrowed regions are about 1 GB).
     """
-    start, end, first = _changed_span(old, new, CONTEXT_LINES, CONTEXT_BYTES)
-    return new[start:end], first
-
-
-def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
-    """``changed_region``; where changes are scattered over a large file (a generated list, a changelog), the
-    region is most of the file, so one of ``NARROW_REGION`` bytes or more is narrowed to its new lines (lines found
-    nowhere in ``old``) with the context ``changed_region`` gives, in blocks of consecutive lines
-    (``_novel_blocks_py`` defines them). A line left out is one the path already had: it was scanned then.
-
-    A region to narrow is never copied: the C narrowing reads it through a memoryview, and only the blocks kept
-    are sliced out of ``new`` (copying numpy's narrowed regions, 1 GB over its history, twice cost more than a
-    tenth of their narrowing)."""
     start, end, first = _changed_span(old, new, CONTEXT_LINES, CONTEXT_BYTES)
     if end - start < NARROW_REGION:
         if end > start:
