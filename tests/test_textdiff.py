@@ -55,8 +55,8 @@ edit = st.tuples(st.integers(0, 5000), st.integers(0, 40), st.binary(max_size=8)
 def test_c_changed_span_gives_what_the_python_specification_gives(
     old: bytes, edits: list[tuple[int, int, bytes]], context: int, cb: int, times: int
 ) -> None:
-    """Versions from edits of a text repeated up to 40 times (past the C compare's 512-byte blocks), and unrelated
-    pairs: the start, end and first line number are the same."""
+    """Versions made by edits of a text repeated up to 40 times (past the C compare's 512-byte blocks), either way
+    round: the start, end and first line number are the same."""
     old *= times
     new = _edited(old, edits)
     assert _textdiff.changed_span(old, new, context, cb) == textdiff._changed_span_py(old, new, context, cb)
