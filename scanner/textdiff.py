@@ -23,20 +23,21 @@ NARROW_REGION_C = 16 * 1024
 LARGE_REGION = 1 << 20
 
 Blocks = list[tuple[int, int, int]]
+Span = tuple[int, int, int]
 
 
-def _novel_blocks_py(old: bytes, region: bytes, context: int, context_bytes: int) -> Blocks:
-    """The specification of ``_textdiff.novel_blocks``, and its fallback.
+def _novel_blocks_py(old: bytes, region: bytes | memoryview, context: int, context_bytes: int) -> Blocks:
+    """The specification of ``_textdiff.novel_blocks``, and its fallback (a memoryview ``region`` is copied).
 
     Lines are what ``split(b"\\n")`` gives. A line of ``region`` is new when no line of ``old`` has the same bytes
     (a set of lines: how often a line occurs does not count, so a line moved or repeated brings nothing new).
-    Each new line ``i`` brings the context ``changed_region`` gives a change: ``context`` lines either side, and
+    Each new line ``i`` brings the context ``changed_regions`` gives a change: ``context`` lines either side, and
     more lines until ``context_bytes`` bytes before its start and after its end are in (within the region).
     Ranges that overlap or touch make one block. A block of lines ``[lo, hi)`` is ``(start, end, lo)`` with
     ``region[start:end] == b"\\n".join(lines[lo:hi])``.
     """
     known = set(old.split(b"\n"))
-    lines = region.split(b"\n")
+    lines = bytes(region).split(b"\n")
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
@@ -56,17 +57,6 @@ def _novel_blocks_py(old: bytes, region: bytes, context: int, context_bytes: int
     if block_hi > block_lo:
         blocks.append((starts[block_lo], starts[block_hi] - 1, block_lo))
     return blocks
-
-
-_novel_blocks: Callable[[bytes, bytes, int, int], Blocks]
-try:
-    from scanner._textdiff import novel_blocks as _novel_blocks_c
-except ImportError:  # built without a C compiler (the extension is optional): the Python specification
-    _novel_blocks = _novel_blocks_py
-    NARROW_REGION = LARGE_REGION
-else:
-    _novel_blocks = _novel_blocks_c
-    NARROW_REGION = NARROW_REGION_C
 
 
 def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
@@ -94,50 +84,68 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     return lo
 
 
-def changed_region(old: bytes, new: bytes) -> tuple[bytes, int]:
-    """The part of ``new`` that differs from ``old``: whole lines from the first to the last changed byte, with
-    ``CONTEXT_LINES`` lines and at least ``CONTEXT_BYTES`` bytes around them, and the region's first line number.
-    The region is empty if nothing changed.
-
-    In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
-    path. The common prefix and suffix are found with block compares, so the cost is that of the change.
-    """
+def _changed_span_py(old: bytes, new: bytes, context: int, context_bytes: int) -> Span:
+    """The specification of ``_textdiff.changed_span``, and its fallback: ``(start, end, first line number)`` of
+    the region of ``new`` that changed (``changed_regions``); ``(0, 0, 0)`` when nothing changed."""
     if old == new:
-        return b"", 0
+        return 0, 0, 0
     shorter = min(len(old), len(new))
     prefix = _common_prefix(old, new, shorter)
     suffix = _common_suffix(old, new, shorter - prefix)
     start = prefix
     end = len(new) - suffix
-    for _ in range(CONTEXT_LINES + 1):
+    for _ in range(context + 1):
         start = new.rfind(b"\n", 0, max(start - 1, 0)) + 1 if start > 0 else 0
-    for _ in range(CONTEXT_LINES + 1):
+    for _ in range(context + 1):
         found = new.find(b"\n", end)
         end = len(new) if found == -1 else found + 1
-    # And at least CONTEXT_BYTES either side: a rule may reach a few hundred bytes back to its keyword
+    # And at least context_bytes either side: a rule may reach a few hundred bytes back to its keyword
     # (a Terraform provider block above a rotated key).
-    if prefix - start < CONTEXT_BYTES and start > 0:
-        start = new.rfind(b"\n", 0, max(prefix - CONTEXT_BYTES, 0)) + 1
-    if end - (len(new) - suffix) < CONTEXT_BYTES and end < len(new):
-        found = new.find(b"\n", len(new) - suffix + CONTEXT_BYTES)
+    if prefix - start < context_bytes and start > 0:
+        start = new.rfind(b"\n", 0, max(prefix - context_bytes, 0)) + 1
+    if end - (len(new) - suffix) < context_bytes and end < len(new):
+        found = new.find(b"\n", len(new) - suffix + context_bytes)
         end = len(new) if found == -1 else found + 1
-    return new[start:end], new.count(b"\n", 0, start) + 1
+    return start, end, new.count(b"\n", 0, start) + 1
+
+
+_changed_span: Callable[[bytes, bytes, int, int], Span]
+_novel_blocks: Callable[[bytes, bytes | memoryview, int, int], Blocks]
+try:
+    from scanner._textdiff import changed_span as _changed_span_c
+    from scanner._textdiff import novel_blocks as _novel_blocks_c
+except ImportError:  # built without a C compiler (the extension is optional): the Python specifications
+    _changed_span, _novel_blocks = _changed_span_py, _novel_blocks_py
+    NARROW_REGION = LARGE_REGION
+else:
+    _changed_span, _novel_blocks = _changed_span_c, _novel_blocks_c
+    NARROW_REGION = NARROW_REGION_C
 
 
 def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
-    """``changed_region``; where changes are scattered over a large file (a generated list, a changelog), the
-    region is most of the file, so one of ``NARROW_REGION`` bytes or more is narrowed to its new lines (lines found
-    nowhere in ``old``) with the context ``changed_region`` gives, in blocks of consecutive lines
-    (``_novel_blocks_py`` defines them). A line left out is one the path already had: it was scanned then."""
-    region, first = changed_region(old, new)
-    if len(region) < NARROW_REGION:
-        if region:
-            yield region, first
+    """The parts of ``new`` that differ from ``old``, each with the line number of its first line in ``new``.
+
+    In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
+    path. The changed region is whole lines from the first to the last changed byte, with ``CONTEXT_LINES`` lines
+    and at least ``CONTEXT_BYTES`` bytes around them (``_changed_span_py`` defines it; none if nothing changed);
+    the common prefix and suffix are found with block compares, so the cost is that of the change (in C; the
+    Python specification costs about 29 µs a call on pytest's history, mostly its binary search's slices).
+
+    Where changes are scattered over a large file (a generated list, a changelog), the region is most of the file,
+    so one of ``NARROW_REGION`` bytes or more is narrowed to its new lines (lines found nowhere in ``old``) with
+    the same context, in blocks of consecutive lines (``_novel_blocks_py`` defines them). A line left out is one
+    the path already had: it was scanned then. That region is not copied: the C narrowing reads it through a
+    memoryview, and only the blocks kept are sliced out of ``new`` (numpy's narrowed regions are about 1 GB).
+    """
+    start, end, first = _changed_span(old, new, CONTEXT_LINES, CONTEXT_BYTES)
+    if end - start < NARROW_REGION:
+        if end > start:
+            yield new[start:end], first
         return
     # Without the region's last newline: split would make an empty "line" after it that is not one of the file's.
-    lines = region[:-1] if region.endswith(b"\n") else region
-    for start, end, lo in _novel_blocks(old, lines, CONTEXT_LINES, CONTEXT_BYTES):
-        yield region[start:end], first + lo
+    stop = end - 1 if new[end - 1] == 0x0A else end
+    for block_start, block_end, lo in _novel_blocks(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES):
+        yield new[start + block_start : start + block_end], first + lo
 
 
 def new_line_numbers(old: bytes, new: bytes) -> frozenset[int]:

@@ -16,6 +16,7 @@ from tokens import ALNUM, TokenFactory
 from scanner.detect.engine import Detector
 from scanner.detect.iac import analyse_iac
 from scanner.errors import InputError
+from scanner.formats import sniff as sniff_module
 from scanner.formats.iac import JUDGES, judge
 from scanner.formats.iacmodel import literal_secret, secret_key
 from scanner.formats.sniff import sniff
@@ -117,6 +118,42 @@ def test_any_text_is_a_document_or_not(text: str, structure: str) -> None:
     judge(structure, text)
     analyse_iac(text.encode("utf-8", "surrogatepass"), structure, [], RULES)
     sniff("x.yaml", text.encode("utf-8", "surrogatepass"))
+
+
+SNIFF_PIECES = st.sampled_from(
+    [
+        b"AWSTemplateFormatVersion",
+        b"AWS::",
+        b"S3::",
+        b"Type",
+        b"kind",
+        b"apiVersion",
+        b"Secret",
+        b"Pod",
+        b":",
+        b" ",
+        b"\n",
+        b'"',
+        b"'",
+        b"{",
+        b",",
+        b"x",
+    ]
+)
+
+
+@FAST
+@given(pieces=st.lists(SNIFF_PIECES, max_size=30), path=st.sampled_from(["a.yaml", "values.yml", "t.template"]))
+def test_sniff_literal_checks_change_nothing(pieces: list[bytes], path: str) -> None:
+    """The literal checks before the CloudFormation and Kubernetes regexes only skip texts they cannot match."""
+    data = b"".join(pieces)
+    if sniff_module._CFN.search(data):
+        expected = "cloudformation"
+    elif sniff_module._K8S.search(data) and sniff_module._K8S_API.search(data):
+        expected = "kubernetes"
+    else:
+        expected = "helm-values" if path == "values.yml" else ""
+    assert sniff(path, data) == expected
 
 
 @FAST

@@ -151,3 +151,18 @@ def test_the_bound_leaves_a_callers_timer_and_other_threads_alone() -> None:
         time.sleep(1)
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert os.environ  # the process goes on
+
+
+def test_a_lazy_bound_starts_at_its_first_arm() -> None:
+    """Plain chunks arm the bound where a rule's regex is about to run: time before that is not counted."""
+    import signal
+
+    with bounded(0.05, lazy=True):
+        time.sleep(0.15)  # not armed: no RegexTimeout
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    bound = bounded(0.05, lazy=True)
+    with pytest.raises(RegexTimeout), bound:
+        bound.arm()
+        bound.arm()  # armed already: nothing more
+        time.sleep(1)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -1,5 +1,5 @@
-"""Large changed regions cut to their new lines: the C module (scanner/_textdiff.c) against its Python
-specification, what the blocks hold, and the fallback used where the C module did not build."""
+"""The changed region and large regions cut to their new lines: the C module (scanner/_textdiff.c) against its
+Python specifications, what the blocks hold, and the fallback used where the C module did not build."""
 
 from __future__ import annotations
 
@@ -31,15 +31,54 @@ text = st.lists(line, max_size=60).map(b"\n".join)
 @settings(max_examples=1000, deadline=None)
 @given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
 def test_c_module_gives_what_the_python_specification_gives(old: bytes, region: bytes, context: int, cb: int) -> None:
-    assert _textdiff.novel_blocks(old, region, context, cb) == textdiff._novel_blocks_py(old, region, context, cb)
+    expected = textdiff._novel_blocks_py(old, region, context, cb)
+    assert _textdiff.novel_blocks(old, region, context, cb) == expected
+    # changed_regions hands it a memoryview of the new version: no copy of the region
+    assert _textdiff.novel_blocks(old, memoryview(b"<" + region + b">")[1:-1], context, cb) == expected
+
+
+def _edited(old: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``old`` with each ``(at, cut, insert)`` applied in turn: a later version that shares most of its bytes."""
+    new = old
+    for offset, cut, insert in edits:
+        at = offset % (len(new) + 1)
+        new = new[:at] + insert + new[at + cut :]
+    return new
+
+
+edit = st.tuples(st.integers(0, 5000), st.integers(0, 40), st.binary(max_size=8) | line)
+
+
+@needs_c
+@settings(max_examples=1500, deadline=None)
+@given(text, st.lists(edit, max_size=4), st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]), st.integers(1, 40))
+def test_c_changed_span_gives_what_the_python_specification_gives(
+    old: bytes, edits: list[tuple[int, int, bytes]], context: int, cb: int, times: int
+) -> None:
+    """Versions made by edits of a text repeated up to 40 times (past the C compare's 512-byte blocks), either way
+    round: the start, end and first line number are the same."""
+    old *= times
+    new = _edited(old, edits)
+    assert _textdiff.changed_span(old, new, context, cb) == textdiff._changed_span_py(old, new, context, cb)
+    assert _textdiff.changed_span(new, old, context, cb) == textdiff._changed_span_py(new, old, context, cb)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=50), st.binary(max_size=50), st.integers(0, 3), st.integers(0, 20))
+def test_c_changed_span_on_arbitrary_bytes(old: bytes, new: bytes, context: int, cb: int) -> None:
+    assert _textdiff.changed_span(old, new, context, cb) == textdiff._changed_span_py(old, new, context, cb)
 
 
 @needs_c
 def test_c_module_rejects_a_negative_context() -> None:
-    with pytest.raises(ValueError, match="negative"):
-        _textdiff.novel_blocks(b"a", b"b", -1, 0)
-    with pytest.raises(TypeError):
-        _textdiff.novel_blocks("a", b"b", 0, 0)  # type: ignore[arg-type]
+    for function in (_textdiff.novel_blocks, _textdiff.changed_span):
+        with pytest.raises(ValueError, match="negative"):
+            function(b"a", b"b", -1, 0)
+        with pytest.raises(ValueError, match="negative"):
+            function(b"a", b"b", 0, -1)
+        with pytest.raises(TypeError):
+            function("a", b"b", 0, 0)  # type: ignore[arg-type]
 
 
 @settings(max_examples=500, deadline=None)
@@ -108,6 +147,7 @@ def without_c(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("without_c")
 def test_without_the_c_module_python_narrows_only_the_largest_regions() -> None:
     assert textdiff._novel_blocks is textdiff._novel_blocks_py
+    assert textdiff._changed_span is textdiff._changed_span_py
     assert textdiff.NARROW_REGION == textdiff.LARGE_REGION
     old = b"".join(b"line %d\n" % i for i in range(200_000))  # about 2 MB
     new = old.replace(b"line 1000\n", b"line one thousand\n").replace(b"line 150000\n", b"line new\n")
@@ -125,4 +165,5 @@ def test_with_the_c_module_where_it_built() -> None:
         assert textdiff._novel_blocks is textdiff._novel_blocks_py
     else:
         assert textdiff._novel_blocks is _textdiff.novel_blocks
+        assert textdiff._changed_span is _textdiff.changed_span
         assert textdiff.NARROW_REGION == textdiff.NARROW_REGION_C

@@ -8,7 +8,7 @@ process.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from scanner.detect.decode import encoded_spans
@@ -103,13 +103,18 @@ class Detector:
     def engine(self) -> str:
         return self.prefilter.name
 
-    def raw_matches(self, content: bytes, depth: int = 0) -> list[RawMatch]:
+    def raw_matches(
+        self, content: bytes, depth: int = 0, before_rules: Callable[[], None] | None = None
+    ) -> list[RawMatch]:
+        """``before_rules`` is called before a rule's regex runs in ``re`` (where a regex time bound starts)."""
         found: list[RawMatch] = []
         # Spans a specific rule recognised by format but rejected as never issued (a wrong checksum): a generic
         # rule must not report the same token again just because it sits after "token =".
         vetoed: list[tuple[int, int]] = []
         scanned = self.prefilter.scan(content)
         hits, lowered = scanned.hits, scanned.lowered
+        if scanned.candidates and before_rules is not None:
+            before_rules()
         for index in scanned.candidates:
             rule = self.rules[index]
             if not any(hits.positions(k) for k in rule.keywords):
@@ -134,7 +139,7 @@ class Detector:
             ]
         if depth < self.max_decode_depth:
             for span in encoded_spans(content):
-                for inner in self.raw_matches(span.content, depth + 1):
+                for inner in self.raw_matches(span.content, depth + 1, before_rules):
                     found.append(
                         RawMatch(
                             inner.rule,
@@ -148,9 +153,11 @@ class Detector:
                     )
         return _dedupe(found)
 
-    def detect(self, content: bytes, first_line: int = 1) -> list[Match]:
+    def detect(
+        self, content: bytes, first_line: int = 1, before_rules: Callable[[], None] | None = None
+    ) -> list[Match]:
         """Matches in ``content``; ``first_line`` numbers its lines when it is a part of a file."""
-        raw = self.raw_matches(content)
+        raw = self.raw_matches(content, 0, before_rules)
         if not raw:
             return []
         return to_matches(content, raw, first_line)

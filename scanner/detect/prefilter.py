@@ -112,6 +112,10 @@ class Scanned:
     lowered: bytes  # the content lower-cased (empty when there is no candidate: nothing will need it)
 
 
+# What a chunk without a candidate rule gets (most chunks): nothing in it is ever asked for, so one will do.
+_NO_CANDIDATE = Scanned((), KeywordHits(b""), b"")
+
+
 class Prefilter(Protocol):
     name: str
 
@@ -241,7 +245,7 @@ class HyperscanPrefilter:
             self._db.scan(content, match_event_handler=self._on_match)
         # Most chunks have no candidate rule; lower-casing them, or finding their keywords, would be wasted.
         if not self._rules_hit:
-            return Scanned(self._rules_hit, KeywordHits(b""), b"")
+            return _NO_CANDIDATE
         lowered = content.lower()
         return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 

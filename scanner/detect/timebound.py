@@ -10,7 +10,9 @@ This runs once per chunk (a history scan has hundreds of thousands), so it is a 
 generator context manager, and it swaps the handler with ``_signal.signal``, the C function behind
 ``signal.signal``: the public wrapper converts handlers to and from enums by raising and catching an exception
 for every function handler, most of the cost (8.0 → 3.0 µs a chunk with the rest of this class, see
-docs/performance.md).
+docs/performance.md). A lazy bound (``lazy=True``) is armed by ``arm()``, called where ``re`` is about to run a
+rule's regex: most chunks of a history scan have no candidate rule (Hyperscan, which never backtracks, said so),
+and those never touch the timer.
 """
 
 from __future__ import annotations
@@ -35,18 +37,26 @@ def _expire(signum: int, frame: FrameType | None) -> None:
 
 
 class bounded:  # lower case: used as a context manager, like the function it replaced
-    """Raise ``RegexTimeout`` in the block after ``seconds`` (0: no bound)."""
+    """Raise ``RegexTimeout`` in the block after ``seconds`` (0: no bound), counted from the block's start or, when
+    ``lazy``, from the first ``arm()`` in it."""
 
-    __slots__ = ("_armed", "_previous", "_seconds")
+    __slots__ = ("_armed", "_lazy", "_previous", "_seconds")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, lazy: bool = False) -> None:
         self._seconds = seconds
+        self._lazy = lazy
         self._armed = False
         self._previous: object = None  # the handler to put back (None: one not installed from Python)
 
     def __enter__(self) -> None:
+        if not self._lazy:
+            self.arm()
+
+    def arm(self) -> None:
+        """Start the timer (once; later calls do nothing)."""
         if (
-            self._seconds <= 0
+            self._armed
+            or self._seconds <= 0
             or threading.current_thread() is not threading.main_thread()
             or signal.getitimer(_REAL)[0] > 0
         ):

@@ -32,8 +32,10 @@ def sniff(path: str, data: bytes) -> str:
             return "pulumi"
     elif not lower.endswith((*_YAML, ".template")):
         return ""
-    if _CFN.search(data):
+    # Each regex needs a literal that a memchr-speed ``in`` looks for first: the regexes have no literal prefix,
+    # so ``re`` tries them at every offset (about 50 ns a byte: 0.18 CPU-s of YAML in pytest's history).
+    if (b"AWSTemplateFormatVersion" in data or b"AWS::" in data) and _CFN.search(data):
         return "cloudformation"
-    if _K8S.search(data) and _K8S_API.search(data):
+    if b"kind" in data and b"apiVersion" in data and _K8S.search(data) and _K8S_API.search(data):
         return "kubernetes"
     return "helm-values" if _HELM_VALUES.search(lower) else ""
