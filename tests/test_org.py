@@ -362,7 +362,7 @@ def test_a_version_1_store_is_migrated_keeping_what_it_knew(tmp_path: Path) -> N
     assert [f["finding_id"] for f in delta.present] == ["f1"] and not delta.new and not delta.gone
     assert store.known("r") == (("c1",), ("c1",), "d1")
     store.close()
-    Store(path).close()  # reopened as version 2 as it is
+    Store(path).close()  # reopened as the current version as it is
 
 
 def test_batches_are_small_enough_to_spread_and_keep_every_task_once() -> None:

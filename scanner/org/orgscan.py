@@ -108,7 +108,8 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        settled, tasks = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        settled, moved = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        tasks = [_with_marks(request, store, task) for task in moved]
         total = len(settled) + len(tasks)
 
         def done(result: dict[str, Any]) -> None:
@@ -157,6 +158,12 @@ def _moved(task: Task) -> bool | None:
         return not refs_unchanged(task)
     except MirrorError:
         return None
+
+
+def _with_marks(request: OrgRequest, store: Store, task: Task) -> Task:
+    """The store's key and, unless ``--full``, the repository's blob marks: read only for the tasks that scan."""
+    marks, settings = (b"", "") if request.full else store.marks(task.repo.name)
+    return replace(task, mark_key=store.mark_key, marks=marks, marks_settings=settings)
 
 
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
