@@ -417,3 +417,33 @@ def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
     assert _task(asked, store, Repo("r", "/r")).validation == asked.validation
     store.close()
     assert org_request(build_parser().parse_args(base), {}).validation is None
+
+
+def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+
+    from scanner.org.mirror import local_refs, refs_digest, remote_refs
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    work.git("tag", "light")
+    work.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    work.git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    work.write({"a.txt": "stashed\n"})
+    work.git("stash", "-q")
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work.path), str(bare)], check=True)
+    for path in (work.path, bare):
+        listed = subprocess.run(["git", "ls-remote", "--", str(path)], capture_output=True, check=True).stdout
+        assert local_refs(str(path)) == refs_digest(listed.decode()) == remote_refs(str(path))
+    # Not a repository of its own (a folder inside one, a missing path, a URL): left to ls-remote.
+    assert local_refs(str(work.path / ".git" / "refs")) is None
+    assert local_refs(str(tmp_path / "missing")) is None
+    assert local_refs("https://example.invalid/r.git") is None
