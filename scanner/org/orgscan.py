@@ -17,7 +17,7 @@ from scanner.errors import InputError, UsageError
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.httpsettings import HttpSettings
 from scanner.models import ScanIssue
-from scanner.org.engine import Cluster, client_for, run_tasks
+from scanner.org.engine import Cluster, run_all
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
 from scanner.org.merge import OrgRun
 from scanner.org.mirror import MirrorError, clean_partials
@@ -124,8 +124,7 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
         for result in settled:
             done(result)
         if tasks:
-            with client_for(request.cluster, len(tasks)) as client:
-                run_tasks(client, tasks, done)
+            run_all(request.cluster, tasks, done)
     finally:
         store.close()
     run.repos.sort(key=lambda r: r["name"])
