@@ -447,3 +447,51 @@ def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(
     assert local_refs(str(work.path / ".git" / "refs")) is None
     assert local_refs(str(tmp_path / "missing")) is None
     assert local_refs("https://example.invalid/r.git") is None
+
+
+def test_a_git_daemons_refs_read_over_a_socket_give_what_ls_remote_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import subprocess
+    import threading
+
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+    from org_world import free_port, git_daemon
+
+    from scanner.org.mirror import MirrorError, daemon_refs, mirror_refs, refs_digest, update
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work.path), str(served / "r.git")], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(served / "empty.git")], check=True)
+    with git_daemon(served) as base:
+        for name in ("r.git", "empty.git"):
+            url = f"{base}/{name}"
+            listed = subprocess.run(["git", "ls-remote", "--", url], capture_output=True, check=True).stdout
+            assert daemon_refs(url) == refs_digest(listed.decode())
+        assert daemon_refs(f"{base}/r.git") == mirror_refs(update(tmp_path / "cache", f"{base}/r.git")[0])
+        with pytest.raises(MirrorError, match="repository not exported"):
+            daemon_refs(f"{base}/missing.git")
+    assert daemon_refs("https://example.invalid/r.git") is None
+    with pytest.raises(MirrorError, match="cannot read its refs"):
+        daemon_refs(f"git://127.0.0.1:{free_port()}/r.git")
+    # A server that answers garbage is one line, not a hang.
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"zzzzgarbage")
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    with pytest.raises(MirrorError, match="did not speak git's protocol"):
+        daemon_refs(f"git://127.0.0.1:{server.getsockname()[1]}/r.git")
+    thread.join()
+    server.close()
