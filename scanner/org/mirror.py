@@ -64,7 +64,9 @@ def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
 
 
 def remote_refs(url: str, auth: str = "") -> str:
-    """The digest of the refs the remote advertises now (one ``git ls-remote``, no objects fetched)."""
+    """The digest of the refs the remote advertises now (no objects fetched): a local path's and a ``git://``
+    remote's read in this process, any other's by one ``git ls-remote`` (git's own transports, proxies and
+    credentials for HTTPS and SSH)."""
     read_here = local_refs(url) or daemon_refs(url)
     if read_here:
         return read_here
