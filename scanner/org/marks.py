@@ -10,8 +10,8 @@ Only blobs read whole with no match are marked (``ScanResult.clean_blobs``, the 
 the pre-receive cache uses too). A blob with a finding is read again wherever it comes back: skipping it could hide
 a live secret once the commit its stored finding names has been force-pushed away. A later version of a file,
 read only where it differs from the one before (``sources.git.blobs``), is not marked either: the part it kept
-may hold a finding of that earlier version. And marks count only under the
-settings they were made with (ruleset, config, leakstop version): other rules may match what these did not.
+may hold a finding of that earlier version. And marks count only under the settings they were made with (ruleset,
+config, leakstop version): other rules may match what these did not.
 """
 
 from __future__ import annotations
