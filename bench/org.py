@@ -13,7 +13,9 @@ commit. Then, each through ``scanner.org.orgscan.scan_org`` with a fresh cache a
 - a second run with 2 workers after one new commit in ``--changed`` repositories (the store: only new commits);
 - recall: the planted tokens found (by repository and path) over those planted;
 - peak RSS per worker process: ``ru_maxrss`` each task reports from its worker, the maximum per process;
-- CPU seconds (user + sys of this process and every child it waited for: the Dask workers and their git) per run.
+- CPU seconds (user + sys of this process and every child it waited for: the Dask workers and their git) per run;
+- the store's blob marks: how many, and the bytes each costs in the store (its size with and without them, both
+  vacuumed), and the blobs the second run did not read again because of them.
 
 ``--serve daemon`` (the default) serves the repositories with a real ``git daemon`` on loopback and lists their
 ``git://127.0.0.1:PORT/NAME`` URLs, as an org's clone URLs would be: every ``ls-remote`` and fetch goes through the
@@ -33,6 +35,7 @@ import os
 import random
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -134,6 +137,28 @@ def run_once(root: Path, tag: str, repos: list[Repo], workers: int) -> tuple[flo
     return time.perf_counter() - started, cpu_seconds() - cpu, org_run
 
 
+def marks_cost(store: Path) -> dict[str, Any]:
+    """The blob marks in the store, and what they add to its size (a copy vacuumed with them, then without)."""
+    from scanner.org.marks import MARK_BYTES
+
+    copy = store.with_name("marks-cost.sqlite")
+    with sqlite3.connect(store) as db:
+        db.execute("VACUUM INTO ?", (str(copy),))
+        count = db.execute("SELECT COALESCE(SUM(LENGTH(marks)), 0) FROM blob_marks").fetchone()[0] // MARK_BYTES
+    db.close()
+    with_marks = copy.stat().st_size
+    with sqlite3.connect(copy, isolation_level=None) as db:
+        db.execute("DELETE FROM blob_marks")
+        db.execute("VACUUM")
+    db.close()
+    without = copy.stat().st_size
+    return {
+        "blob_marks": count,
+        "store_bytes": with_marks,
+        "store_bytes_per_blob_mark": round((with_marks - without) / count, 1) if count else 0.0,
+    }
+
+
 def make_all(src: Path, args: argparse.Namespace, rng: random.Random) -> list[tuple[str, str]]:
     """The repositories under ``src`` and what was planted where (``src/planted.json``), made once."""
     listing = src / "planted.json"
@@ -181,6 +206,7 @@ def main() -> int:
             git(path, "add", "-A")
             git(path, "commit", "-q", "-m", "news")
         again, again_cpu, second = run_once(root, "w2", repos, 2)
+        marks = marks_cost(root / "cache-w2" / "org.sqlite")
 
     found = {(r["repo"], r["path"]) for r in first.rows if r["rule"] == "github-pat"}
     peaks: dict[int, int] = {}
@@ -205,6 +231,8 @@ def main() -> int:
         "load_1min": round(os.getloadavg()[0], 1),
         "second_run_commits_scanned": sum(r["commits"] for r in second.repos),
         "second_run_modes": dict(sorted(Counter(r["mode"] for r in second.repos).items())),
+        "second_run_blobs_not_read_again": second.counts["known_clean"],
+        **marks,
         "recall": round(len(found & planted) / len(planted), 3) if planted else 1.0,
         "peak_rss_mib_per_worker": sorted(round(kb / 1024, 1) for kb in peaks.values()),
         "failed": first.counts["failed"] + second.counts["failed"],

@@ -362,7 +362,7 @@ def test_a_version_1_store_is_migrated_keeping_what_it_knew(tmp_path: Path) -> N
     assert [f["finding_id"] for f in delta.present] == ["f1"] and not delta.new and not delta.gone
     assert store.known("r") == (("c1",), ("c1",), "d1")
     store.close()
-    Store(path).close()  # reopened as version 2 as it is
+    Store(path).close()  # reopened as the current version as it is
 
 
 def test_batches_are_small_enough_to_spread_and_keep_every_task_once() -> None:
@@ -417,3 +417,81 @@ def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
     assert _task(asked, store, Repo("r", "/r")).validation == asked.validation
     store.close()
     assert org_request(build_parser().parse_args(base), {}).validation is None
+
+
+def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+
+    from scanner.org.mirror import local_refs, refs_digest, remote_refs
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    work.git("tag", "light")
+    work.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    work.git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    work.write({"a.txt": "stashed\n"})
+    work.git("stash", "-q")
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work.path), str(bare)], check=True)
+    for path in (work.path, bare):
+        listed = subprocess.run(["git", "ls-remote", "--", str(path)], capture_output=True, check=True).stdout
+        assert local_refs(str(path)) == refs_digest(listed.decode()) == remote_refs(str(path))
+    # Not a repository of its own (a folder inside one, a missing path, a URL): left to ls-remote.
+    assert local_refs(str(work.path / ".git" / "refs")) is None
+    assert local_refs(str(tmp_path / "missing")) is None
+    assert local_refs("https://example.invalid/r.git") is None
+
+
+def test_a_git_daemons_refs_read_over_a_socket_give_what_ls_remote_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import subprocess
+    import threading
+
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+    from org_world import free_port, git_daemon
+
+    from scanner.org.mirror import MirrorError, daemon_refs, mirror_refs, refs_digest, update
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work.path), str(served / "r.git")], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(served / "empty.git")], check=True)
+    with git_daemon(served) as base:
+        for name in ("r.git", "empty.git"):
+            url = f"{base}/{name}"
+            listed = subprocess.run(["git", "ls-remote", "--", url], capture_output=True, check=True).stdout
+            assert daemon_refs(url) == refs_digest(listed.decode())
+        assert daemon_refs(f"{base}/r.git") == mirror_refs(update(tmp_path / "cache", f"{base}/r.git")[0])
+        with pytest.raises(MirrorError, match="repository not exported"):
+            daemon_refs(f"{base}/missing.git")
+    assert daemon_refs("https://example.invalid/r.git") is None
+    with pytest.raises(MirrorError, match="cannot read its refs"):
+        daemon_refs(f"git://127.0.0.1:{free_port()}/r.git")
+    # A server that answers garbage is one line, not a hang.
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"zzzzgarbage")
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    with pytest.raises(MirrorError, match="did not speak git's protocol"):
+        daemon_refs(f"git://127.0.0.1:{server.getsockname()[1]}/r.git")
+    thread.join()
+    server.close()

@@ -1,7 +1,12 @@
-"""The Dask side: a ``LocalCluster`` of worker processes (one thread each; threads in this process when only a few
-repositories are left to scan, ``Cluster.threads_up_to``) or an existing scheduler; repositories
+"""The Dask side: a ``LocalCluster`` of worker processes (one thread each) or an existing scheduler; repositories
 sent in small batches (one Dask task each, ``tasks.scan_batch``); results handed to the caller in the parent as
-each batch finishes.
+each batch finishes (``run_all``).
+
+When only a few repositories are left to scan (``Cluster.threads_up_to``: an incremental run where few moved) and
+no scheduler is given, they run on threads in this process, without Dask: worker processes cost seconds to spawn
+and import, and Dask's in-process cluster of threads gave nothing a thread pool does not (no other machine, no
+worker that can die alone) for 0.13 CPU-s and 0.1 s of the bench's 10-repository second run, and the import of
+``distributed`` itself (bench/org.py, docs/performance.md).
 
 Dask, not a pool of our own: the same code runs on a cluster the user already has (``--scheduler``), and a worker
 that dies mid-task has its task run again on another worker by the scheduler (``allowed-failures``). Tasks are
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +39,26 @@ class SchedulerError(InputError):
 class Cluster:
     workers: int = 2  # the local cluster's worker processes
     scheduler: str = ""  # tcp://HOST:PORT of an existing scheduler ("" = a local cluster)
-    # At most this many repositories to scan (an incremental run where few moved): the local cluster is ``workers``
-    # threads in this process instead, which start at once; worker processes cost seconds to spawn and import.
+    # At most this many repositories to scan (an incremental run where few moved), no scheduler given: ``workers``
+    # threads in this process instead of a cluster; they start at once.
     threads_up_to: int = 16
 
 
+def run_all(cluster: Cluster, tasks: Sequence[Task], done: Callable[[dict[str, Any]], None]) -> None:
+    """Every task run, ``done(result)`` in this thread for each repository as it finishes (in any order)."""
+    if not cluster.scheduler and len(tasks) <= cluster.threads_up_to:
+        with ThreadPoolExecutor(max_workers=max(1, cluster.workers), thread_name_prefix="leakstop-org") as pool:
+            for future in as_completed([pool.submit(scan_batch, [task]) for task in tasks]):
+                for result in future.result():  # scan_batch turns a task's exception into its result's error
+                    done(result)
+        return
+    with client_for(cluster) as client:
+        run_tasks(client, tasks, done)
+
+
 @contextmanager
-def client_for(cluster: Cluster, pending: int) -> Iterator[Any]:
-    """A connected ``distributed.Client`` for ``pending`` repositories, closed (with its local cluster) on the way
-    out."""
+def client_for(cluster: Cluster) -> Iterator[Any]:
+    """A connected ``distributed.Client``, closed (with its local cluster) on the way out."""
     dask = _distributed()
     Client, LocalCluster = dask.Client, dask.LocalCluster
     if cluster.scheduler:
@@ -57,13 +74,11 @@ def client_for(cluster: Cluster, pending: int) -> Iterator[Any]:
         finally:
             client.close()
         return
-    threads = pending <= cluster.threads_up_to
-    # Threads talk in process (``inproc://``); processes over TCP on loopback only.
-    where = {"processes": False} if threads else {"processes": True, "host": "127.0.0.1"}
     local = LocalCluster(
-        n_workers=1 if threads else cluster.workers,
-        threads_per_worker=cluster.workers if threads else 1,
-        **where,
+        n_workers=cluster.workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",  # over TCP on loopback only
         # The scheduler's HTTP server (metrics) on a free loopback port: "None" would mean 8787, taken by any
         # other cluster on the machine (a second org scan), and the dashboard off.
         dashboard_address="127.0.0.1:0",
@@ -84,13 +99,13 @@ def run_tasks(client: Any, tasks: Sequence[Task], done: Callable[[dict[str, Any]
     """Submit the repositories in batches; ``done(result)`` in this process for each repository as its batch
     finishes (in any order). A batch that raised (a bug, or a worker lost too often) becomes each of its
     repositories' error, not the end of the run."""
-    as_completed = _distributed().as_completed
+    finished = _distributed().as_completed
     groups = batches(tasks, _slots(client))
     keys = [f"leakstop-org-{index}" for index in range(len(groups))]
     by_key = dict(zip(keys, groups, strict=True))
     # One batch of submissions, and results gathered as they finish rather than one round trip each.
     submitted = client.map(scan_batch, groups, key=keys, pure=False, retries=1)
-    for future, outcome in as_completed(submitted, with_results=True, raise_errors=False):
+    for future, outcome in finished(submitted, with_results=True, raise_errors=False):
         group = by_key[future.key]
         for result in _failures(group, outcome) if future.status == "error" else outcome:
             done(result)

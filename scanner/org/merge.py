@@ -63,6 +63,7 @@ class OrgRun:
         self.counts["commits"] += len(result.get("commits", ()))
         self.counts["items"] += int(result.get("items", 0))
         self.counts["bytes"] += int(result.get("bytes", 0))
+        self.counts["known_clean"] += int(result.get("known_clean", 0))  # blobs not read again (the store's marks)
         self.counts["seconds_ms"] += int(float(result.get("seconds", 0.0)) * 1000)
         self.repos.append(
             {

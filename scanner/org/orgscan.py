@@ -17,7 +17,7 @@ from scanner.errors import InputError, UsageError
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.httpsettings import HttpSettings
 from scanner.models import ScanIssue
-from scanner.org.engine import Cluster, client_for, run_tasks
+from scanner.org.engine import Cluster, run_all
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
 from scanner.org.merge import OrgRun
 from scanner.org.mirror import MirrorError, clean_partials
@@ -108,7 +108,8 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        settled, tasks = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        settled, moved = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        tasks = [_with_marks(request, store, task) for task in moved]
         total = len(settled) + len(tasks)
 
         def done(result: dict[str, Any]) -> None:
@@ -123,8 +124,7 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
         for result in settled:
             done(result)
         if tasks:
-            with client_for(request.cluster, len(tasks)) as client:
-                run_tasks(client, tasks, done)
+            run_all(request.cluster, tasks, done)
     finally:
         store.close()
     run.repos.sort(key=lambda r: r["name"])
@@ -157,6 +157,12 @@ def _moved(task: Task) -> bool | None:
         return not refs_unchanged(task)
     except MirrorError:
         return None
+
+
+def _with_marks(request: OrgRequest, store: Store, task: Task) -> Task:
+    """The store's key and, unless ``--full``, the repository's blob marks: read only for the tasks that scan."""
+    marks, settings = (b"", "") if request.full else store.marks(task.repo.name)
+    return replace(task, mark_key=store.mark_key, marks=marks, marks_settings=settings)
 
 
 def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:

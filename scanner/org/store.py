@@ -1,16 +1,18 @@
-"""The org scan's memory: one SQLite file with, per repository, the tips scanned, the commits scanned and the
-findings (fingerprints, rule, redacted location: never a secret).
+"""The org scan's memory: one SQLite file with, per repository, the tips scanned, the commits scanned, the marks
+of the blobs read clean (``marks.py``: keyed hashes, never blob ids) and the findings (fingerprints, rule,
+redacted location: never a secret).
 
 Only the parent process writes, one transaction per repository's result, so a task retried after a worker died
 cannot write twice: ``apply`` is keyed by (repository, finding id) and (repository, commit), and applying the same
-result again changes nothing. A store from a newer leakstop, or a file that is not a sound store, is refused with
-one line; it is never reset.
+result again changes nothing (blob marks are a set: the same marks twice add nothing). A store from a newer
+leakstop, or a file that is not a sound store, is refused with one line; it is never reset.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
+from scanner.org.marks import union
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Version 2 adds ``repos.refs``: the digest of the mirror's refs after the last fetch (``mirror.mirror_refs``), so
 # that a repository whose remote still advertises the same refs is neither fetched nor walked. A version 1 store is
 # migrated in place (the column added empty: each repository is fetched once more, then skipped while unchanged).
+# Version 3 adds ``blob_marks`` (per repository: the settings the marks hold under and the packed marks) and the
+# marks' key in ``meta``; a version 1 or 2 store is migrated in place with no marks (blobs are read once more).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS repos (
@@ -33,6 +38,7 @@ CREATE TABLE IF NOT EXISTS findings (
     repo TEXT NOT NULL, finding_id TEXT NOT NULL, secret_id TEXT NOT NULL, rule TEXT NOT NULL,
     commit_id TEXT NOT NULL, data TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (repo, finding_id)
 );
+CREATE TABLE IF NOT EXISTS blob_marks (repo TEXT PRIMARY KEY, settings TEXT NOT NULL, marks BLOB NOT NULL);
 """
 # What ``data`` may hold: the finding's plain values with nothing that could be the secret itself.
 STORED_KEYS = (
@@ -89,6 +95,7 @@ class Store:
             raise StoreError(f"{path}: cannot open the org store: {exc}") from None
         try:
             self._check()
+            self.mark_key = self._mark_key()
             # One transaction per repository: WAL with NORMAL sync keeps each atomic without an fsync apiece.
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -108,9 +115,7 @@ class Store:
             raise StoreError(f"{self.path}: an SQLite file that is not a leakstop org store: refused")
         if not tables:
             with self._transaction():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                self._create()
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             return
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -119,13 +124,28 @@ class Store:
             raise StoreError(
                 f"{self.path}: the org store is version {version}, newer than this leakstop's {SCHEMA_VERSION}: refused"
             )
-        if version == 1:
+        if version in (1, 2):
             with self._transaction():
-                db.execute("ALTER TABLE repos ADD COLUMN refs TEXT NOT NULL DEFAULT ''")
+                if version == 1:
+                    db.execute("ALTER TABLE repos ADD COLUMN refs TEXT NOT NULL DEFAULT ''")
+                self._create()
                 db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-            return
-        if version != SCHEMA_VERSION:
+        elif version != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: the org store has no valid schema version: refused, not reset")
+
+    def _mark_key(self) -> bytes:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'mark_key'").fetchone()
+        try:
+            return bytes.fromhex(str(row[0]))
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.path}: the org store has no valid blob mark key: refused, not reset") from None
+
+    def _create(self) -> None:
+        """The tables this version lacks, and the key blob marks are made with (random, per store)."""
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('mark_key', ?)", (secrets.token_hex(32),))
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
@@ -145,6 +165,11 @@ class Store:
     def _refs(self, repo: str) -> str:
         row = self.db.execute("SELECT refs FROM repos WHERE name = ?", (repo,)).fetchone()
         return str(row[0]) if row else ""
+
+    def marks(self, repo: str) -> tuple[bytes, str]:
+        """The repository's packed blob marks and the settings they hold under (none: ``b""``, "")."""
+        row = self.db.execute("SELECT marks, settings FROM blob_marks WHERE repo = ?", (repo,)).fetchone()
+        return (bytes(row[0]), str(row[1])) if row else (b"", "")
 
     def findings(self, repo: str) -> dict[str, dict[str, Any]]:
         rows = self.db.execute("SELECT finding_id, data FROM findings WHERE repo = ? ORDER BY rowid", (repo,))
@@ -180,7 +205,21 @@ class Store:
             self.db.executemany(
                 "DELETE FROM findings WHERE repo = ? AND finding_id = ?", ((repo, f["finding_id"]) for f in delta.gone)
             )
+            if "marks" in result:
+                self._write_marks(repo, result["marks"], str(result["marks_settings"]), full)
         return delta
+
+    def _write_marks(self, repo: str, marks: bytes, settings: str, full: bool) -> None:
+        """The new marks added to those stored under the same settings; a full scan's, or other settings', replace
+        them (a full scan read every blob again)."""
+        stored, stored_settings = self.marks(repo)
+        if not full and stored_settings == settings:
+            marks = union(stored, marks)
+        self.db.execute(
+            "INSERT INTO blob_marks VALUES (?, ?, ?) ON CONFLICT(repo) DO UPDATE SET settings = excluded.settings,"
+            " marks = excluded.marks",
+            (repo, settings, marks),
+        )
 
 
 def _delta(stored: dict[str, dict[str, Any]], found: dict[str, dict[str, Any]], reachable: set[str] | None) -> Delta:

@@ -6,6 +6,10 @@ with fingerprints and redacted text only, never a secret), so a task retried on 
 answer and the parent alone writes the store. One repository failing is the result's ``error``, not an
 exception: the other repositories go on.
 
+Blobs an earlier run read clean (the store's blob marks) are not read again, wherever they come back (a revert,
+a copy): "each unique blob once" holds across runs, not only within one walk. The task sends back the marks of
+the blobs it read clean, for the parent to add in the same transaction as the findings.
+
 A repository whose refs digest (``mirror.remote_refs``) is the one stored after the last run is not fetched or
 walked at all. Small repositories travel several to one Dask task (``scan_batch``: less per-task overhead), and
 each worker thread builds the ruleset and detector once per config (``_prepared``), not once per repository:
@@ -27,6 +31,7 @@ from typing import Any
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Finding, GitOrigin, ScanResult
 from scanner.org.listing import Repo
+from scanner.org.marks import BlobMarks
 from scanner.org.mirror import GIT_ENV, MirrorError, mirror_refs, remote_refs, update
 from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest
@@ -49,6 +54,11 @@ class Task:
     known_refs: str = ""  # the refs digest after the last run's fetch ("" = unknown: fetch)
     # ``--validate``: the task asks each provider about the secrets it found (only a task holds a secret).
     validation: ValidationOptions | None = None
+    # The store's blob marks (``marks.py``): the key they are made with, the packed marks of the blobs earlier runs
+    # read clean (skipped now wherever they appear) and the settings those hold under. No key: none made.
+    mark_key: bytes = b""
+    marks: bytes = b""
+    marks_settings: str = ""
 
 
 # This worker thread's ruleset and detector per (config, engine): kept between tasks, a few at most. Per
@@ -146,25 +156,35 @@ def _scan(task: Task, git_dir: str, out: dict[str, Any]) -> None:
         out["mode"] = "unchanged"
         return
     context = RunContext(fingerprint_key=task.key)
+    marks = BlobMarks(task.mark_key, task.config, task.marks, task.marks_settings) if task.mark_key else None
     if known:
         out["mode"] = "incremental"
         spec = " ".join([*tips, *(f"^{k}" for k in known)])
         request = ScanRequest("range", paths=(git_dir,), range_spec=spec, config=task.config, context=context)
     else:
         request = ScanRequest("history", paths=(git_dir,), config=task.config, context=context)
-    result = run(_single(request, task.engine, _prepared(task.config, task.engine), task.validation))
+    result = run(_single(request, task.engine, _prepared(task.config, task.engine), task.validation, marks))
     out["findings"] = [finding_data(f) for f in result.findings]
     out["issues"] = [[i.path, i.reason, i.message] for i in result.issues]
     out["bytes"] = result.stats.bytes_scanned
     out["items"] = result.stats.items_scanned
+    out["known_clean"] = result.stats.skipped.get("known-clean", 0)
     out["incomplete"] = _incomplete(result)
+    if marks is not None:
+        out["marks"], out["marks_settings"] = marks.pack(result.clean_blobs), marks.settings(result.ruleset_hash)
 
 
-def _single(request: ScanRequest, engine: str, prepared: Prepared, validation: ValidationOptions | None) -> ScanRequest:
+def _single(
+    request: ScanRequest,
+    engine: str,
+    prepared: Prepared,
+    validation: ValidationOptions | None,
+    marks: BlobMarks | None,
+) -> ScanRequest:
     """One process per task: the Dask worker is the unit of parallelism, not a pool inside it."""
     from dataclasses import replace
 
-    return replace(request, workers=1, engine=engine, prepared=prepared, validation=validation)
+    return replace(request, workers=1, engine=engine, prepared=prepared, validation=validation, known_clean=marks)
 
 
 def _prepared(config: Config, engine: str) -> Prepared:
