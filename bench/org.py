@@ -18,8 +18,9 @@ commit. Then, each through ``scanner.org.orgscan.scan_org`` with a fresh cache a
   vacuumed), and the blobs the second run did not read again because of them.
 
 ``--serve daemon`` (the default) serves the repositories with a real ``git daemon`` on loopback and lists their
-``git://127.0.0.1:PORT/NAME`` URLs, as an org's clone URLs would be: every ``ls-remote`` and fetch goes through the
-git protocol. ``--serve path`` lists the local paths instead (what ``--repos FILE`` with paths does).
+``git://127.0.0.1:PORT/NAME`` URLs: every refs check and fetch goes through the git protocol. ``--serve http``
+serves them with ``git http-backend`` behind a loopback HTTP server (smart HTTP, as GitHub's and GitLab's clone
+URLs are). ``--serve path`` lists the local paths instead (what ``--repos FILE`` with paths does).
 
 ``--src DIR`` keeps the generated repositories there (made once, reused by later invocations: each run works on a
 copy, so A/B runs of two leakstop trees see the same repositories; run the other tree's interpreter on this
@@ -47,7 +48,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from org_world import git_daemon  # noqa: E402
+from org_world import git_daemon, git_http  # noqa: E402
 from tokens import TokenFactory  # noqa: E402
 
 from scanner.org.engine import Cluster  # noqa: E402
@@ -185,7 +186,7 @@ def main() -> int:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--src", metavar="DIR", help="keep the generated repositories here; reuse them if present")
-    parser.add_argument("--serve", choices=("daemon", "path"), default="daemon")
+    parser.add_argument("--serve", choices=("daemon", "http", "path"), default="daemon")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -195,7 +196,8 @@ def main() -> int:
         planted = set(make_all(src, args, rng))
         shutil.copytree(src, root / "src", symlinks=True)
         names = sorted(p.name for p in (root / "src").iterdir() if p.is_dir())
-        base = stack.enter_context(git_daemon(root / "src")) if args.serve == "daemon" else str(root / "src")
+        servers = {"daemon": git_daemon, "http": git_http}
+        base = stack.enter_context(servers[args.serve](root / "src")) if args.serve in servers else str(root / "src")
         repos = [Repo(name, f"{base}/{name}") for name in names]
 
         one, one_cpu, _ = run_once(root, "w1", repos, 1)

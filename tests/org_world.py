@@ -1,17 +1,21 @@
-"""What the org-scan tests share: bare repositories served by a real ``git daemon`` on loopback, and a real Dask
-scheduler with two worker processes (``dask scheduler`` / ``dask worker`` subprocesses) on 127.0.0.1."""
+"""What the org-scan tests share: bare repositories served on loopback by a real ``git daemon`` or by ``git
+http-backend`` behind a loopback HTTP(S) server, and a real Dask scheduler with two worker processes (``dask
+scheduler`` / ``dask worker`` subprocesses) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from httpserver import LoopbackServer, Reply, Request
 
 
 def free_port() -> int:
@@ -134,3 +138,45 @@ def _wait_workers(address: str, workers: int) -> None:
 
     with Client(address, timeout=20, set_as_default=False) as client:
         client.wait_for_workers(workers, timeout=30)
+
+
+def http_backend(root: Path, token: str) -> Callable[[Request], Reply]:
+    """``git http-backend`` (smart HTTP) behind the loopback server; with a token, answering only with its header."""
+    expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+    def answer(request: Request) -> Reply:
+        if token and request.headers.get("authorization") != expected:
+            return Reply(401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
+        env = {
+            **os.environ,
+            "GIT_PROJECT_ROOT": str(root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": request.method,
+            "PATH_INFO": request.path,
+            "QUERY_STRING": request.query,
+            "CONTENT_TYPE": request.headers.get("content-type", ""),
+            "CONTENT_LENGTH": str(len(request.body)),
+            "HTTP_CONTENT_ENCODING": request.headers.get("content-encoding", ""),
+            "GIT_PROTOCOL": request.headers.get("git-protocol", ""),
+        }
+        done = subprocess.run(["git", "http-backend"], input=request.body, env=env, capture_output=True, check=True)
+        head, _, body = done.stdout.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
+        status = int(headers.pop("Status", "200 OK").split()[0])
+        return Reply(status, body, headers)
+
+    return answer
+
+
+@contextmanager
+def git_http(base: Path) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` serving every repository under ``base`` with ``git http-backend`` (smart HTTP)."""
+    server = LoopbackServer()
+    backend = http_backend(base, "")
+    for repo in base.iterdir():
+        for method, path in (("GET", f"/{repo.name}/info/refs"), ("POST", f"/{repo.name}/git-upload-pack")):
+            server.route(method, path, backend)
+    try:
+        yield server.base
+    finally:
+        server.stop()

@@ -4,12 +4,10 @@ started here on 127.0.0.1; a second run that scans only new commits; a scheduler
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from conftest import RunCli
 from gitrepo import Repo, isolate_git
 from httpserver import Reply, Request, ServerFactory, TestCA
-from org_world import dask_cluster, free_port, git_daemon
+from org_world import dask_cluster, free_port, git_daemon, http_backend
 from tokens import TokenFactory
 
 
@@ -161,32 +159,43 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def http_backend(root: Path, token: str) -> Callable[[Request], Reply]:
-    """``git http-backend`` (smart HTTP) behind the loopback server; with a token, answering only with its header."""
-    expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+def test_an_https_remotes_refs_are_read_over_the_shared_client_and_match_ls_remote(
+    world: Path, http_server: ServerFactory, test_ca: TestCA, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second run's question to a GitHub-like remote, without a git process: the smart HTTP advertisement over
+    one kept-alive connection, with the token for that origin only; anything else is git ls-remote's to answer."""
+    from scanner.httpsettings import HttpSettings
+    from scanner.org.mirror import MirrorError, http_refs, mirror_refs, refs_digest, remote_refs, update
+    from scanner.transport import HttpClient
 
-    def answer(request: Request) -> Reply:
-        if token and request.headers.get("authorization") != expected:
-            return Reply(401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
-        env = {
-            **os.environ,
-            "GIT_PROJECT_ROOT": str(root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "REQUEST_METHOD": request.method,
-            "PATH_INFO": request.path,
-            "QUERY_STRING": request.query,
-            "CONTENT_TYPE": request.headers.get("content-type", ""),
-            "CONTENT_LENGTH": str(len(request.body)),
-            "HTTP_CONTENT_ENCODING": request.headers.get("content-encoding", ""),
-            "GIT_PROTOCOL": request.headers.get("git-protocol", ""),
-        }
-        done = subprocess.run(["git", "http-backend"], input=request.body, env=env, capture_output=True, check=True)
-        head, _, body = done.stdout.partition(b"\r\n\r\n")
-        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line)
-        status = int(headers.pop("Status", "200 OK").split()[0])
-        return Reply(status, body, headers)
-
-    return answer
+    token = tokens.github()
+    work = bare_with(world, "app", {"a.py": "A = 1\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    work.git("push", "-q", "origin", "main", "v1")
+    server, public = http_server(tls=test_ca), http_server()
+    for method, path in (("GET", "/app.git/info/refs"), ("POST", "/app.git/git-upload-pack")):
+        server.route(method, path, http_backend(world / "served", token))
+        public.route(method, path, http_backend(world / "served", ""))
+    server.route(
+        "GET", "/dumb.git/info/refs", Reply(200, b"0" * 40 + b"\trefs/heads/main\n", {"Content-Type": "text/plain"})
+    )
+    url = server.url("/app.git")
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(test_ca.ca_file))
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    with HttpClient(HttpSettings(ca_bundle=test_ca.ca_file)) as client:
+        read = [http_refs(url, "GITHUB_TOKEN", client) for _ in range(3)]
+        assert read[0] == mirror_refs(update(world / "cache", url, "GITHUB_TOKEN")[0]) and len(set(read)) == 1
+        assert server.connections == 2  # the three reads on one kept-alive connection, git's clone on its own
+        listed = subprocess.run(["git", "ls-remote", "--", public.url("/app.git")], capture_output=True, check=True)
+        assert http_refs(public.url("/app.git"), "GITHUB_TOKEN", client) == refs_digest(listed.stdout.decode())
+        assert all("authorization" not in r.headers for r in public.requests)  # never a token over plain HTTP
+        assert http_refs(server.url("/dumb.git"), "GITHUB_TOKEN", client) is None  # not the smart protocol
+        assert http_refs(f"git://127.0.0.1:{free_port()}/app.git", "GITHUB_TOKEN", client) is None
+        monkeypatch.setenv("GITHUB_TOKEN", "not-" + token)
+        assert http_refs(url, "GITHUB_TOKEN", client) is None  # refused: git ls-remote says why
+        with pytest.raises(MirrorError, match=r"app\.git"):
+            remote_refs(url, "GITHUB_TOKEN", client)
+        assert token not in "".join(str(r.headers) for r in public.requests)
 
 
 def test_private_clone_over_https_sends_the_token_from_the_workers_environment(

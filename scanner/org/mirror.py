@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 
 from scanner.httpsettings import shown_url
 from scanner.sources.git.repo import pygit2_module
+from scanner.transport import HttpClient, HttpError
 
 TIMEOUT = 3600.0  # seconds one clone or fetch may take
 ADVERT_TIMEOUT = 60.0  # seconds a git:// remote may leave its ref advertisement waiting, between two reads
@@ -63,11 +65,12 @@ def update(cache: Path, url: str, auth: str = "") -> tuple[Path, bool]:
     return path, False
 
 
-def remote_refs(url: str, auth: str = "") -> str:
-    """The digest of the refs the remote advertises now (no objects fetched): a local path's and a ``git://``
-    remote's read in this process, any other's by one ``git ls-remote`` (git's own transports, proxies and
-    credentials for HTTPS and SSH)."""
-    read_here = local_refs(url) or daemon_refs(url)
+def remote_refs(url: str, auth: str = "", http: HttpClient | None = None) -> str:
+    """The digest of the refs the remote advertises now (no objects fetched): a local path's, a ``git://``
+    remote's and (given ``http``) a smart HTTP(S) remote's read in this process; any other's, and an HTTP remote
+    that did not answer as git's smart protocol does, by one ``git ls-remote`` (git's own transports, proxies,
+    credential helpers and error messages)."""
+    read_here = local_refs(url) or daemon_refs(url) or (http_refs(url, auth, http) if http is not None else None)
     if read_here:
         return read_here
     return refs_digest(_git(["git", "ls-remote", "--", url], url, auth_env(url, auth, os.environ)))
@@ -123,6 +126,32 @@ def daemon_refs(url: str) -> str | None:
     return refs_digest(listing)
 
 
+def http_refs(url: str, auth: str, http: HttpClient) -> str | None:
+    """The refs digest of a smart HTTP(S) remote (GitHub, GitLab): ``GET info/refs?service=git-upload-pack``, the
+    same advertisement as over ``git://`` after a ``# service=`` line and a flush (git's http-protocol
+    documentation), through the shared transport: one kept-alive connection per origin instead of a ``git
+    ls-remote`` process and a TLS handshake per repository. The token ``auth`` names goes to the URL's own origin
+    only. None: not HTTP(S), or an answer that is not the smart advertisement (a refusal, a dumb server, an error):
+    ``git ls-remote`` then asks, with the user's credential helpers, and says what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    advertised = url.rstrip("/") + "/info/refs?service=git-upload-pack"
+    try:
+        with http.get(advertised, auth=_basic(url, auth, os.environ), max_size=MAX_ADVERT) as response:
+            kind = response.header("Content-Type").split(";")[0].strip()
+            body = response.read() if response.status == 200 else b""
+    except HttpError:
+        return None
+    service = b"001e# service=git-upload-pack\n0000"
+    if kind != "application/x-git-upload-pack-advertisement" or not body.startswith(service):
+        return None
+    try:
+        return refs_digest("".join(_advertised(io.BytesIO(body[len(service) :]), url)))
+    except MirrorError:
+        return None
+
+
 def _advertised(stream: BinaryIO, url: str) -> Iterator[str]:
     """``OID<TAB>NAME`` lines from the pkt-lines up to the flush (capabilities after a NUL left out)."""
     total = 0
@@ -157,18 +186,25 @@ def clean_partials(cache: Path) -> int:
 def auth_env(url: str, variable: str, environ: Mapping[str, str]) -> dict[str, str]:
     """Git's config through the environment (never argv, which other users can read): an Authorization header
     for HTTPS requests under the URL's origin only, with the token ``variable`` holds in this process."""
-    token = environ.get(variable, "") if variable else ""
-    parts = urlsplit(url)
-    if not token or parts.scheme != "https" or not parts.hostname:
+    basic = _basic(url, variable, environ)
+    if not basic:
         return {}
-    user = "oauth2" if variable == "GITLAB_TOKEN" else "x-access-token"
-    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
-    origin = f"https://{parts.netloc.rsplit('@', 1)[-1]}/"
+    origin = f"https://{urlsplit(url).netloc.rsplit('@', 1)[-1]}/"
     return {
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": f"http.{origin}.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        "GIT_CONFIG_VALUE_0": f"Authorization: {basic}",
     }
+
+
+def _basic(url: str, variable: str, environ: Mapping[str, str]) -> str:
+    """The Authorization value for the token ``variable`` holds, for an HTTPS URL only (never over plain HTTP)."""
+    token = environ.get(variable, "") if variable else ""
+    parts = urlsplit(url)
+    if not token or parts.scheme != "https" or not parts.hostname:
+        return ""
+    user = "oauth2" if variable == "GITLAB_TOKEN" else "x-access-token"
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
 
 
 def _git(argv: list[str], url: str, extra: Mapping[str, str] | None = None) -> str:

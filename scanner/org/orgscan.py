@@ -108,7 +108,7 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        settled, moved = _settle_unchanged([_task(request, store, repo) for repo in repos])
+        settled, moved = _settle_unchanged([_task(request, store, repo) for repo in repos], request.http)
         tasks = [_with_marks(request, store, task) for task in moved]
         total = len(settled) + len(tasks)
 
@@ -132,16 +132,16 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     return run, issues
 
 
-def _settle_unchanged(tasks: list[Task]) -> tuple[list[dict[str, Any]], list[Task]]:
-    """Ask every remote the last run knew for its refs (``git ls-remote``, a few at a time, here in the parent):
-    the repositories whose refs did not move are settled without a Dask task (and without a cluster, when none
-    moved); the others go to the workers, which fetch them without asking again. A remote this process cannot
-    ask is left to its task to ask."""
+def _settle_unchanged(tasks: list[Task], http: HttpSettings | None) -> tuple[list[dict[str, Any]], list[Task]]:
+    """Ask every remote the last run knew for its refs (``mirror.remote_refs``, a few at a time, here in the parent;
+    HTTP(S) remotes through one shared client): the repositories whose refs did not move are settled without a
+    Dask task (and without a cluster, when none moved); the others go to the workers, which fetch them without
+    asking again. A remote this process cannot ask is left to its task to ask."""
     settled: list[dict[str, Any]] = []
     left: list[Task] = []
     checked = [t for t in tasks if t.known_refs and t.known_tips]
-    with ThreadPoolExecutor(max_workers=LS_REMOTE_THREADS) as pool:
-        answers = dict(zip(map(id, checked), pool.map(_moved, checked), strict=True))
+    with HttpClient(http) as client, ThreadPoolExecutor(max_workers=LS_REMOTE_THREADS) as pool:
+        answers = dict(zip(map(id, checked), pool.map(lambda task: _moved(task, client), checked), strict=True))
     for task in tasks:
         moved = answers.get(id(task))
         if moved is False:
@@ -151,10 +151,10 @@ def _settle_unchanged(tasks: list[Task]) -> tuple[list[dict[str, Any]], list[Tas
     return settled, left
 
 
-def _moved(task: Task) -> bool | None:
+def _moved(task: Task, http: HttpClient) -> bool | None:
     """False: the refs are where they were; True: they moved; None: the remote did not answer here."""
     try:
-        return not refs_unchanged(task)
+        return not refs_unchanged(task, http)
     except MirrorError:
         return None
 

@@ -37,6 +37,7 @@ from scanner.pipeline import run
 from scanner.pipeline.request import RunContext, ScanRequest
 from scanner.pipeline.setup import Prepared, prepare
 from scanner.policy.config import Config
+from scanner.transport import HttpClient
 from scanner.validate.options import ValidationOptions
 
 
@@ -113,9 +114,11 @@ def scan_repo(task: Task) -> dict[str, Any]:
     return out
 
 
-def refs_unchanged(task: Task) -> bool:
+def refs_unchanged(task: Task, http: HttpClient | None = None) -> bool:
     """The remote advertises the refs the mirror had after the last run's fetch (never for a first or full run)."""
-    return bool(task.known_refs and task.known_tips) and remote_refs(task.repo.url, task.repo.auth) == task.known_refs
+    if not (task.known_refs and task.known_tips):
+        return False
+    return remote_refs(task.repo.url, task.repo.auth, http) == task.known_refs
 
 
 def unchanged(task: Task, seconds: float = 0.0, pid: int = 0) -> dict[str, Any]:
