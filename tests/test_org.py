@@ -414,7 +414,7 @@ def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
     asked = org_request(build_parser().parse_args([*base, "--validate", "--validate-deadline", "7"]), {})
     assert asked.validation is not None and asked.validation.deadline == 7
     store = Store(tmp_path / "s.sqlite")
-    assert _task(asked, store, Repo("r", "/r")).validation == asked.validation
+    assert _task(asked, store, Repo("r", "/r"), "s1").validation == asked.validation
     store.close()
     assert org_request(build_parser().parse_args(base), {}).validation is None
 

@@ -20,6 +20,7 @@ from scanner.org.marks import MARK_BYTES, unpack
 from scanner.org.merge import OrgRun
 from scanner.org.orgscan import OrgRequest, Targets, scan_org
 from scanner.org.store import SCHEMA_VERSION, Store, StoreError
+from scanner.policy.config import Config
 
 # Plain text no rule matches, big enough that reading it again would show in the bytes scanned.
 CLEAN = "".join(f"line {n}: nothing to see here, only words\n" for n in range(200))
@@ -31,10 +32,12 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     return GitRepo.init(tmp_path / "work")
 
 
-def scan(tmp_path: Path, work: GitRepo, full: bool = False) -> OrgRun:
+def scan(tmp_path: Path, work: GitRepo, full: bool = False, config: Config | None = None) -> OrgRun:
     platform = Platform("", "", "GITHUB_TOKEN")
     cache = tmp_path / "cache"
-    request = OrgRequest(Targets(), cache, cache / "org.sqlite", platform, platform, Cluster(1), full=full)
+    request = OrgRequest(
+        Targets(), cache, cache / "org.sqlite", platform, platform, Cluster(1), full=full, config=config or Config()
+    )
     run, issues = scan_org(request, [Repo("work", str(work.path))])
     assert not issues, issues
     return run
@@ -85,6 +88,22 @@ def test_a_blob_with_a_secret_is_read_again_and_never_marked(
     # the same secret at the same path in a new commit is a new occurrence, as before blob marks.
     assert second.counts["known_clean"] == 0 and second.counts["new"] == 1 and second.counts["present"] == 1
     assert len(stored_marks(tmp_path)) == 1
+
+
+def test_other_settings_rescan_the_whole_history_even_when_no_ref_moved(
+    tmp_path: Path, work: GitRepo, tokens: TokenFactory
+) -> None:
+    """A rule turned on (or a leakstop with new rules) must see the history scanned before it, not only new pushes."""
+    work.commit("one", {"a.env": f"GITHUB_TOKEN={tokens.github()}\n", "b.txt": CLEAN})
+    without = Config(disabled_rules=("github-pat",))
+    assert scan(tmp_path, work, config=without).counts["new"] == 0
+    again = scan(tmp_path, work, config=without)  # same settings, nothing moved: settled, nothing read
+    assert again.repos[0]["mode"] == "unchanged" and again.counts["bytes"] == 0
+    rescanned = scan(tmp_path, work)  # the rule back on, still no new commit
+    assert rescanned.repos[0]["mode"] == "full" and rescanned.counts["new"] == 1
+    assert rescanned.counts["known_clean"] == 0 and rescanned.counts["bytes"] > len(CLEAN)
+    settled = scan(tmp_path, work)
+    assert settled.repos[0]["mode"] == "unchanged" and settled.counts["present"] == 1
 
 
 def result(marks: bytes, settings: str = "s1", **extra: Any) -> dict[str, Any]:

@@ -40,8 +40,7 @@ class BlobMarks:
     def settings(self, ruleset_hash: str) -> str:
         """What the marks are valid under: a scan with other settings reads every blob again."""
         if ruleset_hash not in self._settings:
-            text = f"{ruleset_hash}\0{self.config_text}\0{__version__}"
-            self._settings[ruleset_hash] = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+            self._settings[ruleset_hash] = settings_digest(ruleset_hash, self.config_text)
         return self._settings[ruleset_hash]
 
     def mark(self, oid: str) -> bytes:
@@ -55,6 +54,13 @@ class BlobMarks:
     def pack(self, oids: Iterable[str]) -> bytes:
         """The marks of ``oids``, packed."""
         return pack(self.mark(oid) for oid in oids)
+
+
+def settings_digest(ruleset_hash: str, config_text: str) -> str:
+    """The digest of what a scan's answers depend on: the ruleset, the config (its ``repr``) and leakstop's version.
+    Stored with a repository's marks; the org scan also rescans a repository's whole history when it changed."""
+    text = f"{ruleset_hash}\0{config_text}\0{__version__}"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def pack(marks: Iterable[bytes]) -> bytes:

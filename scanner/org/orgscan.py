@@ -19,10 +19,12 @@ from scanner.httpsettings import HttpSettings
 from scanner.models import ScanIssue
 from scanner.org.engine import Cluster, run_all
 from scanner.org.listing import Filters, Platform, Repo, github_repos, gitlab_repos, repos_file, unique
+from scanner.org.marks import settings_digest
 from scanner.org.merge import OrgRun
 from scanner.org.mirror import MirrorError, clean_partials
 from scanner.org.store import Store
 from scanner.org.tasks import Task, refs_unchanged, unchanged
+from scanner.pipeline.setup import build_ruleset
 from scanner.policy.config import Config
 from scanner.transport import HttpClient
 from scanner.validate.options import ValidationOptions
@@ -108,12 +110,13 @@ def _scan_org(request: OrgRequest, repos: list[Repo], progress: Progress | None)
     run = OrgRun()
     issues: list[ScanIssue] = []
     try:
-        settled, moved = _settle_unchanged([_task(request, store, repo) for repo in repos], request.http)
+        settings = settings_digest(build_ruleset(request.config).hash, repr(request.config))
+        settled, moved = _settle_unchanged([_task(request, store, repo, settings) for repo in repos], request.http)
         tasks = [_with_marks(request, store, task) for task in moved]
         total = len(settled) + len(tasks)
 
         def done(result: dict[str, Any]) -> None:
-            delta = store.apply(result, request.full)
+            delta = store.apply(result, request.full or bool(result.get("rescan")))
             run.add(result, delta.new, delta.present, delta.gone)
             if result.get("error"):
                 issues.append(ScanIssue(result["repo"], "repository-failed", result["error"]))
@@ -165,8 +168,20 @@ def _with_marks(request: OrgRequest, store: Store, task: Task) -> Task:
     return replace(task, mark_key=store.mark_key, marks=marks, marks_settings=settings)
 
 
-def _task(request: OrgRequest, store: Store, repo: Repo) -> Task:
-    tips, commits, refs = ((), (), "") if request.full else store.known(repo.name)
+def _task(request: OrgRequest, store: Store, repo: Repo, settings: str) -> Task:
+    """A repository scanned last under other settings (rules, config, leakstop version) is scanned whole again, as
+    with ``--full``: new rules must see old history too, not only the commits pushed since."""
+    rescan = not request.full and store.marks(repo.name)[1] not in ("", settings)
+    tips, commits, refs = ((), (), "") if request.full or rescan else store.known(repo.name)
     return Task(
-        repo, str(request.cache), tips, commits, request.config, request.key, request.engine, refs, request.validation
+        repo,
+        str(request.cache),
+        tips,
+        commits,
+        request.config,
+        request.key,
+        request.engine,
+        refs,
+        request.validation,
+        rescan=rescan,
     )

@@ -60,6 +60,7 @@ class Task:
     mark_key: bytes = b""
     marks: bytes = b""
     marks_settings: str = ""
+    rescan: bool = False  # scanned last under other settings: the whole history again, findings compared in full
 
 
 # This worker thread's ruleset and detector per (config, engine): kept between tasks, a few at most. Per
@@ -92,6 +93,7 @@ def scan_repo(task: Task) -> dict[str, Any]:
         "url": task.repo.url,
         "error": "",
         "mode": "full",
+        "rescan": task.rescan,
         "tips": [],
         "commits": [],
         "findings": [],
