@@ -18,13 +18,15 @@ from tokens import TokenFactory
 
 from tests.test_git import Repo, isolate_git
 
-# Runs the CLI as the hook does, then prints the names of the loaded modules as JSON on the last line of stderr.
+# Runs the CLI as the hook does, then prints the names of the modules it loaded as JSON on the last line of stderr:
+# those loaded after the interpreter's own start (under ``--cov`` that start includes coverage's, and its imports).
 _WRAPPER = (
     "import json, sys\n"
+    "before = set(sys.modules)\n"
     "from scanner.cli import main\n"
     "code = main(sys.argv[1:])\n"
     "sys.stdout.flush()\n"
-    "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    "print(json.dumps(sorted(set(sys.modules) - before)), file=sys.stderr)\n"
     "raise SystemExit(code)\n"
 )
 
