@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.lazyre",
         "scanner.classcode",
+        "scanner.deferinspect",
         "scanner.startup",
         "scanner.redact",
         "scanner.atomicfile",

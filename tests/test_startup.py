@@ -33,6 +33,7 @@ _WRAPPER = (
 # Loaded only by other commands, structured content or a configured file: never by a scan of source files.
 _NOT_ON_HOOK_PATH = (
     "yaml",
+    "inspect",  # dataclasses' import of it is deferred (scanner/deferinspect.py), and no class of ours needs it
     "ctypes.util",
     "scanner.cli.ci",
     "scanner.cli.baseline",
