@@ -15,7 +15,6 @@ comma-separated list: ``*`` (no proxy at all), host names matching themselves an
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -93,6 +92,8 @@ def _split_entry(entry: str) -> tuple[str, int | None]:
 
 def bypasses_proxy(host: str, port: int, no_proxy: Sequence[str]) -> bool:
     """Whether ``host:port`` is reached directly under ``no_proxy`` (entries from :func:`parse_no_proxy`)."""
+    import ipaddress  # here, not at import: the commit hook reads settings but never a proxy list (1 ms)
+
     host = host.lower().strip("[]").rstrip(".")
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
@@ -116,6 +117,8 @@ def bypasses_proxy(host: str, port: int, no_proxy: Sequence[str]) -> bool:
 
 
 def _is_address(text: str) -> bool:
+    import ipaddress
+
     try:
         ipaddress.ip_address(text)
     except ValueError:

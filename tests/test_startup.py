@@ -34,6 +34,7 @@ _WRAPPER = (
 _NOT_ON_HOOK_PATH = (
     "yaml",
     "inspect",  # dataclasses' import of it is deferred (scanner/deferinspect.py), and no class of ours needs it
+    "ipaddress",  # for proxy lists only
     "ctypes.util",
     "scanner.cli.ci",
     "scanner.cli.baseline",
