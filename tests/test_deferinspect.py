@@ -3,6 +3,7 @@ since what is imported first decides what happens."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,9 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(program: str) -> str:
+    """``program`` in a fresh interpreter without coverage (its start-up imports ``inspect`` before ours)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE_")}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(program)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
