@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from httpserver import Reply, Request, ServerFactory
@@ -30,6 +30,22 @@ from scanner.org.listing import (
 from scanner.org.merge import OrgRun, merged_result
 from scanner.org.store import SCHEMA_VERSION, Store, StoreError
 from scanner.transport import HttpClient
+
+if TYPE_CHECKING:
+    from gitrepo import Repo as GitRepo
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    """A repository of one commit and an annotated tag (``ls-remote`` also lists it peeled), git isolated."""
+    from gitrepo import Repo as GitRepo
+    from gitrepo import isolate_git
+
+    isolate_git(monkeypatch, tmp_path / "home")
+    work = GitRepo.init(tmp_path / "work")
+    work.commit("one", {"a.txt": "a\n"})
+    work.git("tag", "-a", "v1", "-m", "v1")
+    return work
 
 
 def gh_repo(name: str, **extra: Any) -> dict[str, Any]:
@@ -379,18 +395,9 @@ def test_batches_are_small_enough_to_spread_and_keep_every_task_once() -> None:
     assert batches([], 2) == []
 
 
-def test_the_refs_digest_is_the_same_on_the_remote_and_its_mirror(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from gitrepo import Repo as GitRepo
-    from gitrepo import isolate_git
-
+def test_the_refs_digest_is_the_same_on_the_remote_and_its_mirror(tmp_path: Path, work: GitRepo) -> None:
     from scanner.org.mirror import MirrorError, mirror_refs, remote_refs, update
 
-    isolate_git(monkeypatch, tmp_path / "home")
-    work = GitRepo.init(tmp_path / "work")
-    work.commit("one", {"a.txt": "a\n"})
-    work.git("tag", "-a", "v1", "-m", "v1")  # an annotated tag: ls-remote also lists it peeled
     mirror, fetched = update(tmp_path / "cache", str(work.path))
     assert not fetched
     digest = remote_refs(str(work.path))
@@ -419,20 +426,11 @@ def test_validate_reaches_each_task_only_when_asked(tmp_path: Path) -> None:
     assert org_request(build_parser().parse_args(base), {}).validation is None
 
 
-def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(tmp_path: Path, work: GitRepo) -> None:
     import subprocess
-
-    from gitrepo import Repo as GitRepo
-    from gitrepo import isolate_git
 
     from scanner.org.mirror import local_refs, refs_digest, remote_refs
 
-    isolate_git(monkeypatch, tmp_path / "home")
-    work = GitRepo.init(tmp_path / "work")
-    work.commit("one", {"a.txt": "a\n"})
-    work.git("tag", "-a", "v1", "-m", "v1")
     work.git("tag", "light")
     work.git("update-ref", "refs/remotes/origin/main", "HEAD")
     work.git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
@@ -449,23 +447,15 @@ def test_a_local_remotes_refs_read_here_give_what_ls_remote_gives(
     assert local_refs("https://example.invalid/r.git") is None
 
 
-def test_a_git_daemons_refs_read_over_a_socket_give_what_ls_remote_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_git_daemons_refs_read_over_a_socket_give_what_ls_remote_gives(tmp_path: Path, work: GitRepo) -> None:
     import socket
     import subprocess
     import threading
 
-    from gitrepo import Repo as GitRepo
-    from gitrepo import isolate_git
     from org_world import free_port, git_daemon
 
     from scanner.org.mirror import MirrorError, daemon_refs, mirror_refs, refs_digest, update
 
-    isolate_git(monkeypatch, tmp_path / "home")
-    work = GitRepo.init(tmp_path / "work")
-    work.commit("one", {"a.txt": "a\n"})
-    work.git("tag", "-a", "v1", "-m", "v1")
     served = tmp_path / "served"
     subprocess.run(["git", "clone", "-q", "--mirror", str(work.path), str(served / "r.git")], check=True)
     subprocess.run(["git", "init", "-q", "--bare", str(served / "empty.git")], check=True)

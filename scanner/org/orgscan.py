@@ -171,7 +171,7 @@ def _with_marks(request: OrgRequest, store: Store, task: Task) -> Task:
 def _task(request: OrgRequest, store: Store, repo: Repo, settings: str) -> Task:
     """A repository scanned last under other settings (rules, config, leakstop version) is scanned whole again, as
     with ``--full``: new rules must see old history too, not only the commits pushed since."""
-    rescan = not request.full and store.marks(repo.name)[1] not in ("", settings)
+    rescan = not request.full and store.marks_settings(repo.name) not in ("", settings)
     tips, commits, refs = ((), (), "") if request.full or rescan else store.known(repo.name)
     return Task(
         repo,

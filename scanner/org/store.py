@@ -166,6 +166,11 @@ class Store:
         row = self.db.execute("SELECT refs FROM repos WHERE name = ?", (repo,)).fetchone()
         return str(row[0]) if row else ""
 
+    def marks_settings(self, repo: str) -> str:
+        """The settings the repository's last scan ran under (its marks' settings), without reading the marks."""
+        row = self.db.execute("SELECT settings FROM blob_marks WHERE repo = ?", (repo,)).fetchone()
+        return str(row[0]) if row else ""
+
     def marks(self, repo: str) -> tuple[bytes, str]:
         """The repository's packed blob marks and the settings they hold under (none: ``b""``, "")."""
         row = self.db.execute("SELECT marks, settings FROM blob_marks WHERE repo = ?", (repo,)).fetchone()
