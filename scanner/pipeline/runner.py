@@ -113,6 +113,9 @@ class _Run:
             self.reading.close()
         if self.pool is not None:
             self.pool.close()
+        close = getattr(self.source, "close", None)  # a source's own git process (CommitSource's commit reader)
+        if close is not None:
+            close()
 
     def _stop_reading(self, items: Iterator[Chunk | BlobRef]) -> None:
         """The deadline passed: the source is read no further (its git processes end), and that is said even

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRead, BlobRef, structure_of
@@ -38,16 +40,25 @@ class GitBlobReader:
         object_dirs: Sequence[str] = (),
         corrupt: Mapping[str, str] | None = None,
     ) -> None:
-        pygit2 = pygit2_module()
-        self.repo = pygit2.Repository(repo_path)
-        add_object_dirs(self.repo, object_dirs)  # a push's quarantine: the forked worker opens its own handle
-        guard(self.repo, object_dirs_of(repo_path, object_dirs), dict(corrupt or {}))  # see loose.py
+        self._opening = (repo_path, tuple(object_dirs), dict(corrupt or {}))
+        if object_dirs or base.commits or not git_usable():  # libgit2 reads now: a quarantine gone fails at once
+            _ = self.repo
         self.limits = limits
         self.previous: dict[str, bytes] = {}
         self.base_trees = [self.repo[c].tree for c in base.commits]
         self.renamed_from = base.renamed_from
         env = git_environment(object_dirs)
         self.catfile = CatFile(repo_path, limits.max_size, env) if git_usable() else None
+
+    @cached_property
+    def repo(self) -> Any:
+        """libgit2's handle, opened at first use: a plain history's blobs all come from ``cat-file``, and a worker
+        that never needs libgit2 does not import pygit2 (the parent of a history scan no longer has: gitcli.py)."""
+        repo_path, object_dirs, corrupt = self._opening
+        repo = pygit2_module().Repository(repo_path)
+        add_object_dirs(repo, object_dirs)  # a push's quarantine: the forked worker opens its own handle
+        guard(repo, object_dirs_of(repo_path, object_dirs), corrupt)  # see loose.py
+        return repo
 
     def close(self) -> None:
         if self.catfile is not None:

@@ -64,8 +64,8 @@ def range_base(repo: Any, tips: Sequence[Any], hidden: Sequence[Any]) -> Base:
     """Renames between the base and each tip (libgit2's similarity detection), so that a file renamed and
     edited in the range is compared with its old self instead of being reported whole."""
     renamed: dict[str, str] = {}
-    pygit2 = pygit2_module()
-    if hidden:
+    if hidden:  # a history scan hides nothing: pygit2 is not imported for it
+        pygit2 = pygit2_module()
         for tip in tips:
             diff = hidden[0].tree.diff_to_tree(tip.tree)
             try:

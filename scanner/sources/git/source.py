@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, Target
 from scanner.sources.base import BlobRef, Skips
+from scanner.sources.git import gitcli
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
-from scanner.sources.git.ranges import Base, plan, range_base
-from scanner.sources.git.repo import commit_origin, open_repository, shallow_issue
+from scanner.sources.git.ranges import Base, Plan, plan, range_base
+from scanner.sources.git.repo import commit_origin, git_environment, git_usable, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
 from scanner.sources.git.walk import WalkStats, tag_message, tag_messages, walk_commits
 
@@ -32,7 +35,13 @@ class CommitSource:
         object_dirs: Sequence[str] = (),
     ) -> None:
         self.object_dirs = tuple(object_dirs)  # a push's quarantine: where its objects are until it is accepted
-        self.repo = open_repository(path, self.object_dirs)
+        # A plain history scan plans its walk through git's command line: no pygit2 on its start (gitcli.py).
+        located = _located(path) if mode == "history" and not object_dirs else None
+        self.refs = gitcli.ref_tips(located.path, located.head, git_environment()) if located is not None else None
+        self.repo: Any = LazyRepository(located) if located is not None and self.refs is not None else None
+        if self.repo is None:
+            self.repo = open_repository(path, self.object_dirs)
+        self.objects = gitcli.Objects(self.repo.path, git_environment()) if self.refs is not None else None
         # Corrupt loose objects are found first: libgit2 would spin forever on a truncated one (loose.py).
         self.corrupt = corrupt_loose(object_dirs_of(self.repo.path, self.object_dirs))
         guard(self.repo, object_dirs_of(self.repo.path, self.object_dirs), self.corrupt)
@@ -52,7 +61,10 @@ class CommitSource:
         issue = shallow_issue(repo)
         if issue is not None:
             skips.issues.append(issue)
-        walk = plan(repo, self.mode, self.range_spec, self.push_lines, skips, self.object_dirs)
+        if self.refs is not None:
+            walk = Plan(list(self.refs[0]))
+        else:
+            walk = plan(repo, self.mode, self.range_spec, self.push_lines, skips, self.object_dirs)
         if not walk.tips and not walk.tags and repo.head_is_unborn and not any(True for _ in repo.references):
             skips.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
             return
@@ -67,8 +79,26 @@ class CommitSource:
             if tag.message:
                 yield tag_message(tag)
         if self.mode == "history":
-            yield from tag_messages(repo, skips)
+            yield from self._tag_messages(skips)
         skips.stats.skipped["duplicate-blob"] += self.stats.appearances
+
+    def _tag_messages(self, skips: Skips) -> Iterator[Chunk]:
+        """The annotated tags' messages: read by git when the plan was git's and each tag parses as libgit2 would."""
+        tags = self.objects.tags(self.refs[1]) if self.objects is not None and self.refs is not None else [None]
+        if any(tag is None for tag in tags):
+            yield from tag_messages(self.repo, skips)
+            return
+        yield from (tag_message(tag) for tag in tags if tag is not None and tag.message)
+
+    def _commit(self, oid: str) -> Any:
+        """A commit's metadata for a finding: from git's ``cat-file`` on the fast path, else libgit2's."""
+        found = self.objects.commit(oid) if self.objects is not None else None
+        return found if found is not None else self.repo[oid]
+
+    def close(self) -> None:
+        """The commit reader's git process ends (once the findings are resolved)."""
+        if self.objects is not None:
+            self.objects.close()
 
     def detail(self) -> str:
         return f"{self.stats.commits} commits, {self.blobs} unique blobs"
@@ -83,10 +113,37 @@ class CommitSource:
         key = (origin.commit, origin.path, origin.where)
         full = self._origins.get(key)
         if full is None:
-            full = self._origins[key] = commit_origin(self.repo[origin.commit], origin.path, origin.where)
+            full = self._origins[key] = commit_origin(self._commit(origin.commit), origin.path, origin.where)
         return dataclasses.replace(full, address=origin.address, attribute=origin.attribute)
 
     def requested_bypass(self, origin: Origin) -> Bypass | None:
         commit = getattr(origin, "commit", "")
         # Looked up even when the policy refuses trailers, so that the report can say it did.
-        return trailer_bypass(self.repo[commit]) if commit and origin.kind == "git" else None
+        return trailer_bypass(self._commit(commit)) if commit and origin.kind == "git" else None
+
+
+class LazyRepository:
+    """What ``git rev-parse`` located, with pygit2's attribute names; pygit2 opens the repository only when asked
+    for anything else (the libgit2 fallbacks: a failed ``git log``, a commit or tag git's reading leaves to it)."""
+
+    def __init__(self, location: gitcli.Location) -> None:
+        self.path, self.workdir, self.is_shallow = location.path, location.workdir, location.shallow
+        self._opened: Any = None
+
+    def _repository(self) -> Any:
+        if self._opened is None:
+            self._opened = open_repository(self.path)
+        return self._opened
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repository(), name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._repository()[key]
+
+
+def _located(path: str) -> gitcli.Location | None:
+    """Where a working tree's repository is, by git; None to leave it to pygit2 (no git, not a directory, …)."""
+    if not git_usable() or not os.path.isdir(path):
+        return None
+    return gitcli.locate(path, git_environment())
