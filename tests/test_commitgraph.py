@@ -14,6 +14,7 @@ from scanner.sources.base import Skips
 from scanner.sources.git import graph
 from scanner.sources.git import walk as git_walk
 from scanner.sources.git.graph import commit_graph, with_graph
+from scanner.sources.git.libgit2walk import history_tips
 from scanner.sources.git.repo import git_environment, open_repository
 from tests.gitrepo import Repo, isolate_git
 
@@ -43,7 +44,7 @@ def branchy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
 def _walk(repo: Repo, use_graph: bool) -> list[object]:
     handle = open_repository(str(repo.path))
     skips = Skips()
-    tips = git_walk.history_tips(handle, skips)
+    tips = history_tips(handle, skips)
     items = list(git_walk.walk_commits(handle, tips, [], skips, git_walk.WalkStats(), use_graph=use_graph))
     assert not skips.stats.skipped.get("git-log-failed")
     return items
@@ -109,9 +110,7 @@ def test_no_usable_cache_means_the_walk_as_before(branchy: Repo, monkeypatch: py
 def test_an_abandoned_walk_leaves_no_writer_and_no_lock(branchy: Repo) -> None:
     handle = open_repository(str(branchy.path))
     skips = Skips()
-    walk = git_walk.walk_commits(
-        handle, git_walk.history_tips(handle, skips), [], skips, git_walk.WalkStats(), use_graph=True
-    )
+    walk = git_walk.walk_commits(handle, history_tips(handle, skips), [], skips, git_walk.WalkStats(), use_graph=True)
     next(walk)
     walk.close()  # the writer is ended (or was done) and reaped
     assert not list(_graph_dir(branchy).rglob("*.lock"))

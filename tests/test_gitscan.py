@@ -16,8 +16,9 @@ from scanner.models import Chunk
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import walk as git_walk
 from scanner.sources.git.catfile import WINDOW, CatFile
+from scanner.sources.git.libgit2walk import history_tips
 from scanner.sources.git.repo import git_usable, open_repository
-from scanner.sources.git.walk import WalkStats, history_tips
+from scanner.sources.git.walk import WalkStats
 from scanner.textdiff import changed_regions
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from scanner.sources.base import Skips
 from scanner.sources.git import walk as git_walk
+from scanner.sources.git.libgit2walk import history_tips, libgit2_changes
 from scanner.sources.git.repo import open_repository
 from tests.gitrepo import Repo, isolate_git
 
@@ -91,10 +92,9 @@ def test_every_read_size_parses_as_libgit2_walks(odd_repo: Repo) -> None:
     data = _log(odd_repo)
     repo = open_repository(str(odd_repo.path))
     skips = Skips()
-    tips = git_walk.history_tips(repo, skips)
+    tips = history_tips(repo, skips)
     expected = [
-        (commit, message, sorted(entries))
-        for commit, message, entries in git_walk._libgit2_changes(repo, tips, [], skips, set())
+        (commit, message, sorted(entries)) for commit, message, entries in libgit2_changes(repo, tips, [], skips, set())
     ]
     assert len(expected) == 7
     assert any(mode == 0o160000 for _c, _m, entries in expected for mode, _o, _p in entries)
@@ -123,7 +123,7 @@ def test_the_walk_reads_git_log_in_reads_of_any_size(odd_repo: Repo, monkeypatch
 
     def walk() -> list[object]:
         skips = Skips()
-        return list(git_walk.walk_commits(repo, git_walk.history_tips(repo, skips), [], skips, git_walk.WalkStats()))
+        return list(git_walk.walk_commits(repo, history_tips(repo, skips), [], skips, git_walk.WalkStats()))
 
     whole = walk()
     real_read = git_walk.os.read

@@ -24,6 +24,8 @@ from scanner.textdiff import changed_regions, new_line_numbers
 
 @dataclass(frozen=True)
 class BlobLimits:
+    """What a reader leaves out (a docstring of its own: ``dataclasses`` would import ``inspect`` to make one)."""
+
     max_size: int  # 0 = no cap
     scan_binary: bool
     only_added_lines: bool = False  # ranges and pushes report what they add, not what the base already had

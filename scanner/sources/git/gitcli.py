@@ -61,6 +61,8 @@ class Person:
 
 @dataclass(frozen=True)
 class CommitInfo:
+    """What reports take from a commit: pygit2's ``Commit`` fields by the same names."""
+
     id: str
     author: Person
     committer: Person
@@ -69,6 +71,8 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class TagInfo:
+    """An annotated tag: pygit2's ``Tag`` fields by the same names (the id of what it tags as ``target``)."""
+
     target: str
     tagger: Person | None
     message: str

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.sources.base import Skips
+from scanner.sources.git.libgit2walk import history_tips
 from scanner.sources.git.repo import ZERO_OIDS, pygit2_module, resolve_commit
-from scanner.sources.git.walk import history_tips
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, Target
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import gitcli
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
+from scanner.sources.git.libgit2walk import tag_message, tag_messages
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
 from scanner.sources.git.ranges import Base, Plan, plan, range_base
 from scanner.sources.git.repo import commit_origin, git_environment, git_usable, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
-from scanner.sources.git.walk import WalkStats, tag_message, tag_messages, walk_commits
+from scanner.sources.git.walk import WalkStats, walk_commits
 
 
 class CommitSource:
