@@ -85,8 +85,8 @@ class CommitSource:
 
     def _tag_messages(self, skips: Skips) -> Iterator[Chunk]:
         """The annotated tags' messages: read by git when the plan was git's and each tag parses as libgit2 would."""
-        tags = self.objects.tags(self.refs[1]) if self.objects is not None and self.refs is not None else [None]
-        if any(tag is None for tag in tags):
+        tags = self.objects.tags(self.refs[1]) if self.objects is not None and self.refs is not None else None
+        if tags is None or None in tags:
             yield from tag_messages(self.repo, skips)
             return
         yield from (tag_message(tag) for tag in tags if tag is not None and tag.message)
@@ -137,6 +137,8 @@ class LazyRepository:
         return self._opened
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # a probe (copy, pickle, hasattr) opens nothing
+            raise AttributeError(name)
         return getattr(self._repository(), name)
 
     def __getitem__(self, key: str) -> Any:
