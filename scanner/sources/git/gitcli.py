@@ -1,18 +1,18 @@
 """A history scan's start without libgit2: the repository, its tips and its annotated tags from the ``git`` command
 line, and the few commits with findings from one ``git cat-file --batch``.
 
-Importing pygit2 (with cffi and ssl) took 40-70 ms of a history scan's serial start, in the parent and so before the
-first worker; on requests' history (about 0.9 s) that is several per cent of the wall time. ``git rev-parse`` and
-``git for-each-ref`` cost a few milliseconds and run beside nothing else. Anything unusual (a bare repository, a path
+Importing pygit2 (with cffi and ssl) took 40-110 ms of a history scan's serial start, in the parent and so before
+the first worker; on requests' history (about 0.9 s) that is several per cent of the wall time. ``git rev-parse`` and
+``git for-each-ref`` cost a few milliseconds each. Anything unusual (a bare repository, a path
 inside ``.git``, an object format other than SHA-1, a stash, a tag of a tag, a ref git warns about, a commit or tag
 with an ``encoding`` header) answers None here, and the caller opens the repository with pygit2 as before: the plain
 case is fast, every other case keeps libgit2's behaviour.
 
-What is parsed mirrors libgit2 (tests compare both on the same objects): a signature's name is what comes before
-its last ``<`` and its email what lies between that and the last ``>``, both trimmed; a commit's message is its
-body without leading newlines; text is UTF-8 with bad bytes replaced, as pygit2 decodes it. A signature in any
-other shape than git writes is left to libgit2. One difference remains: a ref to a commit libgit2 cannot parse at
-all (a malformed signature) was skipped as unresolvable; git walks it, as it already did when another tip reached it.
+What is parsed mirrors libgit2 (tests compare both on the same objects): a signature is read only in the shape git
+writes (``Name <email> seconds +hhmm``, name and email trimmed; any other is left to libgit2); a commit's message is
+its body without leading newlines; text is UTF-8 with bad bytes replaced, as pygit2 decodes it. One difference
+remains: a ref to a commit libgit2 cannot parse at all (a malformed signature) was skipped as unresolvable; git walks
+it, as it already did when another tip reached it.
 """
 
 from __future__ import annotations
