@@ -117,8 +117,7 @@ class CatFile:
             watchdog.disarm()
 
     def _answer(self, out: io.BufferedReader, oid: str) -> BlobData:
-        header = out.readline()
-        fields = header.split()
+        fields = out.readline().split()
         if len(fields) != 3 or fields[1] != b"blob" or fields[0] != oid.encode("ascii"):
             return self._other(out, oid, fields)
         size = int(fields[2])
