@@ -30,6 +30,11 @@ class Watchdog:
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
+    def rearm(self, seconds: float) -> None:
+        """``arm`` again with the same action, between two reads of one batch: a plain write (the thread was
+        checked by the batch's ``arm``)."""
+        self._expires = time.monotonic() + seconds
+
     def disarm(self) -> None:
         self._expires = 0.0
 

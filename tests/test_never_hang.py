@@ -310,6 +310,9 @@ def test_the_watchdog_fires_once_and_not_after_disarm() -> None:
     dog.disarm()
     time.sleep(0.4)
     assert len(fired) == 1
+    dog.rearm(0.05)  # the same action again, by a plain write: the thread is still there
+    time.sleep(0.4)
+    assert len(fired) == 2
 
 
 def test_a_pool_that_answers_nothing_for_stall_seconds_stops_the_scan(

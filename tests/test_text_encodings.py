@@ -88,6 +88,27 @@ def test_any_bytes_come_back_as_bytes_and_decoded_ones_as_utf8(data: bytes) -> N
     assert readable(data, scan_binary=False) in (None, text)
 
 
+_MARKS = [codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE]
+
+
+@PROPERTY
+@given(
+    mark=st.sampled_from([b"", b"\0", *_MARKS, *(m[:-1] for m in _MARKS)]),
+    body=st.binary(max_size=60) | st.text(max_size=60).map(str.encode),
+    nul_at=st.none() | st.integers(SNIFF - 8, SNIFF + 8),
+    scan_binary=st.booleans(),
+)
+def test_readable_is_as_text_then_is_binary(mark: bytes, body: bytes, nul_at: int | None, scan_binary: bool) -> None:
+    """``readable`` hands most content back before either test (no mark, no NUL in the sniffed part): the same
+    answer as the two tests, whatever mark or partial mark starts the content and wherever a NUL sits near the
+    end of the sniffed part."""
+    data = mark + body
+    if nul_at is not None:
+        data = data + b"a" * (nul_at - len(data)) + b"\0" + body
+    text = as_text(data)
+    assert readable(data, scan_binary) == (None if not scan_binary and is_binary(text) else text)
+
+
 @PROPERTY
 @given(head=st.text(max_size=40), tail=st.text(min_size=60, max_size=400), nuls=st.integers(1, 2))
 def test_a_stray_nul_in_utf8_text_is_still_text(head: str, tail: str, nuls: int) -> None:
