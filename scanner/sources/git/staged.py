@@ -10,8 +10,6 @@ without our help. Without a usable ``git``, ``staged_chunks`` does the same thro
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, Target
 from scanner.sources.base import PlainSource, Skips, printable_path, structure_of
+from scanner.sources.git import pipes
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
@@ -28,18 +27,18 @@ ZERO = "0" * 40
 
 
 def git_available() -> bool:
-    return shutil.which("git") is not None
+    return pipes.on_path("git")
 
 
 def _git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
     try:
-        done = subprocess.run(["git", "-C", root, *args], input=stdin, capture_output=True, check=False)
+        code, out, err = pipes.run(["git", "-C", root, *args], stdin)
     except OSError as exc:
         raise InputError(f"{root}: cannot run git: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    if code != 0:
+        message = err.decode("utf-8", "replace").strip().splitlines()
         raise InputError(f"{root}: git {args[0]} failed: {message[-1] if message else 'no message'}")
-    return done.stdout
+    return out
 
 
 def repository_root(path: str) -> str:
