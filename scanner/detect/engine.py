@@ -92,10 +92,12 @@ class Detector:
         max_decode_depth: int = 2,
         allow_probes: Mapping[str, Sequence[ContentProbe]] | None = None,
         engine: str = "auto",
+        small_first: bool = False,
     ) -> None:
-        """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way."""
+        """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way.
+        ``small_first``: "auto" loads Hyperscan only once the input passes a few KB (``SmallFirstPrefilter``)."""
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
-        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine)
+        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine, small_first)
         self.max_decode_depth = max_decode_depth
         self.allow_probes: Mapping[str, Sequence[ContentProbe]] = allow_probes or {}
 

@@ -117,7 +117,8 @@ _NO_CANDIDATE = Scanned((), KeywordHits(b""), b"")
 
 
 class Prefilter(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def scan(self, content: bytes) -> Scanned: ...
 
@@ -250,8 +251,45 @@ class HyperscanPrefilter:
         return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 
 
-def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto") -> Prefilter:
-    """Hyperscan where it loads, else the pure-Python prefilter; ``choice`` "hyperscan" or "python" forces one."""
+# Bytes a scan reads through the keyword prefilter before it loads Hyperscan (``SmallFirstPrefilter``).
+SMALL_INPUT = 2048
+
+
+class SmallFirstPrefilter:
+    """The keyword prefilter while the chunks scanned so far add up to ``SMALL_INPUT`` bytes or less; Hyperscan
+    (where it loads) from the first chunk that would pass it, and for every chunk after.
+
+    Loading Hyperscan (the module, the 5.6 MB entry read, then copied and checked by ``hs_deserialize_database``,
+    scratch space) is most of 10 ms of CPU; the keyword prefilter costs well under 1 ms on a small file, about 1 ms
+    a KB where rule keywords are common. A hook scanning one small file never needs the database. Both engines give
+    the same findings (the module's contract, ``tests/test_engine_parity.py``): only the cost differs."""
+
+    def __init__(self, rules: Sequence[CompiledRule], ruleset_hash: str) -> None:
+        self._rules, self._hash = rules, ruleset_hash
+        self._small: Prefilter = KeywordPrefilter(rules)
+        self._large: Prefilter | None = None
+        self._scanned = 0
+
+    @property
+    def name(self) -> str:
+        return (self._large or self._small).name
+
+    def scan(self, content: bytes) -> Scanned:
+        if self._large is None:
+            self._scanned += len(content)
+            if self._scanned <= SMALL_INPUT:
+                return self._small.scan(content)
+            self._large = make_prefilter(self._rules, self._hash)
+        return self._large.scan(content)
+
+
+def make_prefilter(
+    rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto", small_first: bool = False
+) -> Prefilter:
+    """Hyperscan where it loads, else the pure-Python prefilter; ``choice`` "hyperscan" or "python" forces one.
+    ``small_first`` (with "auto"): the keyword prefilter until the input passes ``SMALL_INPUT``."""
+    if choice == "auto" and small_first:
+        return SmallFirstPrefilter(rules, ruleset_hash)
     if choice != "python":
         try:
             return HyperscanPrefilter(rules, ruleset_hash)
