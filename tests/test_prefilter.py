@@ -148,7 +148,7 @@ def test_a_small_input_is_scanned_without_hyperscan_and_a_larger_one_with_it(tok
     ruleset = load_ruleset()
     small_first = Detector(ruleset, small_first=True)
     hyperscan = Detector(ruleset, engine="hyperscan")
-    filler = b"VALUE = 1\n" * 100  # 1,000 bytes: two of these stay under SMALL_INPUT, the third passes it
+    filler = b"VALUE = 1\n" * 10  # 100 bytes: with the first chunk's 88, one stays within SMALL_INPUT (256)
     chunks = [_content(tokens), filler, filler, _content(tokens) + filler]
     assert hyperscan.detect(chunks[0])  # the generated tokens are found
     engines = []
@@ -156,4 +156,5 @@ def test_a_small_input_is_scanned_without_hyperscan_and_a_larger_one_with_it(tok
         assert small_first.detect(chunk) == hyperscan.detect(chunk)
         engines.append(small_first.engine)
     assert engines == ["python", "python", "hyperscan", "hyperscan"]
+    assert len(chunks[0]) + len(filler) <= prefilter.SMALL_INPUT < len(chunks[0]) + 2 * len(filler)
     assert Detector(ruleset).engine == "hyperscan"  # without small_first: Hyperscan from the start

@@ -95,7 +95,7 @@ class Detector:
         small_first: bool = False,
     ) -> None:
         """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way.
-        ``small_first``: "auto" loads Hyperscan only once the input passes a few KB (``SmallFirstPrefilter``)."""
+        ``small_first``: "auto" loads Hyperscan once the input passes a few hundred bytes (``SmallFirstPrefilter``)."""
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
         self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine, small_first)
         self.max_decode_depth = max_decode_depth
