@@ -255,10 +255,10 @@ class StagedSource(PlainSource):
     def __init__(self, path: str, max_size: int = 0, scan_binary: bool = False) -> None:
         self.max_size, self.scan_binary = max_size, scan_binary
         self.repo: Any = None
-        self.changes: Callable[[str], StagedChanges] = staged_changes
+        self.read_changes: Callable[[str], StagedChanges] = staged_changes
         ahead = _AHEAD.pop(path, None)  # taken once: a second source on the path reads the index itself
         if ahead is not None:
-            self.root, self.changes = ahead.opened(), ahead.read
+            self.root, self.read_changes = ahead.opened(), ahead.read
         elif git_available():
             self.root = repository_root(path)
         else:
@@ -272,5 +272,5 @@ class StagedSource(PlainSource):
 
     def items(self, skips: Skips) -> Iterator[Chunk]:
         if self.repo is None:
-            return staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips, self.changes)
+            return staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips, self.read_changes)
         return staged_chunks(self.repo, self.max_size, self.scan_binary, skips)
