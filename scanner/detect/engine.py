@@ -16,7 +16,7 @@ from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
-from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
+from scanner.detect.prefilter import KeywordHits, Prefilter, SmallFirstPrefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
 from scanner.ruleset.checksums import CHECKSUMS
 from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
@@ -104,6 +104,11 @@ class Detector:
     @property
     def engine(self) -> str:
         return self.prefilter.name
+
+    def load_all(self) -> None:
+        """Load now what a small input would not (the Hyperscan database): processes forked after it share it."""
+        if isinstance(self.prefilter, SmallFirstPrefilter):
+            self.prefilter.load_all()
 
     def raw_matches(
         self, content: bytes, depth: int = 0, before_rules: Callable[[], None] | None = None
