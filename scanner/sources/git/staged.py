@@ -194,8 +194,8 @@ def staged_chunk(
 
 class ReadAhead:
     """The ``git`` side of ``scan --staged`` (the top directory, the index's changes and their blobs: three ``git``
-    processes, most of 10 ms of wall time) read in a thread from the moment the command line asks for it, while
-    the scan imports its modules and loads its rules and detector on the other core.
+    processes, most of 10 ms of wall time) read in a thread from the moment the pipeline starts the scan, while
+    the main thread loads the rules and detector (on the other core, where there is one).
 
     Inside the ``with`` block, a ``StagedSource`` opened on the same path takes what the thread read (the same
     commands, in the same order, with the same environment; only earlier), and meets any error where it would
