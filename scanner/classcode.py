@@ -9,42 +9,32 @@ from 3.10 to 3.13) an ``exec`` that looks the text up in a table of code objects
 and compiles (as ``exec`` would: the same file name, no inherited ``__future__`` flags) only what it has not
 seen. The generated functions are the same; only the compiler run is skipped.
 
-The table lives where Python keeps this package's bytecode (``scanner/__pycache__``), is written the way Python
-writes a ``.pyc`` (only when ``sys.dont_write_bytecode`` is off and the directory is writable, atomically), and is
-trusted as those files are: whoever can write there can change the package's code anyway. It is never read from
-or written to the user's cache directory, where entries are data to verify, never code (issue #18). A table that
-is not exactly a dict of text to code objects is ignored and rewritten.
+The table lives where Python keeps this package's bytecode and is written and trusted as ``.pyc`` files are
+(``pycachefile``). A table that is not exactly a dict of text to code objects is ignored and rewritten.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dataclasses
-import marshal
-import os
 import sys
 from collections.abc import Callable
 from types import CodeType
 from typing import Any
+
+from scanner import pycachefile
 
 MAX_ENTRIES = 4096  # texts: far above the package's few hundred; a table past it starts over
 _STATE: dict[str, Any] = {}
 
 
 def table_path() -> str:
-    tag = sys.implementation.cache_tag or "none"
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__", f"dataclass-code.{tag}.marshal")
+    return pycachefile.table_path("dataclass-code")
 
 
 def read_table(path: str) -> dict[str, CodeType]:
     """The stored table, or an empty one when it is absent, damaged or not exactly text → code."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        table = marshal.loads(data)  # not marshal.load(handle): it reads object by object, 15 times slower
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
+    table = pycachefile.read(path)
     if type(table) is not dict or len(table) > MAX_ENTRIES:
         return {}
     if not all(type(key) is str and type(code) is CodeType for key, code in table.items()):
@@ -52,18 +42,7 @@ def read_table(path: str) -> dict[str, CodeType]:
     return table
 
 
-def write_table(path: str, table: dict[str, CodeType]) -> None:
-    """Atomically, as Python writes bytecode; any failure leaves things as they were (the next run compiles)."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = marshal.dumps(table)
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+write_table = pycachefile.write
 
 
 def caching_exec(table: dict[str, CodeType], added: dict[str, CodeType]) -> Callable[..., None]:

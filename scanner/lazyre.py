@@ -3,7 +3,8 @@
 Modules that hold many patterns for a rare path (the heuristics that judge a candidate secret, the redaction of
 free text) would otherwise compile them all at import, on every start: about 4 ms for 27 patterns, a few
 percent of the commit hook's whole run, which most often finds nothing to judge. ``re``'s own cache is no
-substitute: the rules' hundreds of patterns go through it and would push these out.
+substitute: the rules' hundreds of patterns go through it and would push these out. The first use builds the
+pattern from stored code where it can (``regexcode``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, AnyStr, Generic
+
+from scanner import regexcode
 
 
 class LazyPattern(Generic[AnyStr]):
@@ -28,7 +31,7 @@ class LazyPattern(Generic[AnyStr]):
     @property
     def compiled(self) -> re.Pattern[AnyStr]:
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self._flags)
+            self._compiled = regexcode.compile(self.pattern, self._flags)
         return self._compiled
 
     def match(self, string: AnyStr, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[AnyStr] | None:

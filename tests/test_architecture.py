@@ -49,6 +49,8 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.lazyre",
         "scanner.classcode",
+        "scanner.pycachefile",
+        "scanner.regexcode",
         "scanner.deferinspect",
         "scanner.startup",
         "scanner.redact",

@@ -444,3 +444,15 @@ def test_staged_through_pygit2_with_a_corrupt_head_ends(
     assert time.monotonic() - started < 20
     assert code == 2  # HEAD's tree is needed to tell what is staged: a one-line error naming the object
     assert f"object corrupt: loose object {head}" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_forked_workers_share_the_loaded_hyperscan_database(github_ruleset: Ruleset, workers: int) -> None:
+    """A small-first detector (the scan pipeline's) loads Hyperscan before the pool forks, so the workers share
+    one copy instead of each loading its own; scanning inline keeps it unloaded until the input needs it."""
+    pytest.importorskip("hyperscan")
+    detector = Detector(github_ruleset, small_first=True)
+    assert detector.engine == "python"
+    pool = WorkerPool(lambda: FailingReader("none"), ChunkDetector(detector, github_ruleset), workers)
+    pool.close()
+    assert detector.engine == ("hyperscan" if workers > 1 else "python")

@@ -136,3 +136,25 @@ def test_a_rule_marked_prefilter_keywords_is_a_candidate_exactly_where_a_keyword
             found = {name: [(m.rule_id, m.secret) for m in d.detect(example.encode())] for name, d in detectors.items()}
             assert found["hyperscan"] == found["python"]
             assert rule.id in {rule_id for rule_id, _ in found["hyperscan"]}
+
+
+def test_a_small_input_is_scanned_without_hyperscan_and_a_larger_one_with_it(tokens: TokenFactory) -> None:
+    """``small_first``: the keyword prefilter while the scan's bytes stay within ``SMALL_INPUT``, Hyperscan from
+    the chunk that passes it; the findings are those of the Hyperscan detector all along."""
+    pytest.importorskip("hyperscan")
+    from scanner.detect.engine import Detector
+    from scanner.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    small_first = Detector(ruleset, small_first=True)
+    hyperscan = Detector(ruleset, engine="hyperscan")
+    filler = b"VALUE = 1\n" * 10  # 100 bytes: with the first chunk's 88, one stays within SMALL_INPUT (256)
+    chunks = [_content(tokens), filler, filler, _content(tokens) + filler]
+    assert hyperscan.detect(chunks[0])  # the generated tokens are found
+    engines = []
+    for chunk in chunks:
+        assert small_first.detect(chunk) == hyperscan.detect(chunk)
+        engines.append(small_first.engine)
+    assert engines == ["python", "python", "hyperscan", "hyperscan"]
+    assert len(chunks[0]) + len(filler) <= prefilter.SMALL_INPUT < len(chunks[0]) + 2 * len(filler)
+    assert Detector(ruleset).engine == "hyperscan"  # without small_first: Hyperscan from the start

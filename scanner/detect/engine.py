@@ -16,7 +16,7 @@ from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
-from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
+from scanner.detect.prefilter import KeywordHits, Prefilter, SmallFirstPrefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
 from scanner.ruleset.checksums import CHECKSUMS
 from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
@@ -92,16 +92,23 @@ class Detector:
         max_decode_depth: int = 2,
         allow_probes: Mapping[str, Sequence[ContentProbe]] | None = None,
         engine: str = "auto",
+        small_first: bool = False,
     ) -> None:
-        """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way."""
+        """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way.
+        ``small_first``: "auto" loads Hyperscan once the input passes a few hundred bytes (``SmallFirstPrefilter``)."""
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
-        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine)
+        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine, small_first)
         self.max_decode_depth = max_decode_depth
         self.allow_probes: Mapping[str, Sequence[ContentProbe]] = allow_probes or {}
 
     @property
     def engine(self) -> str:
         return self.prefilter.name
+
+    def load_all(self) -> None:
+        """Load now what a small input would not (the Hyperscan database): processes forked after it share it."""
+        if isinstance(self.prefilter, SmallFirstPrefilter):
+            self.prefilter.load_all()
 
     def raw_matches(
         self, content: bytes, depth: int = 0, before_rules: Callable[[], None] | None = None

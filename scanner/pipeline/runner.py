@@ -16,7 +16,7 @@ from scanner.pipeline.messages import MessageBatch
 from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import prepare
-from scanner.pipeline.table import SOURCES
+from scanner.pipeline.table import SOURCES, read_ahead
 from scanner.sources.base import BlobReader, BlobRef, Skips, Source, is_state_path
 
 if TYPE_CHECKING:
@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
-    ruleset, detector = request.prepared or prepare(config, request.engine)
-    startup.settle()  # the long-lived part of the process is built: out of the collector's sight from here
-    source = SOURCES[request.kind](request)
+    with read_ahead(request):  # a staged scan's git runs in a thread while the rules and detector load
+        ruleset, detector = request.prepared or prepare(config, request.engine)
+        startup.settle()  # the long-lived part of the process is built: out of the collector's sight from here
+        source = SOURCES[request.kind](request)
     policy = config.policy
     result = ScanResult(
         target=source.target,

@@ -66,7 +66,10 @@ def _overridden(ruleset: Ruleset, config: Config, known: list[str]) -> Ruleset:
 def build_detector(ruleset: Ruleset, config: Config, engine: str = "auto") -> Detector:
     depth = config.max_decode_depth
     probes = config.allowlists.content_probes(list(ruleset.by_id)) if config.allowlists else None
-    return Detector(ruleset, max_decode_depth=2 if depth is None else depth, allow_probes=probes, engine=engine)
+    # A scan loads Hyperscan once its input passes a few hundred bytes: a hook's tiny file never needs it.
+    return Detector(
+        ruleset, max_decode_depth=2 if depth is None else depth, allow_probes=probes, engine=engine, small_first=True
+    )
 
 
 class Prepared(NamedTuple):

@@ -4,6 +4,7 @@ only the source it runs (the commit hook's ``staged`` path never imports pygit2,
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from scanner.pipeline.request import RequestKind, ScanRequest
 from scanner.sources.base import Source
@@ -27,6 +28,16 @@ def _staged(request: ScanRequest) -> Source:
     from scanner.sources.git.staged import StagedSource
 
     return StagedSource(request.paths[0], request.options.max_file_size, request.options.scan_binary)
+
+
+def read_ahead(request: ScanRequest) -> AbstractContextManager[object]:
+    """Inside it, the source opened for ``request`` may take what a thread read meanwhile: a staged scan's git
+    calls (``staged.ReadAhead``)."""
+    if request.kind != "staged":
+        return nullcontext()
+    from scanner.sources.git.staged import ReadAhead
+
+    return ReadAhead(request.paths[0])
 
 
 def _commits(request: ScanRequest) -> Source:

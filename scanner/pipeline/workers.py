@@ -191,6 +191,7 @@ class WorkerPool:
         if self.workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             self.inline = make_reader()
             return
+        detector.detector.load_all()  # before the fork: the workers share one loaded Hyperscan database
         context = multiprocessing.get_context("fork")  # inherits the compiled detector at no cost
         self.results = context.Queue()
         # SimpleQueue: put() writes straight to the pipe; a Queue hands each batch to a feeder thread, whose

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from scanner import regexcode
 from scanner.errors import ConfigError
 from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
@@ -242,17 +243,17 @@ class CompiledRule:
 
     @cached_property
     def pattern(self) -> re.Pattern[bytes]:
-        # Compiled on first use: a hook run that never needs a rule's regex never pays for it.
-        return re.compile(self.spec.regex.encode())
+        # Compiled on first use (a hook run that never needs a rule's regex never pays for it), from stored code.
+        return regexcode.compile(self.spec.regex.encode())
 
     # The allowlists too: compiled when a match of the rule is judged (they were checked when the spec was).
     @cached_property
     def allow_regexes(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(rx) for rx in self.spec.allow_regexes)
+        return tuple(regexcode.compile(rx) for rx in self.spec.allow_regexes)
 
     @cached_property
     def allow_paths(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(rx) for rx in self.spec.allow_paths)
+        return tuple(regexcode.compile(rx) for rx in self.spec.allow_paths)
 
 
 @dataclass(frozen=True)

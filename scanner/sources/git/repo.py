@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -99,6 +97,9 @@ def shallow_issue(repo: Any) -> ScanIssue | None:
 @cache
 def git_version() -> tuple[int, int]:
     """The ``git`` on PATH as (major, minor); (0, 0) when there is none."""
+    import shutil  # here: the commit hook's path imports this module and starts git without them (pipes.py)
+    import subprocess
+
     if shutil.which("git") is None:
         return (0, 0)
     try:

@@ -10,14 +10,15 @@ without our help. Without a usable ``git``, ``staged_chunks`` does the same thro
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, Target
 from scanner.sources.base import PlainSource, Skips, printable_path, structure_of
+from scanner.sources.git import pipes
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
@@ -26,18 +27,18 @@ ZERO = "0" * 40
 
 
 def git_available() -> bool:
-    return shutil.which("git") is not None
+    return pipes.on_path("git")
 
 
 def _git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
     try:
-        done = subprocess.run(["git", "-C", root, *args], input=stdin, capture_output=True, check=False)
+        code, out, err = pipes.run(["git", "-C", root, *args], stdin)
     except OSError as exc:
         raise InputError(f"{root}: cannot run git: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    if code != 0:
+        message = err.decode("utf-8", "replace").strip().splitlines()
         raise InputError(f"{root}: git {args[0]} failed: {message[-1] if message else 'no message'}")
-    return done.stdout
+    return out
 
 
 def repository_root(path: str) -> str:
@@ -59,24 +60,45 @@ def repository_root(path: str) -> str:
     return answer[1].decode("utf-8", "surrogateescape").strip()
 
 
-def staged_chunks_cli(root: str, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[Chunk]:
-    """What the index adds against HEAD (or against nothing before the first commit)."""
+@dataclass(frozen=True)
+class StagedChanges:
+    """What ``git diff --cached`` lists (path, old id, new id, whether a submodule), and the blobs named."""
+
+    entries: tuple[tuple[str, str, str, bool], ...]
+    blobs: dict[str, bytes]
+
+
+def staged_changes(root: str) -> StagedChanges:
+    """The index against HEAD (or against nothing before the first commit): two ``git`` calls."""
     raw = _git(root, "diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff").split(b"\0")
     entries = []
     for meta, name in zip(raw[0::2], raw[1::2], strict=False):
         if not meta.startswith(b":"):
             continue
         _old_mode, new_mode, old_id, new_id, status = meta[1:].decode("ascii").split(" ", 4)
-        path = printable_path(name.decode("utf-8", "surrogateescape"))
-        if status.startswith("D"):
-            continue
-        if int(new_mode, 8) == SUBMODULE_MODE:
+        if not status.startswith("D"):
+            path = printable_path(name.decode("utf-8", "surrogateescape"))
+            entries.append((path, old_id, new_id, int(new_mode, 8) == SUBMODULE_MODE))
+    wanted = sorted({oid for _, old, new, module in entries if not module for oid in (old, new) if oid != ZERO})
+    return StagedChanges(tuple(entries), _read_blobs(root, wanted))
+
+
+def staged_chunks_cli(
+    root: str,
+    max_size: int,
+    scan_binary: bool,
+    skips: Skips,
+    read: Callable[[str], StagedChanges] = staged_changes,
+) -> Iterator[Chunk]:
+    """What the index adds against HEAD; ``read`` reads it (``ReadAhead.read`` answers what a thread read)."""
+    changes = read(root)
+    for path, _old_id, _new_id, module in changes.entries:
+        if module:
             skips.skip(path, "submodule", "submodule change not followed")
+    blobs = changes.blobs
+    for path, old_id, new_id, module in changes.entries:
+        if module:
             continue
-        entries.append((path, old_id, new_id))
-    wanted = sorted({oid for _, old, new in entries for oid in (old, new) if oid != ZERO})
-    blobs = _read_blobs(root, wanted)
-    for path, old_id, new_id in entries:
         data = blobs.get(new_id)
         if data is None or (old_id != ZERO and old_id not in blobs):
             skips.skip(path, "missing-object", "staged content is missing from the object store")
@@ -170,6 +192,60 @@ def staged_chunk(
     return Chunk(text, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, text))
 
 
+class ReadAhead:
+    """The ``git`` side of ``scan --staged`` (the top directory, the index's changes and their blobs: three ``git``
+    processes, most of 10 ms of wall time) read in a thread from the moment the pipeline starts the scan, while
+    the main thread loads the rules and detector (on the other core, where there is one).
+
+    Inside the ``with`` block, a ``StagedSource`` opened on the same path takes what the thread read (the same
+    commands, in the same order, with the same environment; only earlier), and meets any error where it would
+    have without it: a path outside a repository when it opens, a failed ``git diff`` when it is read. Leaving
+    the block waits for the thread and forgets it, so each scan reads the index afresh and no ``git`` outlives
+    the scan. Without ``git`` (the pygit2 path) it does nothing."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.root = ""
+        self.changes: StagedChanges | None = None
+        self.failure: Exception | None = None
+        self.thread = threading.Thread(target=self._read, name="leakstop-staged-read", daemon=True)
+
+    def _read(self) -> None:
+        try:
+            self.root = repository_root(self.path)
+            self.changes = staged_changes(self.root)
+        except Exception as exc:  # given to the scan's thread, where it would have been raised
+            self.failure = exc
+
+    def __enter__(self) -> ReadAhead:
+        if git_available() and self.path not in _AHEAD:
+            _AHEAD[self.path] = self
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if _AHEAD.get(self.path) is self:
+            del _AHEAD[self.path]
+            self.thread.join()
+
+    def opened(self) -> str:
+        """The repository's top directory (``repository_root``), once the thread has it."""
+        self.thread.join()
+        if not self.root:
+            raise self.failure or InputError(f"{self.path}: not read")
+        return self.root
+
+    def read(self, root: str) -> StagedChanges:
+        """What ``staged_changes(root)`` answered in the thread."""
+        self.thread.join()
+        if self.changes is None:
+            raise self.failure or InputError(f"{root}: not read")
+        return self.changes
+
+
+_AHEAD: dict[str, ReadAhead] = {}  # path → the read running for it, inside its ``with`` block
+
+
 class StagedSource(PlainSource):
     """What the index adds against HEAD, through the ``git`` command line (the hook's fast path: no pygit2), or
     through pygit2 where there is no git. No commit message exists yet: a trailer cannot apply."""
@@ -179,7 +255,11 @@ class StagedSource(PlainSource):
     def __init__(self, path: str, max_size: int = 0, scan_binary: bool = False) -> None:
         self.max_size, self.scan_binary = max_size, scan_binary
         self.repo: Any = None
-        if git_available():
+        self.read_changes: Callable[[str], StagedChanges] = staged_changes
+        ahead = _AHEAD.pop(path, None)  # taken once: a second source on the path reads the index itself
+        if ahead is not None:
+            self.root, self.read_changes = ahead.opened(), ahead.read
+        elif git_available():
             self.root = repository_root(path)
         else:
             from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
@@ -192,5 +272,5 @@ class StagedSource(PlainSource):
 
     def items(self, skips: Skips) -> Iterator[Chunk]:
         if self.repo is None:
-            return staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips)
+            return staged_chunks_cli(self.root, self.max_size, self.scan_binary, skips, self.read_changes)
         return staged_chunks(self.repo, self.max_size, self.scan_binary, skips)

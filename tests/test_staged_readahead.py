@@ -1,0 +1,104 @@
+"""``staged.ReadAhead``: inside its block a staged source takes what the thread read (the index as it was when
+the read started), errors meet the source where they did without it, and nothing is kept after the block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepo import Repo, isolate_git
+from helpers import RunCli
+
+from scanner.errors import InputError
+from scanner.models import FileOrigin
+from scanner.pipeline import runner
+from scanner.sources.base import Skips
+from scanner.sources.git import staged
+from scanner.sources.git.staged import ReadAhead, StagedSource
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    isolate_git(monkeypatch, tmp_path / "home")
+    made = Repo.init(tmp_path / "repo")
+    made.write({"README.md": "# r\n"})
+    made.commit("initial")
+    return made
+
+
+def staged_paths(source: StagedSource) -> list[str]:
+    paths = []
+    for chunk in source.items(Skips()):
+        assert isinstance(chunk.origin, FileOrigin)
+        paths.append(chunk.origin.path)
+    return paths
+
+
+def test_a_source_in_the_block_takes_what_the_thread_read(repo: Repo) -> None:
+    repo.write({"a.txt": "first\n"})
+    repo.git("add", "a.txt")
+    path = str(repo.path)
+    with ReadAhead(path) as ahead:
+        ahead.thread.join()
+        repo.write({"b.txt": "second\n"})
+        repo.git("add", "b.txt")  # staged after the read: this source does not see it
+        assert staged_paths(StagedSource(path)) == ["a.txt"]
+        assert staged_paths(StagedSource(path)) == ["a.txt", "b.txt"]  # taken once: a second source reads itself
+    assert staged._AHEAD == {}
+    assert staged_paths(StagedSource(path)) == ["a.txt", "b.txt"]
+
+
+def test_leaving_the_block_forgets_an_unused_read(repo: Repo) -> None:
+    repo.write({"a.txt": "first\n"})
+    repo.git("add", "a.txt")
+    with ReadAhead(str(repo.path)) as ahead:
+        pass
+    assert not ahead.thread.is_alive() and staged._AHEAD == {}
+    repo.write({"b.txt": "second\n"})
+    repo.git("add", "b.txt")
+    assert staged_paths(StagedSource(str(repo.path))) == ["a.txt", "b.txt"]
+
+
+def test_outside_a_repository_the_error_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(InputError) as without:
+        StagedSource(str(plain))
+    with ReadAhead(str(plain)), pytest.raises(InputError) as within:
+        StagedSource(str(plain))
+    assert str(within.value) == str(without.value) and "not a git repository" in str(without.value)
+
+
+def test_a_failed_diff_is_raised_when_the_source_is_read(repo: Repo) -> None:
+    """A damaged index: the repository opens (rev-parse does not read the index), git diff fails."""
+    (repo.path / ".git" / "index").write_bytes(b"DIRC not an index")
+    path = str(repo.path)
+    with pytest.raises(InputError) as without:
+        staged_paths(StagedSource(path))
+    with ReadAhead(path):
+        source = StagedSource(path)  # opens
+        with pytest.raises(InputError) as within:
+            staged_paths(source)
+    assert str(within.value) == str(without.value) and "git diff failed" in str(without.value)
+
+
+def test_a_staged_scan_reads_while_its_rules_load(repo: Repo, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline opens the read before it loads the rules and detector (``prepare``), and the scan's source
+    takes it; a scan of files reads nothing ahead."""
+    repo.write({"a.txt": "first\n"})
+    repo.git("add", "a.txt")
+    seen: list[list[str]] = []
+    real = runner.prepare
+
+    def watched(*args: Any) -> Any:
+        seen.append(sorted(staged._AHEAD))
+        return real(*args)
+
+    monkeypatch.setattr(runner, "prepare", watched)
+    monkeypatch.chdir(repo.path)
+    assert run_cli("scan", "--staged", "--format", "json")[0] == 0
+    assert run_cli("scan", "a.txt", "--format", "json")[0] == 0
+    assert seen == [["."], []] and staged._AHEAD == {}
