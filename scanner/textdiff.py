@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
+from threading import Lock
 
 CONTEXT_LINES = 3
 CONTEXT_BYTES = 512
@@ -111,15 +112,56 @@ def _changed_span_py(old: bytes, new: bytes, context: int, context_bytes: int) -
 
 _changed_span: Callable[[bytes, bytes, int, int], Span]
 _novel_blocks: Callable[[bytes, bytes | memoryview, int, int], Blocks]
+_narrow: Callable[[bytes, bytes, int, int, int, int, object, bool], tuple[Blocks | None, object, int]] | None
 try:
     from scanner._textdiff import changed_span as _changed_span_c
+    from scanner._textdiff import narrow as _narrow_c
     from scanner._textdiff import novel_blocks as _novel_blocks_c
 except ImportError:  # built without a C compiler (the extension is optional): the Python specifications
-    _changed_span, _novel_blocks = _changed_span_py, _novel_blocks_py
+    _changed_span, _novel_blocks, _narrow = _changed_span_py, _novel_blocks_py, None
     NARROW_REGION = LARGE_REGION
 else:
-    _changed_span, _novel_blocks = _changed_span_c, _novel_blocks_c
+    _changed_span, _novel_blocks, _narrow = _changed_span_c, _novel_blocks_c, _narrow_c
     NARROW_REGION = NARROW_REGION_C
+
+MEMO_LINES = 4 << 20  # lines held in memos at most (16 bytes each: 64 MiB)
+
+
+class _Memos:
+    """The line hashes of the last version of each large file being followed, keyed by the identity of that
+    version's text (held here, so the identity is not reused): the next version's ``changed_regions(old, new)``
+    gets ``old``'s lines from here instead of hashing it whole again. Only the C path keeps them (``narrow``);
+    which lines are new does not depend on them, only how fast it is found."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._lines = 0
+        self._held: dict[int, tuple[bytes, object, int]] = {}  # id(text) -> (text, memo, its line count)
+        self._lock = Lock()  # a thread pool scans several repositories in one process
+
+    def take(self, text: bytes) -> tuple[object, int] | None:
+        """The memo of ``text`` and its line count, no longer held (the next version's takes its place)."""
+        with self._lock:
+            held = self._held.get(id(text))
+            if held is None or held[0] is not text:
+                return None
+            del self._held[id(text)]
+            self._lines -= held[2]
+            return held[1], held[2]
+
+    def keep(self, text: bytes, memo: object, lines: int) -> None:
+        with self._lock:
+            if lines > self._budget:
+                return
+            self._held.pop(id(text), None)  # insertion order is the age: a file followed again moves to the end
+            self._held[id(text)] = (text, memo, lines)
+            self._lines += lines
+            while self._lines > self._budget:
+                oldest = next(iter(self._held))
+                self._lines -= self._held.pop(oldest)[2]
+
+
+_memos = _Memos(MEMO_LINES)
 
 
 def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
@@ -134,17 +176,33 @@ def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
     Where changes are scattered over a large file (a generated list, a changelog), the region is most of the file,
     so one of ``NARROW_REGION`` bytes or more is narrowed to its new lines (lines found nowhere in ``old``) with
     the same context, in blocks of consecutive lines (``_novel_blocks_py`` defines them). A line left out is one
-    the path already had: it was scanned then. That region is not copied: the C narrowing reads it through a
-    memoryview, and only the blocks kept are sliced out of ``new`` (numpy's narrowed regions are about 1 GB).
+    the path already had: it was scanned then. Only the blocks kept are sliced out of ``new``.
+
+    In C (``_narrow``) the lines of ``old`` come from its memo (``_Memos``) when ``old`` is the text the previous
+    call at this path got as ``new``: its lines are ``old``'s own up to the region, the region's (hashed for the
+    narrowing anyway) and ``old``'s after it. Without that, narrowing hashed every version whole twice, once as
+    the region and once as the next version's ``old``. Once a path has been narrowed, its smaller changes keep
+    its memo up to date too (hashing their region only).
     """
     start, end, first = _changed_span(old, new, CONTEXT_LINES, CONTEXT_BYTES)
-    if end - start < NARROW_REGION:
-        if end > start:
-            yield new[start:end], first
+    held = _memos.take(old) if _narrow is not None else None
+    if end <= start:  # nothing changed, or nothing is left
+        if held is not None and len(new) == len(old):  # the same text again: the same lines
+            _memos.keep(new, *held)
         return
-    # Without the region's last newline: split would make an empty "line" after it that is not one of the file's.
-    stop = end - 1 if new[end - 1] == 0x0A else end
-    for block_start, block_end, lo in _novel_blocks(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES):
+    cut = end - start >= NARROW_REGION
+    blocks: Blocks | None = None
+    if _narrow is not None and (cut or held is not None):
+        blocks, memo, lines = _narrow(old, new, start, end, CONTEXT_LINES, CONTEXT_BYTES, held and held[0], cut)
+        _memos.keep(new, memo, lines)
+    elif cut:
+        # Without the region's last newline: split would make an empty "line" after it that is not one of the file's.
+        stop = end - 1 if new[end - 1] == 0x0A else end
+        blocks = _novel_blocks(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES)
+    if blocks is None:
+        yield new[start:end], first
+        return
+    for block_start, block_end, lo in blocks:
         yield new[start + block_start : start + block_end], first + lo
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -68,6 +69,66 @@ def test_c_changed_span_gives_what_the_python_specification_gives(
 @given(st.binary(max_size=50), st.binary(max_size=50), st.integers(0, 3), st.integers(0, 20))
 def test_c_changed_span_on_arbitrary_bytes(old: bytes, new: bytes, context: int, cb: int) -> None:
     assert _textdiff.changed_span(old, new, context, cb) == textdiff._changed_span_py(old, new, context, cb)
+
+
+def _reference_regions(old: bytes, new: bytes) -> list[tuple[bytes, int]]:
+    """``changed_regions`` from the Python specifications alone, at the current ``NARROW_REGION``."""
+    start, end, first = textdiff._changed_span_py(old, new, textdiff.CONTEXT_LINES, textdiff.CONTEXT_BYTES)
+    if end - start < textdiff.NARROW_REGION:
+        return [(new[start:end], first)] if end > start else []
+    stop = end - 1 if new.endswith(b"\n", 0, end) else end
+    blocks = textdiff._novel_blocks_py(old, new[start:stop], textdiff.CONTEXT_LINES, textdiff.CONTEXT_BYTES)
+    return [(new[start + a : start + b], first + lo) for a, b, lo in blocks]
+
+
+@needs_c
+@settings(max_examples=600, deadline=None)
+@given(text, st.lists(st.lists(edit, min_size=1, max_size=6), min_size=1, max_size=8), st.integers(1, 30))
+def test_a_path_followed_through_its_versions_gets_the_regions_the_specification_gives(
+    first: bytes, versions: list[list[tuple[int, int, bytes]]], times: int
+) -> None:
+    """Each version is diffed against the one before (the same object, as the git reader does), so the C path
+    takes the previous version's lines from its memo; small and large regions, with a low narrowing threshold."""
+    old = first * times
+    with (
+        mock.patch.object(textdiff, "NARROW_REGION", 64),
+        mock.patch.object(textdiff, "_memos", textdiff._Memos(1 << 20)),
+    ):
+        for edits in versions:
+            new = _edited(old, edits)
+            assert list(textdiff.changed_regions(old, new)) == _reference_regions(old, new)
+            old = new
+
+
+@needs_c
+def test_the_memo_follows_only_the_same_text_object_and_is_bounded() -> None:
+    memos = textdiff._Memos(10)
+    text = b"a\nb\n" * 3
+    memos.keep(text, "memo of text", 7)
+    assert memos.take(bytes(bytearray(text))) is None  # equal bytes, another object: not this memo
+    assert memos.take(text) == ("memo of text", 7)
+    assert memos.take(text) is None  # taken: the next version's memo takes its place
+    older, newer = b"older", b"newer"
+    memos.keep(older, 1, 6)
+    memos.keep(newer, 2, 6)  # 12 lines over a budget of 10: the oldest goes
+    assert memos.take(older) is None
+    assert memos.take(newer) == (2, 6)
+    memos.keep(text, 3, 11)  # more than the whole budget: not kept
+    assert memos.take(text) is None
+
+
+@needs_c
+def test_narrow_refuses_what_is_not_a_changed_region_of_whole_lines() -> None:
+    old, new = b"a\nb\nc\n", b"a\nB\nc\n"
+    _, memo, lines = _textdiff.narrow(old, new, 2, 4, 3, 0, None, False)
+    assert lines == 4  # "a", "B", "c" and the empty line after the last newline
+    for start, end in ((3, 4), (2, 3), (4, 4), (2, 9)):
+        with pytest.raises(ValueError, match="region"):
+            _textdiff.narrow(old, new, start, end, 3, 0, None, True)
+    with pytest.raises(ValueError, match="memo"):
+        _textdiff.narrow(old + b"x", new + b"x", 2, 4, 3, 0, memo, True)  # a memo of another text
+    with pytest.raises(ValueError, match="PyCapsule"):
+        _textdiff.narrow(old, new, 2, 4, 3, 0, "not a memo", True)
 
 
 @needs_c
@@ -148,6 +209,7 @@ def without_c(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_without_the_c_module_python_narrows_only_the_largest_regions() -> None:
     assert textdiff._novel_blocks is textdiff._novel_blocks_py
     assert textdiff._changed_span is textdiff._changed_span_py
+    assert textdiff._narrow is None  # no memos either: each region is narrowed against its old version whole
     assert textdiff.NARROW_REGION == textdiff.LARGE_REGION
     old = b"".join(b"line %d\n" % i for i in range(200_000))  # about 2 MB
     new = old.replace(b"line 1000\n", b"line one thousand\n").replace(b"line 150000\n", b"line new\n")
@@ -166,4 +228,5 @@ def test_with_the_c_module_where_it_built() -> None:
     else:
         assert textdiff._novel_blocks is _textdiff.novel_blocks
         assert textdiff._changed_span is _textdiff.changed_span
+        assert textdiff._narrow is _textdiff.narrow
         assert textdiff.NARROW_REGION == textdiff.NARROW_REGION_C
