@@ -10,18 +10,26 @@ typedef struct {
 
 /* Words of 8 bytes; the last (partial) word is read as the 8 bytes that end the line, overlapping the one before
  * (lines of 8 bytes or more), or as two overlapping 4-byte reads (4 to 7 bytes): no loop over single bytes. The
- * length is mixed in, so lines that differ in length differ in hash. */
+ * length is mixed in, so lines that differ in length differ in hash. The words before the last go to two lanes
+ * in turn (xor, multiply), mixed at the end: one chain of dependent multiplies was the hash's cost (hashing a
+ * 1.7 MB region of 85-byte lines: 385 -> 327 us). Only the table's spread depends on it: equal lines are found
+ * by comparing their bytes. */
 static uint64_t
 line_hash(const unsigned char *p, Py_ssize_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, last;
     if (n >= 8) {
         const unsigned char *end = p + n - 8;
-        while (p < end) {
+        uint64_t g = 0x2545F4914F6CDD1DULL;
+        while (end - p > 8) { /* two lanes: their multiplies do not wait on each other */
             h = (h ^ load64(p)) * 0xFF51AFD7ED558CCDULL;
-            h ^= h >> 32;
-            p += 8;
+            g = (g ^ load64(p + 8)) * 0xC4CEB9FE1A85EC53ULL;
+            p += 16;
         }
+        if (p < end) {
+            h = (h ^ load64(p)) * 0xFF51AFD7ED558CCDULL;
+        }
+        h ^= (g ^ (g >> 29)) + (h >> 32);
         last = load64(end);
     }
     else if (n >= 4) {
