@@ -31,7 +31,7 @@ novel_blocks(PyObject *Py_UNUSED(module), PyObject *args)
             PyErr_NoMemory();
         }
         else {
-            out = td_blocks_against(old, &old_lines, view.buf, &lines, context, context_bytes);
+            out = td_blocks_against(old, &old_lines, view.buf, &lines, NULL, context, context_bytes);
         }
     }
     td_lines_free(&old_lines);

@@ -27,8 +27,10 @@ typedef struct {
 Py_ssize_t td_count_lines(const unsigned char *text, Py_ssize_t len);
 Lines td_lines_of(const unsigned char *text, Py_ssize_t len, Py_ssize_t shift);
 void td_lines_free(Lines *lines);
+uint64_t td_line_hash(const unsigned char *p, Py_ssize_t n);
 PyObject *td_blocks_against(const unsigned char *old, const Lines *old_lines, const unsigned char *region,
-                            const Lines *lines, Py_ssize_t context, Py_ssize_t context_bytes);
+                            const Lines *lines, const unsigned char *known, Py_ssize_t context,
+                            Py_ssize_t context_bytes);
 int td_check_context(Py_ssize_t context, Py_ssize_t context_bytes);
 PyObject *td_narrow(PyObject *module, PyObject *args);
 

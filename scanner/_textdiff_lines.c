@@ -14,8 +14,8 @@ typedef struct {
  * in turn (xor, multiply), mixed at the end: one chain of dependent multiplies was the hash's cost (hashing a
  * 1.7 MB region of 85-byte lines: 385 -> 327 us). Only the table's spread depends on it: equal lines are found
  * by comparing their bytes. */
-static uint64_t
-line_hash(const unsigned char *p, Py_ssize_t n)
+uint64_t
+td_line_hash(const unsigned char *p, Py_ssize_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, last;
     if (n >= 8) {
@@ -72,7 +72,7 @@ hash_lines(const unsigned char *text, Py_ssize_t len, Py_ssize_t shift, uint64_t
     for (;;) {
         const unsigned char *nl = memchr(text + at, '\n', (size_t)(len - at));
         Py_ssize_t n = nl == NULL ? len - at : (Py_ssize_t)(nl - text) - at;
-        hash[k] = line_hash(text + at, n);
+        hash[k] = td_line_hash(text + at, n);
         start[k++] = at + shift;
         at += n + 1;
         if (nl == NULL) {
@@ -169,17 +169,15 @@ append_block(PyObject *out, const Py_ssize_t *starts, Py_ssize_t lo, Py_ssize_t 
     return rc;
 }
 
-/* The blocks of the region's lines (region: their hashes and offsets, the first at 0) not in the set. */
+/* The blocks of the region's lines (their offsets, the first at 0) that are not in old (known[i] == 0). */
 static PyObject *
-blocks_of(const LineSet *set, const unsigned char *text, const Lines *region, Py_ssize_t context,
-          Py_ssize_t context_bytes)
+blocks_of(const unsigned char *known, const Lines *region, Py_ssize_t context, Py_ssize_t context_bytes)
 {
     const Py_ssize_t *starts = region->start, lines = region->count;
     PyObject *out = PyList_New(0);
     Py_ssize_t block_lo = -1, block_hi = -1;
     for (Py_ssize_t i = 0; out != NULL && i < lines; i++) {
-        Py_ssize_t len = starts[i + 1] - 1 - starts[i];
-        if (lineset_find(set, text + starts[i], len, region->hash[i])->start >= 0) {
+        if (known[i]) {
             continue;
         }
         /* Back: context lines, and on to the line holding the byte context_bytes before this line. Lines at
@@ -210,20 +208,38 @@ blocks_of(const LineSet *set, const unsigned char *text, const Lines *region, Py
     return out;
 }
 
-/* The blocks of region's lines that are nowhere in old (old's lines hashed already). */
+/* The blocks of region's lines that are nowhere in old (old's lines hashed already). known: one byte a region
+ * line, 1 where it is known to be in old already (NULL: none is), else 0; the others are looked up in a set of
+ * old's lines, built only if there are any. */
 PyObject *
 td_blocks_against(const unsigned char *old, const Lines *old_lines, const unsigned char *region, const Lines *lines,
-               Py_ssize_t context, Py_ssize_t context_bytes)
+                  const unsigned char *known, Py_ssize_t context, Py_ssize_t context_bytes)
 {
     LineSet set = {NULL, 0, NULL};
     PyObject *out = NULL;
-    if (lineset_fill(&set, old, old_lines) < 0) {
+    unsigned char *in_old = PyMem_Calloc((size_t)lines->count + 1, 1);
+    if (in_old == NULL) {
+        return PyErr_NoMemory();
+    }
+    if (known != NULL) {
+        memcpy(in_old, known, (size_t)lines->count);
+    }
+    Py_ssize_t i = 0;
+    while (i < lines->count && in_old[i]) {
+        i++;
+    }
+    if (i < lines->count && lineset_fill(&set, old, old_lines) < 0) {
         PyErr_NoMemory();
     }
     else {
-        out = blocks_of(&set, region, lines, context, context_bytes);
+        for (; i < lines->count; i++) {
+            Py_ssize_t len = lines->start[i + 1] - 1 - lines->start[i];
+            in_old[i] = in_old[i] || lineset_find(&set, region + lines->start[i], len, lines->hash[i])->start >= 0;
+        }
+        out = blocks_of(in_old, lines, context, context_bytes);
     }
     PyMem_Free(set.slots);
+    PyMem_Free(in_old);
     return out;
 }
 

@@ -83,6 +83,53 @@ spliced(const Lines *old, const Lines *middle, Py_ssize_t start, Py_ssize_t old_
     return capsule;
 }
 
+/* Old lines tried against each new line: the next one, and a few after it (lines taken out). */
+#define LOOKAHEAD 4
+
+static int
+same_line(const unsigned char *old, const Lines *old_lines, Py_ssize_t k, const unsigned char *line, Py_ssize_t n)
+{
+    Py_ssize_t at = old_lines->start[k];
+    return old_lines->start[k + 1] - 1 - at == n && memcmp(old + at, line, (size_t)n) == 0;
+}
+
+/* The lines of seg (new's middle) with their hashes. Walking old's lines from q (below j) alongside, a line equal
+ * to the next old line or one of the few after it takes that line's hash and is known to be in old (known[i] =
+ * 1): only lines where the versions differ are hashed (and, when cut, looked up in old's set). Which lines are
+ * new does not depend on this walk, only how much hashing it takes. NULL arrays when out of memory. */
+static Lines
+aligned(const unsigned char *old, const Lines *old_lines, Py_ssize_t q, Py_ssize_t j, const unsigned char *seg,
+        Py_ssize_t seg_len, unsigned char **known)
+{
+    Lines lines = {td_count_lines(seg, seg_len), NULL, NULL};
+    lines.hash = PyMem_Malloc((size_t)lines.count * sizeof(uint64_t));
+    lines.start = PyMem_Malloc((size_t)(lines.count + 1) * sizeof(Py_ssize_t));
+    *known = PyMem_Malloc((size_t)lines.count);
+    if (lines.hash == NULL || lines.start == NULL || *known == NULL) {
+        return lines;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < lines.count; i++) {
+        const unsigned char *nl = memchr(seg + at, '\n', (size_t)(seg_len - at));
+        Py_ssize_t n = nl == NULL ? seg_len - at : (Py_ssize_t)(nl - seg) - at, d = 0;
+        while (d < LOOKAHEAD && q + d < j && !same_line(old, old_lines, q + d, seg + at, n)) {
+            d++;
+        }
+        (*known)[i] = d < LOOKAHEAD && q + d < j;
+        if ((*known)[i]) {
+            lines.hash[i] = old_lines->hash[q + d];
+            q += d + 1;
+        }
+        else {
+            lines.hash[i] = td_line_hash(seg + at, n);
+        }
+        lines.start[i] = at;
+        at += n + 1;
+    }
+    lines.start[lines.count] = at;
+    return lines;
+}
+
 /* narrow(old, new, start, end, context, context_bytes, memo, cut) -> (blocks or None, memo of new, its lines).
  * [start, end) is changed_span's region of new (whole lines: old and new share the bytes before start and after
  * end); memo is old's (None: old is hashed here). With cut, blocks is novel_blocks(old, new[start:stop]) where
@@ -104,7 +151,7 @@ td_narrow(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "not a changed region of whole lines");
         return NULL;
     }
-    Lines old_lines = {0, NULL, NULL}, own = {0, NULL, NULL}, middle;
+    Lines old_lines = {0, NULL, NULL}, own = {0, NULL, NULL}, middle = {0, NULL, NULL};
     if (memo_arg != Py_None) {
         Memo *memo = PyCapsule_GetPointer(memo_arg, MEMO_NAME);
         if (memo == NULL) {
@@ -121,22 +168,28 @@ td_narrow(PyObject *Py_UNUSED(module), PyObject *args)
     }
     /* The middle: new's lines that start in [start, end); to the end of new (its last, maybe empty, line) when
      * end == len. The region cut is the same lines, without that empty last line. */
-    middle = td_lines_of(new + start, (end < len ? end - 1 : len) - start, 0);
     PyObject *blocks = NULL, *memo = NULL;
-    if (old_lines.hash == NULL || old_lines.start == NULL || middle.hash == NULL || middle.start == NULL) {
+    unsigned char *known = NULL;
+    Py_ssize_t old_end = end < len ? end - len + old_len : -1;
+    if (old_lines.hash != NULL && old_lines.start != NULL) {
+        Py_ssize_t from = line_at(&old_lines, start), to = old_end < 0 ? old_lines.count : line_at(&old_lines, old_end);
+        middle = aligned(old, &old_lines, from, to, new + start, (end < len ? end - 1 : len) - start, &known);
+    }
+    if (old_lines.hash == NULL || old_lines.start == NULL || middle.hash == NULL || middle.start == NULL || known == NULL) {
         PyErr_NoMemory();
     }
     else if (cut) {
         Lines region = middle;
         region.count -= end == len && new[len - 1] == '\n';
-        blocks = td_blocks_against(old, &old_lines, new + start, &region, context, context_bytes);
+        blocks = td_blocks_against(old, &old_lines, new + start, &region, known, context, context_bytes);
     }
     else {
         blocks = Py_NewRef(Py_None);
     }
     if (blocks != NULL) {
-        memo = spliced(&old_lines, &middle, start, end < len ? end - len + old_len : -1, len);
+        memo = spliced(&old_lines, &middle, start, old_end, len);
     }
+    PyMem_Free(known);
     td_lines_free(&own);
     td_lines_free(&middle);
     if (memo == NULL) {
