@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tokens import TokenFactory
 
 from scanner.detect import _spans, decode
-from scanner.detect.decode import MIN_RUN, encoded_spans, py_candidates
+from scanner.detect.decode import MIN_RUN, encoded_spans, py_candidates, py_escapes
 
 
 @given(st.binary(max_size=3000))
@@ -61,13 +61,50 @@ def test_c_accepts_any_buffer_and_refuses_text() -> None:
         _spans.candidates("not bytes")  # type: ignore[arg-type]
 
 
+escape_parts = st.sampled_from(
+    [b"%", b"%2", b"%2F", b"%zz", b"\\", b"\\/", b"\\u", b"\\u12", b"\\u00e9", b"\\uABCG", b"u", b"/"]
+)
+
+
+@given(st.lists(escape_parts | st.binary(max_size=6), max_size=12))
+@example([b"%4"])
+@example([b"\\u123"])
+@example([b"\\\\u1234"])
+def test_c_and_python_agree_on_which_escapes_content_holds(parts: list[bytes]) -> None:
+    """Escapes cut short at the end, next to each other, behind a backslash, with a non-hex digit."""
+    content = b"".join(parts)
+    assert _spans.escapes(content) == py_escapes(content)
+
+
+@given(st.binary(max_size=200))
+def test_c_and_python_agree_on_escapes_in_arbitrary_bytes(content: bytes) -> None:
+    assert _spans.escapes(content) == py_escapes(content)
+
+
+def test_escapes_say_which_decoders_can_find_something() -> None:
+    assert py_escapes(b"printf('%s %d', a, b) and a regex \\d+") == 0
+    assert py_escapes(b"https://h/p?q=a%2Fb") == decode.PERCENT
+    assert py_escapes(b'{"u": "https:\\/\\/h"}') == decode.JSON_ESCAPE
+    assert py_escapes(b'"caf\\u00e9" 100%25') == decode.PERCENT | decode.JSON_ESCAPE
+
+
 def test_decode_uses_the_extension_when_built() -> None:
     assert decode.candidates is _spans.candidates
+    assert decode.escapes is _spans.escapes
 
 
 def test_the_extension_missing_leaves_the_python_search(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "scanner.detect._spans", None)  # import of it raises ImportError
     assert decode._native() is None
+
+
+def test_python_path_finds_percent_and_json_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decode, "escapes", py_escapes)
+    content = b'url = "https://h/p?k=a%2Fb%3D"\njson = {"k": "caf\\u00e9 \\/ x"}\n'
+    spans = list(encoded_spans(content))
+    assert [s.encoding for s in spans] == ["percent", "json-escape"]
+    assert spans[0].content.endswith(b"k=a/b=")
+    assert spans[1].content == "café / x".encode()
 
 
 def test_python_path_finds_base64_and_hex_tokens(monkeypatch: pytest.MonkeyPatch, tokens: TokenFactory) -> None:

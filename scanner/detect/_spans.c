@@ -7,6 +7,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 #define MIN_RUN 20   /* decode.MIN_RUN */
 #define MIN_HEX 24   /* _HEX_RUN: (?:[0-9a-fA-F]{2}){12,} */
@@ -96,10 +97,56 @@ done:
     return out;
 }
 
+/* Is there a percent escape (%XX) and a JSON string escape (\/ or \uXXXX) in content: bit 1 and bit 2, what
+ * decode.py_escapes gives with the regexes that find them. Most chunks have a '%' or a backslash (format strings,
+ * regexes, paths) but no escape: this tells it with memchr, where the regexes' passes cost more. */
+static int
+escape_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (s[i] == '%') {
+        return i + 2 < n && is_hex[s[i + 1]] && is_hex[s[i + 2]] ? 1 : 0;
+    }
+    if (i + 1 < n && s[i + 1] == '/') {
+        return 2;
+    }
+    return i + 5 < n && s[i + 1] == 'u' && is_hex[s[i + 2]] && is_hex[s[i + 3]] && is_hex[s[i + 4]] && is_hex[s[i + 5]]
+               ? 2
+               : 0;
+}
+
+static int
+first_escapes(const unsigned char *s, Py_ssize_t n, unsigned char mark, int bit)
+{
+    const unsigned char *p = s, *end = s + n;
+    while ((p = memchr(p, mark, (size_t)(end - p))) != NULL) {
+        if (escape_at(s, n, p - s) == bit) {
+            return bit;
+        }
+        p++;
+    }
+    return 0;
+}
+
+static PyObject *
+escapes(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)view.buf;
+    int found = first_escapes(s, view.len, '%', 1) | first_escapes(s, view.len, '\\', 2);
+    PyBuffer_Release(&view);
+    return PyLong_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"candidates", candidates, METH_O,
      "candidates(content) -> [(start, end, kind)]: the base64 and hex spans worth decoding, kind 'hex' or "
      "'base64'."},
+    {"escapes", escapes, METH_O,
+     "escapes(content) -> int: 1 if it holds a percent escape (%XX), 2 if a JSON string escape (a backslash, then / "
+     "or u and 4 hex digits), both or'ed."},
     {NULL, NULL, 0, NULL},
 };
 

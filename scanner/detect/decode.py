@@ -105,20 +105,35 @@ def py_candidates(content: bytes) -> list[Candidate]:
     return found
 
 
-def _native() -> Callable[[bytes], list[Candidate]] | None:
-    """The C span search (``scanner/detect/_spans.c``), None where it was not built (an optional extension)."""
+PERCENT, JSON_ESCAPE = 1, 2  # what ``escapes`` says a content holds
+
+
+def py_escapes(content: bytes) -> int:
+    """``PERCENT`` if ``content`` holds a percent escape, ``JSON_ESCAPE`` if a JSON string escape, or'ed: whether
+    ``_percent`` and ``_json_escapes`` can find anything in it. ``_spans.escapes`` (C) gives the same; most
+    chunks hold a ``%`` or a backslash and no escape, and there it answers without the regexes' passes."""
+    percent = b"%" in content and _PERCENT_ESCAPE.search(content) is not None
+    json_escape = b"\\" in content and _JSON_ESCAPE.search(content) is not None
+    return (PERCENT if percent else 0) | (JSON_ESCAPE if json_escape else 0)
+
+
+def _native() -> tuple[Callable[[bytes], list[Candidate]], Callable[[bytes], int]] | None:
+    """The C span search and escape test (``scanner/detect/_spans.c``), None where it was not built (an optional
+    extension)."""
     try:
-        from scanner.detect._spans import candidates
+        from scanner.detect._spans import candidates, escapes
     except ImportError:
         return None
-    return candidates
+    return candidates, escapes
 
 
-candidates: Callable[[bytes], list[Candidate]] = _native() or py_candidates
+candidates: Callable[[bytes], list[Candidate]]
+escapes: Callable[[bytes], int]
+candidates, escapes = _native() or (py_candidates, py_escapes)
 
 
-def _base64_and_hex(content: bytes) -> Iterator[DecodedSpan]:
-    for start, end, kind in candidates(content):
+def _base64_and_hex(content: bytes, found: list[Candidate]) -> Iterator[DecodedSpan]:
+    for start, end, kind in found:
         if kind == "hex":
             decoded: bytes | None = binascii.unhexlify(content[start:end])
         else:
@@ -168,10 +183,14 @@ def _json_escapes(content: bytes) -> Iterator[DecodedSpan]:
 def encoded_spans(content: bytes, limit: int = 1 << 20) -> Iterator[DecodedSpan]:
     """Yield decoded spans of ``content``; stops after ``limit`` decoded bytes (a bomb of tiny spans)."""
     budget = limit
-    generators = [_base64_and_hex(content)]
-    if b"%" in content:
+    generators = []  # most chunks need none: no generator is made for them
+    listed = candidates(content)
+    if listed:
+        generators.append(_base64_and_hex(content, listed))
+    found = escapes(content)
+    if found & PERCENT:
         generators.append(_percent(content))
-    if b"\\" in content:
+    if found & JSON_ESCAPE:
         generators.append(_json_escapes(content))
     for generator in generators:
         for span in generator:
