@@ -124,44 +124,51 @@ else:
     _changed_span, _novel_blocks, _narrow = _changed_span_c, _novel_blocks_c, _narrow_c
     NARROW_REGION = NARROW_REGION_C
 
-MEMO_LINES = 4 << 20  # lines held in memos at most (16 bytes each: 64 MiB)
+# What memos may hold at most: 16 bytes a line, and their texts (the git reader holds a path's last version anyway
+# while it scans, but a process that goes on to other work should not keep them).
+MEMO_BYTES = 96 << 20
 
 
 class _Memos:
     """The line hashes of the last version of each large file being followed, keyed by the identity of that
     version's text (held here, so the identity is not reused): the next version's ``changed_regions(old, new)``
     gets ``old``'s lines from here instead of hashing it whole again. Only the C path keeps them (``narrow``);
-    which lines are new does not depend on them, only how fast it is found."""
+    which lines are new does not depend on them, only how fast it is found. The oldest go first past ``budget``
+    bytes (the arrays and the texts)."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
-        self._lines = 0
+        self._bytes = 0
         self._held: dict[int, tuple[bytes, object, int]] = {}  # id(text) -> (text, memo, its line count)
         self._lock = Lock()  # a thread pool scans several repositories in one process
 
     def take(self, text: bytes) -> tuple[object, int] | None:
         """The memo of ``text`` and its line count, no longer held (the next version's takes its place)."""
         with self._lock:
-            held = self._held.get(id(text))
-            if held is None or held[0] is not text:
+            held = self._held.pop(id(text), None)
+            if held is None:
                 return None
-            del self._held[id(text)]
-            self._lines -= held[2]
-            return held[1], held[2]
+            self._bytes -= _cost(*held)
+            return (held[1], held[2]) if held[0] is text else None
 
     def keep(self, text: bytes, memo: object, lines: int) -> None:
         with self._lock:
-            if lines > self._budget:
+            if _cost(text, memo, lines) > self._budget:
                 return
-            self._held.pop(id(text), None)  # insertion order is the age: a file followed again moves to the end
+            held = self._held.pop(id(text), None)  # insertion order is the age: a file followed again moves to the end
+            if held is not None:
+                self._bytes -= _cost(*held)
             self._held[id(text)] = (text, memo, lines)
-            self._lines += lines
-            while self._lines > self._budget:
-                oldest = next(iter(self._held))
-                self._lines -= self._held.pop(oldest)[2]
+            self._bytes += _cost(text, memo, lines)
+            while self._bytes > self._budget:
+                self._bytes -= _cost(*self._held.pop(next(iter(self._held))))
 
 
-_memos = _Memos(MEMO_LINES)
+def _cost(text: bytes, memo: object, lines: int) -> int:
+    return len(text) + 16 * lines
+
+
+_memos = _Memos(MEMO_BYTES)
 
 
 def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:

@@ -102,18 +102,21 @@ def test_a_path_followed_through_its_versions_gets_the_regions_the_specification
 
 @needs_c
 def test_the_memo_follows_only_the_same_text_object_and_is_bounded() -> None:
-    memos = textdiff._Memos(10)
-    text = b"a\nb\n" * 3
-    memos.keep(text, "memo of text", 7)
+    """A memo costs its text's bytes and 16 bytes a line; past the budget the oldest go."""
+    memos = textdiff._Memos(100)
+    text = b"a\nb\n" * 3  # 12 bytes
+    memos.keep(text, "memo of text", 4)  # 12 + 64 bytes
     assert memos.take(bytes(bytearray(text))) is None  # equal bytes, another object: not this memo
-    assert memos.take(text) == ("memo of text", 7)
+    assert memos.take(text) == ("memo of text", 4)
     assert memos.take(text) is None  # taken: the next version's memo takes its place
     older, newer = b"older", b"newer"
-    memos.keep(older, 1, 6)
-    memos.keep(newer, 2, 6)  # 12 lines over a budget of 10: the oldest goes
+    memos.keep(older, 1, 2)  # 5 + 32
+    memos.keep(newer, 2, 2)
+    memos.keep(text, 3, 1)  # 12 + 16: 102 bytes held, over 100: the oldest goes
     assert memos.take(older) is None
-    assert memos.take(newer) == (2, 6)
-    memos.keep(text, 3, 11)  # more than the whole budget: not kept
+    assert memos.take(newer) == (2, 2)
+    assert memos.take(text) == (3, 1)
+    memos.keep(text, 4, 6)  # 12 + 96: more than the whole budget, not kept
     assert memos.take(text) is None
 
 
