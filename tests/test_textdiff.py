@@ -38,6 +38,23 @@ def test_c_module_gives_what_the_python_specification_gives(old: bytes, region: 
     assert _textdiff.novel_blocks(old, memoryview(b"<" + region + b">")[1:-1], context, cb) == expected
 
 
+@needs_c
+@settings(max_examples=1000, deadline=None)
+@given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
+def test_narrow_with_and_without_a_memo_gives_what_the_specification_gives(
+    old: bytes, region: bytes, context: int, cb: int
+) -> None:
+    """A new version that is the region whole (and a newline, which the cut leaves out): every line of it is walked
+    alongside old's, with old hashed here or taken from its memo (made as a version of an empty file)."""
+    expected = textdiff._novel_blocks_py(old, region, context, cb)
+    new = region + b"\n"
+    _, memo, _ = _textdiff.narrow(b"", old, 0, len(old), context, cb, None, False) if old else (None, None, 0)
+    for held in (None, memo):
+        blocks, _, lines = _textdiff.narrow(old, new, 0, len(new), context, cb, held, True)
+        assert blocks == expected
+        assert lines == new.count(b"\n") + 1
+
+
 def _edited(old: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     """``old`` with each ``(at, cut, insert)`` applied in turn: a later version that shares most of its bytes."""
     new = old
