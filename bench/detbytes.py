@@ -3,9 +3,9 @@
 ``python bench/detbytes.py REPO [scan flags...]`` runs ``leakstop scan --history`` in process with one worker
 (the parent reads the blobs itself, so one counter sees them all) and prints, as JSON, the blob bytes read, the
 bytes of the chunks made of them (what the detector gets), how many chunks, the CPU seconds spent narrowing large
-regions to their new lines (``textdiff._novel_blocks``, or ``textdiff._narrow`` where the checkout has it), and the
-findings. Run it with ``PYTHONPATH`` set to another checkout to measure that one (the reader's ``_read_one`` is
-wrapped whatever its further arguments: an older checkout's take fewer).
+regions to their new lines (``textdiff._narrow`` in C, else ``_novel_blocks_py``; an older checkout's
+``_novel_blocks``), and the findings. Run it with ``PYTHONPATH`` set to another checkout to measure that one (the
+reader's ``_read_one`` is wrapped whatever its further arguments: an older checkout's take fewer).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def measure(repo: str, flags: Sequence[str]) -> dict[str, Any]:
         return result
 
     blobs.GitBlobReader._read_one = counting  # type: ignore[method-assign,assignment]
-    for name in ("_novel_blocks", "_narrow"):  # the C path narrows through _narrow where the checkout has it
+    for name in ("_novel_blocks", "_narrow", "_novel_blocks_py"):  # whichever narrows in the checkout measured
         if getattr(textdiff, name, None) is not None:
             setattr(textdiff, name, timed(getattr(textdiff, name)))
     out = io.StringIO()

@@ -2,9 +2,8 @@
  * are the specifications (and the fallbacks where this does not build).
  *
  * changed_span(old, new, context, context_bytes) -> (start, end, first line): textdiff._changed_span_py.
- * novel_blocks(old, region, context, context_bytes) -> list[tuple[int, int, int]]: textdiff._novel_blocks_py.
- * narrow(old, new, start, end, ...): novel_blocks of a changed region, with old's lines from a memo
- * (_textdiff_memo.c).
+ * narrow(old, new, start, end, ...): a changed region's new lines with their context (textdiff._novel_blocks_py),
+ * with old's lines from a memo (_textdiff_memo.c).
  *
  * The Python docstrings there say exactly which bytes and lines are meant; this computes the same.
  *
@@ -12,33 +11,6 @@
  * hash and usually one probe. In Python the same costs two splits, a set of bytes objects and a join per block.
  */
 #include "_textdiff.h"
-
-static PyObject *
-novel_blocks(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    const unsigned char *old;
-    Py_buffer view; /* the region: bytes, or a memoryview of a version */
-    Py_ssize_t old_len, context, context_bytes;
-    if (!PyArg_ParseTuple(args, "y#y*nn:novel_blocks", &old, &old_len, &view, &context, &context_bytes)) {
-        return NULL;
-    }
-    PyObject *out = NULL;
-    Lines old_lines = {0, NULL, NULL}, lines = {0, NULL, NULL};
-    if (td_check_context(context, context_bytes) == 0) {
-        old_lines = td_lines_of(old, old_len, 0);
-        lines = td_lines_of(view.buf, view.len, 0);
-        if (old_lines.start == NULL || old_lines.hash == NULL || lines.start == NULL || lines.hash == NULL) {
-            PyErr_NoMemory();
-        }
-        else {
-            out = td_blocks_against(old, &old_lines, view.buf, &lines, NULL, context, context_bytes);
-        }
-    }
-    td_lines_free(&old_lines);
-    td_lines_free(&lines);
-    PyBuffer_Release(&view);
-    return out;
-}
 
 /* Bytes at the start of a and b that are equal, at most limit: memcmp over blocks, then words, then bytes. */
 static Py_ssize_t
@@ -141,9 +113,6 @@ static PyMethodDef methods[] = {
     {"changed_span", changed_span, METH_VARARGS,
      "changed_span(old, new, context, context_bytes) -> (start, end, first line number) of the region of new that "
      "changed (scanner.textdiff._changed_span_py is the specification)."},
-    {"novel_blocks", novel_blocks, METH_VARARGS,
-     "novel_blocks(old, region, context, context_bytes) -> list of (start, end, first line index): the blocks of region's new "
-     "lines with context (scanner.textdiff._novel_blocks_py is the specification)."},
     {"narrow", td_narrow, METH_VARARGS,
      "narrow(old, new, start, end, context, context_bytes, memo, cut) -> (blocks or None, memo, lines): a changed "
      "region's new lines with old's lines from its memo (see scanner.textdiff.changed_regions)."},

@@ -1,8 +1,5 @@
 """The C speed-ups of ``scanner.textdiff`` (scanner/_textdiff.c): absent where it did not build."""
 
-def novel_blocks(
-    old: bytes, region: bytes | memoryview, context: int, context_bytes: int, /
-) -> list[tuple[int, int, int]]: ...
 def changed_span(old: bytes, new: bytes, context: int, context_bytes: int, /) -> tuple[int, int, int]: ...
 def narrow(
     old: bytes, new: bytes, start: int, end: int, context: int, context_bytes: int, memo: object, cut: bool, /

@@ -132,7 +132,7 @@ aligned(const unsigned char *old, const Lines *old_lines, Py_ssize_t q, Py_ssize
 
 /* narrow(old, new, start, end, context, context_bytes, memo, cut) -> (blocks or None, memo of new, its lines).
  * [start, end) is changed_span's region of new (whole lines: old and new share the bytes before start and after
- * end); memo is old's (None: old is hashed here). With cut, blocks is novel_blocks(old, new[start:stop]) where
+ * end); memo is old's (None: old is hashed here). With cut, blocks is textdiff._novel_blocks_py(old, new[start:stop]) where
  * stop leaves out the region's last newline, as textdiff.changed_regions cuts. */
 PyObject *
 td_narrow(PyObject *Py_UNUSED(module), PyObject *args)

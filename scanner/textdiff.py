@@ -12,8 +12,9 @@ from threading import Lock
 
 CONTEXT_LINES = 3
 CONTEXT_BYTES = 512
-# A changed region this large is narrowed to its new lines (``_novel_blocks``). Scattered changes to a large file
-# (pytest's generated plugin list, changelogs) otherwise hand the detector most of the file again at every version.
+# A changed region this large is narrowed to its new lines (``_narrow`` in C, else ``_novel_blocks_py``). Scattered
+# changes to a large file (pytest's generated plugin list, changelogs) otherwise hand the detector most of the file
+# again at every version.
 # In C the cut costs about 1.5 ns per byte of old and region, less than scanning what it drops: from 16 KB on, the
 # detector saw 176 MB of pytest's history instead of 397 MB, for 0.7 s of cutting (docs/performance.md, "Fewer
 # bytes to the detector"). In Python it costs about 11 ns per byte of region (line sets of both versions)
@@ -28,7 +29,8 @@ Span = tuple[int, int, int]
 
 
 def _novel_blocks_py(old: bytes, region: bytes | memoryview, context: int, context_bytes: int) -> Blocks:
-    """The specification of ``_textdiff.novel_blocks``, and its fallback (a memoryview ``region`` is copied).
+    """The blocks of ``region``'s new lines: the specification of ``_textdiff.narrow``'s blocks, and the fallback
+    where the C module did not build (a memoryview ``region`` is copied).
 
     Lines are what ``split(b"\\n")`` gives. A line of ``region`` is new when no line of ``old`` has the same bytes
     (a set of lines: how often a line occurs does not count, so a line moved or repeated brings nothing new).
@@ -111,17 +113,15 @@ def _changed_span_py(old: bytes, new: bytes, context: int, context_bytes: int) -
 
 
 _changed_span: Callable[[bytes, bytes, int, int], Span]
-_novel_blocks: Callable[[bytes, bytes | memoryview, int, int], Blocks]
 _narrow: Callable[[bytes, bytes, int, int, int, int, object, bool], tuple[Blocks | None, object, int]] | None
 try:
     from scanner._textdiff import changed_span as _changed_span_c
     from scanner._textdiff import narrow as _narrow_c
-    from scanner._textdiff import novel_blocks as _novel_blocks_c
 except ImportError:  # built without a C compiler (the extension is optional): the Python specifications
-    _changed_span, _novel_blocks, _narrow = _changed_span_py, _novel_blocks_py, None
+    _changed_span, _narrow = _changed_span_py, None
     NARROW_REGION = LARGE_REGION
 else:
-    _changed_span, _novel_blocks, _narrow = _changed_span_c, _novel_blocks_c, _narrow_c
+    _changed_span, _narrow = _changed_span_c, _narrow_c
     NARROW_REGION = NARROW_REGION_C
 
 # What memos may hold at most: 16 bytes a line, and their texts (the git reader holds a path's last version anyway
@@ -205,7 +205,7 @@ def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
     elif cut:
         # Without the region's last newline: split would make an empty "line" after it that is not one of the file's.
         stop = end - 1 if new[end - 1] == 0x0A else end
-        blocks = _novel_blocks(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES)
+        blocks = _novel_blocks_py(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES)
     if blocks is None:
         yield new[start:end], first
         return

@@ -199,7 +199,7 @@ def test_wheel_carries_the_compiled_speed_up(installed: dict[str, Path]) -> None
         installed,
         "-c",
         "import json, scanner._textdiff as c, scanner.textdiff as t;"
-        "print(json.dumps([c.__file__, t._novel_blocks is c.novel_blocks]))",
+        "print(json.dumps([c.__file__, t._narrow is c.narrow]))",
     )
     module_file, used = json.loads(proc.stdout)
     assert Path(module_file).resolve().is_relative_to(installed["venv"].resolve())

@@ -31,16 +31,6 @@ text = st.lists(line, max_size=60).map(b"\n".join)
 @needs_c
 @settings(max_examples=1000, deadline=None)
 @given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
-def test_c_module_gives_what_the_python_specification_gives(old: bytes, region: bytes, context: int, cb: int) -> None:
-    expected = textdiff._novel_blocks_py(old, region, context, cb)
-    assert _textdiff.novel_blocks(old, region, context, cb) == expected
-    # changed_regions hands it a memoryview of the new version: no copy of the region
-    assert _textdiff.novel_blocks(old, memoryview(b"<" + region + b">")[1:-1], context, cb) == expected
-
-
-@needs_c
-@settings(max_examples=1000, deadline=None)
-@given(text, text, st.integers(0, 5), st.sampled_from([0, 1, 7, 64, 512]))
 def test_narrow_with_and_without_a_memo_gives_what_the_specification_gives(
     old: bytes, region: bytes, context: int, cb: int
 ) -> None:
@@ -153,13 +143,12 @@ def test_narrow_refuses_what_is_not_a_changed_region_of_whole_lines() -> None:
 
 @needs_c
 def test_c_module_rejects_a_negative_context() -> None:
-    for function in (_textdiff.novel_blocks, _textdiff.changed_span):
-        with pytest.raises(ValueError, match="negative"):
-            function(b"a", b"b", -1, 0)
-        with pytest.raises(ValueError, match="negative"):
-            function(b"a", b"b", 0, -1)
-        with pytest.raises(TypeError):
-            function("a", b"b", 0, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="negative"):
+        _textdiff.changed_span(b"a", b"b", -1, 0)
+    with pytest.raises(ValueError, match="negative"):
+        _textdiff.changed_span(b"a", b"b", 0, -1)
+    with pytest.raises(TypeError):
+        _textdiff.changed_span("a", b"b", 0, 0)  # type: ignore[arg-type]
 
 
 @settings(max_examples=500, deadline=None)
@@ -227,7 +216,6 @@ def without_c(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("without_c")
 def test_without_the_c_module_python_narrows_only_the_largest_regions() -> None:
-    assert textdiff._novel_blocks is textdiff._novel_blocks_py
     assert textdiff._changed_span is textdiff._changed_span_py
     assert textdiff._narrow is None  # no memos either: each region is narrowed against its old version whole
     assert textdiff.NARROW_REGION == textdiff.LARGE_REGION
@@ -244,9 +232,8 @@ def test_without_the_c_module_python_narrows_only_the_largest_regions() -> None:
 
 def test_with_the_c_module_where_it_built() -> None:
     if _textdiff is None:  # pragma: no cover
-        assert textdiff._novel_blocks is textdiff._novel_blocks_py
+        assert textdiff._narrow is None
     else:
-        assert textdiff._novel_blocks is _textdiff.novel_blocks
         assert textdiff._changed_span is _textdiff.changed_span
         assert textdiff._narrow is _textdiff.narrow
         assert textdiff.NARROW_REGION == textdiff.NARROW_REGION_C
