@@ -23,7 +23,7 @@ from scanner.sources.base import DEFAULT_MAX_FILE_SIZE, BlobRef
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.ranges import Base
 
-BATCH = 32  # blobs per message to a worker (workers.BATCH)
+BATCH = 64  # blobs per message to a worker (workers.BATCH)
 LOG = ["log", "--all", "--reverse", "--topo-order", "--raw", "--no-abbrev", "-z", "--diff-merges=first-parent"]
 
 
