@@ -49,8 +49,9 @@ class BlobRef:
     previous: str = ""
 
     def __reduce__(self) -> tuple[type[BlobRef], tuple[str, str, str, int, str]]:
-        # Sent to a worker by the ten thousand: a plain tuple pickles several times faster than a slotted
-        # dataclass's default state (which calls ``dataclasses.fields`` for every object).
+        # A plain tuple pickles several times faster than a slotted dataclass's default state (which calls
+        # ``dataclasses.fields`` for every object). Refs go to a worker as bare tuples (``workers._send``); this
+        # is for those that come back in outcomes and for anything else that pickles one.
         return BlobRef, (self.oid, self.path, self.commit, self.order, self.previous)
 
 
