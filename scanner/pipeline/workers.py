@@ -36,12 +36,12 @@ REBALANCE = 128  # blobs a path's worker may be behind the least busy one before
 # and blobs differ in cost (a version of a generated 2 MB file against a one-line fix): the worker left with more
 # of it ends later, one core idle. At 1,024 for the pool (about 500 a worker) that tail was 0.19 s on pytest's
 # history, the last worker busy 0.38 s after the walk ended; at 128 a worker, 0.065 and 0.09 s (medians of 4 runs,
-# load 7-10). Four batches still keep a worker fed while the parent reads ``git log``.
+# load 7-10). Two batches of ``BATCH`` still keep a worker fed while the parent reads ``git log``.
 AHEAD = 128
 # Blobs per message to a worker. Each message is a round trip: a pickle and a pipe write in the parent, a wake-up
 # and an answer in the worker, and the parent's wake-up to read that answer (the walk waits for one whenever
-# ``AHEAD`` is full). At 32, pytest's history took 2,600 of them; at 64, half, and the parent's CPU with two
-# workers is about 0.1 s lower (docs/performance.md, h-parent). Two batches a worker still fit in ``AHEAD``.
+# ``AHEAD`` is full). At 32, pytest's history took 1,303 batches and as many answers; at 64, half, and the
+# parent's CPU with two workers is 0.05-0.12 s lower (docs/performance.md, "The parent's CPU with two workers").
 BATCH = 64
 GRACE = 0.5  # seconds past the deadline a worker may take to answer before it is stopped
 POLL = 0.25  # seconds between two looks at whether every worker is still alive, while waiting for results
