@@ -59,6 +59,8 @@ def test_every_option_it_reads_is_one_the_full_parser_has_with_that_destination(
         ["scan", "--show-secrets", "--scan-binary", "--no-gitignore", "--no-config", "--no-baseline", "dir"],
         ["scan", "--no-progress", "--", "a.py", "src/b.py"],  # pre-commit's files hook (.pre-commit-hooks.yaml)
         ["scan", "--", "x=y"],
+        ["scan", "--history"],  # a history scan's plain form: the benchmark's and CI's
+        ["scan", "--history", "repo", "-f", "json", "-o", "r.json", "--history"],
     ],
 )
 def test_the_hook_forms_parse_as_argparse_parses_them(argv: list[str]) -> None:
@@ -86,7 +88,9 @@ def test_the_hook_forms_parse_as_argparse_parses_them(argv: list[str]) -> None:
         ["scan", "--", "a", "--", "b"],
         ["scan", "--", "-b"],
         ["scan", "-"],
-        ["scan", "--history"],
+        ["scan", "--history", "--staged"],  # two modes: argparse's message
+        ["scan", "--staged", "x", "--history"],
+        ["scan", "--history", "--workers", "2"],  # an option the fast path does not take
         ["scan", "--max-file-size", "1M", "x"],
         ["--version"],
         ["rules", "list"],
