@@ -124,10 +124,12 @@ def _load() -> None:
 
 
 def save() -> None:
-    """Store what this run compiled that the table did not hold (at exit, where Python may write bytecode)."""
+    """Store what this run compiled that the table did not hold (at exit, where Python may write bytecode). The
+    table is read again first: a history scan's workers store what they compiled as they end, before the parent
+    does, and the parent's table from its start would drop theirs."""
     added = _STATE.get("added")
     if not added or sys.dont_write_bytecode:
         return
-    table = {**_STATE["table"], **added}
+    table = {**_STATE["table"], **read_table(_STATE["path"]), **added}
     pycachefile.write(_STATE["path"], (HEADER, table if len(table) <= MAX_ENTRIES else dict(added)))
     added.clear()

@@ -14,6 +14,8 @@ import pytest
 
 from scanner import pycachefile, regexcode
 from scanner.ruleset.load import load_ruleset
+from tests.gitrepo import Repo, isolate_git
+from tests.tokens import TokenFactory
 
 pytestmark = pytest.mark.skipif(not regexcode._STORABLE, reason="no stored code on this Python (3.10): re.compile")
 
@@ -131,3 +133,29 @@ def test_a_fresh_process_stores_then_reuses(tmp_path: Path) -> None:
         assert path.exists()
     assert answers[0] == answers[1] and answers[0][:2] == ["deadbeef", "True"] and int(answers[0][2]) > 0
     assert len(regexcode.read_table(str(path))) == 2 + int(answers[0][2])
+
+
+def test_history_workers_store_what_they_compiled(
+    tmp_path: Path, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked worker skips atexit: the patterns only a worker compiled (a rule that matched in a file, never in a
+    commit message, which the parent scans) reach the table when the worker ends."""
+    isolate_git(monkeypatch, tmp_path / "home")
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("settings", {"settings.py": f'GITHUB_TOKEN = "{tokens.github()}"\n'})
+    path = tmp_path / "regex-code.marshal"
+    argv = ["scan", "--history", "--workers", "2", "--no-progress", "-f", "json", "-o", os.devnull, str(repo.path)]
+    program = textwrap.dedent(
+        f"""
+        import sys
+        from scanner import pycachefile
+        from scanner.cli import main
+        pycachefile.table_path = lambda stem: {str(path)!r}
+        sys.exit(main({argv!r}))
+        """
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, env=environ)
+    assert done.returncode == 1, done.stderr  # the token blocks
+    github = next(r for r in load_ruleset().rules if r.spec.id == "github-pat")
+    assert (github.spec.regex.encode(), 0) in regexcode.read_table(str(path))
