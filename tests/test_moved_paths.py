@@ -10,7 +10,8 @@ import pytest
 from scanner.detect.engine import Detector
 from scanner.pipeline import workers
 from scanner.pipeline.detection import ChunkDetector
-from scanner.pipeline.workers import Limits, WorkerPool
+from scanner.pipeline.refscan import Limits
+from scanner.pipeline.workers import WorkerPool
 from scanner.ruleset import Ruleset
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git.source import CommitSource

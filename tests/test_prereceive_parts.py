@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from scanner.detect.engine import Detector
 from scanner.integrations.prereceive.blobcache import PENDING_TTL, UNUSED_TTL, BlobCache
 from scanner.pipeline.detection import ChunkDetector
-from scanner.pipeline.workers import GRACE, Limits, WorkerPool
+from scanner.pipeline.refscan import Limits
+from scanner.pipeline.workers import GRACE, WorkerPool
 from scanner.ruleset import Ruleset
 from scanner.sources.base import BlobRead, BlobRef
 from scanner.sources.git import alternates

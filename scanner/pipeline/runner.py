@@ -20,7 +20,8 @@ from scanner.pipeline.table import SOURCES, read_ahead
 from scanner.sources.base import BlobReader, BlobRef, Skips, Source, is_state_path
 
 if TYPE_CHECKING:
-    from scanner.pipeline.workers import Batch, WorkerPool
+    from scanner.pipeline.refscan import Batch
+    from scanner.pipeline.workers import WorkerPool
 
 
 def run_request(request: ScanRequest) -> ScanResult:
@@ -163,7 +164,8 @@ class _Run:
             self.skips.stats.skipped["known-clean"] += 1
             return
         if self.pool is None:  # made at the first ref: the source has planned its walk by then
-            from scanner.pipeline.workers import BATCH, Limits, WorkerPool  # not on the commit hook's path
+            from scanner.pipeline.refscan import Limits  # not on the commit hook's path
+            from scanner.pipeline.workers import BATCH, WorkerPool
 
             reader = self.source.reader
             limits = Limits(request.deadline, memo is not None)
