@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import string
 import subprocess
 import sys
 from functools import cache
@@ -31,7 +32,10 @@ def rules_on(text: str) -> dict[str, str]:
     return {m.rule_id: m.secret.reveal() for m in detector().detect(text.encode())}
 
 
-@pytest.mark.parametrize("text", ["hello world", "user@example.com", "configuration", "release notes for 2.4.1"])
+@pytest.mark.parametrize(
+    "text",
+    ["hello world", "user@example.com", "configuration", "Configuration", "CONFIGURATION", "release notes for 2.4.1"],
+)
 def test_base64_of_ordinary_text_is_no_secret(text: str) -> None:
     encoded = base64.b64encode(text.encode()).decode()
     assert base64_of_text(encoded)
@@ -40,8 +44,9 @@ def test_base64_of_ordinary_text_is_no_secret(text: str) -> None:
 
 def test_base64_of_key_material_or_credentials_stays_a_secret() -> None:
     tokens = TokenFactory()
-    for raw in (os.urandom(24), f"deploy:{tokens.password()}".encode(), tokens.chars(ALNUM, 30).encode()):
-        assert not base64_of_text(base64.b64encode(raw).decode())
+    letters = "Q" + tokens.chars(string.ascii_lowercase, 14) + "Z" + tokens.chars(string.ascii_letters, 14)
+    for raw in (os.urandom(24), f"deploy:{tokens.password()}".encode(), tokens.chars(ALNUM, 30), letters):
+        assert not base64_of_text(base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode())
     assert not base64_of_text("abc")  # not base64 at all
     assert not base64_of_text("////////////////////")  # decodes to bytes that are not text
 

@@ -86,8 +86,9 @@ _PROSE = LazyPattern(r"^[A-Za-z][A-Za-z0-9 ,.'@!?-]*$")
 
 def base64_of_text(secret: str) -> bool:
     """Base64 of ordinary text ('aGVsbG8gd29ybGQ=': "hello world"): decodes to printable words with spaces, an
-    address or one word of letters, not to key material. A user:password pair has a colon, so Basic credentials
-    stay findings."""
+    address or one word of letters cased as words are (lower, upper or title case: a random letters-only key, about
+    1 in 200 random alphanumeric ones of 30 characters, has mixed case), not to key material. A user:password pair
+    has a colon, so Basic credentials stay findings."""
     if len(secret) % 4 or not _B64.match(secret):
         return False
     try:
@@ -95,7 +96,8 @@ def base64_of_text(secret: str) -> bool:
         text = binascii.a2b_base64(secret.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return bool(_PROSE.match(text)) and (" " in text or "@" in text or text.isalpha()) and ":" not in text
+    word = text.isalpha() and (text.islower() or text.isupper() or text.istitle())
+    return bool(_PROSE.match(text)) and (" " in text or "@" in text or word) and ":" not in text
 
 
 def _counting_up(secret: str) -> bool:
