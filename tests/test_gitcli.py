@@ -219,3 +219,22 @@ def test_what_the_plain_case_does_not_cover_is_left_to_libgit2(repo: Repo, tmp_p
         list(source.items(Skips([], ScanStats())))
     finally:
         source.close()
+
+
+def test_thousands_of_annotated_tags_are_read_without_a_pipe_deadlock(repo: Repo) -> None:
+    """Their messages are asked for in windows: 3,000 ids written at once filled git's output pipe before git had
+    read them all, and both processes waited for ever."""
+    head = repo.commit("root", {"a.txt": "a\n"}).encode()
+    message = b"a release note line that takes up room in the pipe " * 4 + b"\n"
+    stream = b"".join(
+        b"tag t%d\nfrom %s\ntagger A <a@example.com> 1700000000 +0000\ndata %d\n%s" % (i, head, len(message), message)
+        for i in range(3000)
+    )
+    subprocess.run(["git", "-C", str(repo.path), "fast-import", "--quiet"], input=stream, check=True)
+    source = CommitSource(str(repo.path), "history")
+    assert source.objects is not None  # the plain case: tags are read by git, not libgit2
+    _, tags = gitcli.ref_tips(source.repo.path, "", git_environment()) or ([], [])
+    assert len(tags) == 3000
+    read = source.objects.tags(tags)
+    assert len(read) == 3000 and all(t is not None and t.message == message.decode() for t in read)
+    source.close()
