@@ -75,3 +75,9 @@ def test_a_chunk_that_needs_many_groups_or_a_larger_scan_goes_to_the_whole_datab
     for _ in range(smallscan.GROUPED_INPUT // len(chunk) + 1):
         assert late.detect(chunk) == whole.detect(chunk)
     assert late.prefilter.stage == "whole"  # type: ignore[attr-defined]
+
+
+def test_every_group_has_its_own_cache_entry_kind() -> None:
+    kinds = [smallscan._letters(group) for group in range(30_000)]
+    assert len(set(kinds)) == len(kinds)
+    assert all(kind.isalpha() and kind.islower() and len(kind) >= 3 for kind in kinds)

@@ -15,6 +15,9 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
   (600 rules: 7.2 s exact, 2.1 s relaxed).
 * ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs, and
   keyword positions come from ``bytes.find``.
+
+A scan that starts small (the commit hook) uses ``scanner.detect.smallscan``: the keyword prefilter, then
+Hyperscan over the groups of rules whose keywords a chunk holds, then the whole database.
 """
 
 from __future__ import annotations
@@ -252,7 +255,6 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._hs = hyperscan
-        self._always: list[int] = []
         # "hs6": as "hs5", in a self-checked entry (Hyperscan's CRC checks the database: cache.read_self_checked);
         # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
         # exact regexes; "hs2" held keyword literals too.
