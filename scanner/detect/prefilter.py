@@ -198,56 +198,6 @@ def cached_rules_database(
     return db, always
 
 
-class HyperscanKeywords:
-    """Every occurrence of every keyword literal in one Hyperscan pass, for chunks that have a candidate rule.
-    The database is loaded (or compiled and stored) on first use: most hook runs never need it."""
-
-    def __init__(self, hs: Any, rules: Sequence[CompiledRule], cache_name: str) -> None:
-        self._hs = hs
-        self._keywords = sorted({k for rule in rules for k in rule.keywords})
-        self._cache_name = cache_name
-        self._db: Any = None
-
-    def _database(self) -> Any:
-        hs = self._hs
-        data = cache.read(self._cache_name)
-        if data is not None:
-            try:
-                db = hs.loadb(data, hs.HS_MODE_BLOCK)
-                db.scratch = hs.Scratch(db)
-                return db
-            except (ValueError, TypeError, hs.HyperscanError):
-                pass
-        db = hs.Database()
-        db.compile(
-            expressions=[re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords],
-            ids=list(range(len(self._keywords))),
-            flags=[0] * len(self._keywords),
-        )
-        cache.write(self._cache_name, hs.dumpb(db))
-        return db
-
-    def positions(self, lowered: bytes) -> dict[bytes, list[int]]:
-        """The start offsets of each keyword that occurs in ``lowered``."""
-        found: dict[bytes, list[int]] = {}
-        keywords = self._keywords
-        if not keywords:
-            return found  # candidates without a keyword (rules Hyperscan refused): none can be reported
-
-        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-            keyword = keywords[pattern_id]
-            found.setdefault(keyword, []).append(end - len(keyword))
-
-        if self._db is None:
-            self._db = self._database()
-        self._db.scan(lowered, match_event_handler=on_match)
-        return found
-
-
-def keyword_cache_name(ruleset_hash: str, hs: Any) -> str:
-    return f"hs5k-{ruleset_hash[:32]}-{getattr(hs, '__version__', '0')}.db"
-
-
 class HyperscanPrefilter:
     name = "hyperscan"
 
@@ -262,7 +212,44 @@ class HyperscanPrefilter:
         db, self._always = cached_rules_database(hyperscan, cache_name, rules, range(len(rules)))
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
-        self._keywords = HyperscanKeywords(hyperscan, rules, keyword_cache_name(ruleset_hash, hyperscan))
+        self._keywords = sorted({k for rule in rules for k in rule.keywords})
+        self._keyword_cache_name = f"hs5k-{cache_name[4:]}"
+        self._keyword_db: Any = None  # loaded on the first chunk with a candidate rule: most hook runs have none
+
+    def _keyword_database(self, cache_name: str) -> Any:
+        """Every keyword literal (every occurrence), for chunks that have a candidate rule; None without rules."""
+        hs = self._hs
+        if not self._keywords:
+            return None  # Hyperscan cannot compile an empty database; no rule, no candidate, no lookup
+        data = cache.read(cache_name)
+        if data is not None:
+            try:
+                db = hs.loadb(data, hs.HS_MODE_BLOCK)
+                db.scratch = hs.Scratch(db)
+                return db
+            except (ValueError, TypeError, hs.HyperscanError):
+                pass
+        db = hs.Database()
+        db.compile(
+            expressions=[re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords],
+            ids=list(range(len(self._keywords))),
+            flags=[0] * len(self._keywords),
+        )
+        cache.write(cache_name, hs.dumpb(db))
+        return db
+
+    def _keyword_positions(self, lowered: bytes) -> dict[bytes, list[int]]:
+        found: dict[bytes, list[int]] = {}
+        keywords = self._keywords
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+            keyword = keywords[pattern_id]
+            found.setdefault(keyword, []).append(end - len(keyword))
+
+        if self._keyword_db is None:
+            self._keyword_db = self._keyword_database(self._keyword_cache_name)
+        self._keyword_db.scan(lowered, match_event_handler=on_match)
+        return found
 
     def _on_match(self, pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
         self._rules_hit.append(pattern_id)
@@ -275,7 +262,7 @@ class HyperscanPrefilter:
         if not self._rules_hit:
             return _NO_CANDIDATE
         lowered = content.lower()
-        return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keywords.positions, lowered)), lowered)
+        return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 
 
 def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto") -> Prefilter:

@@ -20,19 +20,16 @@ database is loaded: it is one pass a chunk, and many groups cost more than it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 from scanner import cache
 from scanner.detect.prefilter import (
     _NO_CANDIDATE,
-    HyperscanKeywords,
     KeywordHits,
     KeywordPrefilter,
     Prefilter,
     Scanned,
     cached_rules_database,
-    keyword_cache_name,
     load_entry,
     make_prefilter,
 )
@@ -67,7 +64,6 @@ class GroupedPrefilter:
         self._groups: dict[int, tuple[Any | None, list[int]]] = {}  # loaded: database, rules it refused
         self.group_count = -(-len(rules) // GROUP_SIZE)
         self._selector = self._selector_database()
-        self._keywords = HyperscanKeywords(hyperscan, rules, keyword_cache_name(ruleset_hash, hyperscan))
         self._rules_hit: list[int] = []
 
     def _selector_database(self) -> Any:
@@ -121,8 +117,10 @@ class GroupedPrefilter:
                 db.scan(content, match_event_handler=self._on_match)
         if not self._rules_hit:
             return _NO_CANDIDATE
+        # Keyword positions by ``bytes.find``, for the candidates' keywords only: in a small scan they are few (the
+        # hook's 56 KB: 2 candidates, 60 keyword occurrences), and the keyword database would be one more load.
         lowered = content.lower()
-        return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keywords.positions, lowered)), lowered)
+        return Scanned(self._rules_hit, KeywordHits(lowered), lowered)
 
 
 class SmallFirstPrefilter:
