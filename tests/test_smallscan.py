@@ -69,12 +69,16 @@ def test_a_chunk_that_needs_many_groups_or_a_larger_scan_goes_to_the_whole_datab
     whole = Detector(builtin, engine="hyperscan")
     small_first = Detector(builtin, small_first=True)
     assert small_first.detect(every) == whole.detect(every)
-    assert small_first.prefilter.stage == "whole"  # type: ignore[attr-defined]
+    assert isinstance(small_first.prefilter, smallscan.SmallFirstPrefilter)
+    assert small_first.prefilter.stage == "whole"
     late = Detector(builtin, small_first=True)
     chunk = _examples(builtin, [0])
+    assert isinstance(late.prefilter, smallscan.SmallFirstPrefilter)
+    stages = []
     for _ in range(smallscan.GROUPED_INPUT // len(chunk) + 1):
         assert late.detect(chunk) == whole.detect(chunk)
-    assert late.prefilter.stage == "whole"  # type: ignore[attr-defined]
+        stages.append(late.prefilter.stage)
+    assert stages[0] == "grouped" and stages[-1] == "whole"
 
 
 def test_every_group_has_its_own_cache_entry_kind() -> None:

@@ -13,8 +13,8 @@ rules the whole one would (Hyperscan matches each pattern on its own), so the ca
 without a keyword in the chunk, which the detector skips either way. The hook's 10 staged files hold keywords of
 14 rules, in 8 groups: 0.8 MB of database instead of 5.7.
 
-Past ``GROUPED_INPUT`` bytes, or once a chunk would need more than ``MAX_GROUP_SHARE`` of the groups, the whole
-database is loaded: it is one pass a chunk, and many groups cost more than it.
+Past ``GROUPED_INPUT`` bytes, or once a chunk would bring the groups loaded past one in ``MAX_GROUP_SHARE``, the
+whole database is loaded: it is one pass a chunk, and many groups cost more than it.
 """
 
 from __future__ import annotations
