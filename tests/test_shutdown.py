@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from tokens import TokenFactory
 
+from scanner import regexcode
 from scanner.cli import main
+from scanner.ruleset.load import load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +41,11 @@ _THREAD = (
 _COMMAND = "from scanner.cli import console\nsys.argv = ['leakstop', *sys.argv[1:]]\nraise SystemExit(console())\n"
 
 
-def run(cwd: Path, code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+def run(cwd: Path, code: str, *argv: str, bytecode: bool = False) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter; ``bytecode``: where Python writes bytecode (and so the stored tables)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LEAKSTOP_CACHE_DIR": str(cwd / "cache")}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [sys.executable, "-c", code, *argv]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
@@ -56,6 +61,17 @@ def test_a_scan_ends_after_its_output_and_atexit_handlers_without_the_teardown(
     assert main(["scan", "app.py", "--format", "json", "--output", "in-process.json"]) == 1
     in_process = json.loads((tmp_path / "in-process.json").read_text())
     assert json.loads(done.stdout)["findings"] == in_process["findings"] != []  # all of the output, flushed
+
+
+def test_the_regexes_a_scan_compiled_are_stored_at_its_end(tmp_path: Path, tokens: TokenFactory) -> None:
+    """``regexcode.save`` is an ``atexit`` handler: the table holds the rule the scan compiled."""
+    table = tmp_path / "regex-code.marshal"
+    (tmp_path / "app.py").write_text(f'TOKEN = "{tokens.github_clean()}"\n')
+    here = f"from scanner import pycachefile\npycachefile.table_path = lambda stem: {str(table)!r}\n"
+    done = run(tmp_path, here + _PREAMBLE + _COMMAND, "scan", "app.py", bytecode=True)
+    assert done.returncode == 1 and done.stderr.splitlines() == ["atexit ran"]
+    github = next(r for r in load_ruleset().rules if r.spec.id == "github-pat")
+    assert (github.spec.regex.encode(), 0) in regexcode.read_table(str(table))
 
 
 def test_other_commands_exit_through_the_interpreter(tmp_path: Path) -> None:
