@@ -2,8 +2,13 @@
 
 __version__ = "0.1.0"
 
+# First: the installed ``leakstop scan`` runs its start-up, this import included, without the cyclic collector.
+from scanner import startup as _startup
+
+_startup.pause_for_the_command()
+
 # Before anything imports dataclasses: it gets inspect only when it needs it (deferinspect.py).
-from scanner import deferinspect as _deferinspect
+from scanner import deferinspect as _deferinspect  # noqa: E402
 
 _deferinspect.import_dataclasses()
 

@@ -14,11 +14,19 @@ once the scan's ruleset and detector are built, moves every object alive then to
 sequence the ``gc`` documentation gives for a process that forks workers (disable early, freeze before the fork),
 so a history scan's forked workers also leave the parent's pages shared. ``settle`` without a ``pause`` before it
 does nothing: a library caller or a test calling ``scanner.cli.main`` keeps its collector as it was.
+
+``pause_for_the_command`` is called first thing by the package's ``__init__``: the installed ``leakstop scan``
+imports ``scanner`` (``dataclasses``, the stored class code) before ``console`` runs, and the collector ran 10 times
+over that import (about 5 M instructions, finding almost nothing). It pauses only in a process started as
+``leakstop scan`` (its program's name and first argument), which calls ``console`` and so ``settle``: a program
+that imports ``scanner`` keeps its collector.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import sys
 
 _PAUSED: list[bool] = []  # [True] between a pause that stopped the collector and the settle that restarts it
 
@@ -28,6 +36,13 @@ def pause() -> None:
     if gc.isenabled() and not _PAUSED:
         gc.disable()
         _PAUSED.append(True)
+
+
+def pause_for_the_command() -> None:
+    """Pause now when this process is the installed command's ``scan`` (``console`` settles it)."""
+    argv = getattr(sys, "argv", None) or [""]  # an embedding program may set none
+    if os.path.splitext(os.path.basename(argv[0]))[0] == "leakstop" and argv[1:2] == ["scan"]:
+        pause()
 
 
 def settle() -> None:

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.regexcode",
         "scanner.deferinspect",
         "scanner.startup",
+        "scanner.shutdown",
         "scanner.redact",
         "scanner.atomicfile",
         "scanner.completeness",

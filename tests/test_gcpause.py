@@ -2,7 +2,8 @@
 running, with the start-up's objects frozen; other commands and in-process callers of ``main`` keep theirs.
 
 The command runs in a fresh process (the collector's state is per process): a wrapper calls ``console`` as the
-installed script does and prints the collector's state at the end.
+installed script does and prints the collector's state at the end (from an ``atexit`` handler: ``scan`` ends its
+process in ``console``, after the handlers, ``scanner.shutdown``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from scanner import startup
 from scanner.cli import main
 
 _WRAPPER = (
-    "import gc, json, sys\n"
+    "import atexit, gc, json, sys\n"
     "from scanner.cli import console\n"
     "sys.argv = ['leakstop', *sys.argv[1:]]\n"
-    "code = console()\n"
-    "sys.stdout.flush()\n"
-    "print(json.dumps([gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
-    "raise SystemExit(code)\n"
+    "state = lambda: print(json.dumps([gc.isenabled(), gc.get_freeze_count()]), file=sys.stderr)\n"
+    "atexit.register(state)\n"
+    "raise SystemExit(console())\n"
 )
 
 
@@ -85,3 +85,33 @@ def test_settle_without_a_pause_does_nothing_and_a_disabled_collector_stays_off(
         assert not gc.isenabled() and gc.get_freeze_count() == before
     finally:
         gc.enable()
+
+
+# The installed script, as pip writes it, under the command's name; it counts the collections the package's import
+# makes from ``scanner.deferinspect``, its first import after the pause, on (finding the package, or compiling its
+# ``__init__`` where no bytecode is written, comes before any line of it can pause the collector).
+_SCRIPT = (
+    "import gc, sys\n"
+    "made = []\n"
+    "count = lambda phase, info: made.append(phase) if 'scanner.deferinspect' in sys.modules else None\n"
+    "gc.callbacks.append(count)\n"
+    "from scanner.cli import console\n"
+    "print(len(made), file=sys.stderr)\n"
+    "sys.exit(console())\n"
+)
+
+
+@pytest.mark.parametrize(("name", "paused"), [("leakstop", True), ("other-tool", False)])
+def test_the_command_s_scan_imports_the_package_without_a_collection(tmp_path: Path, name: str, paused: bool) -> None:
+    """``scanner.startup.pause_for_the_command``: the collector is paused from the package's first line when the
+    process is ``leakstop scan``, and a program with another name that imports the package keeps it running."""
+    script = tmp_path / name
+    script.write_text(_SCRIPT)
+    (tmp_path / "small.py").write_text("VALUE = 1\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "LEAKSTOP_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, str(script), "scan", "small.py"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "PASSED" in done.stdout
+    collections = int(done.stderr.splitlines()[0])
+    assert (collections == 0) is paused  # importing the package makes tens of thousands of objects

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokens import TokenFactory
 
-from scanner.detect import prefilter
+from scanner.detect import prefilter, smallscan
 from scanner.ruleset.model import Ruleset
 
 
@@ -42,10 +42,10 @@ def test_hyperscan_database_is_loaded_from_the_cache(
     prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)
     assert len(list(tmp_path.glob("hs6-*.db"))) == 1
 
-    def compile_again(self: object, rules: object) -> None:
+    def compile_again(*args: object) -> None:
         raise AssertionError("compiled again although the database is in the cache")
 
-    monkeypatch.setattr(prefilter.HyperscanPrefilter, "_compile", compile_again)
+    monkeypatch.setattr(prefilter, "compile_rules", compile_again)
     cached = prefilter.HyperscanPrefilter(github_ruleset.rules, github_ruleset.hash)
     content = _content(TokenFactory())
     pat = next(i for i, r in enumerate(github_ruleset.rules) if r.id == "github-pat")
@@ -156,5 +156,5 @@ def test_a_small_input_is_scanned_without_hyperscan_and_a_larger_one_with_it(tok
         assert small_first.detect(chunk) == hyperscan.detect(chunk)
         engines.append(small_first.engine)
     assert engines == ["python", "python", "hyperscan", "hyperscan"]
-    assert len(chunks[0]) + len(filler) <= prefilter.SMALL_INPUT < len(chunks[0]) + 2 * len(filler)
+    assert len(chunks[0]) + len(filler) <= smallscan.SMALL_INPUT < len(chunks[0]) + 2 * len(filler)
     assert Detector(ruleset).engine == "hyperscan"  # without small_first: Hyperscan from the start

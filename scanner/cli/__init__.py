@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 import scanner
-from scanner import startup
+from scanner import shutdown, startup
 from scanner.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, LeakstopError
 from scanner.lifeline import Terminated, install_handlers, restore_handlers
 from scanner.safetext import printable
@@ -100,13 +100,18 @@ def _dispatched(argv: Sequence[str] | None) -> str:
 def console() -> int:
     """The installed ``leakstop`` command: ``main`` over the process's own arguments. For ``scan`` (the commit
     hook's command) the cyclic collector is paused over the start-up; the scan settles it once its detector is
-    built (``scanner.startup``). Other commands, and callers of ``main``, keep the collector as it is."""
-    if sys.argv[1:2] == ["scan"]:
+    built (``scanner.startup``), and the process ends without the interpreter's teardown (``scanner.shutdown``).
+    Other commands, and callers of ``main``, keep the collector and the exit as they are."""
+    scan = sys.argv[1:2] == ["scan"]
+    if scan:
         startup.pause()
     try:
-        return main()
+        code = main()
     finally:
         startup.settle()
+    if scan:
+        shutdown.end(code)  # returns only where the interpreter must end the process itself
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,8 @@ from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
 from scanner.detect.matches import RawMatch, to_matches
-from scanner.detect.prefilter import KeywordHits, Prefilter, SmallFirstPrefilter, make_prefilter
+from scanner.detect.prefilter import KeywordHits, Prefilter, make_prefilter
+from scanner.detect.smallscan import SmallFirstPrefilter
 from scanner.models import CONFIDENCE_RANK, Match
 from scanner.ruleset.checksums import CHECKSUMS
 from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
@@ -97,7 +98,11 @@ class Detector:
         """``engine``: "auto" (Hyperscan where it loads), "hyperscan" or "python"; the same findings either way.
         ``small_first``: "auto" loads Hyperscan once the input passes a few hundred bytes (``SmallFirstPrefilter``)."""
         self.rules: tuple[CompiledRule, ...] = ruleset.rules
-        self.prefilter: Prefilter = make_prefilter(self.rules, ruleset.hash, engine, small_first)
+        self.prefilter: Prefilter = (
+            SmallFirstPrefilter(self.rules, ruleset.hash)
+            if small_first and engine == "auto"
+            else make_prefilter(self.rules, ruleset.hash, engine)
+        )
         self.max_decode_depth = max_decode_depth
         self.allow_probes: Mapping[str, Sequence[ContentProbe]] = allow_probes or {}
 

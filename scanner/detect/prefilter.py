@@ -15,6 +15,9 @@ gives the exact start offsets of each keyword in the lower-cased content. The fi
   (600 rules: 7.2 s exact, 2.1 s relaxed).
 * ``KeywordPrefilter`` is the pure-Python fallback: a rule is a candidate when one of its keywords occurs, and
   keyword positions come from ``bytes.find``.
+
+A scan that starts small (the commit hook) uses ``scanner.detect.smallscan``: the keyword prefilter, then
+Hyperscan over the groups of rules whose keywords a chunk holds, then the whole database.
 """
 
 from __future__ import annotations
@@ -135,6 +138,66 @@ class KeywordPrefilter:
         return Scanned(candidates, KeywordHits(lowered), lowered)
 
 
+def compile_rules(hs: Any, rules: Sequence[CompiledRule], indices: Sequence[int]) -> tuple[Any | None, list[int]]:
+    """One database of the rules at ``indices`` (each reported by its index), and the indices of the rules
+    Hyperscan refuses (they are candidates wherever the database is used); None without a rule it takes."""
+
+    def build(usable: list[int]) -> Any:
+        db = hs.Database()
+        compile_entries(db, [entry for i in usable for entry in hs_entries(rules[i], i, hs)])
+        return db
+
+    if not indices:
+        return None, []
+    try:
+        return build(list(indices)), []
+    except hs.HyperscanError:
+        pass  # find the rules Hyperscan refuses; they run on every chunk instead
+    usable: list[int] = []
+    always: list[int] = []
+    for i in indices:
+        probe = hs.Database()
+        try:
+            compile_entries(probe, hs_entries(rules[i], i, hs))
+            usable.append(i)
+        except hs.HyperscanError:
+            always.append(i)
+    return (build(usable) if usable else None), always
+
+
+def load_entry(
+    hs: Any, entry: tuple[bytes, bytes] | None, allowed: Callable[[int], bool]
+) -> tuple[Any, list[int]] | None:
+    """A cached database and the rules it left out (``write_self_checked``: their indices, a line, then the
+    serialised database), or None when there is none, an index is not ``allowed`` or the database does not load."""
+    if entry is None:
+        return None
+    header, blob = entry
+    try:
+        always = [int(x) for x in header.split(b",") if x]
+        if not all(allowed(index) for index in always):
+            return None
+        db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+        # A deserialised database comes without scratch space; scanning without it fails.
+        db.scratch = hs.Scratch(db)
+    except (ValueError, TypeError, hs.HyperscanError):
+        return None
+    return db, always
+
+
+def cached_rules_database(
+    hs: Any, cache_name: str, rules: Sequence[CompiledRule], indices: range
+) -> tuple[Any | None, list[int]]:
+    """The database of the rules at ``indices`` from the cache, else compiled and stored."""
+    loaded = load_entry(hs, cache.read_self_checked(cache_name), indices.__contains__)
+    if loaded is not None:
+        return loaded
+    db, always = compile_rules(hs, rules, indices)
+    if db is not None:
+        cache.write_self_checked(cache_name, ",".join(map(str, always)).encode(), hs.dumpb(db))
+    return db, always
+
+
 class HyperscanPrefilter:
     name = "hyperscan"
 
@@ -142,16 +205,11 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._hs = hyperscan
-        self._always: list[int] = []
         # "hs6": as "hs5", in a self-checked entry (Hyperscan's CRC checks the database: cache.read_self_checked);
         # "hs5": rule regexes relaxed, or a rule's keywords (``prefilter: keywords``); "hs4": no keywords; "hs3":
         # exact regexes; "hs2" held keyword literals too.
         cache_name = f"hs6-{ruleset_hash[:32]}-{getattr(hyperscan, '__version__', '0')}.db"
-        db = self._load(cache.read_self_checked(cache_name), len(rules))
-        if db is None:
-            db, self._always = self._compile(rules)
-            if db is not None:
-                cache.write_self_checked(cache_name, ",".join(map(str, self._always)).encode(), hyperscan.dumpb(db))
+        db, self._always = cached_rules_database(hyperscan, cache_name, rules, range(len(rules)))
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
@@ -193,50 +251,6 @@ class HyperscanPrefilter:
         self._keyword_db.scan(lowered, match_event_handler=on_match)
         return found
 
-    def _load(self, entry: tuple[bytes, bytes] | None, rule_count: int) -> Any:
-        """The cached database (its entry: the rules Hyperscan refused, a line, then the serialised database), or
-        None when there is none or it does not load."""
-        if entry is None:
-            return None
-        header, blob = entry
-        hs = self._hs
-        try:
-            always = [int(x) for x in header.split(b",") if x]
-            if not all(0 <= index < rule_count for index in always):
-                return None
-            db = hs.loadb(blob, hs.HS_MODE_BLOCK)
-            # A deserialised database comes without scratch space; scanning without it fails.
-            db.scratch = hs.Scratch(db)
-        except (ValueError, TypeError, hs.HyperscanError):
-            return None
-        self._always = always
-        return db
-
-    def _compile(self, rules: Sequence[CompiledRule]) -> tuple[Any | None, list[int]]:
-        hs = self._hs
-
-        def build(usable: list[int]) -> Any:
-            db = hs.Database()
-            compile_entries(db, [entry for i in usable for entry in hs_entries(rules[i], i, hs)])
-            return db
-
-        if not rules:
-            return None, []
-        try:
-            return build(list(range(len(rules)))), []
-        except hs.HyperscanError:
-            pass  # find the rules Hyperscan refuses; they run on every chunk instead
-        usable: list[int] = []
-        always: list[int] = []
-        for i, rule in enumerate(rules):
-            probe = hs.Database()
-            try:
-                compile_entries(probe, hs_entries(rule, i, hs))
-                usable.append(i)
-            except hs.HyperscanError:
-                always.append(i)
-        return (build(usable) if usable else None), always
-
     def _on_match(self, pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
         self._rules_hit.append(pattern_id)
 
@@ -251,45 +265,9 @@ class HyperscanPrefilter:
         return Scanned(self._rules_hit, KeywordHits(lowered, partial(self._keyword_positions, lowered)), lowered)
 
 
-SMALL_INPUT = 256  # bytes a scan reads through the keyword prefilter before it loads Hyperscan (SmallFirstPrefilter)
-
-
-class SmallFirstPrefilter:
-    """The keyword prefilter while the chunks scanned add up to ``SMALL_INPUT`` bytes or less, then Hyperscan.
-
-    Loading Hyperscan (the module; the 5.6 MB entry read, copied and checked; scratch) is 17 M instructions, 5-10 ms
-    of CPU; the keyword prefilter costs more with each rule whose keywords a text holds (it runs its regex): 0.4 ms
-    for a 3-line file, the load's cost for 500 bytes of this project's source. Same findings (the contract)."""
-
-    def __init__(self, rules: Sequence[CompiledRule], ruleset_hash: str) -> None:
-        self._rules, self._hash = rules, ruleset_hash
-        self._small: Prefilter = KeywordPrefilter(rules)
-        self._large: Prefilter | None = None
-        self._scanned = 0
-
-    @property
-    def name(self) -> str:
-        return (self._large or self._small).name
-
-    def load_all(self) -> Prefilter:
-        self._large = self._large or make_prefilter(self._rules, self._hash)
-        return self._large
-
-    def scan(self, content: bytes) -> Scanned:
-        if self._large is None:
-            self._scanned += len(content)
-            if self._scanned <= SMALL_INPUT:
-                return self._small.scan(content)
-        return self.load_all().scan(content)
-
-
-def make_prefilter(
-    rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto", small_first: bool = False
-) -> Prefilter:
-    """Hyperscan where it loads, else the pure-Python prefilter; ``choice`` "hyperscan" or "python" forces one;
-    ``small_first`` (with "auto"): ``SmallFirstPrefilter``."""
-    if choice == "auto" and small_first:
-        return SmallFirstPrefilter(rules, ruleset_hash)
+def make_prefilter(rules: Sequence[CompiledRule], ruleset_hash: str, choice: str = "auto") -> Prefilter:
+    """Hyperscan where it loads, else the pure-Python prefilter; ``choice`` "hyperscan" or "python" forces one
+    (``scanner.detect.smallscan``: a scan that starts small)."""
     if choice != "python":
         try:
             return HyperscanPrefilter(rules, ruleset_hash)
