@@ -22,8 +22,7 @@ from tokens import TokenFactory
 
 from scanner.models import ScanStats
 from scanner.sources.base import Skips
-from scanner.sources.git import gitcli
-from scanner.sources.git import source as git_source
+from scanner.sources.git import gitcli, planahead
 from scanner.sources.git.libgit2walk import history_tips
 from scanner.sources.git.repo import git_environment
 from scanner.sources.git.source import CommitSource, LazyRepository
@@ -119,7 +118,7 @@ def test_a_history_scan_reports_the_same_with_and_without_pygit2_on_its_start(
     repo.commit("more", {"b.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
     repo.git("tag", "-a", "v1", "-m", f"release\n\ntoken {tokens.github_clean()}")
     code, fast = scan()
-    monkeypatch.setattr(git_source, "_located", lambda _path: None)
+    monkeypatch.setattr(planahead, "located", lambda _path: None)
     assert (code, fast) == scan()
     assert len(fast["findings"]) == 3
     assert {f.get("bypass", {}).get("channel") for f in fast["findings"]} >= {"trailer"}

@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
-    with read_ahead(request):  # a staged scan's git runs in a thread while the rules and detector load
+    with read_ahead(request):  # a staged scan's git, a history's plan, run in a thread while the rules load
         ruleset, detector = request.prepared or prepare(config, request.engine)
+        if request.kind == "history" and _forks(request.workers):
+            # What the worker pool loads before it forks (the Hyperscan database), loaded while the plan's git
+            # processes run, instead of after ``git log``'s first commits: about 16 ms off the serial start.
+            detector.load_all()
         startup.settle()  # the long-lived part of the process is built: out of the collector's sight from here
         source = SOURCES[request.kind](request)
     policy = config.policy
@@ -197,6 +201,12 @@ class _Run:
                 for origin, matches in outcome.groups:
                     for finding in self.collector.add(origin, matches):
                         self.orders[id(finding)] = ref.order
+
+
+def _forks(workers: int) -> bool:
+    from scanner.pipeline.workers import forks  # not on the commit hook's path
+
+    return forks(workers)
 
 
 def _required(reader: BlobReader | None) -> BlobReader:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -13,8 +12,9 @@ from scanner.sources.git import gitcli
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.libgit2walk import tag_message, tag_messages
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
+from scanner.sources.git.planahead import planned
 from scanner.sources.git.ranges import Base, Plan, plan, range_base
-from scanner.sources.git.repo import commit_origin, git_environment, git_usable, open_repository, shallow_issue
+from scanner.sources.git.repo import commit_origin, git_environment, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
 from scanner.sources.git.walk import WalkStats, walk_commits
 
@@ -37,8 +37,7 @@ class CommitSource:
     ) -> None:
         self.object_dirs = tuple(object_dirs)  # a push's quarantine: where its objects are until it is accepted
         # A plain history scan plans its walk through git's command line: no pygit2 on its start (gitcli.py).
-        located = _located(path) if mode == "history" and not object_dirs else None
-        self.refs = gitcli.ref_tips(located.path, located.head, git_environment()) if located is not None else None
+        located, self.refs = planned(path) if mode == "history" and not object_dirs else (None, None)
         self.repo: Any = LazyRepository(located) if located is not None and self.refs is not None else None
         if self.repo is None:
             self.repo = open_repository(path, self.object_dirs)
@@ -143,10 +142,3 @@ class LazyRepository:
 
     def __getitem__(self, key: str) -> Any:
         return self._repository()[key]
-
-
-def _located(path: str) -> gitcli.Location | None:
-    """Where a working tree's repository is, by git; None to leave it to pygit2 (no git, not a directory, …)."""
-    if not git_usable() or not os.path.isdir(path):
-        return None
-    return gitcli.locate(path, git_environment())
