@@ -4,17 +4,20 @@ started), errors meet the source where they did without it, and nothing is kept 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitrepo import Repo, isolate_git
 from helpers import RunCli
+from tokens import TokenFactory
 
-from scanner.detect.prefilter import SmallFirstPrefilter
+from scanner.detect.engine import Detector
 from scanner.errors import InputError
 from scanner.pipeline import runner, workers
-from scanner.sources.git import planahead
+from scanner.sources.git import planahead, walk
+from scanner.sources.git import source as source_module
 from scanner.sources.git.planahead import PlanAhead
 from scanner.sources.git.source import CommitSource
 
@@ -74,38 +77,64 @@ def test_an_error_in_the_thread_is_raised_where_the_source_opens(repo: Repo, mon
         CommitSource(str(repo.path), "history")
 
 
-def test_a_history_scan_reads_its_plan_and_loads_its_database_before_the_source_opens(
+def test_a_history_scan_reads_its_plan_while_the_rules_load(
     repo: Repo, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The plan is read while ``prepare`` runs; with a worker pool, the database the pool loads before its fork is
-    loaded before the history source opens (beside the plan's git processes). One worker loads it only when a
-    blob needs it; a scan of files reads no plan."""
-    if not workers.forks(2):
-        pytest.skip("no fork here: the pool scans inline")
-    reading: list[list[str]] = []  # the plans being read while prepare ran
-    loaded: list[bool] = []  # whether the Hyperscan database was loaded when the history source opened
-    detectors: list[Any] = []
-    real_prepare, real_open = runner.prepare, runner.SOURCES["history"]
+    """The plan is being read while ``prepare`` runs; a scan of files reads none."""
+    reading: list[list[str]] = []
+    real_prepare = runner.prepare
 
     def watched_prepare(*args: Any) -> Any:
         reading.append(sorted(planahead._AHEAD))
-        made = real_prepare(*args)
-        detectors[:] = [made.detector]
-        return made
-
-    def watched_open(request: Any) -> Any:
-        prefilter = detectors[0].prefilter
-        if not isinstance(prefilter, SmallFirstPrefilter):
-            pytest.skip("no Hyperscan here: there is no database to load")
-        loaded.append(prefilter._large is not None)
-        return real_open(request)
+        return real_prepare(*args)
 
     monkeypatch.setattr(runner, "prepare", watched_prepare)
-    monkeypatch.setitem(runner.SOURCES, "history", watched_open)
-    argv = ["scan", "--history", "--no-progress", "--format", "json"]
-    assert run_cli(*argv, "--workers", "2", repo.path)[0] == 0
-    assert run_cli(*argv, "--workers", "1", repo.path)[0] == 0
+    assert run_cli("scan", "--history", "--no-progress", "--format", "json", repo.path)[0] == 0
     assert run_cli("scan", "--format", "json", repo.path)[0] == 0
-    assert reading == [[str(repo.path)], [str(repo.path)], []]
-    assert loaded == [True, False]
-    assert planahead._AHEAD == {}
+    assert reading == [[str(repo.path)], []] and planahead._AHEAD == {}
+
+
+def test_with_a_pool_git_log_starts_before_the_database_loads(
+    repo: Repo, run_cli: RunCli, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a worker pool, the walk's ``git log`` is started before the Hyperscan database the pool needs is
+    loaded, and that one ``git log`` is the one walked; one worker starts it when it walks, as before. The
+    findings are the same."""
+    if not workers.forks(2):
+        pytest.skip("no fork here: the pool scans inline")
+    for n in range(3):
+        repo.commit(f"c{n}", {f"f{n}.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
+    events: list[str] = []
+    early, walked, load_all = source_module.start_log, walk.start_log, Detector.load_all
+
+    def record(name: str, real: Any) -> Any:
+        def recorded(*args: Any) -> Any:
+            events.append(name)
+            return real(*args)
+
+        return recorded
+
+    monkeypatch.setattr(source_module, "start_log", record("early git log", early))
+    monkeypatch.setattr(walk, "start_log", record("git log", walked))
+    monkeypatch.setattr(Detector, "load_all", record("database", load_all))
+    reports = []
+    for count in ("2", "1"):
+        argv = ["scan", "--history", "--no-progress", "--format", "json", "--show-secrets", "--workers", count]
+        code, out, _err = run_cli(*argv, repo.path)
+        report = json.loads(out)
+        del report["summary"]["duration_s"]
+        reports.append((code, report))
+        events.append("|")
+    pooled = events[: events.index("|")]
+    assert pooled[:2] == ["early git log", "database"] and "git log" not in pooled  # the pool's own load: loaded
+    assert events[events.index("|") + 1 :] == ["git log", "|"]
+    assert reports[0] == reports[1] and len(reports[0][1]["findings"]) == 3
+
+
+def test_a_git_log_started_for_a_walk_that_never_runs_is_stopped(repo: Repo) -> None:
+    source = CommitSource(str(repo.path), "history")
+    source.start_walk()
+    assert source.log is not None
+    proc = source.log.proc
+    source.close()
+    assert proc.returncode is not None and source.log is None

@@ -14,9 +14,9 @@ from scanner.sources.git.libgit2walk import tag_message, tag_messages
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
 from scanner.sources.git.planahead import planned
 from scanner.sources.git.ranges import Base, Plan, plan, range_base
-from scanner.sources.git.repo import commit_origin, git_environment, open_repository, shallow_issue
+from scanner.sources.git.repo import commit_origin, git_environment, git_usable, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
-from scanner.sources.git.walk import WalkStats, walk_commits
+from scanner.sources.git.walk import LogStart, WalkStats, start_log, stop_log, walk_commits
 
 
 class CommitSource:
@@ -54,6 +54,7 @@ class CommitSource:
         self.stats = WalkStats()
         self.blobs = 0
         self._origins: dict[tuple[str, str, str], GitOrigin] = {}
+        self.log: LogStart | None = None  # ``start_walk``'s git log, until ``items`` walks it
 
     def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
         repo = self.repo
@@ -69,8 +70,9 @@ class CommitSource:
             skips.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
             return
         self.base = range_base(repo, walk.tips, walk.hidden)
+        started, self.log = self.log, None
         for item in walk_commits(
-            repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs, use_graph=self.mode == "history"
+            repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs, self.mode == "history", started
         ):
             if isinstance(item, BlobRef):
                 self.blobs += 1
@@ -95,10 +97,20 @@ class CommitSource:
         found = self.objects.commit(oid) if self.objects is not None else None
         return found if found is not None else self.repo[oid]
 
+    def start_walk(self) -> None:
+        """A history planned by git starts its ``git log`` now, before ``items``: git orders the commits (all of
+        them before it prints the first) while the caller loads what the scan still needs."""
+        if self.refs is not None and self.mode == "history" and self.log is None and git_usable():
+            self.log = start_log(self.repo.path, self.refs[0], (), git_environment(self.object_dirs), True)
+
     def close(self) -> None:
-        """The commit reader's git process ends (once the findings are resolved)."""
+        """The commit reader's git process ends (once the findings are resolved), and a ``git log`` started for a
+        walk that never ran."""
         if self.objects is not None:
             self.objects.close()
+        if self.log is not None:
+            stop_log(self.log)
+            self.log = None
 
     def detail(self) -> str:
         return f"{self.stats.commits} commits, {self.blobs} unique blobs"
