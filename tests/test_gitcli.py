@@ -118,7 +118,7 @@ def test_a_history_scan_reports_the_same_with_and_without_pygit2_on_its_start(
     repo.commit("more", {"b.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
     repo.git("tag", "-a", "v1", "-m", f"release\n\ntoken {tokens.github_clean()}")
     code, fast = scan()
-    monkeypatch.setattr(planahead, "located", lambda _path: None)
+    monkeypatch.setattr(planahead, "read_plan", lambda _path: (None, None))
     assert (code, fast) == scan()
     assert len(fast["findings"]) == 3
     assert {f.get("bypass", {}).get("channel") for f in fast["findings"]} >= {"trailer"}

@@ -16,9 +16,10 @@ from tokens import TokenFactory
 from scanner.detect.engine import Detector
 from scanner.errors import InputError
 from scanner.pipeline import runner, workers
-from scanner.sources.git import planahead, walk
+from scanner.sources.git import gitcli, planahead, walk
 from scanner.sources.git import source as source_module
 from scanner.sources.git.planahead import PlanAhead
+from scanner.sources.git.repo import git_environment
 from scanner.sources.git.source import CommitSource
 
 
@@ -72,7 +73,7 @@ def test_an_error_in_the_thread_is_raised_where_the_source_opens(repo: Repo, mon
     def broken(*_args: Any) -> None:
         raise RuntimeError("for-each-ref went wrong")
 
-    monkeypatch.setattr(planahead.gitcli, "ref_tips", broken)
+    monkeypatch.setattr(planahead.gitcli, "tips_of", broken)
     with PlanAhead(str(repo.path)), pytest.raises(RuntimeError, match="for-each-ref went wrong"):
         CommitSource(str(repo.path), "history")
 
@@ -94,29 +95,32 @@ def test_a_history_scan_reads_its_plan_while_the_rules_load(
     assert reading == [[str(repo.path)], []] and planahead._AHEAD == {}
 
 
-def test_with_a_pool_git_log_starts_before_the_database_loads(
+def test_with_a_pool_git_log_starts_first_and_the_pool_forks_before_the_walk_reads(
     repo: Repo, run_cli: RunCli, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With a worker pool, the walk's ``git log`` is started before the Hyperscan database the pool needs is
-    loaded, and that one ``git log`` is the one walked; one worker starts it when it walks, as before. The
-    findings are the same."""
+    """With a worker pool, the walk's ``git log`` is started, then the pool loads the Hyperscan database and forks,
+    and only then does the walk read that same ``git log`` (no second one); with one worker, git log starts when
+    walked and the inline pool comes at the first blob, as before. The findings are the same."""
     if not workers.forks(2):
         pytest.skip("no fork here: the pool scans inline")
     for n in range(3):
         repo.commit(f"c{n}", {f"f{n}.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
     events: list[str] = []
-    early, walked, load_all = source_module.start_log, walk.start_log, Detector.load_all
 
-    def record(name: str, real: Any) -> Any:
-        def recorded(*args: Any) -> Any:
+    def record(owner: Any, attribute: str, name: str) -> None:
+        real = getattr(owner, attribute)
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
             events.append(name)
-            return real(*args)
+            return real(*args, **kwargs)
 
-        return recorded
+        monkeypatch.setattr(owner, attribute, recorded)
 
-    monkeypatch.setattr(source_module, "start_log", record("early git log", early))
-    monkeypatch.setattr(walk, "start_log", record("git log", walked))
-    monkeypatch.setattr(Detector, "load_all", record("database", load_all))
+    record(source_module, "start_log", "early git log")
+    record(walk, "start_log", "git log")
+    record(source_module, "walk_commits", "walk")
+    record(Detector, "load_all", "database")
+    record(workers.WorkerPool, "__init__", "pool")
     reports = []
     for count in ("2", "1"):
         argv = ["scan", "--history", "--no-progress", "--format", "json", "--show-secrets", "--workers", count]
@@ -125,9 +129,7 @@ def test_with_a_pool_git_log_starts_before_the_database_loads(
         del report["summary"]["duration_s"]
         reports.append((code, report))
         events.append("|")
-    pooled = events[: events.index("|")]
-    assert pooled[:2] == ["early git log", "database"] and "git log" not in pooled  # the pool's own load: loaded
-    assert events[events.index("|") + 1 :] == ["git log", "|"]
+    assert events == ["early git log", "pool", "database", "walk", "|", "walk", "git log", "pool", "|"]
     assert reports[0] == reports[1] and len(reports[0][1]["findings"]) == 3
 
 
@@ -138,3 +140,17 @@ def test_a_git_log_started_for_a_walk_that_never_runs_is_stopped(repo: Repo) -> 
     proc = source.log.proc
     source.close()
     assert proc.returncode is not None and source.log is None
+
+
+def test_the_plan_read_at_once_is_the_plan_read_one_step_after_the_other(repo: Repo, tmp_path: Path) -> None:
+    """``for-each-ref`` run in the path (beside ``rev-parse``) reads the refs of the repository ``rev-parse``
+    finds there: the repository's top, a subdirectory, a linked worktree on another branch, an annotated tag."""
+    repo.commit("more", {"sub/dir/a.txt": "a\n"})
+    repo.git("tag", "-a", "v1", "-m", "release")
+    repo.git("worktree", "add", "-q", "-b", "other", str(tmp_path / "linked"))
+    env = git_environment()
+    for path in (repo.path, repo.path / "sub" / "dir", tmp_path / "linked"):
+        where = gitcli.locate(str(path), env)
+        assert where is not None
+        assert planahead.read_plan(str(path)) == (where, gitcli.ref_tips(where.path, where.head, env))
+    assert planahead.read_plan(str(tmp_path / "missing")) == (None, None)

@@ -94,11 +94,11 @@ class _Run:
 
     def items(self) -> None:
         deadline = self.request.deadline
-        if self.request.kind == "history" and _forks(self.request.workers):
-            # git orders the commits (all of them before it prints the first) while this process loads what the
-            # worker pool loads before it forks, the Hyperscan database (about 16 ms): beside, not one after the other.
+        if self.request.kind == "history" and _forks(self.request.workers) and self.request.known_clean is None:
+            # git orders the commits (all of them before it prints the first: 10-30 ms) while this process loads
+            # the Hyperscan database and forks the pool: beside git, not after its first commits.
             getattr(self.source, "start_walk", lambda: None)()
-            self.detector.detector.load_all()
+            self._open_pool()
         self.reading = items = self.source.items(self.skips)
         for item in items:
             if deadline and time.monotonic() >= deadline:
@@ -168,18 +168,21 @@ class _Run:
         if memo is not None and not is_state_path(ref.path) and memo.known_clean(self.ruleset_hash, ref.oid):
             self.skips.stats.skipped["known-clean"] += 1
             return
-        if self.pool is None:  # made at the first ref: the source has planned its walk by then
-            from scanner.pipeline.refscan import Limits  # not on the commit hook's path
-            from scanner.pipeline.workers import BATCH, WorkerPool
-
-            reader = self.source.reader
-            limits = Limits(request.deadline, memo is not None)
-            self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
-            self.batch = BATCH
+        pool = self.pool or self._open_pool()  # made at the first ref (a history's, before): the walk is planned
         self.refs += 1
-        self.pool.submit(ref)
+        pool.submit(ref)
         if self.refs % self.batch == 0:  # results are collected once per batch's worth of refs
-            self.collect(self.pool.ready())
+            self.collect(pool.ready())
+
+    def _open_pool(self) -> WorkerPool:
+        from scanner.pipeline.refscan import Limits  # not on the commit hook's path
+        from scanner.pipeline.workers import BATCH, WorkerPool
+
+        request, reader = self.request, self.source.reader
+        limits = Limits(request.deadline, request.known_clean is not None)
+        self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
+        self.batch = BATCH
+        return self.pool
 
     def collect(self, batches: Iterator[Batch]) -> None:
         stats = self.skips.stats

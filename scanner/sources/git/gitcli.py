@@ -79,7 +79,7 @@ class TagInfo:
     message: str
 
 
-_REFS = "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)"
+REFS = "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)"
 
 
 def _git(
@@ -91,17 +91,26 @@ def _git(
     )
 
 
+LOCATE = ["rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-object-format", "--show-toplevel",
+           "--verify", "-q", "HEAD^{commit}"]  # fmt: skip
+Answer = tuple[int, bytes, bytes]  # a git process's status, output and errors
+
+
 def locate(path: str, env: dict[str, str]) -> Location | None:
     """The working tree holding ``path`` in one ``git rev-parse``; None for anything but a SHA-1 working tree."""
     try:
-        done = _git("", ["rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-object-format",
-                         "--show-toplevel", "--verify", "-q", "HEAD^{commit}"], env, cwd=path)  # fmt: skip
+        done = _git("", LOCATE, env, cwd=path)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if done.returncode not in (0, _NO_COMMIT) or len(lines) != 4 + (done.returncode == 0) or lines[2] != "sha1":
+    return location(done.returncode, done.stdout)
+
+
+def location(status: int, out: bytes) -> Location | None:
+    """``locate``'s answer from what ``git rev-parse`` printed."""
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
+    if status not in (0, _NO_COMMIT) or len(lines) != 4 + (status == 0) or lines[2] != "sha1":
         return None
-    head = lines[4] if done.returncode == 0 else ""
+    head = lines[4] if status == 0 else ""
     return Location(lines[0].rstrip("/") + "/", lines[3].rstrip("/") + "/", lines[1] == "true", head)
 
 
@@ -109,14 +118,20 @@ def ref_tips(git_dir: str, head: str, env: dict[str, str]) -> tuple[list[Tip], l
     """The commits every ref but notes points at (a tag peeled once), then HEAD's, each once, in ``for-each-ref``'s
     order (refname), and the annotated tags' ids; None when libgit2 is to decide (see the module's docstring)."""
     try:
-        done = _git(git_dir, ["for-each-ref", _REFS], env)
+        done = _git(git_dir, ["for-each-ref", REFS], env)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if done.returncode != 0 or done.stderr:
+    return tips_of((done.returncode, done.stdout, done.stderr), head)
+
+
+def tips_of(answer: Answer, head: str) -> tuple[list[Tip], list[str]] | None:
+    """``ref_tips``'s answer from what ``git for-each-ref`` printed."""
+    status, out, err = answer
+    if status != 0 or err:
         return None
     tips: dict[str, Tip] = {}
     tags: list[str] = []
-    for line in done.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
         kind, oid, peeled_kind, peeled, name = line.split(" ", 4)
         if name == "refs/stash" or peeled_kind == "tag":  # older stash entries, a tag of a tag: libgit2's job
             return None
