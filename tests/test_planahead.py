@@ -99,8 +99,8 @@ def test_with_a_pool_git_log_starts_first_and_the_pool_forks_before_the_walk_rea
     repo: Repo, run_cli: RunCli, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a worker pool, the walk's ``git log`` is started, then the pool loads the Hyperscan database and forks,
-    and only then does the walk read that same ``git log`` (no second one); with one worker, git log starts when
-    walked and the inline pool comes at the first blob, as before. The findings are the same."""
+    and only then does the walk read that same ``git log`` (no second one); with one worker, or a walk libgit2
+    plans, git log starts when walked and the pool comes at the first blob, as before. The findings are the same."""
     if not workers.forks(2):
         pytest.skip("no fork here: the pool scans inline")
     for n in range(3):
@@ -122,15 +122,21 @@ def test_with_a_pool_git_log_starts_first_and_the_pool_forks_before_the_walk_rea
     record(Detector, "load_all", "database")
     record(workers.WorkerPool, "__init__", "pool")
     reports = []
-    for count in ("2", "1"):
-        argv = ["scan", "--history", "--no-progress", "--format", "json", "--show-secrets", "--workers", count]
+    for count in ("2", "1", "2 planned by libgit2"):
+        if count.endswith("libgit2"):
+            monkeypatch.setattr(planahead, "read_plan", lambda _path: (None, None))
+        argv = ["scan", "--history", "--no-progress", "--format", "json", "--show-secrets", "--workers", count[0]]
         code, out, _err = run_cli(*argv, repo.path)
         report = json.loads(out)
         del report["summary"]["duration_s"]
         reports.append((code, report))
         events.append("|")
-    assert events == ["early git log", "pool", "database", "walk", "|", "walk", "git log", "pool", "|"]
-    assert reports[0] == reports[1] and len(reports[0][1]["findings"]) == 3
+    assert events == [
+        *["early git log", "pool", "database", "walk", "|"],
+        *["walk", "git log", "pool", "|"],
+        *["walk", "git log", "pool", "database", "|"],  # no early start: the pool comes at the first blob, as before
+    ]
+    assert reports[0] == reports[1] == reports[2] and len(reports[0][1]["findings"]) == 3
 
 
 def test_a_git_log_started_for_a_walk_that_never_runs_is_stopped(repo: Repo) -> None:

@@ -94,11 +94,7 @@ class _Run:
 
     def items(self) -> None:
         deadline = self.request.deadline
-        if self.request.kind == "history" and _forks(self.request.workers) and self.request.known_clean is None:
-            # git orders the commits (all of them before it prints the first: 10-30 ms) while this process loads
-            # the Hyperscan database and forks the pool: beside git, not after its first commits.
-            getattr(self.source, "start_walk", lambda: None)()
-            self._open_pool()
+        self._start_early()
         self.reading = items = self.source.items(self.skips)
         for item in items:
             if deadline and time.monotonic() >= deadline:
@@ -113,6 +109,15 @@ class _Run:
         self.messages.flush()
         if self.pool is not None:
             self.collect(self.pool.finish())
+
+    def _start_early(self) -> None:
+        """A history walked by git with a forking pool: git orders the commits (all of them before it prints the
+        first: 10-30 ms) while this process loads the Hyperscan database and forks the pool, instead of after."""
+        request = self.request
+        if request.kind != "history" or request.known_clean is not None or not _forks(request.workers):
+            return
+        if getattr(self.source, "start_walk", lambda: False)():
+            self._open_pool()
 
     def close(self) -> None:
         """The source's reading ends (its git processes with it) and the worker pool stops."""

@@ -97,11 +97,13 @@ class CommitSource:
         found = self.objects.commit(oid) if self.objects is not None else None
         return found if found is not None else self.repo[oid]
 
-    def start_walk(self) -> None:
+    def start_walk(self) -> bool:
         """A history planned by git starts its ``git log`` now, before ``items``: git orders the commits (all of
-        them before it prints the first) while the caller loads what the scan still needs."""
+        them before it prints the first) while the caller loads what the scan still needs. False: not started
+        (libgit2 plans this walk, or ``git`` is missing or too old)."""
         if self.refs is not None and self.mode == "history" and self.log is None and git_usable():
             self.log = start_log(self.repo.path, self.refs[0], (), git_environment(self.object_dirs), True)
+        return self.log is not None
 
     def close(self) -> None:
         """The commit reader's git process ends (once the findings are resolved), and a ``git log`` started for a
