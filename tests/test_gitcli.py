@@ -81,11 +81,10 @@ def odd(repo: Repo) -> Repo:
 
 def test_the_plan_and_every_object_read_by_git_equal_libgit2s(odd: Repo) -> None:
     env = git_environment()
-    location = gitcli.locate(str(odd.path / "."), env)
+    location, planned = planahead.read_plan(str(odd.path / "."))
     handle = pygit2.Repository(str(odd.path))
     assert location is not None and (location.path, location.workdir) == (handle.path, handle.workdir)
     assert location.head == str(handle.head.target) and location.shallow is False
-    planned = gitcli.ref_tips(location.path, location.head, env)
     assert planned is not None
     tips, tags = planned
     skips = Skips([], ScanStats())
@@ -232,7 +231,7 @@ def test_thousands_of_annotated_tags_are_read_without_a_pipe_deadlock(repo: Repo
     subprocess.run(["git", "-C", str(repo.path), "fast-import", "--quiet"], input=stream, check=True)
     source = CommitSource(str(repo.path), "history")
     assert source.objects is not None  # the plain case: tags are read by git, not libgit2
-    _, tags = gitcli.ref_tips(source.repo.path, "", git_environment()) or ([], [])
+    _, tags = planahead.read_plan(str(repo.path))[1] or ([], [])
     assert len(tags) == 3000
     read = source.objects.tags(tags)
     assert len(read) == 3000 and all(t is not None and t.message == message.decode() for t in read)

@@ -5,6 +5,7 @@ started), errors meet the source where they did without it, and nothing is kept 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -154,9 +155,21 @@ def test_the_plan_read_at_once_is_the_plan_read_one_step_after_the_other(repo: R
     repo.commit("more", {"sub/dir/a.txt": "a\n"})
     repo.git("tag", "-a", "v1", "-m", "release")
     repo.git("worktree", "add", "-q", "-b", "other", str(tmp_path / "linked"))
-    env = git_environment()
     for path in (repo.path, repo.path / "sub" / "dir", tmp_path / "linked"):
-        where = gitcli.locate(str(path), env)
-        assert where is not None
-        assert planahead.read_plan(str(path)) == (where, gitcli.ref_tips(where.path, where.head, env))
+        where, refs = planahead.read_plan(str(path))
+        assert where is not None and refs is not None and (where, refs) == one_after_the_other(str(path))
     assert planahead.read_plan(str(tmp_path / "missing")) == (None, None)
+
+
+def one_after_the_other(path: str) -> planahead.Plan:
+    """The plan as it was read before: ``rev-parse`` in the path, then ``for-each-ref`` in the git directory it
+    named (``--git-dir``, no discovery)."""
+    env = git_environment()
+
+    def git(args: list[str], cwd: str | None = None) -> tuple[int, bytes, bytes]:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    where = gitcli.location(*git(gitcli.LOCATE, cwd=path)[:2])
+    assert where is not None
+    return where, gitcli.tips_of(git(["--git-dir", where.path, "for-each-ref", gitcli.REFS]), where.head)

@@ -22,7 +22,7 @@ import threading
 from scanner.sources.git import gitcli, repo
 from scanner.sources.git.repo import git_environment, git_usable
 
-# The repository as ``git rev-parse`` locates it and its refs as ``ref_tips`` reads them (None: pygit2 decides).
+# The repository ``git rev-parse`` locates and its tips and tags from ``for-each-ref`` (None: pygit2 decides).
 Plan = tuple[gitcli.Location | None, tuple[list[gitcli.Tip], list[str]] | None]
 
 

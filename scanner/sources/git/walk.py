@@ -67,6 +67,8 @@ def walk_commits(
     ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used.
     """
     if not tips:
+        if started is not None:
+            stop_log(started)
         return
     seen: set[str] = set()
     # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
