@@ -22,8 +22,7 @@ from tokens import TokenFactory
 
 from scanner.models import ScanStats
 from scanner.sources.base import Skips
-from scanner.sources.git import gitcli
-from scanner.sources.git import source as git_source
+from scanner.sources.git import gitcli, planahead
 from scanner.sources.git.libgit2walk import history_tips
 from scanner.sources.git.repo import git_environment
 from scanner.sources.git.source import CommitSource, LazyRepository
@@ -82,11 +81,10 @@ def odd(repo: Repo) -> Repo:
 
 def test_the_plan_and_every_object_read_by_git_equal_libgit2s(odd: Repo) -> None:
     env = git_environment()
-    location = gitcli.locate(str(odd.path / "."), env)
+    location, planned = planahead.read_plan(str(odd.path / "."))
     handle = pygit2.Repository(str(odd.path))
     assert location is not None and (location.path, location.workdir) == (handle.path, handle.workdir)
     assert location.head == str(handle.head.target) and location.shallow is False
-    planned = gitcli.ref_tips(location.path, location.head, env)
     assert planned is not None
     tips, tags = planned
     skips = Skips([], ScanStats())
@@ -119,7 +117,7 @@ def test_a_history_scan_reports_the_same_with_and_without_pygit2_on_its_start(
     repo.commit("more", {"b.env": f"GITHUB_TOKEN={tokens.github_clean()}\n"})
     repo.git("tag", "-a", "v1", "-m", f"release\n\ntoken {tokens.github_clean()}")
     code, fast = scan()
-    monkeypatch.setattr(git_source, "_located", lambda _path: None)
+    monkeypatch.setattr(planahead, "read_plan", lambda _path: (None, None))
     assert (code, fast) == scan()
     assert len(fast["findings"]) == 3
     assert {f.get("bypass", {}).get("channel") for f in fast["findings"]} >= {"trailer"}
@@ -233,7 +231,7 @@ def test_thousands_of_annotated_tags_are_read_without_a_pipe_deadlock(repo: Repo
     subprocess.run(["git", "-C", str(repo.path), "fast-import", "--quiet"], input=stream, check=True)
     source = CommitSource(str(repo.path), "history")
     assert source.objects is not None  # the plain case: tags are read by git, not libgit2
-    _, tags = gitcli.ref_tips(source.repo.path, "", git_environment()) or ([], [])
+    _, tags = planahead.read_plan(str(repo.path))[1] or ([], [])
     assert len(tags) == 3000
     read = source.objects.tags(tags)
     assert len(read) == 3000 and all(t is not None and t.message == message.decode() for t in read)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def run_request(request: ScanRequest) -> ScanResult:
     config = request.config
-    with read_ahead(request):  # a staged scan's git runs in a thread while the rules and detector load
+    with read_ahead(request):  # a staged scan's git, a history's plan, run in a thread while the rules load
         ruleset, detector = request.prepared or prepare(config, request.engine)
         startup.settle()  # the long-lived part of the process is built: out of the collector's sight from here
         source = SOURCES[request.kind](request)
@@ -94,6 +94,7 @@ class _Run:
 
     def items(self) -> None:
         deadline = self.request.deadline
+        self._start_early()
         self.reading = items = self.source.items(self.skips)
         for item in items:
             if deadline and time.monotonic() >= deadline:
@@ -108,6 +109,15 @@ class _Run:
         self.messages.flush()
         if self.pool is not None:
             self.collect(self.pool.finish())
+
+    def _start_early(self) -> None:
+        """A history walked by git with a forking pool: git orders the commits (all of them before it prints the
+        first: 10-30 ms) while this process loads the Hyperscan database and forks the pool, instead of after."""
+        request = self.request
+        if request.kind != "history" or request.known_clean is not None or not _forks(request.workers):
+            return
+        if getattr(self.source, "start_walk", lambda: False)():
+            self._open_pool()
 
     def close(self) -> None:
         """The source's reading ends (its git processes with it) and the worker pool stops."""
@@ -163,18 +173,21 @@ class _Run:
         if memo is not None and not is_state_path(ref.path) and memo.known_clean(self.ruleset_hash, ref.oid):
             self.skips.stats.skipped["known-clean"] += 1
             return
-        if self.pool is None:  # made at the first ref: the source has planned its walk by then
-            from scanner.pipeline.refscan import Limits  # not on the commit hook's path
-            from scanner.pipeline.workers import BATCH, WorkerPool
-
-            reader = self.source.reader
-            limits = Limits(request.deadline, memo is not None)
-            self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
-            self.batch = BATCH
+        pool = self.pool or self._open_pool()  # made at the first ref (a history's, before): the walk is planned
         self.refs += 1
-        self.pool.submit(ref)
+        pool.submit(ref)
         if self.refs % self.batch == 0:  # results are collected once per batch's worth of refs
-            self.collect(self.pool.ready())
+            self.collect(pool.ready())
+
+    def _open_pool(self) -> WorkerPool:
+        from scanner.pipeline.refscan import Limits  # not on the commit hook's path
+        from scanner.pipeline.workers import BATCH, WorkerPool
+
+        request, reader = self.request, self.source.reader
+        limits = Limits(request.deadline, request.known_clean is not None)
+        self.pool = WorkerPool(lambda: _required(reader()), self.detector, request.workers, limits)
+        self.batch = BATCH
+        return self.pool
 
     def collect(self, batches: Iterator[Batch]) -> None:
         stats = self.skips.stats
@@ -197,6 +210,12 @@ class _Run:
                 for origin, matches in outcome.groups:
                     for finding in self.collector.add(origin, matches):
                         self.orders[id(finding)] = ref.order
+
+
+def _forks(workers: int) -> bool:
+    from scanner.pipeline.workers import forks  # not on the commit hook's path
+
+    return forks(workers)
 
 
 def _required(reader: BlobReader | None) -> BlobReader:

@@ -32,7 +32,11 @@ def _staged(request: ScanRequest) -> Source:
 
 def read_ahead(request: ScanRequest) -> AbstractContextManager[object]:
     """Inside it, the source opened for ``request`` may take what a thread read meanwhile: a staged scan's git
-    calls (``staged.ReadAhead``)."""
+    calls (``staged.ReadAhead``), a history scan's plan (``planahead.PlanAhead``)."""
+    if request.kind == "history" and not request.options.object_dirs:
+        from scanner.sources.git.planahead import PlanAhead
+
+        return PlanAhead(request.paths[0])
     if request.kind != "staged":
         return nullcontext()
     from scanner.sources.git.staged import ReadAhead

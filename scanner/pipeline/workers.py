@@ -97,6 +97,11 @@ def _worker_main(
         reader.close()
 
 
+def forks(workers: int) -> bool:
+    """Whether a pool of ``workers`` (0: one per core) forks processes, rather than scanning inline."""
+    return (workers or os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 class WorkerPool:
     """Feeds refs to worker processes as the walk finds them; with one worker (or no fork), scans inline."""
 
@@ -112,7 +117,7 @@ class WorkerPool:
         self.in_flight = 0
         self.detector = detector
         self.inline: BlobReader | None = None
-        if self.workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if not forks(self.workers):
             self.inline = make_reader()
             return
         detector.detector.load_all()  # before the fork: the workers share one loaded Hyperscan database

@@ -79,44 +79,34 @@ class TagInfo:
     message: str
 
 
-_REFS = "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)"
+REFS = "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)"
 
 
-def _git(
-    git_dir: str, args: Sequence[str], env: dict[str, str], cwd: str | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    where = [] if git_dir == "" else ["--git-dir", git_dir]
-    return subprocess.run(
-        ["git", *where, *args], cwd=cwd, env=env, capture_output=True, check=False, timeout=repo.GIT_READ_TIMEOUT
-    )
+LOCATE = ["rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-object-format", "--show-toplevel",
+           "--verify", "-q", "HEAD^{commit}"]  # fmt: skip
+Answer = tuple[int, bytes, bytes]  # a git process's status, output and errors
 
 
-def locate(path: str, env: dict[str, str]) -> Location | None:
-    """The working tree holding ``path`` in one ``git rev-parse``; None for anything but a SHA-1 working tree."""
-    try:
-        done = _git("", ["rev-parse", "--absolute-git-dir", "--is-shallow-repository", "--show-object-format",
-                         "--show-toplevel", "--verify", "-q", "HEAD^{commit}"], env, cwd=path)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+def location(status: int, out: bytes) -> Location | None:
+    """The working tree ``git rev-parse LOCATE`` found, from its status and output; None for anything but a SHA-1
+    working tree."""
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
+    if status not in (0, _NO_COMMIT) or len(lines) != 4 + (status == 0) or lines[2] != "sha1":
         return None
-    lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if done.returncode not in (0, _NO_COMMIT) or len(lines) != 4 + (done.returncode == 0) or lines[2] != "sha1":
-        return None
-    head = lines[4] if done.returncode == 0 else ""
+    head = lines[4] if status == 0 else ""
     return Location(lines[0].rstrip("/") + "/", lines[3].rstrip("/") + "/", lines[1] == "true", head)
 
 
-def ref_tips(git_dir: str, head: str, env: dict[str, str]) -> tuple[list[Tip], list[str]] | None:
-    """The commits every ref but notes points at (a tag peeled once), then HEAD's, each once, in ``for-each-ref``'s
-    order (refname), and the annotated tags' ids; None when libgit2 is to decide (see the module's docstring)."""
-    try:
-        done = _git(git_dir, ["for-each-ref", _REFS], env)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0 or done.stderr:
+def tips_of(answer: Answer, head: str) -> tuple[list[Tip], list[str]] | None:
+    """From ``git for-each-ref REFS``'s answer: the commits every ref but notes points at (a tag peeled once), then
+    HEAD's, each once, in ``for-each-ref``'s order (refname), and the annotated tags' ids; None when libgit2 is to
+    decide (see the module's docstring)."""
+    status, out, err = answer
+    if status != 0 or err:
         return None
     tips: dict[str, Tip] = {}
     tags: list[str] = []
-    for line in done.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
         kind, oid, peeled_kind, peeled, name = line.split(" ", 4)
         if name == "refs/stash" or peeled_kind == "tag":  # older stash entries, a tag of a tag: libgit2's job
             return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -13,10 +12,11 @@ from scanner.sources.git import gitcli
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.libgit2walk import tag_message, tag_messages
 from scanner.sources.git.loose import corrupt_loose, guard, object_dirs_of
+from scanner.sources.git.planahead import planned
 from scanner.sources.git.ranges import Base, Plan, plan, range_base
 from scanner.sources.git.repo import commit_origin, git_environment, git_usable, open_repository, shallow_issue
 from scanner.sources.git.trailers import trailer_bypass
-from scanner.sources.git.walk import WalkStats, walk_commits
+from scanner.sources.git.walk import LogStart, WalkStats, start_log, stop_log, walk_commits
 
 
 class CommitSource:
@@ -37,8 +37,7 @@ class CommitSource:
     ) -> None:
         self.object_dirs = tuple(object_dirs)  # a push's quarantine: where its objects are until it is accepted
         # A plain history scan plans its walk through git's command line: no pygit2 on its start (gitcli.py).
-        located = _located(path) if mode == "history" and not object_dirs else None
-        self.refs = gitcli.ref_tips(located.path, located.head, git_environment()) if located is not None else None
+        located, self.refs = planned(path) if mode == "history" and not object_dirs else (None, None)
         self.repo: Any = LazyRepository(located) if located is not None and self.refs is not None else None
         if self.repo is None:
             self.repo = open_repository(path, self.object_dirs)
@@ -55,6 +54,7 @@ class CommitSource:
         self.stats = WalkStats()
         self.blobs = 0
         self._origins: dict[tuple[str, str, str], GitOrigin] = {}
+        self.log: LogStart | None = None  # ``start_walk``'s git log, until ``items`` walks it
 
     def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
         repo = self.repo
@@ -70,8 +70,9 @@ class CommitSource:
             skips.issues.append(ScanIssue(repo.path, "empty-repository", "the repository has no commits"))
             return
         self.base = range_base(repo, walk.tips, walk.hidden)
+        started, self.log = self.log, None
         for item in walk_commits(
-            repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs, use_graph=self.mode == "history"
+            repo, walk.tips, walk.hidden, skips, self.stats, self.object_dirs, self.mode == "history", started
         ):
             if isinstance(item, BlobRef):
                 self.blobs += 1
@@ -96,10 +97,22 @@ class CommitSource:
         found = self.objects.commit(oid) if self.objects is not None else None
         return found if found is not None else self.repo[oid]
 
+    def start_walk(self) -> bool:
+        """A history planned by git starts its ``git log`` now, before ``items``: git orders the commits (all of
+        them before it prints the first) while the caller loads what the scan still needs. False: not started
+        (libgit2 plans this walk, or ``git`` is missing or too old)."""
+        if self.refs is not None and self.mode == "history" and self.log is None and git_usable():
+            self.log = start_log(self.repo.path, self.refs[0], (), git_environment(self.object_dirs), True)
+        return self.log is not None
+
     def close(self) -> None:
-        """The commit reader's git process ends (once the findings are resolved)."""
+        """The commit reader's git process ends (once the findings are resolved), and a ``git log`` started for a
+        walk that never ran."""
         if self.objects is not None:
             self.objects.close()
+        if self.log is not None:
+            stop_log(self.log)
+            self.log = None
 
     def detail(self) -> str:
         return f"{self.stats.commits} commits, {self.blobs} unique blobs"
@@ -143,10 +156,3 @@ class LazyRepository:
 
     def __getitem__(self, key: str) -> Any:
         return self._repository()[key]
-
-
-def _located(path: str) -> gitcli.Location | None:
-    """Where a working tree's repository is, by git; None to leave it to pygit2 (no git, not a directory, …)."""
-    if not git_usable() or not os.path.isdir(path):
-        return None
-    return gitcli.locate(path, git_environment())

@@ -23,7 +23,15 @@ from scanner.lifeline import child_setup
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import repo as git_repo
-from scanner.sources.git.graph import commit_graph, finish_writing, forget, start_writing, usable, with_graph
+from scanner.sources.git.graph import (
+    CommitGraph,
+    commit_graph,
+    finish_writing,
+    forget,
+    start_writing,
+    usable,
+    with_graph,
+)
 from scanner.sources.git.libgit2walk import Change, add_tree_blobs, libgit2_changes
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable
 
@@ -46,6 +54,7 @@ def walk_commits(
     stats: WalkStats,
     object_dirs: Sequence[str] = (),
     use_graph: bool = False,
+    started: LogStart | None = None,
 ) -> Iterator[BlobRef | Chunk]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
@@ -55,8 +64,11 @@ def walk_commits(
     corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
     ``use_graph``: ``git log`` reads a commit-graph kept in the cache (``graph.py``), written beside the walk when
     the tips have changed since the last one (for history scans: their tips change less often than a push's).
+    ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used.
     """
     if not tips:
+        if started is not None:
+            stop_log(started)
         return
     seen: set[str] = set()
     # Blobs already in the hidden commits' trees are not new in this range: a range scan reports what it adds.
@@ -68,8 +80,11 @@ def walk_commits(
     for attempt in ("git", "libgit2"):
         if attempt == "git":
             if not git_usable():
+                if started is not None:
+                    stop_log(started)
                 continue
-            changes = _git_log_changes(repo, tips, hidden, skips, git_environment(object_dirs), use_graph)
+            env = git_environment(object_dirs)
+            changes = _git_log_changes(repo, tips, hidden, skips, env, use_graph, started)
         else:
             changes = libgit2_changes(repo, tips, hidden, skips, visited)
         for commit_id, message, entries in changes:
@@ -93,20 +108,28 @@ def walk_commits(
             return
 
 
-def _git_log_changes(
-    repo: Any, tips: Sequence[Any], hidden: Sequence[Any], skips: Skips, env: dict[str, str], use_graph: bool
-) -> Iterator[Change]:
-    """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs."""
+@dataclass(frozen=True)
+class LogStart:
+    """A started ``git log`` of the walk (its revisions already written): what ``_git_log_changes`` reads."""
+
+    proc: subprocess.Popen[bytes]
+    graph: CommitGraph | None  # the cached commit-graph, when the walk may use one
+    intact: bool  # the graph passed its checksum: git reads it
+
+
+def start_log(
+    git_dir: str, tips: Sequence[Any], hidden: Sequence[Any], env: dict[str, str], use_graph: bool
+) -> LogStart:
+    """``git log --raw -z`` over ``tips`` minus ``hidden``, started: git orders the commits (``--reverse
+    --topo-order`` lists them all before it prints the first) while the caller goes on."""
     args = [
-        "git", "--git-dir", repo.path, "log", "--reverse", "--topo-order", "--raw", "--no-abbrev", "--no-renames",
+        "git", "--git-dir", git_dir, "log", "--reverse", "--topo-order", "--raw", "--no-abbrev", "--no-renames",
         "--diff-merges=first-parent", "--root", "--no-color", "--format=%x01%H%x00%B", "-z", "--stdin",
     ]  # fmt: skip
     # Revisions go on stdin: a repository with tens of thousands of tags would overflow the command line.
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
-    graph = commit_graph(repo.path, revisions) if use_graph else None
+    graph = commit_graph(git_dir, revisions) if use_graph else None
     intact = graph is not None and usable(graph)
-    writer = None
-    retry = False
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
@@ -115,11 +138,40 @@ def _git_log_changes(
         env=with_graph(env, graph) if graph is not None and intact else env,
         preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
     )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
+        proc.stdin.close()
+    except BaseException:
+        stop_log(LogStart(proc, graph, intact))
+        raise
+    return LogStart(proc, graph, intact)
+
+
+def stop_log(log: LogStart) -> None:
+    """A started ``git log`` that will not be read: git ends, and is reaped."""
+    with log.proc:
+        log.proc.kill()
+
+
+def _git_log_changes(
+    repo: Any,
+    tips: Sequence[Any],
+    hidden: Sequence[Any],
+    skips: Skips,
+    env: dict[str, str],
+    use_graph: bool,
+    started: LogStart | None = None,
+) -> Iterator[Change]:
+    """Parse ``git log --raw -z``: a ``\x01<id>`` token, the message, then (meta, path) token pairs. ``started``: the
+    same ``git log``, already started by the caller (``start_log`` with these arguments)."""
+    log = started or start_log(repo.path, tips, hidden, env, use_graph)
+    proc, graph, intact = log.proc, log.graph, log.intact
+    writer = None
+    retry = False
     with proc:
         try:
-            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-            proc.stdin.write(revisions.encode("ascii"))  # git reads all of it before it writes anything
-            proc.stdin.close()
+            assert proc.stdout is not None and proc.stderr is not None
             if graph is not None:  # the graph's writer walks on the core left idle while git log walks
                 writer = start_writing(graph, repo.path, "".join(f"{c.id}\n" for c in tips), with_graph(env, graph))
             silent = [False]
