@@ -276,11 +276,13 @@ class SmallFirstPrefilter:
         return self._large
 
     def scan(self, content: bytes) -> Scanned:
-        if self._large is None:
+        large = self._large  # once loaded, one call a chunk (a history worker's every chunk comes here)
+        if large is None:
             self._scanned += len(content)
             if self._scanned <= SMALL_INPUT:
                 return self._small.scan(content)
-        return self.load_all().scan(content)
+            large = self.load_all()
+        return large.scan(content)
 
 
 def make_prefilter(
