@@ -15,6 +15,7 @@ from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
+from scanner.detect.linewindow import MIN_CONTENT, newline_led
 from scanner.detect.matches import RawMatch, to_matches
 from scanner.detect.prefilter import KeywordHits, Prefilter, SmallFirstPrefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
@@ -193,9 +194,12 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
     only change matches that hold no keyword, and those are dropped.
     """
     width = rule.spec.window
+    back = 0  # bytes a line's window starts before the line
     if not width:
-        yield from rule.pattern.finditer(content)
-        return
+        if len(content) < MIN_CONTENT or not newline_led(rule):
+            yield from rule.pattern.finditer(content)
+            return
+        width, back = LINE_WINDOW, 1  # see detect.linewindow: the same matches, on their keywords' lines
     windows = []
     for keyword in rule.keywords:
         line_end = -1
@@ -205,7 +209,7 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
                     continue  # the rest of this line is in the window already
                 line_end = content.find(b"\n", pos)
                 line_end = len(content) if line_end == -1 else line_end
-                windows.append((content.rfind(b"\n", 0, pos) + 1, line_end + 2))
+                windows.append((max(0, content.rfind(b"\n", 0, pos) + 1 - back), line_end + 2))
             else:
                 windows.append((max(0, pos - width), pos + len(keyword) + width + 1))
     windows.sort()
