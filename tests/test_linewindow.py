@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.detect import linewindow
-from scanner.detect.engine import rule_matches
+from scanner.detect.engine import LINE_SEARCH_FROM, rule_matches
 from scanner.detect.prefilter import KeywordHits
 from scanner.ruleset.load import load_ruleset
 from scanner.ruleset.model import CompiledRule
@@ -60,8 +60,8 @@ _PIECES = [
 def test_keyword_lines_give_the_matches_of_a_whole_search(parts: list[str], pad: bool) -> None:
     rules = _rules()
     text = "".join(parts)
-    # Padding past MIN_CONTENT on either side (or none: a small chunk is searched whole anyway).
-    filler = ("y" * 70 + "\n") * (linewindow.MIN_CONTENT // 70 + 1) if pad else ""
+    # Padding past LINE_SEARCH_FROM on either side (or none: a small chunk is searched whole anyway).
+    filler = ("y" * 70 + "\n") * (LINE_SEARCH_FROM // 70 + 1) if pad else ""
     content = (filler + text + filler).encode()
     for rule_id in QUALIFYING:
         rule = rules[rule_id]
@@ -71,7 +71,7 @@ def test_keyword_lines_give_the_matches_of_a_whole_search(parts: list[str], pad:
 @pytest.mark.parametrize("rule_id", sorted(QUALIFYING))
 def test_examples_in_a_large_text_are_found_as_a_whole_search_finds_them(rule_id: str) -> None:
     rule = _rules()[rule_id]
-    filler = b"z = 1\n" * (linewindow.MIN_CONTENT // 6 + 1)
+    filler = b"z = 1\n" * (LINE_SEARCH_FROM // 6 + 1)
     content = filler + b"\n".join(e.encode() for e in rule.spec.examples) + b"\n" + filler
     found = _spans(rule, content)
     assert found == [m.span() for m in rule.pattern.finditer(content)]

@@ -15,7 +15,6 @@ from scanner.detect.decode import encoded_spans
 from scanner.detect.entropy import shannon_entropy
 from scanner.detect.examplekeys import is_published_example
 from scanner.detect.heuristics import entropy_floor, generic_reason, is_lockfile, placeholder_reason
-from scanner.detect.linewindow import MIN_CONTENT, newline_led
 from scanner.detect.matches import RawMatch, to_matches
 from scanner.detect.prefilter import KeywordHits, Prefilter, SmallFirstPrefilter, make_prefilter
 from scanner.models import CONFIDENCE_RANK, Match
@@ -26,6 +25,9 @@ from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 __all__ = ["ContentProbe", "Detector", "RawMatch", "path_reason", "reject_reason", "rule_matches", "to_matches"]
 
 CONTEXT_WINDOW = 120
+# A whole-content rule that qualifies is searched on its keywords' lines in content of this size or more
+# (``detect.linewindow``); below it, over the whole content: the same matches, and no regex parse for a small file.
+LINE_SEARCH_FROM = 4096
 
 
 class ContentProbe(Protocol):
@@ -196,7 +198,7 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
     width = rule.spec.window
     back = 0  # bytes a line's window starts before the line
     if not width:
-        if len(content) < MIN_CONTENT or not newline_led(rule):
+        if len(content) < LINE_SEARCH_FROM or not _newline_led(rule):
             yield from rule.pattern.finditer(content)
             return
         width, back = LINE_WINDOW, 1  # see detect.linewindow: the same matches, on their keywords' lines
@@ -225,6 +227,12 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
             if any(k in lowered[m.start() : m.end()] for k in rule.keywords):
                 resume = m.end()
                 yield m
+
+
+def _newline_led(rule: CompiledRule) -> bool:
+    from scanner.detect.linewindow import newline_led  # imported by a large chunk only: a hook's files seldom are
+
+    return newline_led(rule)
 
 
 def _dedupe(found: list[RawMatch]) -> list[RawMatch]:

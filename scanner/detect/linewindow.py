@@ -10,7 +10,7 @@ Where a newline can only be a match's first byte (its first item matches it, if 
 its last item, and every example match holds a keyword (what keyword-anchored means for the windowed rules), a
 match lies within its keyword's line, the newline before it and the byte after it: ``detect.engine.rule_matches``
 searches those lines only, from one byte before each, as for ``LINE_WINDOW``. The same matches either way; a
-chunk under ``MIN_CONTENT`` bytes is still searched whole (the check parses the regex once per process).
+chunk under ``engine.LINE_SEARCH_FROM`` bytes is still searched whole (the check parses the regex once per process).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from typing import Any
 
 from scanner.ruleset.charset import sre_parse
 from scanner.ruleset.model import CompiledRule, _can_match_newline
-
-MIN_CONTENT = 4096
 
 
 @cache
