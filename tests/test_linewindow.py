@@ -25,7 +25,7 @@ def _rules() -> dict[str, CompiledRule]:
 
 def test_the_generic_assignment_rules_qualify_and_a_multiline_rule_does_not() -> None:
     rules = _rules()
-    assert {rule_id for rule_id, r in rules.items() if r.spec.window == 0 and linewindow.newline_led(r)} == QUALIFYING
+    assert {rule_id for rule_id, r in rules.items() if r.spec.window == 0 and linewindow.newline_led(r)} >= QUALIFYING
     assert not linewindow.newline_led(rules["private-key-rsa"])  # its body spans lines
     assert not linewindow.newline_led(rules["github-pat"])  # a windowed rule is not asked
 
