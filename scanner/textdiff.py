@@ -7,7 +7,7 @@ structured detector (a Terraform state version that adds nothing is not analysed
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from threading import Lock
 
 CONTEXT_LINES = 3
@@ -144,6 +144,8 @@ class _Memos:
 
     def take(self, text: bytes) -> tuple[object, int] | None:
         """The memo of ``text`` and its line count, no longer held (the next version's takes its place)."""
+        if id(text) not in self._held:  # most versions have none (a small file's): no lock taken (a look-up is atomic)
+            return None
         with self._lock:
             held = self._held.pop(id(text), None)
             if held is None:
@@ -171,7 +173,7 @@ def _cost(text: bytes, memo: object, lines: int) -> int:
 _memos = _Memos(MEMO_BYTES)
 
 
-def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
+def changed_regions(old: bytes, new: bytes) -> list[tuple[bytes, int]]:
     """The parts of ``new`` that differ from ``old``, each with the line number of its first line in ``new``.
 
     In a file's history most of each version is the previous one again: rescanning it finds nothing new for that
@@ -190,13 +192,15 @@ def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
     narrowing anyway) and ``old``'s after it. Without that, narrowing hashed every version whole twice, once as
     the region and once as the next version's ``old``. Once a path has been narrowed, its smaller changes keep
     its memo up to date too (hashing their region only).
+
+    A list, not a generator: it runs once per later version of a path (37,483 times in pytest's history).
     """
     start, end, first = _changed_span(old, new, CONTEXT_LINES, CONTEXT_BYTES)
     held = _memos.take(old) if _narrow is not None else None
     if end <= start:  # nothing changed, or nothing is left
         if held is not None and len(new) == len(old):  # the same text again: the same lines
             _memos.keep(new, *held)
-        return
+        return []
     cut = end - start >= NARROW_REGION
     blocks: Blocks | None = None
     if _narrow is not None and (cut or held is not None):
@@ -207,10 +211,8 @@ def changed_regions(old: bytes, new: bytes) -> Iterator[tuple[bytes, int]]:
         stop = end - 1 if new[end - 1] == 0x0A else end
         blocks = _novel_blocks_py(old, memoryview(new)[start:stop], CONTEXT_LINES, CONTEXT_BYTES)
     if blocks is None:
-        yield new[start:end], first
-        return
-    for block_start, block_end, lo in blocks:
-        yield new[start + block_start : start + block_end], first + lo
+        return [(new[start:end], first)]
+    return [(new[start + block_start : start + block_end], first + lo) for block_start, block_end, lo in blocks]
 
 
 def new_line_numbers(old: bytes, new: bytes) -> frozenset[int]:

@@ -181,9 +181,9 @@ def _json_escapes(content: bytes) -> Iterator[DecodedSpan]:
 
 
 def encoded_spans(content: bytes, limit: int = 1 << 20) -> Iterator[DecodedSpan]:
-    """Yield decoded spans of ``content``; stops after ``limit`` decoded bytes (a bomb of tiny spans)."""
-    budget = limit
-    generators = []  # most chunks need none: no generator is made for them
+    """The decoded spans of ``content``; they stop after ``limit`` decoded bytes (a bomb of tiny spans). Most
+    chunks have none: they get an empty iterator, not a generator of their own (one per chunk of a history)."""
+    generators = []
     listed = candidates(content)
     if listed:
         generators.append(_base64_and_hex(content, listed))
@@ -192,6 +192,11 @@ def encoded_spans(content: bytes, limit: int = 1 << 20) -> Iterator[DecodedSpan]
         generators.append(_percent(content))
     if found & JSON_ESCAPE:
         generators.append(_json_escapes(content))
+    return _bounded(generators, limit) if generators else iter(())
+
+
+def _bounded(generators: list[Iterator[DecodedSpan]], limit: int) -> Iterator[DecodedSpan]:
+    budget = limit
     for generator in generators:
         for span in generator:
             budget -= len(span.content)

@@ -26,6 +26,9 @@ from scanner.ruleset.model import LINE_WINDOW, CompiledRule, Ruleset
 __all__ = ["ContentProbe", "Detector", "RawMatch", "path_reason", "reject_reason", "rule_matches", "to_matches"]
 
 CONTEXT_WINDOW = 120
+# A whole-content rule that qualifies is searched on its keywords' lines in content of this size or more
+# (``detect.linewindow``); below it, over the whole content: the same matches, and no regex parse for a small file.
+LINE_SEARCH_FROM = 4096
 
 
 class ContentProbe(Protocol):
@@ -198,9 +201,12 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
     only change matches that hold no keyword, and those are dropped.
     """
     width = rule.spec.window
+    back = 0  # bytes a line's window starts before the line
     if not width:
-        yield from rule.pattern.finditer(content)
-        return
+        if len(content) < LINE_SEARCH_FROM or not _newline_led(rule):
+            yield from rule.pattern.finditer(content)
+            return
+        width, back = LINE_WINDOW, 1  # see detect.linewindow: the same matches, on their keywords' lines
     windows = []
     for keyword in rule.keywords:
         line_end = -1
@@ -210,7 +216,7 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
                     continue  # the rest of this line is in the window already
                 line_end = content.find(b"\n", pos)
                 line_end = len(content) if line_end == -1 else line_end
-                windows.append((content.rfind(b"\n", 0, pos) + 1, line_end + 2))
+                windows.append((max(0, content.rfind(b"\n", 0, pos) + 1 - back), line_end + 2))
             else:
                 windows.append((max(0, pos - width), pos + len(keyword) + width + 1))
     windows.sort()
@@ -226,6 +232,12 @@ def rule_matches(rule: CompiledRule, content: bytes, lowered: bytes, hits: Keywo
             if any(k in lowered[m.start() : m.end()] for k in rule.keywords):
                 resume = m.end()
                 yield m
+
+
+def _newline_led(rule: CompiledRule) -> bool:
+    from scanner.detect.linewindow import newline_led  # imported by a large chunk only: a hook's files seldom are
+
+    return newline_led(rule)
 
 
 def _dedupe(found: list[RawMatch]) -> list[RawMatch]:

@@ -154,7 +154,8 @@ class SmallFirstPrefilter:
         return self._large
 
     def scan(self, content: bytes) -> Scanned:
-        if self._large is None:
+        large = self._large  # once loaded, one call a chunk (a history worker's every chunk comes here)
+        if large is None:
             self._scanned += len(content)
             if self._scanned <= SMALL_INPUT:
                 return self._small.scan(content)
@@ -162,7 +163,8 @@ class SmallFirstPrefilter:
                 scanned = self._scan_grouped(content)
                 if scanned is not None:
                     return scanned
-        return self.load_all().scan(content)
+            large = self.load_all()
+        return large.scan(content)
 
     def _scan_grouped(self, content: bytes) -> Scanned | None:
         """The grouped prefilter's answer, or None where the whole database should answer (Hyperscan is not

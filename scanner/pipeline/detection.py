@@ -33,6 +33,10 @@ class Detected:
     timed_out: str = ""  # why detection stopped before the end of the chunk ("" when it did not)
 
 
+# What a chunk without a match gets (most chunks of a history): one shared instance, not one made per chunk.
+NOTHING = Detected()
+
+
 def _touches(match: Match, lines: frozenset[int]) -> bool:
     return any(n in lines for n in range(match.line, match.end_line + 1))
 
@@ -74,14 +78,14 @@ class ChunkDetector:
         bound = bounded(self.time_budget, lazy=not chunk.structure)
         try:
             with bound:
-                return self._detect(chunk, bound.arm)
+                return self._structured(chunk) if chunk.structure else self._plain(chunk, bound.arm)
         except RegexTimeout:
             return Detected(
                 timed_out=f"not fully scanned: the rules took over {self.time_budget:g}s on it"
                 " (a custom regex that backtracks?)"
             )
 
-    def _detect(self, chunk: Chunk, before_rules: Callable[[], None]) -> Detected:
+    def _structured(self, chunk: Chunk) -> Detected:
         if chunk.structure == "tfstate":
             try:
                 groups = self._state_groups(chunk)
@@ -90,9 +94,7 @@ class ChunkDetector:
                 return dataclasses.replace(self._plain(chunk), not_structured=why)
             found = tuple((state_origin(chunk.origin, g), g.matches) for g in groups if g.matches)
             return Detected(found)
-        if chunk.structure:
-            return self._iac(chunk)
-        return self._plain(chunk, before_rules)
+        return self._iac(chunk)
 
     def _iac(self, chunk: Chunk) -> Detected:
         """A Pulumi export, CloudFormation template, Kubernetes manifest or Helm values file; plain text when it
@@ -114,7 +116,7 @@ class ChunkDetector:
         if chunk.only_lines is not None:
             lines = chunk.only_lines
             matches = [m for m in matches if _touches(m, lines)]
-        return Detected(((chunk.origin, tuple(matches)),) if matches else ())
+        return Detected(((chunk.origin, tuple(matches)),)) if matches else NOTHING
 
     def _state_groups(self, chunk: Chunk) -> list[StateGroup]:
         from scanner.detect.structured import SENSITIVE_RULE, analyse, touching, version_groups

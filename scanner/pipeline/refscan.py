@@ -97,7 +97,14 @@ def _outcome(detector: ChunkDetector, read: BlobRead, limits: Limits, out: list[
 
 
 def _groups(detector: ChunkDetector, read: BlobRead) -> tuple[tuple[Group, ...], str]:
-    """The blob's groups, and why detection stopped early in one of its chunks ("" when it did not)."""
-    detected = [detector.detect(chunk) for chunk in read.chunks]
-    timed_out = next((d.timed_out for d in detected if d.timed_out), "")
-    return tuple(group for d in detected for group in d.groups), timed_out
+    """The blob's groups, and why detection stopped early in one of its chunks ("" when it did not). One loop, no
+    generators: it runs once per blob of a history, and most blobs have one chunk and no match."""
+    groups: tuple[Group, ...] = ()
+    timed_out = ""
+    for chunk in read.chunks:
+        detected = detector.detect(chunk)
+        if detected.groups:
+            groups += detected.groups
+        if detected.timed_out and not timed_out:
+            timed_out = detected.timed_out
+    return groups, timed_out

@@ -110,7 +110,8 @@ class GitBlobReader:
         if previous is None:
             return BlobRead(ref, len(data), (Chunk(data, origin, order=ref.order),), whole=True)
         regions = changed_regions(previous, data)
-        chunks = tuple(Chunk(r, origin, first_line=n, only_lines=added, order=ref.order) for r, n in regions)
+        order = ref.order
+        chunks = tuple([Chunk(r, origin, first_line=n, only_lines=added, order=order) for r, n in regions])
         return BlobRead(ref, len(data), chunks)
 
     def _data(self, ref: BlobRef, content: BlobData | None) -> bytes | BlobRead:
