@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import scanner
 from scanner import cache
 from scanner.errors import ConfigError
+from scanner.ruleset import builtintable
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
 from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes
 
@@ -143,7 +145,35 @@ def _compile_cached(specs: Sequence[RuleSpec]) -> tuple[CompiledRule, ...] | Non
 
 def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] = ()) -> Ruleset:
     """Load rule files (the built-ins by default) plus ``extra`` specs, through the on-disk cache."""
-    files = rule_files(builtin_rules_dir()) if paths is None else list(paths)
+    key, specs, compiled = _builtin_rules() if paths is None else _cached_rules(list(paths))
+    extra_compiled = compile_specs(extra, existing=specs)
+    rules = compiled + tuple(extra_compiled)
+    full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
+    return Ruleset(rules=rules, hash=full_hash)
+
+
+_Loaded = tuple[str, list[RuleSpec], tuple[CompiledRule, ...]]  # content key, specs, compiled rules
+
+
+def _builtin_rules() -> _Loaded:
+    """The built-in rules from the package's own table when their files' signature matches it (no file is read
+    or hashed, no field's type checked: see ``builtintable``), else through the cache directory, and the table
+    is written for the next start."""
+    files = rule_files(builtin_rules_dir())
+    taken_ns = time.time_ns()
+    signature = builtintable.signature(files, SPEC_FORMAT)  # before the files are read: racy ones are not kept
+    stored = builtintable.read(signature)
+    if stored is not None:
+        compiled = _compile_cached(stored[1])
+        if compiled is not None:
+            return stored[0], stored[1], compiled
+    loaded = _cached_rules(files)
+    builtintable.write(signature, taken_ns, loaded[0], loaded[1])
+    return loaded
+
+
+def _cached_rules(files: list[Path]) -> _Loaded:
+    """Rule files through the cache directory, keyed by the SHA-256 of their content and the version."""
     digest = hashlib.sha256(f"{scanner.__version__}/spec-format-{SPEC_FORMAT}".encode())
     contents = []
     for path in files:
@@ -157,21 +187,19 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
     cache_name = entry_name(key)
     specs = specs_from_bytes(cache.read(cache_name))
     compiled = _compile_cached(specs) if specs is not None else None
-    if specs is None or compiled is None:
-        specs = []
-        for path, data in zip(files, contents, strict=True):
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ConfigError(f"{path}: rule file is not UTF-8: {exc}") from None
-            parsed = parse_rule_file(text, str(path))
-            if path.parent.resolve() != builtin_rules_dir().resolve():
-                _refuse_catastrophic(parsed)  # built-in rules are checked by a test instead
-            specs.extend(parsed)
-        compiled = compile_specs(specs)
-        specs = [rule.spec for rule in compiled]
-        cache.write(cache_name, specs_to_bytes(specs))
-    extra_compiled = compile_specs(extra, existing=specs)
-    rules = compiled + tuple(extra_compiled)
-    full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
-    return Ruleset(rules=rules, hash=full_hash)
+    if specs is not None and compiled is not None:
+        return key, specs, compiled
+    specs = []
+    for path, data in zip(files, contents, strict=True):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: rule file is not UTF-8: {exc}") from None
+        parsed = parse_rule_file(text, str(path))
+        if path.parent.resolve() != builtin_rules_dir().resolve():
+            _refuse_catastrophic(parsed)  # built-in rules are checked by a test instead
+        specs.extend(parsed)
+    compiled = compile_specs(specs)
+    specs = [rule.spec for rule in compiled]
+    cache.write(cache_name, specs_to_bytes(specs))
+    return key, specs, compiled
