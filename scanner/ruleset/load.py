@@ -7,7 +7,6 @@ plus the leakstop version, so an edited rule or an upgrade misses the cache.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import scanner
-from scanner import cache
+from scanner import cache, digests
 from scanner.errors import ConfigError
 from scanner.ruleset import builtintable
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
@@ -148,7 +147,7 @@ def load_ruleset(paths: Sequence[Path] | None = None, extra: Sequence[RuleSpec] 
     key, specs, compiled = _builtin_rules() if paths is None else _cached_rules(list(paths))
     extra_compiled = compile_specs(extra, existing=specs)
     rules = compiled + tuple(extra_compiled)
-    full_hash = hashlib.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
+    full_hash = digests.sha256(key.encode() + repr([r.spec for r in extra_compiled]).encode()).hexdigest()
     return Ruleset(rules=rules, hash=full_hash)
 
 
@@ -174,7 +173,7 @@ def _builtin_rules() -> _Loaded:
 
 def _cached_rules(files: list[Path]) -> _Loaded:
     """Rule files through the cache directory, keyed by the SHA-256 of their content and the version."""
-    digest = hashlib.sha256(f"{scanner.__version__}/spec-format-{SPEC_FORMAT}".encode())
+    digest = digests.sha256(f"{scanner.__version__}/spec-format-{SPEC_FORMAT}".encode())
     contents = []
     for path in files:
         try:
@@ -182,7 +181,7 @@ def _cached_rules(files: list[Path]) -> _Loaded:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read rule file: {exc}") from None
         contents.append(data)
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(data).digest())
+        digest.update(path.name.encode() + b"\0" + digests.sha256(data).digest())
     key = digest.hexdigest()
     cache_name = entry_name(key)
     specs = specs_from_bytes(cache.read(cache_name))
