@@ -14,7 +14,6 @@ from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
-from scanner.ruleset.validator import encode, parse_declared
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
@@ -273,6 +272,9 @@ def _validator(value: object, where: str) -> str:
         return ""
     if isinstance(value, str):
         return value
+    # Only where a rule file is parsed: the module's two dataclasses are not made at a start that loads cached rules
+    from scanner.ruleset.validator import encode, parse_declared
+
     return encode(parse_declared(value, where))
 
 
