@@ -115,3 +115,12 @@ def test_nothing_is_written_where_python_writes_no_bytecode(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     assert _ids(rules_dir)
     assert not table.exists()
+
+
+def test_rule_files_are_the_yaml_files_by_name(tmp_path: Path) -> None:
+    for name in ("b.yml", "a.yaml", ".yaml", "c.txt", "yaml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "d.yaml").mkdir()
+    (tmp_path / "e.yaml").symlink_to(tmp_path / "a.yaml")
+    assert [p.name for p in rule_files(tmp_path)] == ["a.yaml", "b.yml", "e.yaml"]
+    assert rule_files(tmp_path)[0] == tmp_path / "a.yaml"

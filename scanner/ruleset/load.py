@@ -8,6 +8,7 @@ plus the leakstop version, so an edited rule or an upgrade misses the cache.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -34,7 +35,11 @@ def builtin_rules_dir() -> Path:
 
 
 def rule_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    """The directory's ``*.yaml`` and ``*.yml`` files by name; ``scandir`` knows most entries' type without a
+    ``stat`` (``Path.iterdir`` and ``is_file`` were 0.5 ms of every start)."""
+    with os.scandir(directory) as entries:
+        names = [e.name for e in entries if os.path.splitext(e.name)[1] in (".yaml", ".yml") and e.is_file()]
+    return [directory / name for name in sorted(names)]
 
 
 MAX_YAML_VALUES = 200_000  # values a config or rule file may hold once its aliases are expanded

@@ -139,7 +139,7 @@ class RuleSpec:
             return CompiledRule(
                 spec=self,
                 secret_group=group,
-                keywords=tuple(k.encode() for k in self.keywords),
+                keywords=tuple(map(str.encode, self.keywords)),
             )
         where = f"{self.source}: rule {self.id}"
         if _UNPORTABLE.search(self.regex):
@@ -169,7 +169,7 @@ class RuleSpec:
         return CompiledRule(
             spec=resolved,
             secret_group=group,
-            keywords=tuple(k.encode() for k in self.keywords),
+            keywords=tuple(map(str.encode, self.keywords)),
         )
 
 
