@@ -11,7 +11,6 @@ at most what the budget costs (under 3 ms), a hook gains the import. The digests
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -28,7 +27,7 @@ def _builtin(name: str) -> Callable[..., Any] | None:
     """CPython's own constructor of ``name``, or None in an interpreter built without it."""
     for module in {"sha256": ("_sha2", "_sha256"), "sha1": ("_sha1",)}[name]:
         try:
-            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+            return getattr(__import__(module), name)  # type: ignore[no-any-return]
         except (ImportError, AttributeError):
             continue
     return None

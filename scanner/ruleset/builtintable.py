@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,8 +79,3 @@ def _settled(key_of: Signature, taken_ns: int) -> bool:
     files = key_of[-1]
     assert isinstance(files, tuple)
     return all(max(mtime, ctime) < taken_ns - SETTLE_NS for _name, _size, _ino, mtime, ctime in files)
-
-
-def now_ns() -> int:
-    """The wall clock, as file times are (a test moves it to make a file young or old)."""
-    return time.time_ns()

@@ -2,7 +2,8 @@
 
 Parsing and validating ~200 rules costs tens of milliseconds (yaml, jsonschema, regex compilation); a hook
 that runs on every commit should not pay that each time. The cache key is the hash of every rule file's bytes
-plus the leakstop version, so an edited rule or an upgrade misses the cache.
+plus the leakstop version, so an edited rule or an upgrade misses the cache. The built-in rules are found first
+in the package's own table, by their files' stat alone (``builtintable``): a start then reads no rule file.
 """
 
 from __future__ import annotations
