@@ -12,7 +12,6 @@ or as a library's own serialisation, never as pickle: a planted entry is data to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from scanner import digests
 from scanner.atomicfile import write_atomic
 
 KEEP_PER_KIND = 6
@@ -74,26 +74,26 @@ def _checked(head: bytes, magic: bytes, digest: str) -> bool:
 
 
 def frame(data: bytes) -> bytes:
-    return _MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+    return _MAGIC + digests.sha256(data).hexdigest().encode() + b"\n" + data
 
 
 def unframe(raw: bytes) -> bytes | None:
     """The payload of a framed entry, or None when the magic, the version or the checksum does not match."""
     size = len(_MAGIC) + 65
     payload = raw[size:]
-    return payload if _checked(raw[:size], _MAGIC, hashlib.sha256(payload).hexdigest()) else None
+    return payload if _checked(raw[:size], _MAGIC, digests.sha256(payload).hexdigest()) else None
 
 
 def read(name: str) -> bytes | None:
     """The payload of the entry ``name``, or None on a miss (absent, damaged, not a regular file, too large)."""
     parts = _read_regular(cache_dir() / name, _MAGIC)
-    if parts is None or not _checked(parts[0], _MAGIC, hashlib.sha256(parts[2]).hexdigest()):
+    if parts is None or not _checked(parts[0], _MAGIC, digests.sha256(parts[2]).hexdigest()):
         return None
     return parts[2]
 
 
 def _self_checked_digest(line: bytes, body_size: int) -> str:
-    return hashlib.sha256(b"%s\n%d" % (line, body_size)).hexdigest()
+    return digests.sha256(b"%s\n%d" % (line, body_size)).hexdigest()
 
 
 def read_self_checked(name: str) -> tuple[bytes, bytes] | None:

@@ -8,13 +8,13 @@ and ``LEAKSTOP_FINGERPRINT_KEY`` sets one for reports (read by the command line 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 DEFAULT_KEY = b"leakstop/fingerprint/v1"
 
 
 def _keyed(key: bytes, *parts: str) -> str:
+    import hashlib  # with hmac, loads OpenSSL: only once there is a finding (scanner/digests.py)
+    import hmac
+
     message = b"\0".join(p.encode("utf-8", "surrogatepass") for p in parts)
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
 

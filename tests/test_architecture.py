@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.errors",
         "scanner.fingerprint",
         "scanner.cache",
+        "scanner.digests",
         "scanner.location",
         "scanner.gitdir",
         "scanner.safetext",

@@ -60,16 +60,17 @@ def test_damaged_hyperscan_databases_are_compiled_again(tmp_path: Path, cache_di
     assert all(not entry.read_bytes().startswith(b"not what") for entry in cache_dir.glob("hs*"))
 
 
+@pytest.mark.parametrize("kind", ["hs6-*", "hs6k-*"])
 def test_a_changed_byte_in_the_self_checked_database_is_a_miss_or_changes_nothing(
-    tmp_path: Path, cache_dir: Path
+    tmp_path: Path, cache_dir: Path, kind: str
 ) -> None:
-    """The rules' database entry is self-checked (its body is Hyperscan's serialisation, which carries a CRC-32C
-    that loading verifies): a flipped byte anywhere, or a cut, is a recompile or the same database, never a crash
-    or other findings."""
+    """The rules' and the keywords' database entries are self-checked (the body is Hyperscan's serialisation,
+    which carries a CRC-32C that loading verifies): a flipped byte anywhere, or a cut, is a recompile or the same
+    database, never a crash or other findings."""
     ruleset = load_ruleset([_rules(tmp_path)])
     content = f"x = {SECRET}"
     assert _found(Detector(ruleset, engine="hyperscan"), content) == [("k3y", SECRET)]
-    (entry,) = cache_dir.glob("hs6-*")
+    (entry,) = cache_dir.glob(kind)
     written = entry.read_bytes()
     step = max(1, len(written) // 97)
     for position in [*range(0, 200, 7), *range(200, len(written), step), len(written) - 1]:

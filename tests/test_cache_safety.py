@@ -33,10 +33,18 @@ class _Planted:
         return (os.system, (f"touch {self.marker}",))
 
 
+# ``python -m scanner`` with the built-in rules loaded through the cache directory, as where the package keeps no
+# table of its own (``ruleset.builtintable``: a read-only install, or no bytecode written).
+_WITHOUT_TABLE = (
+    "import sys, scanner.ruleset.builtintable as table; table.table_path = lambda: '/nonexistent/table';"
+    "from scanner.cli import console; sys.exit(console())"
+)
+
+
 def _scan(project: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LEAKSTOP_CACHE_DIR": str(cache_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "scanner", "scan", "--no-progress", str(project)],
+        [sys.executable, "-c", _WITHOUT_TABLE, "scan", "--no-progress", str(project)],
         check=False,
         capture_output=True,
         text=True,

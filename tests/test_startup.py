@@ -57,6 +57,7 @@ _NOT_ON_HOOK_PATH = (
     "subprocess",
     "shutil",
     "lzma",
+    "scanner.ruleset.validator",  # a rule's declared check: read where a rule file is parsed
 )
 
 

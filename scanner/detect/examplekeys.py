@@ -9,9 +9,10 @@ repository stays clean, and the list says nothing a reader could use.
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
+
+from scanner import digests
 
 DATA_FILE = Path(__file__).with_name("example_keys.txt")
 
@@ -24,4 +25,4 @@ def example_digests() -> frozenset[str]:
 
 
 def is_published_example(secret: str) -> bool:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest() in example_digests()
+    return digests.sha256(secret.encode("utf-8")).hexdigest() in example_digests()

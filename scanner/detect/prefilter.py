@@ -213,7 +213,9 @@ class HyperscanPrefilter:
         self._db = db  # None when Hyperscan takes none of the rules (or there are none): the ``always`` list decides
         self._rules_hit: list[int] = []
         self._keywords = sorted({k for rule in rules for k in rule.keywords})
-        self._keyword_cache_name = f"hs5k-{cache_name[4:]}"
+        # "hs6k": as "hs5k", self-checked as the rules' database is (its SHA-256 frame was 7 M instructions of
+        # the commit hook's run without OpenSSL, scanner/digests.py).
+        self._keyword_cache_name = f"hs6k-{cache_name[4:]}"
         self._keyword_db: Any = None  # loaded on the first chunk with a candidate rule: most hook runs have none
 
     def _keyword_database(self, cache_name: str) -> Any:
@@ -221,10 +223,10 @@ class HyperscanPrefilter:
         hs = self._hs
         if not self._keywords:
             return None  # Hyperscan cannot compile an empty database; no rule, no candidate, no lookup
-        data = cache.read(cache_name)
-        if data is not None:
+        entry = cache.read_self_checked(cache_name)
+        if entry is not None:
             try:
-                db = hs.loadb(data, hs.HS_MODE_BLOCK)
+                db = hs.loadb(entry[1], hs.HS_MODE_BLOCK)
                 db.scratch = hs.Scratch(db)
                 return db
             except (ValueError, TypeError, hs.HyperscanError):
@@ -235,7 +237,7 @@ class HyperscanPrefilter:
             ids=list(range(len(self._keywords))),
             flags=[0] * len(self._keywords),
         )
-        cache.write(cache_name, hs.dumpb(db))
+        cache.write_self_checked(cache_name, b"", hs.dumpb(db))
         return db
 
     def _keyword_positions(self, lowered: bytes) -> dict[bytes, list[int]]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hmac
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -106,6 +105,8 @@ class Baseline:
 
     def keyed(self, rule_id: str, secret: str, rel_path: str) -> str:
         """The fingerprint of a finding whose path is already relative to the baseline's root."""
+        import hmac  # loads OpenSSL: only where a finding meets a baseline (scanner/digests.py)
+
         message = b"\0".join(p.encode("utf-8", "surrogatepass") for p in (rule_id, secret, rel_path))
         return hmac.digest(self._key, message, "sha256").hex()
 

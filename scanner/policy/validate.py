@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner import cache
+from scanner import cache, digests
 from scanner.errors import ConfigError
 
 _SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
@@ -31,7 +30,7 @@ def validated_doc(path: Path) -> dict[str, Any]:
 
 def validated_data(data: bytes, path: str) -> dict[str, Any]:
     """``data`` (a config's bytes, from a file or a commit) as a valid document; errors name ``path``."""
-    key = hashlib.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
+    key = digests.sha256(b"config\0" + _SCHEMA_PATH.read_bytes() + b"\0" + data).hexdigest()[:32]
     cache_name = f"config-{key}.json"
     cached = cache.read_json(cache_name)
     # A hit is checksummed by the cache and must name the config it was made from; its document is then trusted

@@ -14,7 +14,6 @@ from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
-from scanner.ruleset.validator import encode, parse_declared
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
@@ -140,7 +139,7 @@ class RuleSpec:
             return CompiledRule(
                 spec=self,
                 secret_group=group,
-                keywords=tuple(k.encode() for k in self.keywords),
+                keywords=tuple(map(str.encode, self.keywords)),
             )
         where = f"{self.source}: rule {self.id}"
         if _UNPORTABLE.search(self.regex):
@@ -170,7 +169,7 @@ class RuleSpec:
         return CompiledRule(
             spec=resolved,
             secret_group=group,
-            keywords=tuple(k.encode() for k in self.keywords),
+            keywords=tuple(map(str.encode, self.keywords)),
         )
 
 
@@ -273,6 +272,9 @@ def _validator(value: object, where: str) -> str:
         return ""
     if isinstance(value, str):
         return value
+    # Only where a rule file is parsed: the module's two dataclasses are not made at a start that loads cached rules
+    from scanner.ruleset.validator import encode, parse_declared
+
     return encode(parse_declared(value, where))
 
 

@@ -9,11 +9,11 @@ it, as an ``InputError``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from scanner import digests
 from scanner.formats.sniff import sniff
 from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
 from scanner.sources.textcodec import is_binary
@@ -131,7 +131,7 @@ class PlainSource:
 
 
 def blob_id(content: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+    return digests.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
 def is_state_path(path: str) -> bool:
