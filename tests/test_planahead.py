@@ -46,14 +46,14 @@ def test_a_history_source_in_the_block_takes_what_the_thread_read(repo: Repo) ->
         second = repo.commit("on a branch made after the read", {"b.txt": "b\n"})
         assert tips(CommitSource(path, "history")) == [first]  # the refs as the thread read them
         assert tips(CommitSource(path, "history")) == [first, second]  # taken once: a second source reads itself
-    assert planahead._AHEAD == {}
+    assert planahead.PlanAhead.running == {}
 
 
 def test_leaving_the_block_forgets_an_unused_read(repo: Repo) -> None:
     path = str(repo.path)
     with PlanAhead(path) as ahead:
         pass
-    assert not ahead.thread.is_alive() and planahead._AHEAD == {}
+    assert not ahead.thread.is_alive() and planahead.PlanAhead.running == {}
     second = repo.commit("after the block", {"b.txt": "b\n"})
     assert tips(CommitSource(path, "history")) == [second]
 
@@ -87,13 +87,13 @@ def test_a_history_scan_reads_its_plan_while_the_rules_load(
     real_prepare = runner.prepare
 
     def watched_prepare(*args: Any) -> Any:
-        reading.append(sorted(planahead._AHEAD))
+        reading.append(sorted(planahead.PlanAhead.running))
         return real_prepare(*args)
 
     monkeypatch.setattr(runner, "prepare", watched_prepare)
     assert run_cli("scan", "--history", "--no-progress", "--format", "json", repo.path)[0] == 0
     assert run_cli("scan", "--format", "json", repo.path)[0] == 0
-    assert reading == [[str(repo.path)], []] and planahead._AHEAD == {}
+    assert reading == [[str(repo.path)], []] and planahead.PlanAhead.running == {}
 
 
 def test_with_a_pool_git_log_starts_first_and_the_pool_forks_before_the_walk_reads(

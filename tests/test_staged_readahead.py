@@ -45,7 +45,7 @@ def test_a_source_in_the_block_takes_what_the_thread_read(repo: Repo) -> None:
         repo.git("add", "b.txt")  # staged after the read: this source does not see it
         assert staged_paths(StagedSource(path)) == ["a.txt"]
         assert staged_paths(StagedSource(path)) == ["a.txt", "b.txt"]  # taken once: a second source reads itself
-    assert staged._AHEAD == {}
+    assert staged.ReadAhead.running == {}
     assert staged_paths(StagedSource(path)) == ["a.txt", "b.txt"]
 
 
@@ -54,7 +54,7 @@ def test_leaving_the_block_forgets_an_unused_read(repo: Repo) -> None:
     repo.git("add", "a.txt")
     with ReadAhead(str(repo.path)) as ahead:
         pass
-    assert not ahead.thread.is_alive() and staged._AHEAD == {}
+    assert not ahead.thread.is_alive() and staged.ReadAhead.running == {}
     repo.write({"b.txt": "second\n"})
     repo.git("add", "b.txt")
     assert staged_paths(StagedSource(str(repo.path))) == ["a.txt", "b.txt"]
@@ -94,11 +94,11 @@ def test_a_staged_scan_reads_while_its_rules_load(repo: Repo, run_cli: RunCli, m
     real = runner.prepare
 
     def watched(*args: Any) -> Any:
-        seen.append(sorted(staged._AHEAD))
+        seen.append(sorted(staged.ReadAhead.running))
         return real(*args)
 
     monkeypatch.setattr(runner, "prepare", watched)
     monkeypatch.chdir(repo.path)
     assert run_cli("scan", "--staged", "--format", "json")[0] == 0
     assert run_cli("scan", "a.txt", "--format", "json")[0] == 0
-    assert seen == [["."], []] and staged._AHEAD == {}
+    assert seen == [["."], []] and staged.ReadAhead.running == {}

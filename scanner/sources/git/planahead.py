@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 
 from scanner.sources.git import gitcli, repo
+from scanner.sources.git.ahead import Ahead
 from scanner.sources.git.repo import git_environment, git_usable
 
 # The repository ``git rev-parse`` locates and its tips and tags from ``for-each-ref`` (None: pygit2 decides).
@@ -66,44 +66,22 @@ def _answer(proc: subprocess.Popen[bytes]) -> gitcli.Answer | None:
     return proc.returncode, out, err
 
 
-class PlanAhead:
+class PlanAhead(Ahead):
     """``read_plan(path)`` in a thread, from the block's start; ``planned`` takes it (once) inside the block."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        super().__init__(path, "leakstop-plan-read")
         self.plan: Plan = (None, None)
-        self.failure: Exception | None = None
-        self.thread = threading.Thread(target=self._read, name="leakstop-plan-read", daemon=True)
 
-    def _read(self) -> None:
-        try:
-            self.plan = read_plan(self.path)
-        except Exception as exc:  # given to the scan's thread, where it would have been raised
-            self.failure = exc
-
-    def __enter__(self) -> PlanAhead:
-        if self.path not in _AHEAD:
-            _AHEAD[self.path] = self
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if _AHEAD.get(self.path) is self:
-            del _AHEAD[self.path]
-        if self.thread.is_alive():
-            self.thread.join()
-
-    def taken(self) -> Plan:
-        self.thread.join()
-        if self.failure is not None:
-            raise self.failure
-        return self.plan
-
-
-_AHEAD: dict[str, PlanAhead] = {}  # path → the read running for it, inside its ``with`` block
+    def work(self) -> None:
+        self.plan = read_plan(self.path)
 
 
 def planned(path: str) -> Plan:
     """The plan the thread read for ``path`` (taken once: a second source reads its own), else read now."""
-    ahead = _AHEAD.pop(path, None)
-    return ahead.taken() if ahead is not None else read_plan(path)
+    ahead = PlanAhead.taken(path)
+    if ahead is None:
+        return read_plan(path)
+    if ahead.failure is not None:
+        raise ahead.failure
+    return ahead.plan

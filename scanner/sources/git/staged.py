@@ -10,7 +10,6 @@ without our help. Without a usable ``git``, ``staged_chunks`` does the same thro
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, Target
 from scanner.sources.base import PlainSource, Skips, printable_path, structure_of
 from scanner.sources.git import pipes
+from scanner.sources.git.ahead import Ahead
 from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
@@ -192,58 +192,37 @@ def staged_chunk(
     return Chunk(text, FileOrigin(path), oid, only_lines=added, structure=structure_of(path, text))
 
 
-class ReadAhead:
+class ReadAhead(Ahead):
     """The ``git`` side of ``scan --staged`` (the top directory, the index's changes and their blobs: three ``git``
-    processes, most of 10 ms of wall time) read in a thread from the moment the pipeline starts the scan, while
-    the main thread loads the rules and detector (on the other core, where there is one).
+    processes, most of 10 ms of wall time) read in a thread while the rules and detector load (``ahead``).
 
-    Inside the ``with`` block, a ``StagedSource`` opened on the same path takes what the thread read (the same
-    commands, in the same order, with the same environment; only earlier), and meets any error where it would
-    have without it: a path outside a repository when it opens, a failed ``git diff`` when it is read. Leaving
-    the block waits for the thread and forgets it, so each scan reads the index afresh and no ``git`` outlives
-    the scan. Without ``git`` (the pygit2 path) it does nothing."""
+    A ``StagedSource`` opened on the same path takes it (the same commands, in the same order, with the same
+    environment; only earlier), and meets any error where it would have without it: a path outside a repository
+    when it opens, a failed ``git diff`` when it is read. Without ``git`` (the pygit2 path) it does nothing."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        super().__init__(path, "leakstop-staged-read")
         self.root = ""
         self.changes: StagedChanges | None = None
-        self.failure: Exception | None = None
-        self.thread = threading.Thread(target=self._read, name="leakstop-staged-read", daemon=True)
 
-    def _read(self) -> None:
-        try:
-            self.root = repository_root(self.path)
-            self.changes = staged_changes(self.root)
-        except Exception as exc:  # given to the scan's thread, where it would have been raised
-            self.failure = exc
+    def wanted(self) -> bool:
+        return git_available()
 
-    def __enter__(self) -> ReadAhead:
-        if git_available() and self.path not in _AHEAD:
-            _AHEAD[self.path] = self
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if _AHEAD.get(self.path) is self:
-            del _AHEAD[self.path]
-            self.thread.join()
+    def work(self) -> None:
+        self.root = repository_root(self.path)
+        self.changes = staged_changes(self.root)
 
     def opened(self) -> str:
         """The repository's top directory (``repository_root``), once the thread has it."""
-        self.thread.join()
         if not self.root:
             raise self.failure or InputError(f"{self.path}: not read")
         return self.root
 
     def read(self, root: str) -> StagedChanges:
         """What ``staged_changes(root)`` answered in the thread."""
-        self.thread.join()
         if self.changes is None:
             raise self.failure or InputError(f"{root}: not read")
         return self.changes
-
-
-_AHEAD: dict[str, ReadAhead] = {}  # path → the read running for it, inside its ``with`` block
 
 
 class StagedSource(PlainSource):
@@ -256,7 +235,7 @@ class StagedSource(PlainSource):
         self.max_size, self.scan_binary = max_size, scan_binary
         self.repo: Any = None
         self.read_changes: Callable[[str], StagedChanges] = staged_changes
-        ahead = _AHEAD.pop(path, None)  # taken once: a second source on the path reads the index itself
+        ahead = ReadAhead.taken(path)  # taken once: a second source on the path reads the index itself
         if ahead is not None:
             self.root, self.read_changes = ahead.opened(), ahead.read
         elif git_available():
