@@ -10,9 +10,7 @@ afresh. An exception in the thread is kept and raised where the source would hav
 from __future__ import annotations
 
 import threading
-from typing import ClassVar, TypeVar
-
-_Self = TypeVar("_Self", bound="Ahead")
+from typing import ClassVar
 
 
 class Ahead:
@@ -41,7 +39,7 @@ class Ahead:
         except Exception as exc:  # given to the scan's thread, where it would have been raised
             self.failure = exc
 
-    def __enter__(self: _Self) -> _Self:
+    def __enter__(self) -> Ahead:
         if self.wanted() and self.path not in self.running:
             self.running[self.path] = self
             self.thread.start()
@@ -54,9 +52,9 @@ class Ahead:
             self.thread.join()
 
     @classmethod
-    def taken(cls: type[_Self], path: str) -> _Self | None:
+    def taken(cls, path: str) -> Ahead | None:
         """The read running for ``path``, once its thread has ended (and forgotten: taken once), or None."""
         ahead = cls.running.pop(path, None)
         if ahead is not None:
             ahead.thread.join()
-        return ahead  # type: ignore[return-value]
+        return ahead

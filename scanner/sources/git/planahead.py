@@ -80,7 +80,7 @@ class PlanAhead(Ahead):
 def planned(path: str) -> Plan:
     """The plan the thread read for ``path`` (taken once: a second source reads its own), else read now."""
     ahead = PlanAhead.taken(path)
-    if ahead is None:
+    if not isinstance(ahead, PlanAhead):
         return read_plan(path)
     if ahead.failure is not None:
         raise ahead.failure

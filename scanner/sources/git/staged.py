@@ -236,7 +236,7 @@ class StagedSource(PlainSource):
         self.repo: Any = None
         self.read_changes: Callable[[str], StagedChanges] = staged_changes
         ahead = ReadAhead.taken(path)  # taken once: a second source on the path reads the index itself
-        if ahead is not None:
+        if isinstance(ahead, ReadAhead):
             self.root, self.read_changes = ahead.opened(), ahead.read
         elif git_available():
             self.root = repository_root(path)
