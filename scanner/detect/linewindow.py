@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from scanner.ruleset.charset import sre_parse
-from scanner.ruleset.model import CompiledRule, _can_match_newline
+from scanner.ruleset.model import CompiledRule, can_match_newline, keyword_anchored, last_stays
 
 
 @cache
@@ -29,28 +29,20 @@ def newline_led(rule: CompiledRule) -> bool:
     spec = rule.spec
     if spec.window or not spec.examples or not rule.keywords:
         return False
-    for example in spec.examples:
-        data = example.encode()
-        for m in rule.pattern.finditer(data):
-            if not any(k in data[m.start() : m.end()].lower() for k in rule.keywords):
-                return False
+    if not keyword_anchored(spec, rule.pattern, rule.keywords):
+        return False
     parsed = sre_parse().parse(spec.regex)
     flags = parsed.state.flags
     items = list(parsed)
     if len(items) < 2 or not _first_only(items[0], flags):
         return False
-    if any(_can_match_newline(op, av, flags) for op, av in items[1:-1]):
-        return False
-    last_op, last_av = items[-1]
-    if not _can_match_newline(last_op, last_av, flags):
-        return True
-    return bool(sre_parse().SubPattern(parsed.state, [items[-1]]).getwidth()[1] <= 1)
+    return not any(can_match_newline(op, av, flags) for op, av in items[1:-1]) and last_stays(parsed, items)
 
 
 def _first_only(item: tuple[Any, Any], flags: int) -> bool:
     """Can this node consume a newline only as its first character (or not at all)?"""
     op, av = item
-    if not _can_match_newline(op, av, flags):
+    if not can_match_newline(op, av, flags):
         return True
     name = str(op)
     if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
@@ -65,5 +57,5 @@ def _first_only(item: tuple[Any, Any], flags: int) -> bool:
 
 def _sequence_first_only(items: list[tuple[Any, Any]], flags: int) -> bool:
     return not items or (
-        _first_only(items[0], flags) and not any(_can_match_newline(op, av, flags) for op, av in items[1:])
+        _first_only(items[0], flags) and not any(can_match_newline(op, av, flags) for op, av in items[1:])
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -185,26 +186,37 @@ def scan_window(spec: RuleSpec, pattern: re.Pattern[bytes], group: int) -> int:
     found by searching only near keyword occurrences, which skips most of a large file. Both engines use the same
     windows (``detect.engine.rule_matches``), so their findings stay identical.
     """
-    if not spec.examples:
+    if not spec.examples or not keyword_anchored(spec, pattern, [k.encode() for k in spec.keywords]):
         return 0
-    keywords = [k.encode() for k in spec.keywords]
-    for example in spec.examples:
-        data = example.encode()
-        for m in pattern.finditer(data):
-            if not any(k in data[m.start() : m.end()].lower() for k in keywords):
-                return 0
     parsed = sre_parse().parse(spec.regex)
     items = list(parsed)
-    if items and not any(_can_match_newline(op, av, parsed.state.flags) for op, av in items[:-1]):
-        last = sre_parse().SubPattern(parsed.state, [items[-1]])
-        last_op, last_av = items[-1]
-        if not _can_match_newline(last_op, last_av, parsed.state.flags) or last.getwidth()[1] <= 1:
-            return LINE_WINDOW
+    flags = parsed.state.flags
+    if items and not any(can_match_newline(op, av, flags) for op, av in items[:-1]) and last_stays(parsed, items):
+        return LINE_WINDOW
     width = parsed.getwidth()[1]
     return int(width) if width <= MAX_WINDOW else 0
 
 
-def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
+def keyword_anchored(spec: RuleSpec, pattern: Any, keywords: Sequence[bytes]) -> bool:
+    """Whether every match in the rule's examples holds one of ``keywords`` (lower-case bytes)."""
+    for example in spec.examples:
+        data = example.encode()
+        for m in pattern.finditer(data):
+            if not any(k in data[m.start() : m.end()].lower() for k in keywords):
+                return False
+    return True
+
+
+def last_stays(parsed: Any, items: list[tuple[Any, Any]]) -> bool:
+    """Whether the last of a parsed regex's ``items`` matches no newline, or at most one character (which may be
+    the newline that ends the line)."""
+    last_op, last_av = items[-1]
+    if not can_match_newline(last_op, last_av, parsed.state.flags):
+        return True
+    return bool(sre_parse().SubPattern(parsed.state, [items[-1]]).getwidth()[1] <= 1)
+
+
+def can_match_newline(op: Any, av: Any, flags: int) -> bool:
     """Can this node of a parsed regex (``re._parser``) consume a newline?"""
     name = str(op)
     if name == "LITERAL":
@@ -216,15 +228,15 @@ def _can_match_newline(op: Any, av: Any, flags: int) -> bool:
     if name == "IN":
         return in_set(av, 10)
     if name == "BRANCH":
-        return any(_can_match_newline(o, a, flags) for branch in av[1] for o, a in branch)
+        return any(can_match_newline(o, a, flags) for branch in av[1] for o, a in branch)
     if name == "SUBPATTERN":
         _group, add_flags, del_flags, sub = av
         inner = (flags | add_flags) & ~del_flags
-        return any(_can_match_newline(o, a, inner) for o, a in sub)
+        return any(can_match_newline(o, a, inner) for o, a in sub)
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        return any(_can_match_newline(o, a, flags) for o, a in av[2])
+        return any(can_match_newline(o, a, flags) for o, a in av[2])
     if name == "ATOMIC_GROUP":
-        return any(_can_match_newline(o, a, flags) for o, a in av)
+        return any(can_match_newline(o, a, flags) for o, a in av)
     return name not in ("AT", "ASSERT", "ASSERT_NOT")  # anchors match no character; anything else: assume yes
 
 
