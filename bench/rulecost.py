@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import hyperscan
 
-from scanner.detect.prefilter import compile_entries, hs_entries
+from scanner.detect.hscompile import compile_entries
+from scanner.detect.prefilter import hs_entries
 from scanner.ruleset import CompiledRule, load_ruleset
 
 

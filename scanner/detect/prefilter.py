@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from scanner import cache
+from scanner.detect.hscompile import compile_entries
 from scanner.lazyre import LazyPattern
 from scanner.ruleset.model import CompiledRule
 
@@ -44,10 +45,6 @@ def hs_entries(rule: CompiledRule, index: int, hs: Any) -> list[tuple[bytes, int
         caseless = single | hs.HS_FLAG_CASELESS
         return [(re.escape(k.decode("latin-1")).encode("latin-1"), index, caseless) for k in rule.keywords]
     return [(relaxed(rule.spec.regex).encode(), index, single)]
-
-
-def compile_entries(db: Any, entries: list[tuple[bytes, int, int]]) -> None:
-    db.compile(expressions=[e for e, _, _ in entries], ids=[i for _, i, _ in entries], flags=[f for _, _, f in entries])
 
 
 def relaxed(regex: str) -> str:
@@ -232,11 +229,8 @@ class HyperscanPrefilter:
             except (ValueError, TypeError, hs.HyperscanError):
                 pass
         db = hs.Database()
-        db.compile(
-            expressions=[re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords],
-            ids=list(range(len(self._keywords))),
-            flags=[0] * len(self._keywords),
-        )
+        literals = [re.escape(k.decode("latin-1")).encode("latin-1") for k in self._keywords]
+        compile_entries(db, [(literal, i, 0) for i, literal in enumerate(literals)])
         cache.write_self_checked(cache_name, b"", hs.dumpb(db))
         return db
 

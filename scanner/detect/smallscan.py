@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scanner import cache
+from scanner.detect.hscompile import compile_entries
 from scanner.detect.prefilter import (
     _NO_CANDIDATE,
     KeywordHits,
@@ -80,11 +81,8 @@ class GroupedPrefilter:
         if not pairs:
             return None
         db = hs.Database()
-        db.compile(
-            expressions=[b"".join(b"\\x%02x" % c for c in k) for k, _ in pairs],  # literal bytes
-            ids=[group for _, group in pairs],
-            flags=[hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(pairs),
-        )
+        literal = hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH
+        compile_entries(db, [(b"".join(b"\\x%02x" % c for c in k), group, literal) for k, group in pairs])
         cache.write_self_checked(name, b"", hs.dumpb(db))
         return db
 
