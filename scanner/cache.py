@@ -126,8 +126,10 @@ def write_self_checked(name: str, line: bytes, body: bytes) -> None:
 
 
 def _store(name: str, framed: bytes) -> None:
-    """Write atomically, keep the newest few entries of the kind and none of its retired versions (``hs5`` once
-    ``hs6`` is written: each is 5.6 MB, and nothing would read it again); any failure leaves the cache as it was."""
+    """Write atomically, keep the newest few entries of the kind and none of its retired (older) versions (``hs5``
+    once ``hs6`` is written: each is 5.6 MB); any failure leaves the cache as it was. An older build sharing the
+    directory (a pre-commit environment pinned to an earlier release) never removes a newer build's entries, and
+    loses its own only when the newer build compiles."""
     directory = cache_dir()
     kind = name.split("-", 1)[0]
     try:
@@ -142,9 +144,9 @@ def _store(name: str, framed: bytes) -> None:
 
 
 def _retired(other: str, kind: str) -> bool:
-    """Whether ``other`` is another version of ``kind``: the same letters around a different number."""
+    """Whether ``other`` is an older version of ``kind``: the same letters around a smaller number."""
     mine, theirs = _VERSIONED.fullmatch(kind), _VERSIONED.fullmatch(other)
-    return bool(mine and theirs and mine[2] != theirs[2] and (mine[1], mine[3]) == (theirs[1], theirs[3]))
+    return bool(mine and theirs and int(theirs[2]) < int(mine[2]) and (mine[1], mine[3]) == (theirs[1], theirs[3]))
 
 
 def read_json(name: str) -> Any:

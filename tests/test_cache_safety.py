@@ -166,6 +166,17 @@ def test_writing_a_kind_removes_its_retired_versions_and_keeps_the_newest_few(
     assert len(list(tmp_path.glob("rules-*"))) == cache.KEEP_PER_KIND
 
 
+def test_an_older_build_leaves_a_newer_builds_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds share the cache (a pre-commit environment pinned to an older release, a newer CLI): the older
+    one writing ``hs5k`` must not make the newer one compile its ``hs6k`` again at every run."""
+    monkeypatch.setenv("LEAKSTOP_CACHE_DIR", str(tmp_path))
+    cache.write_self_checked("hs6k-new", b"", b"body")
+    cache.write("hs5k-old", b"old")
+    assert cache.read_self_checked("hs6k-new") == (b"", b"body")
+    cache.write_self_checked("hs6k-other", b"", b"body")  # the newer build compiles: the older version goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hs6k-new", "hs6k-other"]
+
+
 def test_a_self_checked_entry_checks_its_header_line_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``read_self_checked``: the header line and the body's size are the frame's to check (the body is checked
     where it is used: tests/test_cache_and_fallbacks.py); the other kind of entry is a miss to either reader."""
