@@ -137,7 +137,9 @@ def _refs(count: int) -> list[BlobRef]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_workers_stop_reading_at_the_deadline(github_detector: Detector, github_ruleset: Ruleset, workers: int) -> None:
     detector = ChunkDetector(github_detector, github_ruleset)
-    pool = WorkerPool(lambda: SlowReader(0.05), detector, workers, Limits(time.monotonic() + 0.3))
+    # 100 reads of 0.05 s are 2.5-5 s of work; the deadline leaves the forked workers time to start even on a
+    # loaded machine (at 0.3 s, the fresh-clone CI beside three other jobs read none of them in time).
+    pool = WorkerPool(lambda: SlowReader(0.05), detector, workers, Limits(time.monotonic() + 1.5))
     for ref in _refs(100):
         pool.submit(ref)
     batches = list(pool.ready()) + list(pool.finish())
