@@ -38,10 +38,15 @@ def pause() -> None:
         _PAUSED.append(True)
 
 
+def is_the_command() -> bool:
+    """Whether this process was started as the installed command's ``scan`` (its program's name, first argument)."""
+    argv = getattr(sys, "argv", None) or [""]  # an embedding program may set none
+    return os.path.splitext(os.path.basename(argv[0]))[0] == "leakstop" and argv[1:2] == ["scan"]
+
+
 def pause_for_the_command() -> None:
     """Pause now when this process is the installed command's ``scan`` (``console`` settles it)."""
-    argv = getattr(sys, "argv", None) or [""]  # an embedding program may set none
-    if os.path.splitext(os.path.basename(argv[0]))[0] == "leakstop" and argv[1:2] == ["scan"]:
+    if is_the_command():
         pause()
 
 
