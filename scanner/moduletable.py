@@ -17,8 +17,8 @@ lacked), and a module another command needs costs a start only its index row.
 A served module is what the path finder makes: the same ``spec_from_file_location`` spec (``origin``,
 ``cached``, ``has_location``, ``submodule_search_locations``), and before its code runs its ``__loader__`` and
 ``__spec__.loader`` become a ``SourceFileLoader`` for its file (``get_source``, ``get_data``, resource readers,
-``reload`` work as usual). The stored code is the code the ``.pyc`` holds, its ``co_filename`` the source path
-(tracebacks, ``inspect``, coverage).
+``reload`` work as usual). The stored code is the code the ``.pyc`` holds (copied from it at exit), its
+``co_filename`` set to the source path as the loader sets it (tracebacks, ``inspect``, coverage).
 
 The table is written and trusted as ``.pyc`` files are (``pycachefile``): at exit of a run that imported modules
 it lacked, only where Python writes bytecode. Racy files (git's term): a file or directory younger than
@@ -32,12 +32,13 @@ ones (no ``typing``, no ``importlib`` package: its frozen parts directly).
 
 from __future__ import annotations
 
+import _imp
 import atexit
 import marshal
 import os
 import sys
 import time
-from _frozen_importlib_external import PathFinder, SourceFileLoader, spec_from_file_location
+from _frozen_importlib_external import MAGIC_NUMBER, PathFinder, SourceFileLoader, spec_from_file_location
 from types import CodeType, ModuleType
 
 from scanner import pycachefile
@@ -178,9 +179,10 @@ class TableFinder:
             code = marshal.loads(self.table.code(entry))
         except (OSError, TypeError, ValueError, IndexError, EOFError):  # a damaged entry
             code = None
-        if type(code) is not CodeType or code.co_filename != origin:
+        if type(code) is not CodeType:
             self.stale.add(name)
             return None
+        _imp._fix_co_filename(code, origin)  # type: ignore[attr-defined]  # as the loader does for a .pyc's code
         locations = [os.path.dirname(origin)] if package else None
         loader = _StoredLoader(code)
         return spec_from_file_location(name, origin, loader=loader, submodule_search_locations=locations)  # type: ignore[arg-type]  # no load_module
@@ -198,7 +200,10 @@ class TableFinder:
         settled = time.time_ns() - SETTLE_NS
         added = {}
         for name, search in self.asked.items():
-            row = _row(sys.modules.get(name), search, settled)
+            try:
+                row = _row(sys.modules.get(name), search, settled)
+            except (OSError, ImportError, SyntaxError, ValueError):  # its source gone or changed since: not recorded
+                continue
             if row is not None:
                 added[name] = row
         if not added and not self.stale:
@@ -232,10 +237,28 @@ def _row(module: ModuleType | None, search: tuple[str, ...], settled: int) -> tu
     times = [stat[-1] for stat in dirs if stat is not None] + ([source[2], source[3]] if source else [settled])
     if max(times) >= settled:
         return None  # racy (a change within the clock's granularity could leave these times as they are), or gone
-    code = spec.loader.get_code(spec.name)
-    if type(code) is not CodeType or code.co_filename != origin:
+    data = _bytecode(spec.loader, origin, spec.cached)
+    if data is None:
+        code = spec.loader.get_code(spec.name)
+        if type(code) is not CodeType:
+            return None
+        data = marshal.dumps(code)
+    return (search, hit, package, origin, dirs, source, 0, 0), data
+
+
+def _bytecode(loader: SourceFileLoader, origin: str, cached: str | None) -> bytes | None:
+    """The marshalled code in the module's ``.pyc`` when it is one the loader takes for the source as it is now
+    (timestamp-checked: its mtime's seconds and size), without an unmarshal and marshal of its code again."""
+    if cached is None:
         return None
-    return (search, hit, package, origin, dirs, source, 0, 0), marshal.dumps(code)
+    try:
+        stats = loader.path_stats(origin)
+        data = loader.get_data(cached)
+    except OSError:
+        return None
+    mtime, size = int(stats["mtime"]) & 0xFFFFFFFF, int(stats["size"]) & 0xFFFFFFFF
+    header = MAGIC_NUMBER + bytes(4) + mtime.to_bytes(4, "little") + size.to_bytes(4, "little")
+    return data[16:] if data[:16] == header else None
 
 
 def install() -> None:
