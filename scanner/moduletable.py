@@ -169,11 +169,9 @@ class TableFinder:
             return None
         try:
             found, hit, package, origin, dirs, source = entry[:6]
-            if (
-                found != search
-                or not all(self._dir(search[i]) == dirs[i] for i in range(hit + 1))
-                or _stat(origin, whole=True) != source
-            ):
+            if found != search:  # another search path (PYTHONPATH, a program's own): kept for the command's
+                return None
+            if not all(self._dir(search[i]) == dirs[i] for i in range(hit + 1)) or _stat(origin, whole=True) != source:
                 self.stale.add(name)
                 return None
             code = marshal.loads(self.table.code(entry))
