@@ -144,10 +144,14 @@ class TableFinder:
         self.table = Table(path)
         self.asked: dict[str, tuple[str, ...]] = {}  # not served: name → the search path it was looked up on
         self.stale: set[str] = set()
-        self.served: list[str] = []
+        self.served: list[str] = []  # for tests and diagnostics
         self.pid = os.getpid()  # a forked worker that exits through ``atexit`` writes nothing
         self._dirs: dict[str, Stat] = {}  # this run's directory stats
         self._searches: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple each: marshal writes it once
+
+    def invalidate_caches(self) -> None:
+        """``importlib.invalidate_caches``: a program that wrote modules wants directories looked at again."""
+        self._dirs.clear()
 
     def _dir(self, path: str) -> Stat:
         if path not in self._dirs:
@@ -232,9 +236,10 @@ def _row(module: ModuleType | None, search: tuple[str, ...], settled: int) -> tu
         return None
     dirs = tuple(_stat(directory, whole=False) for directory in search[: hit + 1])
     source = _stat(origin, whole=True)
-    times = [stat[-1] for stat in dirs if stat is not None] + ([source[2], source[3]] if source else [settled])
-    if max(times) >= settled:
-        return None  # racy (a change within the clock's granularity could leave these times as they are), or gone
+    if source is None:
+        return None
+    if max(source[2], source[3], *(stat[1] for stat in dirs if stat is not None)) >= settled:
+        return None  # racy: a change within the clock's granularity could leave these times as they are
     data = _bytecode(spec.loader, origin, spec.cached)
     if data is None:
         code = spec.loader.get_code(spec.name)

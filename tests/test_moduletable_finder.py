@@ -101,6 +101,9 @@ def test_install_puts_one_finder_before_the_path_finder(monkeypatch: pytest.Monk
     assert len(finders) == 1 and sys.meta_path.index(finders[0]) + 1 == sys.meta_path.index(PathFinder)
     atexit.unregister(finders[0].save)
     finders[0].table.close()
+    assert finders[0]._dir(str(Path.cwd())) is not None and finders[0]._dirs  # a directory's stat, kept ...
+    importlib.invalidate_caches()
+    assert finders[0]._dirs == {}  # ... until the import system's caches are invalidated
 
 
 def test_a_table_whose_index_points_past_its_end_reads_nothing(tmp_path: Path) -> None:
