@@ -15,11 +15,11 @@ sequence the ``gc`` documentation gives for a process that forks workers (disabl
 so a history scan's forked workers also leave the parent's pages shared. ``settle`` without a ``pause`` before it
 does nothing: a library caller or a test calling ``scanner.cli.main`` keeps its collector as it was.
 
-``pause_for_the_command`` is called first thing by the package's ``__init__``: the installed ``leakstop scan``
-imports ``scanner`` (``dataclasses``, the stored class code) before ``console`` runs, and the collector ran 10 times
-over that import (about 5 M instructions, finding almost nothing). It pauses only in a process started as
-``leakstop scan`` (its program's name and first argument), which calls ``console`` and so ``settle``: a program
-that imports ``scanner`` keeps its collector.
+The package's ``__init__`` pauses first thing when ``is_the_command``: the installed ``leakstop scan`` imports
+``scanner`` (``dataclasses``, the stored class code) before ``console`` runs, and the collector ran 10 times over
+that import (about 5 M instructions, finding almost nothing). Only a process started as ``leakstop scan`` (its
+program's name and first argument) is paused, and it calls ``console`` and so ``settle``: a program that imports
+``scanner`` keeps its collector. The same test decides whether the start takes its modules from ``moduletable``.
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ def pause() -> None:
         _PAUSED.append(True)
 
 
-def pause_for_the_command() -> None:
-    """Pause now when this process is the installed command's ``scan`` (``console`` settles it)."""
+def is_the_command() -> bool:
+    """Whether this process was started as the installed command's ``scan`` (its program's name, first argument)."""
     argv = getattr(sys, "argv", None) or [""]  # an embedding program may set none
-    if os.path.splitext(os.path.basename(argv[0]))[0] == "leakstop" and argv[1:2] == ["scan"]:
-        pause()
+    return os.path.splitext(os.path.basename(argv[0]))[0] == "leakstop" and argv[1:2] == ["scan"]
 
 
 def settle() -> None:

@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, ...]] = [
         "scanner.safetext",
         "scanner.lazyre",
         "scanner.classcode",
+        "scanner.moduletable",
         "scanner.pycachefile",
         "scanner.regexcode",
         "scanner.deferinspect",

@@ -103,7 +103,7 @@ _SCRIPT = (
 
 @pytest.mark.parametrize(("name", "paused"), [("leakstop", True), ("other-tool", False)])
 def test_the_command_s_scan_imports_the_package_without_a_collection(tmp_path: Path, name: str, paused: bool) -> None:
-    """``scanner.startup.pause_for_the_command``: the collector is paused from the package's first line when the
+    """``scanner.startup.is_the_command``: the collector is paused from the package's first line when the
     process is ``leakstop scan``, and a program with another name that imports the package keeps it running."""
     script = tmp_path / name
     script.write_text(_SCRIPT)
