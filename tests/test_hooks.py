@@ -1,7 +1,7 @@
 """``leakstop install-hook``: plain git hooks, exercised by real ``git commit`` and ``git push`` runs.
 
-The hook runs ``<this python> -m scanner scan …`` in the repository, so these tests use the development install;
-each repository commits a ``.leakstop.yaml`` holding only the ``github-pat`` rule.
+The hook runs this python's leakstop (its ``leakstop`` script, or a ``-c`` launcher) in the repository, so these
+tests use the development install; each repository commits a ``.leakstop.yaml`` holding only the ``github-pat`` rule.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from helpers import RunCli, config_text
 from tokens import TokenFactory
 
-from scanner.integrations.githooks import MARKER, hook_script
+from scanner.integrations.githooks import MARKER, hook_script, install_hook
 from tests.test_git import Repo, env_line, isolate_git
 
 
@@ -52,8 +52,34 @@ def test_install_pre_commit_writes_an_executable_hook(repo: Repo, run_cli: RunCl
     assert text.startswith("#!/bin/sh\n")
     assert MARKER in text
     assert sys.executable in text
-    assert "-m scanner scan --staged --no-progress" in text
+    assert " scan --staged --no-progress" in text
+    assert "-m scanner" not in text  # it would run a scanner/ package in the repository instead (below)
     assert hook.stat().st_mode & stat.S_IXUSR
+
+
+def test_installed_by_the_command_the_hook_runs_that_command(repo: Repo) -> None:
+    script = Path(sys.executable).parent / "leakstop"
+    subprocess.run([str(script), "install-hook", "pre-commit", str(repo.path)], check=True, capture_output=True)
+    text = (repo.path / ".git" / "hooks" / "pre-commit").read_text()
+    assert f"LEAKSTOP_SCRIPT={script}\n" in text
+    assert '"$LEAKSTOP_PYTHON" "$LEAKSTOP_SCRIPT" scan --staged' in text
+
+
+@pytest.mark.parametrize("form", ["launcher", "script"])
+def test_code_in_the_repository_does_not_run_as_leakstop(repo: Repo, tokens: TokenFactory, form: str) -> None:
+    """git runs the hook at the top of the working tree; ``python -m scanner`` put that folder first on sys.path,
+    so a committed ``scanner/`` package (or a ``typing.py``) ran instead of leakstop and passed the commit."""
+    script = str(Path(sys.executable).parent / "leakstop") if form == "script" else None
+    install_hook("pre-commit", str(repo.path), python=sys.executable, script=script)
+    passes = "import sys\nsys.exit(0)\n"
+    repo.commit("tools", {"scanner/__init__.py": passes, "scanner/__main__.py": passes, "typing.py": passes})
+    repo.write({"deploy/ci.env": env_line(tokens.github_clean())})
+    repo.git("add", "-A")
+
+    proc = attempt(repo, "commit", "-m", "add ci settings")
+
+    assert proc.returncode == 1, proc.stderr
+    assert "github-pat" in proc.stderr
 
 
 def test_pre_commit_hook_blocks_a_commit_with_a_secret(repo: Repo, run_cli: RunCli, tokens: TokenFactory) -> None:
@@ -246,14 +272,17 @@ def test_install_rejects_an_unknown_hook(run_cli: RunCli, capsys: pytest.Capture
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_hook_says_how_to_recover_when_its_python_is_gone(tmp_path: Path) -> None:
-    script = tmp_path / "pre-commit"
-    script.write_text(hook_script("pre-commit", str(tmp_path / "gone" / "python")))
+@pytest.mark.parametrize("gone", ["python", "script"])
+def test_hook_says_how_to_recover_when_its_python_or_script_is_gone(tmp_path: Path, gone: str) -> None:
+    hook = tmp_path / "pre-commit"
+    python = str(tmp_path / "gone" / "python") if gone == "python" else sys.executable
+    hook.write_text(hook_script("pre-commit", python, str(tmp_path / "gone" / "leakstop")))
     proc = subprocess.run(
-        ["sh", str(script)], cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        ["sh", str(hook)], cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )
     assert proc.returncode == 1
-    assert "is gone; reinstall the hook: leakstop install-hook --force pre-commit" in proc.stderr
+    assert f"{tmp_path / 'gone'}" in proc.stderr
+    assert "is gone; reinstall: leakstop install-hook --force pre-commit" in proc.stderr
 
 
 def test_installed_hook_ignores_a_range_left_in_the_environment(

@@ -43,11 +43,13 @@ def rest(args: argparse.Namespace) -> tuple[bool, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.integrations.githooks import install_hook
+    from scanner.integrations.githooks import install_hook, running_script
 
     force, paths = rest(args)
     if len(paths) > 1:
         raise UsageError(f"install-hook: one PATH, the repository (got {len(paths)})")
-    target = install_hook(args.hook, paths[0] if paths else ".", force=force, python=sys.executable)
+    target = install_hook(
+        args.hook, paths[0] if paths else ".", force=force, python=sys.executable, script=running_script()
+    )
     print(f"leakstop: installed the {args.hook} hook: {target}")
     return EXIT_PASS

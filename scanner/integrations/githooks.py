@@ -1,10 +1,15 @@
 """Plain git hooks for teams without the pre-commit framework: ``leakstop install-hook pre-commit|pre-push``.
 
-A hook is a short ``sh`` script that runs this interpreter's leakstop (``<python> -m scanner scan …``) in the
-repository: ``--staged`` before a commit, ``--pre-push`` before a push (git's ref lines reach it on stdin). It
-carries a marker line, so installing again updates a hook we wrote, while a hook someone else wrote is only
-replaced with ``--force``. The hooks folder is git's own answer (``git rev-parse --git-path hooks``), which
-honours ``core.hooksPath`` and linked worktrees.
+A hook is a short ``sh`` script that runs this interpreter's leakstop in the repository: ``--staged`` before a
+commit, ``--pre-push`` before a push (git's ref lines reach it on stdin). It carries a marker line, so installing
+again updates a hook we wrote, while a hook someone else wrote is only replaced with ``--force``. The hooks folder
+is git's own answer (``git rev-parse --git-path hooks``), which honours ``core.hooksPath`` and linked worktrees.
+
+The hook runs the ``leakstop`` command that installed it (``<python> <script> scan …``), as pre-commit's entry
+does; installed by ``python -m scanner install-hook``, it runs ``<python> -c`` with a launcher instead. Never
+``<python> -m scanner``: git runs a hook at the top of the working tree, and ``-m`` (like ``-c``) puts that folder
+first on ``sys.path``, so a ``scanner/`` package or a ``typing.py`` in the repository ran instead of leakstop and
+could pass every commit. The launcher takes the folder off the path before it imports anything.
 """
 
 from __future__ import annotations
@@ -36,20 +41,35 @@ HOOKS: dict[str, HookKind] = {
 }
 
 
-def hook_script(kind: str, python: str) -> str:
+# ``-c`` prepends "" (the current folder) to sys.path unless Python runs with -P / PYTHONSAFEPATH (3.11+).
+LAUNCHER = (
+    'import sys; sys.path[:1] == [""] and sys.path.pop(0); sys.argv[0] = "leakstop"; '
+    "from scanner.cli import console; sys.exit(console())"
+)
+
+
+def leakstop_command(script: str | None) -> str:
+    """The script, or the ``-c`` launcher, its arguments to follow."""
+    if script:
+        return '"$LEAKSTOP_PYTHON" "$LEAKSTOP_SCRIPT"'
+    return f'"$LEAKSTOP_PYTHON" -c {shlex.quote(LAUNCHER)}'
+
+
+def hook_script(kind: str, python: str, script: str | None = None) -> str:
     """The hook's text. The report goes to stderr, where git shows a hook's output."""
     hook = HOOKS[kind]
     return f"""#!/bin/sh
 {MARKER} {kind} (written by `leakstop install-hook {kind}`; run it again to update, delete this file to remove)
 # Blocks a {hook.action} that adds a secret. A run that cannot scan (exit 2 or 3) blocks too: it fails closed.
 LEAKSTOP_PYTHON={shlex.quote(python)}
-if [ ! -x "$LEAKSTOP_PYTHON" ]; then
-    echo "leakstop: $LEAKSTOP_PYTHON is gone; reinstall the hook: leakstop install-hook --force {kind}" >&2
+LEAKSTOP_SCRIPT={shlex.quote(script or "")}
+if [ ! -x "$LEAKSTOP_PYTHON" ] || {{ [ -n "$LEAKSTOP_SCRIPT" ] && [ ! -f "$LEAKSTOP_SCRIPT" ]; }}; then
+    echo "leakstop: $LEAKSTOP_PYTHON $LEAKSTOP_SCRIPT is gone; reinstall: leakstop install-hook --force {kind}" >&2
     exit 1
 fi
 # git's stdin lines (pre-push) name the refs being pushed; a range left in the environment must not override them.
 unset PRE_COMMIT_FROM_REF PRE_COMMIT_TO_REF PRE_COMMIT_ORIGIN PRE_COMMIT_SOURCE
-"$LEAKSTOP_PYTHON" -m scanner scan {hook.scan_flag} --no-progress >&2
+{leakstop_command(script)} scan {hook.scan_flag} --no-progress >&2
 status=$?
 if [ "$status" -eq 1 ]; then
     echo "leakstop: {hook.action} blocked: it adds a secret; the report above says how to fix or allow it." >&2
@@ -87,6 +107,13 @@ def hooks_dir(path: str) -> Path:
     return base / Path(found).expanduser()
 
 
+def running_script() -> str | None:
+    """The ``leakstop`` script this process was started as, if it was (not ``python -m scanner``)."""
+    started = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    name = os.path.splitext(os.path.basename(started))[0]
+    return started if name == "leakstop" and os.path.isfile(started) else None
+
+
 def is_ours(hook: Path) -> bool:
     try:
         with hook.open(encoding="utf-8", errors="replace") as f:
@@ -96,8 +123,11 @@ def is_ours(hook: Path) -> bool:
     return any(line.startswith(MARKER) for line in head)
 
 
-def install_hook(kind: str, path: str = ".", force: bool = False, python: str = sys.executable) -> Path:
-    """Write the hook and make it executable; returns its path. Refuses to replace someone else's hook."""
+def install_hook(
+    kind: str, path: str = ".", force: bool = False, python: str = sys.executable, script: str | None = None
+) -> Path:
+    """Write the hook (running ``script`` with ``python``, or the launcher without one) and make it executable;
+    returns its path. Refuses to replace someone else's hook."""
     if kind not in HOOKS:
         raise UsageError(f"{kind}: not a hook leakstop installs (choose from {', '.join(HOOKS)})")
     folder = hooks_dir(path)
@@ -110,7 +140,7 @@ def install_hook(kind: str, path: str = ".", force: bool = False, python: str = 
         fd, temp = tempfile.mkstemp(prefix=f".{kind}-", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(hook_script(kind, python))
+                f.write(hook_script(kind, python, script))
             os.chmod(temp, 0o755)
             os.replace(temp, target)
         except BaseException:
