@@ -15,8 +15,10 @@ from scanner import textdiff
 from scanner.models import Chunk
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import walk as git_walk
+from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.catfile import WINDOW, CatFile
 from scanner.sources.git.libgit2walk import history_tips
+from scanner.sources.git.ranges import Base
 from scanner.sources.git.repo import git_usable, open_repository
 from scanner.sources.git.walk import WalkStats
 from scanner.textdiff import changed_regions
@@ -126,6 +128,22 @@ def test_catfile_reads_more_ids_than_its_window_in_order(tmp_path: Path) -> None
     reader = CatFile(str(repo_dir), max_size=0)
     try:
         assert [answer.data for answer in reader.read(oids)] == contents
+    finally:
+        reader.close()
+
+
+def test_a_blob_reader_starts_its_git_when_made_and_reads_through_it(tmp_path: Path) -> None:
+    """A history worker makes its reader before it waits for its first batch: ``cat-file`` is already running
+    then (started from the worker, it took 16-25 ms), and the first batch is read through that same process."""
+    repo_dir, oids, contents = _blob_store(tmp_path, 3)
+    reader = GitBlobReader(str(repo_dir), BlobLimits(0, False), Base())
+    try:
+        assert reader.catfile is not None
+        started = reader.catfile._proc
+        assert started is not None and started.poll() is None
+        refs = [BlobRef(oid, f"f{i}.txt", "c" * 40, i) for i, oid in enumerate(oids)]
+        assert [read.chunks[0].content for read in reader.read(refs)] == contents
+        assert reader.catfile._proc is started
     finally:
         reader.close()
 

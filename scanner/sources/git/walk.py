@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from scanner.lifeline import child_setup
+from scanner.lifeline import guarded
 from scanner.models import Chunk, GitOrigin
 from scanner.sources.base import BlobRef, Skips
 from scanner.sources.git import repo as git_repo
@@ -130,13 +130,14 @@ def start_log(
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
     graph = commit_graph(git_dir, revisions) if use_graph else None
     intact = graph is not None and usable(graph)
+    argv, setup = guarded(args)
     proc = subprocess.Popen(
-        args,
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=with_graph(env, graph) if graph is not None and intact else env,
-        preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
+        preexec_fn=setup,  # noqa: PLW1509 (without setpriv: a prctl call, no lock)
     )
     try:
         assert proc.stdin is not None
