@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, Target
-from scanner.sources.base import BlobRef, Skips
+from scanner.sources.base import BlobRef, CommitMessage, Skips
 from scanner.sources.git import gitcli
 from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.libgit2walk import tag_message, tag_messages
@@ -56,7 +56,7 @@ class CommitSource:
         self._origins: dict[tuple[str, str, str], GitOrigin] = {}
         self.log: LogStart | None = None  # ``start_walk``'s git log, until ``items`` walks it
 
-    def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
+    def items(self, skips: Skips) -> Iterator[Chunk | BlobRef | CommitMessage]:
         repo = self.repo
         skips.issues.extend(ScanIssue(oid, "corrupt-object", why) for oid, why in self.corrupt.items())
         issue = shallow_issue(repo)

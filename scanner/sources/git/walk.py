@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from scanner.lifeline import guarded
-from scanner.models import Chunk, GitOrigin
-from scanner.sources.base import BlobRef, Skips
+from scanner.sources.base import BlobRef, CommitMessage, Skips
 from scanner.sources.git import repo as git_repo
 from scanner.sources.git.graph import (
     CommitGraph,
@@ -34,8 +33,6 @@ from scanner.sources.git.graph import (
 )
 from scanner.sources.git.libgit2walk import Change, add_tree_blobs, libgit2_changes
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable
-
-MESSAGE_PATH = "<commit message>"
 
 
 @dataclass
@@ -55,10 +52,10 @@ def walk_commits(
     object_dirs: Sequence[str] = (),
     use_graph: bool = False,
     started: LogStart | None = None,
-) -> Iterator[BlobRef | Chunk]:
+) -> Iterator[BlobRef | CommitMessage]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
-    Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``Chunk``),
+    Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``CommitMessage``),
     as the walk goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about
     ten times faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a
     corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
@@ -95,7 +92,7 @@ def walk_commits(
             stats.commits += 1
             if message and message not in seen_messages:
                 seen_messages.add(message)
-                yield Chunk(message, GitOrigin(MESSAGE_PATH, commit_id, where="commit-message"), order=order)
+                yield CommitMessage(message, commit_id, order)
             for mode, oid, path in entries:
                 if mode == SUBMODULE_MODE:
                     skips.skip(path, "submodule", f"submodule at {commit_id[:12]} not followed")
