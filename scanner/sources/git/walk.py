@@ -40,6 +40,7 @@ class WalkStats:
     """A walk's counts for the report (a docstring of its own: ``dataclasses`` would import ``inspect`` to make one)."""
 
     commits: int = 0
+    blobs: int = 0  # blobs yielded: each the first time it appears
     appearances: int = 0  # blobs met again after their first appearance (counted, not rescanned)
 
 
@@ -100,6 +101,7 @@ def walk_commits(
                     stats.appearances += 1
                 else:
                     seen.add(oid)
+                    stats.blobs += 1
                     yield BlobRef(oid, path, commit_id, order)
         if attempt == "git" and not skips.stats.skipped.get("git-log-failed"):
             return
