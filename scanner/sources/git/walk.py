@@ -62,8 +62,7 @@ def walk_commits(
     corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
     ``use_graph``: ``git log`` reads a commit-graph kept in the cache (``graph.py``), written beside the walk when
     the tips have changed since the last one (for history scans: their tips change less often than a push's).
-    ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used.
-    """
+    ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used."""
     if not tips:
         if started is not None:
             stop_log(started)
