@@ -76,16 +76,17 @@ def guarded(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
     also ends a child whose parent died before it asked; a child of ``setpriv`` started in that window (about a
     millisecond) runs on until its pipes close, which ends ``git log`` and ``cat-file`` at their next write or at
     the end of their input."""
-    setpriv = _setpriv()
+    setpriv = setpriv_path()
     if setpriv is None:
         return argv, child_setup()
     return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
 
 
 @functools.cache
-def _setpriv() -> str | None:
+def setpriv_path() -> str | None:
     """``setpriv``'s path, once it has set a death signal here (util-linux before 2.33 has no ``--pdeathsig``);
-    None off Linux or without it. Asked in the parent before its workers fork, which inherit the answer."""
+    None off Linux or without it. Asked once per process (a history scan's plan thread asks it beside its git
+    processes: the probe is 2-4 ms of waiting), before the workers fork, which inherit the answer."""
     if not sys.platform.startswith("linux"):
         return None  # pragma: no cover - Linux CI
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):

@@ -413,15 +413,15 @@ def _death_signal_of_a_guarded_child() -> tuple[int, list[str], Any]:
 def test_a_guarded_child_gets_its_death_signal_through_setpriv_without_a_preexec_fn() -> None:
     """``guarded``: a long-lived git child asks for SIGKILL when its parent ends, and, where ``setpriv`` can set it,
     is started with no ``preexec_fn`` (so ``subprocess`` uses ``vfork``, not a fork of the whole scan)."""
-    lifeline._setpriv.cache_clear()
+    lifeline.setpriv_path.cache_clear()
     try:
         signum, argv, setup = _death_signal_of_a_guarded_child()
         assert signum == signal.SIGKILL
-        if lifeline._setpriv() is None:
+        if lifeline.setpriv_path() is None:
             pytest.skip("no setpriv with --pdeathsig here: the preexec_fn path (tested below) is the one in use")
         assert setup is None and os.path.basename(argv[0]) == "setpriv" and argv[1:4] == ["--pdeathsig", "KILL", "--"]
     finally:
-        lifeline._setpriv.cache_clear()
+        lifeline.setpriv_path.cache_clear()
 
 
 @pytest.mark.skipif(os.uname().sysname != "Linux", reason="PR_SET_PDEATHSIG is Linux's")
@@ -435,12 +435,12 @@ def test_without_setpriv_a_guarded_child_gets_its_death_signal_from_its_preexec_
     old.write_text("#!/bin/sh\necho 'setpriv: unrecognized option' >&2\nexit 1\n")
     old.chmod(0o755)
     monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
-    lifeline._setpriv.cache_clear()
+    lifeline.setpriv_path.cache_clear()
     try:
         signum, argv, setup = _death_signal_of_a_guarded_child()
         assert signum == signal.SIGKILL and setup is not None and "setpriv" not in argv[0]
     finally:
-        lifeline._setpriv.cache_clear()
+        lifeline.setpriv_path.cache_clear()
 
 
 def test_sigterm_and_sighup_raise_terminated_in_the_main_thread_only() -> None:
