@@ -65,6 +65,46 @@ def child_setup() -> Callable[[], None]:
     return lambda: die_with_parent(parent)
 
 
+def guarded(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """The command line and ``preexec_fn`` for a long-lived ``git`` child that must die with this process.
+
+    A ``preexec_fn`` makes ``subprocess`` fork this process where it otherwise uses ``vfork``: starting ``git
+    cat-file`` took 16-25 ms from a history worker (which maps the loaded rules database) at load 4, and 28-36 ms
+    from a 200 MB process against 0.3-2.8 ms without a ``preexec_fn``. Where util-linux's ``setpriv`` can set the
+    death signal, the child is started through it instead (``setpriv --pdeathsig KILL -- git ...``): the same
+    signal, asked for by the child before it runs git, and no ``preexec_fn``. One difference: ``die_with_parent``
+    also ends a child whose parent died before it asked; a child of ``setpriv`` started in that window (about a
+    millisecond) runs on until its pipes close, which ends ``git log`` and ``cat-file`` at their next write or at
+    the end of their input."""
+    setpriv = setpriv_path()
+    if setpriv is None:
+        return argv, child_setup()
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
+
+
+@functools.cache
+def setpriv_path() -> str | None:
+    """``setpriv``'s path, once it has set a death signal here (util-linux before 2.33 has no ``--pdeathsig``);
+    None off Linux or without it. Asked once per process (a history scan's plan thread asks it beside its git
+    processes: the probe is 2-4 ms of waiting), before the workers fork, which inherit the answer."""
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover - Linux CI
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or os.curdir, "setpriv")
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            break
+    else:
+        return None
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+    try:
+        probe = [path, "--pdeathsig", "KILL", "--", path, "--version"]
+        pid = os.posix_spawn(path, probe, os.environ, file_actions=quiet)
+        _, status = os.waitpid(pid, 0)
+    except OSError:
+        return None
+    return os.path.abspath(path) if os.waitstatus_to_exitcode(status) == 0 else None
+
+
 def worker_signals() -> None:
     """In a forked worker: the parent handles SIGINT (a terminal sends it to the whole group) and stops its
     workers itself; SIGTERM and SIGHUP raise ``Terminated`` as in the parent, so that the worker ends its own

@@ -10,13 +10,20 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tokens import TokenFactory
 
 from scanner import textdiff
-from scanner.models import Chunk
-from scanner.sources.base import BlobRef, Skips
+from scanner.detect.engine import Detector
+from scanner.models import Chunk, GitOrigin, ScanStats
+from scanner.pipeline.detection import ChunkDetector, Detected
+from scanner.pipeline.messages import MessageBatch
+from scanner.ruleset import Ruleset
+from scanner.sources.base import MESSAGE_PATH, BlobRef, CommitMessage, Skips
 from scanner.sources.git import walk as git_walk
+from scanner.sources.git.blobs import BlobLimits, GitBlobReader
 from scanner.sources.git.catfile import WINDOW, CatFile
 from scanner.sources.git.libgit2walk import history_tips
+from scanner.sources.git.ranges import Base
 from scanner.sources.git.repo import git_usable, open_repository
 from scanner.sources.git.walk import WalkStats
 from scanner.textdiff import changed_regions
@@ -93,7 +100,7 @@ def test_git_log_and_libgit2_walks_agree(tmp_path: Path, monkeypatch: pytest.Mon
         skips = Skips()
         items = list(git_walk.walk_commits(repo, history_tips(repo, skips), [], skips, WalkStats()))
         blobs = sorted((i.oid, i.path, i.commit) for i in items if isinstance(i, BlobRef))
-        messages = sorted(i.content.decode() for i in items if isinstance(i, Chunk))
+        messages = sorted(i.content.decode() for i in items if isinstance(i, CommitMessage))
         return blobs, messages
 
     assert git_usable()
@@ -130,6 +137,22 @@ def test_catfile_reads_more_ids_than_its_window_in_order(tmp_path: Path) -> None
         reader.close()
 
 
+def test_a_blob_reader_starts_its_git_when_made_and_reads_through_it(tmp_path: Path) -> None:
+    """A history worker makes its reader before it waits for its first batch: ``cat-file`` is already running
+    then (started from the worker, it took 16-25 ms), and the first batch is read through that same process."""
+    repo_dir, oids, contents = _blob_store(tmp_path, 3)
+    reader = GitBlobReader(str(repo_dir), BlobLimits(0, False), Base())
+    try:
+        assert reader.catfile is not None
+        started = reader.catfile._proc
+        assert started is not None and started.poll() is None
+        refs = [BlobRef(oid, f"f{i}.txt", "c" * 40, i) for i, oid in enumerate(oids)]
+        assert [read.chunks[0].content for read in reader.read(refs)] == contents
+        assert reader.catfile._proc is started
+    finally:
+        reader.close()
+
+
 def test_catfile_over_the_cap_missing_and_abandoned_batches(tmp_path: Path) -> None:
     repo_dir, oids, contents = _blob_store(tmp_path, 4)
     reader = CatFile(str(repo_dir), max_size=len(contents[0]))
@@ -162,3 +185,31 @@ def test_catfile_survives_a_corrupt_object(tmp_path: Path) -> None:
         reader.close()
     assert answers[0].data == contents[0] and answers[2].data == contents[2]
     assert answers[1].data is None and answers[1].problem in {"failed", "missing"}
+
+
+def test_a_message_batch_makes_a_chunk_only_of_a_message_a_match_touches(
+    github_detector: Detector, github_ruleset: Ruleset, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk yields each message as a ``CommitMessage``; the batch scans them joined and makes a ``Chunk`` (with
+    the commit's origin, for the finding) only of the one a match touches, not of the other 49."""
+    made: list[int] = []
+    chunk_of = CommitMessage.chunk
+
+    def counted(message: CommitMessage) -> Chunk:
+        made.append(message.order)
+        return chunk_of(message)
+
+    monkeypatch.setattr(CommitMessage, "chunk", counted)
+    emitted: list[tuple[Chunk, Detected]] = []
+    stats = ScanStats()
+    batch = MessageBatch(ChunkDetector(github_detector, github_ruleset), stats, lambda c, d: emitted.append((c, d)))
+    messages = [CommitMessage(f"change {i}\n\nplain text".encode(), f"{i:040x}", i) for i in range(50)]
+    messages[17] = CommitMessage(f"fix\n\nGITHUB_TOKEN={tokens.github_clean()}".encode(), "a" * 40, 17)
+    for message in messages:
+        batch.add(message)
+    batch.flush()
+    assert made == [17]
+    [(chunk, detected)] = emitted
+    assert chunk.origin == GitOrigin(MESSAGE_PATH, "a" * 40, where="commit-message") and chunk.order == 17
+    assert [match.line for _, matches in detected.groups for match in matches] == [3]
+    assert stats.items_scanned == 50

@@ -18,9 +18,10 @@ from gitrepo import EPOCH, Repo, isolate_git
 from helpers import MakeConfig, RunCli
 from tokens import TokenFactory
 
+from scanner import lifeline
 from scanner.detect.engine import Detector
 from scanner.errors import ScanAborted
-from scanner.lifeline import Terminated, child_setup, die_with_parent, install_handlers, restore_handlers
+from scanner.lifeline import Terminated, child_setup, die_with_parent, guarded, install_handlers, restore_handlers
 from scanner.models import Chunk, GitOrigin
 from scanner.pipeline import workers
 from scanner.pipeline.detection import ChunkDetector
@@ -391,6 +392,55 @@ def test_child_setup_made_in_the_parent_gives_the_child_its_death_signal() -> No
     assert process.exitcode == 0
     assert os.read(reader, 16) == str(int(signal.SIGKILL)).encode()
     os.close(reader)
+
+
+_PRINT_DEATH_SIGNAL = (  # PR_GET_PDEATHSIG
+    "import ctypes; value = ctypes.c_int(0); ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0); "
+    "print(value.value)"
+)
+
+
+def _death_signal_of_a_guarded_child() -> tuple[int, list[str], Any]:
+    import subprocess
+    import sys
+
+    argv, setup = guarded([sys.executable, "-c", _PRINT_DEATH_SIGNAL])
+    done = subprocess.run(argv, preexec_fn=setup, capture_output=True, text=True, check=True)
+    return int(done.stdout), argv, setup
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_guarded_child_gets_its_death_signal_through_setpriv_without_a_preexec_fn() -> None:
+    """``guarded``: a long-lived git child asks for SIGKILL when its parent ends, and, where ``setpriv`` can set it,
+    is started with no ``preexec_fn`` (so ``subprocess`` uses ``vfork``, not a fork of the whole scan)."""
+    lifeline.setpriv_path.cache_clear()
+    try:
+        signum, argv, setup = _death_signal_of_a_guarded_child()
+        assert signum == signal.SIGKILL
+        if lifeline.setpriv_path() is None:
+            pytest.skip("no setpriv with --pdeathsig here: the preexec_fn path (tested below) is the one in use")
+        assert setup is None and os.path.basename(argv[0]) == "setpriv" and argv[1:4] == ["--pdeathsig", "KILL", "--"]
+    finally:
+        lifeline.setpriv_path.cache_clear()
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_without_setpriv_a_guarded_child_gets_its_death_signal_from_its_preexec_fn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No ``setpriv`` on ``PATH`` (or one too old for ``--pdeathsig``, which fails the probe the same way): the
+    command line is unchanged and ``child_setup`` runs in the child, as before."""
+    old = tmp_path / "bin" / "setpriv"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho 'setpriv: unrecognized option' >&2\nexit 1\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
+    lifeline.setpriv_path.cache_clear()
+    try:
+        signum, argv, setup = _death_signal_of_a_guarded_child()
+        assert signum == signal.SIGKILL and setup is not None and "setpriv" not in argv[0]
+    finally:
+        lifeline.setpriv_path.cache_clear()
 
 
 def test_sigterm_and_sighup_raise_terminated_in_the_main_thread_only() -> None:

@@ -14,6 +14,7 @@ from gitrepo import Repo, isolate_git
 from helpers import RunCli
 from tokens import TokenFactory
 
+from scanner import lifeline
 from scanner.detect.engine import Detector
 from scanner.errors import InputError
 from scanner.pipeline import runner, workers
@@ -173,3 +174,20 @@ def one_after_the_other(path: str) -> planahead.Plan:
     where = gitcli.location(*git(gitcli.LOCATE, cwd=path)[:2])
     assert where is not None
     return where, gitcli.tips_of(git(["--git-dir", where.path, "for-each-ref", gitcli.REFS]), where.head)
+
+
+def test_the_plan_thread_probes_setpriv_so_the_walk_s_git_log_does_not_wait_for_it(repo: Repo) -> None:
+    """``lifeline.guarded`` starts the walk's git children through ``setpriv`` once a probe has run it (2-4 ms of
+    waiting): the plan thread runs that probe beside its own git processes, and the answer is kept."""
+    lifeline.setpriv_path.cache_clear()
+    try:
+        with PlanAhead(str(repo.path)) as ahead:
+            ahead.thread.join()
+            assert lifeline.setpriv_path.cache_info().currsize == 1  # asked in the thread, before the walk
+            hits = lifeline.setpriv_path.cache_info().hits
+            source = CommitSource(str(repo.path), "history")
+            assert source.start_walk()
+            source.close()
+            assert lifeline.setpriv_path.cache_info().hits == hits + 1  # the walk's git log: no second probe
+    finally:
+        lifeline.setpriv_path.cache_clear()

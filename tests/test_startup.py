@@ -144,3 +144,15 @@ def test_staged_inside_the_git_directory_is_a_one_line_error(tmp_path: Path) -> 
     code, err, _ = run_scanner(repo.path / ".git", "scan", "--staged", "--no-progress")
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "work tree" in err and "Traceback" not in err
+
+
+def test_a_history_scan_imports_traceback_only_to_describe_an_error(tmp_path: Path) -> None:
+    """``refscan.describe`` names a failed blob's exception and place; ``traceback`` (with ``linecache`` and
+    ``tokenize``) is imported there, not at the start of every history scan."""
+    repo = Repo.init(tmp_path / "repo")
+    repo.commit("initial", {"README.md": "# app\n", "a.py": "A = 1\n"})
+    repo.commit("second", {"a.py": "A = 2\n"})
+    code, _, modules = run_scanner(repo.path, "scan", "--history", "--no-progress", ".")
+    assert code == 0
+    assert "scanner.pipeline.refscan" in modules  # the blobs went through the workers' code
+    assert [name for name in ("traceback", "linecache", "tokenize") if name in modules] == []

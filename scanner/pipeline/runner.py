@@ -17,7 +17,7 @@ from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import prepare
 from scanner.pipeline.table import SOURCES, read_ahead
-from scanner.sources.base import BlobReader, BlobRef, Skips, Source, is_state_path
+from scanner.sources.base import BlobReader, BlobRef, CommitMessage, Skips, Source, is_state_path
 
 if TYPE_CHECKING:
     from scanner.pipeline.refscan import Batch
@@ -85,7 +85,7 @@ class _Run:
         self.messages = MessageBatch(detector, result.stats, self.emit)
         self.orders: dict[int, int] = {}  # id(finding) → the order of the chunk or blob it came from
         self.pool: WorkerPool | None = None
-        self.reading: Iterator[Chunk | BlobRef] | None = None
+        self.reading: Iterator[Chunk | BlobRef | CommitMessage] | None = None
         self.refs = 0
         self.batch = 1  # refs between two looks at the workers' results (the pool's batch, once it is made)
         self.late = 0  # blobs left unscanned because the deadline passed
@@ -102,7 +102,7 @@ class _Run:
                 break
             if isinstance(item, BlobRef):
                 self.submit(item)
-            elif isinstance(item.origin, GitOrigin) and item.origin.where == "commit-message":
+            elif isinstance(item, CommitMessage):
                 self.messages.add(item)
             else:
                 self.chunk(item)
@@ -129,7 +129,7 @@ class _Run:
         if close is not None:
             close()
 
-    def _stop_reading(self, items: Iterator[Chunk | BlobRef]) -> None:
+    def _stop_reading(self, items: Iterator[Chunk | BlobRef | CommitMessage]) -> None:
         """The deadline passed: the source is read no further (its git processes end), and that is said even
         when no blob was waiting."""
         if isinstance(items, Generator):

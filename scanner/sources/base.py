@@ -15,7 +15,7 @@ from typing import Protocol
 
 from scanner import digests
 from scanner.formats.sniff import sniff
-from scanner.models import Bypass, Chunk, Origin, ScanIssue, ScanStats, Structure, Target
+from scanner.models import Bypass, Chunk, GitOrigin, Origin, ScanIssue, ScanStats, Structure, Target
 from scanner.sources.textcodec import is_binary
 
 __all__ = ["is_binary"]  # re-exported: the binary test lives with the text decoding (``textcodec``)
@@ -55,6 +55,23 @@ class BlobRef:
         return BlobRef, (self.oid, self.path, self.commit, self.order, self.previous)
 
 
+MESSAGE_PATH = "<commit message>"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitMessage:
+    """A commit's message as a walk yields it (each distinct message once). The pipeline detects messages in
+    batches (``pipeline.messages``) and makes a ``Chunk`` only of one that a match touches: a chunk and an origin
+    for each message cost the parent about 2 µs (12 ms of its CPU on requests' 6,057 messages, 35 on pytest's)."""
+
+    content: bytes
+    commit: str
+    order: int  # its commit's place in the walk
+
+    def chunk(self) -> Chunk:
+        return Chunk(self.content, GitOrigin(MESSAGE_PATH, self.commit, where="commit-message"), order=self.order)
+
+
 @dataclass(frozen=True, slots=True)
 class BlobRead:
     """What a ``BlobReader`` made of one ``BlobRef``: the chunks to detect in (a first version whole, a later
@@ -90,7 +107,7 @@ class Source(Protocol):
     target: Target
     root: str  # what finding paths are relative to (a repository's top directory); "" = the working directory
 
-    def items(self, skips: Skips) -> Iterator[Chunk | BlobRef]:
+    def items(self, skips: Skips) -> Iterator[Chunk | BlobRef | CommitMessage]:
         """Content to scan, in order; what could not be read goes to ``skips``."""
         ...
 

@@ -51,6 +51,8 @@ class GitBlobReader:
         self.renamed_from = base.renamed_from
         env = git_environment(object_dirs)
         self.catfile = CatFile(repo_path, limits.max_size, env) if git_usable() else None
+        if self.catfile is not None:  # made before the first batch: git starts while the walk finds it
+            self.catfile.start()
 
     @cached_property
     def repo(self) -> Any:

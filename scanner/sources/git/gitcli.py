@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scanner.lifeline import child_setup
+from scanner.lifeline import guarded
 from scanner.sources.git import repo
 
 _STAMP = re.compile(rb" (\d{1,18}) ([+-])(\d{4})")  # after the email: seconds and zone, as git writes them
@@ -139,9 +139,9 @@ class Objects:
         if not oids:
             return []
         if self._proc is None:
+            argv, setup = guarded(["git", "--git-dir", self.git_dir, "cat-file", "--batch"])
             self._proc = subprocess.Popen(
-                ["git", "--git-dir", self.git_dir, "cat-file", "--batch"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, env=self.env, preexec_fn=child_setup(),  # noqa: PLW1509
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env, preexec_fn=setup,  # noqa: PLW1509
             )  # fmt: skip
             self._end = weakref.finalize(self, _end, self._proc)
         out: list[tuple[str, bytes]] = []

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from scanner.atomicfile import write_atomic
 from scanner.cache import cache_dir
-from scanner.lifeline import child_setup
+from scanner.lifeline import guarded
 from scanner.sources.git import alternates
 
 STALE_LOCK = 600.0  # seconds after which a writer's lock file is taken as left by a killed writer
@@ -101,15 +101,18 @@ def start_writing(graph: CommitGraph, git_dir: str, tips: str, env: dict[str, st
         lock = graph.directory / "info" / "commit-graph.lock"
         if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK:
             lock.unlink()  # left by a writer that was killed: git would refuse to write while it is there
-        proc = subprocess.Popen(
+        argv, setup = guarded(
             ["git", "--git-dir", git_dir, "commit-graph", "write", "--stdin-commits", "--object-dir",
-             str(graph.directory), "--no-progress"],
+             str(graph.directory), "--no-progress"]
+        )  # fmt: skip
+        proc = subprocess.Popen(
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
-            preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
-        )  # fmt: skip
+            preexec_fn=setup,  # noqa: PLW1509 (without setpriv: a prctl call, no lock)
+        )
         assert proc.stdin is not None
         proc.stdin.write(tips.encode("ascii"))
         proc.stdin.close()

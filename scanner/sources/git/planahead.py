@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+from scanner.lifeline import setpriv_path
 from scanner.sources.git import gitcli, repo
 from scanner.sources.git.ahead import Ahead
 from scanner.sources.git.repo import git_environment, git_usable
@@ -43,6 +44,7 @@ def read_plan(path: str) -> Plan:
     except OSError:
         _answer(where_proc)
         return None, None
+    setpriv_path()  # the walk's git children start through it: its probe runs here, beside these gits
     usable = git_usable()
     where_answer, refs_answer = _answer(where_proc), _answer(refs_proc)
     where = gitcli.location(*where_answer[:2]) if usable and where_answer is not None else None

@@ -19,9 +19,8 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from scanner.lifeline import child_setup
-from scanner.models import Chunk, GitOrigin
-from scanner.sources.base import BlobRef, Skips
+from scanner.lifeline import guarded
+from scanner.sources.base import BlobRef, CommitMessage, Skips
 from scanner.sources.git import repo as git_repo
 from scanner.sources.git.graph import (
     CommitGraph,
@@ -35,14 +34,13 @@ from scanner.sources.git.graph import (
 from scanner.sources.git.libgit2walk import Change, add_tree_blobs, libgit2_changes
 from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable
 
-MESSAGE_PATH = "<commit message>"
-
 
 @dataclass
 class WalkStats:
     """A walk's counts for the report (a docstring of its own: ``dataclasses`` would import ``inspect`` to make one)."""
 
     commits: int = 0
+    blobs: int = 0  # blobs yielded: each the first time it appears
     appearances: int = 0  # blobs met again after their first appearance (counted, not rescanned)
 
 
@@ -55,17 +53,16 @@ def walk_commits(
     object_dirs: Sequence[str] = (),
     use_graph: bool = False,
     started: LogStart | None = None,
-) -> Iterator[BlobRef | Chunk]:
+) -> Iterator[BlobRef | CommitMessage]:
     """Walk the commits reachable from ``tips`` but not from ``hidden``, oldest first (topological order).
 
-    Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``Chunk``),
+    Yields each blob the first time it appears (a ``BlobRef``) and each distinct commit message (a ``CommitMessage``),
     as the walk goes, so scanning starts before the walk ends. The tree diffs come from ``git log --raw`` (about
     ten times faster than libgit2's tree diff from Python); without a usable ``git``, or if it fails half way (a
     corrupt object), libgit2 walks what is left. ``object_dirs``: where else objects are (a push's quarantine).
     ``use_graph``: ``git log`` reads a commit-graph kept in the cache (``graph.py``), written beside the walk when
     the tips have changed since the last one (for history scans: their tips change less often than a push's).
-    ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used.
-    """
+    ``started``: that ``git log``, started early by the caller (``start_log``); stopped here if git is not used."""
     if not tips:
         if started is not None:
             stop_log(started)
@@ -95,7 +92,7 @@ def walk_commits(
             stats.commits += 1
             if message and message not in seen_messages:
                 seen_messages.add(message)
-                yield Chunk(message, GitOrigin(MESSAGE_PATH, commit_id, where="commit-message"), order=order)
+                yield CommitMessage(message, commit_id, order)
             for mode, oid, path in entries:
                 if mode == SUBMODULE_MODE:
                     skips.skip(path, "submodule", f"submodule at {commit_id[:12]} not followed")
@@ -103,6 +100,7 @@ def walk_commits(
                     stats.appearances += 1
                 else:
                     seen.add(oid)
+                    stats.blobs += 1
                     yield BlobRef(oid, path, commit_id, order)
         if attempt == "git" and not skips.stats.skipped.get("git-log-failed"):
             return
@@ -130,13 +128,14 @@ def start_log(
     revisions = "".join(f"{c.id}\n" for c in tips) + "".join(f"^{c.id}\n" for c in hidden)
     graph = commit_graph(git_dir, revisions) if use_graph else None
     intact = graph is not None and usable(graph)
+    argv, setup = guarded(args)
     proc = subprocess.Popen(
-        args,
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=with_graph(env, graph) if graph is not None and intact else env,
-        preexec_fn=child_setup(),  # noqa: PLW1509 (a prctl call: no lock)
+        preexec_fn=setup,  # noqa: PLW1509 (without setpriv: a prctl call, no lock)
     )
     try:
         assert proc.stdin is not None
