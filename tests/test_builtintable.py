@@ -10,14 +10,16 @@ import pickle
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from helpers import BUILTIN_RULES
 
 from scanner.errors import ConfigError
-from scanner.ruleset import builtintable, load, spectext
+from scanner.ruleset import builtintable, load, speccache, spectext
 from scanner.ruleset.load import SPEC_FORMAT, load_rule_files, load_ruleset, rule_files
+from scanner.ruleset.model import RuleSpec
 
 
 @pytest.fixture
@@ -62,6 +64,16 @@ def test_the_table_gives_the_rules_the_files_give(table: Path, tmp_path: Path) -
         rule.spec for rule in load.compile_specs(load_rule_files(rule_files(load.builtin_rules_dir())))
     ]
     assert [(r.secret_group, r.keywords) for r in second.rules] == [(r.secret_group, r.keywords) for r in first.rules]
+    assert [r.pattern.pattern for r in second.rules[:3]] == [r.spec.regex.encode() for r in first.rules[:3]]
+
+
+def test_a_stored_spec_without_its_secret_group_is_a_miss() -> None:
+    """Every spec the table stores passed ``compile``, which resolves the group; one that did not is no rule."""
+    spec = RuleSpec("r", "R", "(a)", ("a",), "high", "high")
+    assert speccache.stored_rules([spec]) is None
+    resolved = replace(spec, secret_group=1)
+    rules = speccache.stored_rules([resolved])
+    assert rules is not None and [(r.spec, r.secret_group, r.keywords) for r in rules] == [(resolved, 1, (b"a",))]
 
 
 def test_a_changed_rule_file_is_a_miss(table: Path, rules_dir: Path) -> None:

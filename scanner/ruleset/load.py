@@ -21,7 +21,7 @@ from scanner import cache, digests
 from scanner.errors import ConfigError
 from scanner.ruleset import builtintable
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
-from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes
+from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes, stored_rules
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
@@ -169,7 +169,7 @@ def _builtin_rules() -> _Loaded:
     signature = builtintable.signature(files, SPEC_FORMAT)  # before the files are read: racy ones are not kept
     stored = builtintable.read(signature, lambda: _builtin_from_files(rule_files(builtin_rules_dir()))[1])
     if stored is not None:
-        compiled = _compile_cached(stored[1])
+        compiled = stored_rules(stored[1])
         if compiled is not None:
             return stored[0], stored[1], compiled
     return _builtin_from_files(files, taken_ns, signature)
