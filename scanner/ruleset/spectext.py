@@ -3,12 +3,12 @@
 The commit hook loads every built-in rule at every start but reads these fields only to report a finding, to
 validate one, for ``rules list`` or ``rules check``, or to decide a large file's search (``detect.linewindow``):
 they were two thirds of the rules table's 631 KB and of the 22 M instructions its load cost (callgrind, ``scan
---staged``). The table (``builtintable``) keeps them in a part of their own; a spec built from it holds every other
+--staged``). The table (``builtintable``) keeps them in a file of their own; a spec built from it holds every other
 field and a ``Text`` in place of these, and ``RuleSpec.__getattr__`` (called only for an attribute the instance
 does not hold) asks it for them. The spec then holds them as any other spec does: equality, hashing, ``repr``,
 ``replace``, pickling (``RuleSpec.__getstate__``) and every report see the same values as before.
 
-A text part that is absent or damaged (its CRC-32 differs, or its shape) is a miss as a damaged table is: the rule
+A text file that is absent or damaged (its CRC-32 differs, or its shape) is a miss as a damaged table is: the rule
 files are read again through the cache directory (``reread``) and the table written anew; a rule that is then gone
 is an error.
 """
