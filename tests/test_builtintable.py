@@ -6,6 +6,7 @@ writes no bytecode."""
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import shutil
 import sys
@@ -14,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import BUILTIN_RULES
+from helpers import BUILTIN_RULES, RunCli
+from tokens import TokenFactory
 
 from scanner.errors import ConfigError
 from scanner.ruleset import builtintable, load, speccache, spectext
@@ -184,3 +186,26 @@ def test_rule_files_are_the_yaml_files_by_name(tmp_path: Path) -> None:
     (tmp_path / "e.yaml").symlink_to(tmp_path / "a.yaml")
     assert [p.name for p in rule_files(tmp_path)] == ["a.yaml", "b.yml", "e.yaml"]
     assert rule_files(tmp_path)[0] == tmp_path / "a.yaml"
+
+
+def test_a_scan_reads_the_text_only_to_report_a_finding(
+    table: Path, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan without findings never reads the text file; one with a finding reads it and reports the rule's name
+    and tags as the rule files give them."""
+    load_ruleset()  # writes the table
+    read: list[str] = []
+    real = spectext.pycachefile.read
+    monkeypatch.setattr(spectext.pycachefile, "read", lambda path: read.append(path) or real(path))
+    text = builtintable.text_path()
+    clean, leaky = tmp_path / "clean.txt", tmp_path / "leaky.env"
+    clean.write_text("nothing to see\n")
+    leaky.write_text(f"GITHUB_TOKEN={TokenFactory(3).github()}\n")
+    assert run_cli("scan", clean, "--format", "json")[0] == 0
+    assert text not in read
+    code, out, _ = run_cli("scan", leaky, "--format", "json")
+    rule = next(r for r in load_rule_files(rule_files(load.builtin_rules_dir())) if r.id == "github-pat")
+    assert code == 1 and read.count(text) == 1
+    assert [(f["rule"]["name"], f["rule"]["tags"]) for f in json.loads(out)["findings"]] == [
+        (rule.name, list(rule.tags))
+    ]
