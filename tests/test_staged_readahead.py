@@ -3,12 +3,16 @@ the read started), errors meet the source where they did without it, and nothing
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gitrepo import Repo, isolate_git
 from helpers import RunCli
+from tokens import TokenFactory
 
 from scanner.errors import InputError
 from scanner.models import FileOrigin
@@ -102,3 +106,61 @@ def test_a_staged_scan_reads_while_its_rules_load(repo: Repo, run_cli: RunCli, m
     assert run_cli("scan", "--staged", "--format", "json")[0] == 0
     assert run_cli("scan", "a.txt", "--format", "json")[0] == 0
     assert seen == [["."], []] and staged.ReadAhead.running == {}
+
+
+# The installed command (``console``: git started before the scan's imports) and ``main`` (the pipeline starts it),
+# each in a fresh process; the audit hook notes what ``ReadAhead`` runs when the rules' loader is imported.
+_COMMAND = """
+import sys
+seen = []
+def hook(event, args):
+    if event == "import" and args[0] == "scanner.ruleset.load":
+        staged = sys.modules.get("scanner.sources.git.staged")
+        seen.append(sorted(staged.ReadAhead.running) if staged else None)
+sys.addaudithook(hook)
+import atexit
+atexit.register(lambda: print("early:", seen, file=sys.stderr))
+from scanner.cli import console, main
+how = sys.argv.pop(1)
+raise SystemExit(console() if how == "console" else main(sys.argv[1:]))
+"""
+
+
+def _run(how: str, cwd: Path, *args: str) -> tuple[int, object, str, str]:
+    """(exit code, the JSON report without its duration, stderr without the audit line, the audit line)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COMMAND, how, "scan", "--staged", "--format", "json", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    report = json.loads(done.stdout) if done.stdout else None
+    if isinstance(report, dict):
+        report["summary"].pop("duration_s")
+    err, _, early = done.stderr.rpartition("early: ")
+    return done.returncode, report, err, early.strip()
+
+
+def test_the_command_starts_git_before_its_imports_and_answers_as_before(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``leakstop scan --staged`` starts its git calls before the scan's modules load (the rules' loader among
+    them); findings, reports, errors and exit codes are ``main``'s: a staged secret, nothing staged, a PATH, no
+    repository, a bare one, inside ``.git``, two PATHs (a usage error: nothing started)."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    Repo.init(tmp_path / "bare.git", "--bare")
+    cases: list[tuple[Path, tuple[str, ...], int, str]] = [
+        (repo.path, (), 0, "[['.']]"),
+        (tmp_path, (str(repo.path),), 0, f"[[{str(repo.path)!r}]]"),
+        (plain, (), 2, "[['.']]"),
+        (tmp_path / "bare.git", (), 2, "[['.']]"),
+        (repo.path / ".git", (), 2, "[['.']]"),
+        (repo.path, (".", "."), 2, "[None]"),
+    ]
+    for cwd, args, code, early in cases:
+        assert _run("console", cwd, *args) == (code, *_run("main", cwd, *args)[1:3], early), (cwd, args)
+    repo.write({"app.env": f"TOKEN={TokenFactory(7).github()}\n", "plain.txt": "nothing\n"})
+    repo.git("add", "app.env", "plain.txt")
+    code, report, err, early = _run("console", repo.path)
+    assert (code, early) == (1, "[['.']]") and isinstance(report, dict) and report["summary"]["findings"] == 1
+    assert (code, report, err) == _run("main", repo.path)[:3]

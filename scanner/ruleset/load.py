@@ -21,7 +21,7 @@ from scanner import cache, digests
 from scanner.errors import ConfigError
 from scanner.ruleset import builtintable
 from scanner.ruleset.model import CompiledRule, Ruleset, RuleSpec
-from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes
+from scanner.ruleset.speccache import entry_name, specs_from_bytes, specs_to_bytes, stored_rules
 
 _SCHEMA_PATH = Path(__file__).with_name("rules.schema.json")
 # Bump when RuleSpec gains or changes a derived field, so stale cached specs are not reused.
@@ -167,11 +167,22 @@ def _builtin_rules() -> _Loaded:
     files = rule_files(builtin_rules_dir())
     taken_ns = time.time_ns()
     signature = builtintable.signature(files, SPEC_FORMAT)  # before the files are read: racy ones are not kept
-    stored = builtintable.read(signature)
+    stored = builtintable.read(signature, lambda: _builtin_from_files(rule_files(builtin_rules_dir()))[1])
     if stored is not None:
-        compiled = _compile_cached(stored[1])
+        compiled = stored_rules(stored[1])
         if compiled is not None:
             return stored[0], stored[1], compiled
+    return _builtin_from_files(files, taken_ns, signature)
+
+
+def _builtin_from_files(
+    files: list[Path], taken_ns: int = 0, signature: builtintable.Signature | None = None
+) -> _Loaded:
+    """The built-in rules through the cache directory, and the table written for the next start (a signature
+    taken now, unless the caller took it before it read the table)."""
+    if not taken_ns:
+        taken_ns = time.time_ns()
+        signature = builtintable.signature(files, SPEC_FORMAT)
     loaded = _cached_rules(files)
     builtintable.write(signature, taken_ns, loaded[0], loaded[1])
     return loaded

@@ -15,12 +15,14 @@ from scanner.lazyre import LazyPattern
 from scanner.models import Confidence, RuleInfo, Severity
 from scanner.ruleset.charset import in_set, sre_parse
 from scanner.ruleset.checksums import CHECKSUMS
+from scanner.ruleset.spectext import read_later
 
 # Constructs that Hyperscan (and RE2) refuse: lookaround, backreferences, named groups, atomic groups,
 # possessive quantifiers. Checked up front so a rule that works in Python re cannot break the fast engine.
 _UNPORTABLE = LazyPattern(r"\(\?[=!<>P]|\\[1-9]|[*+?}]\+")
 
 
+@read_later  # a built-in spec's text fields: read on first use
 @dataclass(frozen=True)
 class RuleSpec:
     """A rule as its file states it (the schema's fields), before its regex is checked and compiled."""

@@ -18,7 +18,8 @@ from itertools import chain
 from typing import Any, get_args
 
 from scanner.models import Confidence, Severity
-from scanner.ruleset.model import RuleSpec
+from scanner.ruleset.model import CompiledRule, RuleSpec
+from scanner.ruleset.spectext import TEXT_FIELDS, UNREAD, Text
 
 # Bump with the row layout; the cache entry's name also carries marshal's version.
 ROW_FORMAT = 1
@@ -32,6 +33,7 @@ _TYPES: dict[str, set[type]] = {
 }
 _NAMES = tuple(field.name for field in dataclasses.fields(RuleSpec))
 _KINDS = tuple(str(field.type) for field in dataclasses.fields(RuleSpec))
+CORE_NAMES = tuple(name for name in _NAMES if name not in TEXT_FIELDS)  # the built-in table's first part
 
 
 def entry_name(key: str) -> str:
@@ -60,6 +62,55 @@ def specs_from_bytes(data: bytes | None, trusted: bool = False) -> list[RuleSpec
     if type(rows) is not list or not _well_typed(rows, trusted):
         return None
     return [_spec(row) for row in rows]
+
+
+def stored_rows(specs: Sequence[RuleSpec]) -> bytes:
+    """The built-in table's rows: each spec's ``CORE_NAMES`` fields as the dict its ``__dict__`` becomes."""
+    return marshal.dumps(
+        (ROW_FORMAT, CORE_NAMES, [{name: getattr(spec, name) for name in CORE_NAMES} for spec in specs])
+    )
+
+
+def stored_specs(data: bytes, text: Text) -> list[RuleSpec] | None:
+    """The specs of the built-in table's rows (``stored_rows``; checked for their layout only, as ``trusted``
+    rows are), each given ``text`` for its text fields (``spectext``); None when it is damaged. Each row's dict
+    becomes its spec's ``__dict__`` (with the fields' names ``marshal`` shares between rows): building the 624
+    specs field by field was 1 of the rules' 1.4 ms (warm)."""
+    try:
+        value = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(value) is not tuple or len(value) != 3 or value[0] != ROW_FORMAT or value[1] != CORE_NAMES:
+        return None
+    rows = value[2]
+    if type(rows) is not list or not all(type(row) is dict and len(row) == len(CORE_NAMES) for row in rows):
+        return None
+    specs = []
+    new, set_attribute = object.__new__, object.__setattr__
+    for row in rows:
+        row[UNREAD] = text
+        spec = new(RuleSpec)
+        set_attribute(spec, "__dict__", row)
+        specs.append(spec)
+    return specs
+
+
+def stored_rules(specs: Sequence[RuleSpec]) -> tuple[CompiledRule, ...] | None:
+    """``compile_specs(specs, validate=False)`` for the built-in table's specs, which passed ``compile`` and the
+    duplicate check when the table was written: each rule's fields set as its frozen ``__init__`` sets them,
+    without its three ``object.__setattr__`` calls (the 624 rules: 0.76 -> 0.38 ms, warm). None (a miss) if a
+    spec's secret group is not resolved, as ``compile`` leaves every spec it checks."""
+    rules = []
+    new, set_attribute = object.__new__, object.__setattr__
+    for spec in specs:
+        held = spec.__dict__
+        if type(held["secret_group"]) is not int:
+            return None
+        rule = new(CompiledRule)
+        keywords = tuple(map(str.encode, held["keywords"]))
+        set_attribute(rule, "__dict__", {"spec": spec, "secret_group": held["secret_group"], "keywords": keywords})
+        rules.append(rule)
+    return tuple(rules)
 
 
 def _well_typed(rows: list[Any], layout_only: bool = False) -> bool:
