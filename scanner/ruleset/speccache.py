@@ -50,18 +50,21 @@ def specs_from_bytes(data: bytes | None, trusted: bool = False) -> list[RuleSpec
     """The specs of an entry, or None (a miss: the caller parses the rule files) unless every row checks out.
     ``trusted`` rows (the package's own table, ``builtintable``) are checked for their layout, not every field's
     type: they are as trusted as the package's bytecode."""
-    if data is None:
+    rows = None if data is None else _rows(data, _NAMES)
+    if rows is None or not _well_typed(rows, trusted):
         return None
+    return [_spec(row) for row in rows]
+
+
+def _rows(data: bytes, names: tuple[str, ...]) -> list[Any] | None:
+    """The rows of a marshalled ``(ROW_FORMAT, names, rows)``, or None when it is not one."""
     try:
         value = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
         return None
-    if type(value) is not tuple or len(value) != 3 or value[0] != ROW_FORMAT or value[1] != _NAMES:
+    if type(value) is not tuple or len(value) != 3 or value[0] != ROW_FORMAT or value[1] != names:
         return None
-    rows = value[2]
-    if type(rows) is not list or not _well_typed(rows, trusted):
-        return None
-    return [_spec(row) for row in rows]
+    return value[2] if type(value[2]) is list else None
 
 
 def stored_rows(specs: Sequence[RuleSpec]) -> bytes:
@@ -76,14 +79,8 @@ def stored_specs(data: bytes, text: Text) -> list[RuleSpec] | None:
     rows are), each given ``text`` for its text fields (``spectext``); None when it is damaged. Each row's dict
     becomes its spec's ``__dict__`` (with the fields' names ``marshal`` shares between rows): building the 624
     specs field by field was 1 of the rules' 1.4 ms (warm)."""
-    try:
-        value = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        return None
-    if type(value) is not tuple or len(value) != 3 or value[0] != ROW_FORMAT or value[1] != CORE_NAMES:
-        return None
-    rows = value[2]
-    if type(rows) is not list or not all(type(row) is dict and len(row) == len(CORE_NAMES) for row in rows):
+    rows = _rows(data, CORE_NAMES)
+    if rows is None or not all(type(row) is dict and len(row) == len(CORE_NAMES) for row in rows):
         return None
     specs = []
     new, set_attribute = object.__new__, object.__setattr__
