@@ -3,8 +3,19 @@ commit hook's path uses it to read the branch, directory scans to read the ignor
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def default_excludes_file(environ: Mapping[str, str]) -> str:
+    """Git's default ``core.excludesFile``: ``$XDG_CONFIG_HOME/git/ignore``, else ``$HOME/.config/git/ignore``."""
+    xdg = environ.get("XDG_CONFIG_HOME")
+    if xdg:
+        return os.path.join(xdg, "git", "ignore")
+    home = environ.get("HOME")
+    return os.path.join(home, ".config", "git", "ignore") if home else ""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ CONFIDENCE_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 NEXT_LINE_MARKER = "leakstop:allow-next-line"
 SAME_LINE_MARKERS = ("leakstop:allow", "gitleaks:allow", "pragma: allowlist secret")
 INLINE_MARKERS = (*SAME_LINE_MARKERS, NEXT_LINE_MARKER)
+# A finding's ``audit`` label (``baseline audit``: policy/labelling.py) as reports and the audit write it.
+LABEL_WORDS = {"true-positive": "true positive", "false-positive": "false positive"}
 
 
 class Secret:

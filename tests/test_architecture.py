@@ -28,9 +28,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.respond", "scanner.validate"),  # leak response; live validation (both over the transport)
     ("scanner.sources",),  # files, git, image, tfstate, registry, remote state: they only yield
     ("scanner.transport", "scanner.httpsettings", "scanner.paging"),  # the one HTTP layer, and what it is told
-    # Reporters sit above policy: they write a baselined finding's label in the words policy/labelling.py defines.
-    # Policy never imports a reporter: the location string both show is core (scanner/location.py). Reporters
-    # import nothing from detect; the two are side by side in fact, listed in this order.
+    # Reporters sit above policy; policy never imports a reporter: the location string both show is core
+    # (scanner/location.py), and so are the words of an audit label (models.LABEL_WORDS). Reporters import nothing
+    # from detect; the two are side by side in fact, listed in this order.
     ("scanner.report",),
     ("scanner.detect",),  # pure detection, incl. detect.structured
     ("scanner.policy",),  # config, allowlists, baseline, gate, migrate

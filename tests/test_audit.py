@@ -18,7 +18,7 @@ from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
 from scanner.policy import baseline
-from scanner.policy.baseline import BASELINE_NAME
+from scanner.policy.config import BASELINE_NAME
 
 
 class Terminal:

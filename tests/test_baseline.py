@@ -15,7 +15,8 @@ from helpers import RunCli, config_doc, write_files
 from tokens import TokenFactory
 
 from scanner.policy import baseline
-from scanner.policy.baseline import BASELINE_NAME, Baseline, BaselineError
+from scanner.policy.baseline import Baseline, BaselineError
+from scanner.policy.config import BASELINE_NAME
 from tests.test_git import Repo, isolate_git
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))

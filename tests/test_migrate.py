@@ -18,8 +18,7 @@ from helpers import MakeConfig, RunCli, write_files
 from tokens import TokenFactory
 
 from scanner.pipeline.setup import build_ruleset
-from scanner.policy.baseline import BASELINE_NAME
-from scanner.policy.config import load_config
+from scanner.policy.config import BASELINE_NAME, load_config
 from tests.test_git import Repo, isolate_git
 
 

@@ -15,8 +15,7 @@ from gitrepo import EPOCH, Repo, isolate_git
 from helpers import MakeConfig, RunCli
 from tokens import TokenFactory
 
-from scanner.gitdir import find_repository
-from scanner.sources.gitignores import default_excludes_file
+from scanner.gitdir import default_excludes_file, find_repository
 from tests.test_git import env_line
 
 

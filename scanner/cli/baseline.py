@@ -87,6 +87,7 @@ def _add_import(actions: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.policy import baseline
+    from scanner.policy.config import BASELINE_NAME
 
     if args.action is None:
         raise UsageError("baseline: give an action: create, update, prune, audit or import")
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.path):
         raise UsageError(f"{args.path}: not a directory")
     config = load_config(args, [args.path])
-    target = args.output or str(baseline.repository_root(args.path) / baseline.BASELINE_NAME)
+    target = args.output or str(baseline.repository_root(args.path) / BASELINE_NAME)
     if args.action == "audit":
         return _audit(args, config, target)
     return _accept(args, config, target)

@@ -79,9 +79,9 @@ def load_config(args: argparse.Namespace, paths: list[str]) -> Config:
 def file_options(args: argparse.Namespace, config: Config, environ: Mapping[str, str]) -> SourceOptions:
     """How files are read: the flags a command has (``scan``'s), else the config, else the defaults; where git's
     user-wide ignore file is by default (from ``environ``)."""
+    from scanner.gitdir import default_excludes_file
     from scanner.pipeline.request import SourceOptions
     from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
-    from scanner.sources.gitignores import default_excludes_file
 
     max_size = getattr(args, "max_file_size", None)
     max_size = max_size if max_size is not None else config.max_file_size

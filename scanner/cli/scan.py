@@ -266,7 +266,7 @@ def _push(repository: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, 
 
 def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) -> Matcher | None:
     """``--no-baseline``: none; ``--baseline FILE`` or the policy's: any kind; else ours found at the root."""
-    from scanner.policy import baseline
+    from scanner.policy.config import BASELINE_NAME, find_upward
 
     if args.no_baseline:
         return None
@@ -277,9 +277,9 @@ def find_baseline(args: argparse.Namespace, paths: list[str], config: Config) ->
         from scanner.policy.migrate import load_any
 
         return load_any(named)
-    found = baseline.find_baseline(paths)
+    found = find_upward(paths, BASELINE_NAME)
     if found is None:
-        return None  # most repositories: the other formats' readers stay unloaded
+        return None  # most repositories: no baseline module, nor the other formats' readers
     from scanner.policy.migrate import load_own
 
     return load_own(str(found))

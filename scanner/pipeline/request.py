@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from scanner.fingerprint import DEFAULT_KEY
 from scanner.models import Bypass
-from scanner.pipeline.policychange import PolicyChange
 from scanner.policy.config import Config
 from scanner.sources.base import DEFAULT_MAX_FILE_SIZE
 
 if TYPE_CHECKING:
     from scanner.httpsettings import HttpSettings
+    from scanner.pipeline.policychange import PolicyChange
     from scanner.pipeline.setup import Prepared
     from scanner.policy.baseline import Matcher
     from scanner.validate.options import ValidationOptions

@@ -13,7 +13,6 @@ from scanner.models import Chunk, Finding, GitOrigin, ScanIssue, ScanResult, Tfs
 from scanner.pipeline.collect import Collector, Hooks
 from scanner.pipeline.detection import ChunkDetector, Detected
 from scanner.pipeline.messages import MessageBatch
-from scanner.pipeline.policychange import RULE, policy_change_finding
 from scanner.pipeline.request import ScanRequest
 from scanner.pipeline.setup import prepare
 from scanner.pipeline.table import SOURCES, read_ahead
@@ -61,7 +60,9 @@ def run_request(request: ScanRequest) -> ScanResult:
         from scanner.pipeline.validation import validated
 
         result.findings[:] = validated(result.findings, run.collector.ruleset, request, run.collector)
-    if request.policy_change is not None:
+    if request.policy_change is not None:  # a range whose policy file changed: its module (a dataclass) only then
+        from scanner.pipeline.policychange import RULE, policy_change_finding
+
         verdict = request.config.policy.policy_change
         result.findings.append(policy_change_finding(request.policy_change, verdict, request.context.fingerprint_key))
         result.rule_infos[RULE.id] = RULE

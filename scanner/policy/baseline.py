@@ -34,12 +34,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from scanner.atomicfile import locked, write_atomic
 from scanner.errors import ConfigError
 from scanner.lazyre import LazyPattern
-from scanner.policy.config import find_upward
 
 if TYPE_CHECKING:
     from scanner.models import Match
 
-BASELINE_NAME = ".leakstop-baseline.json"
 VERSION = 2
 LABELS = ("true-positive", "false-positive")
 _HEX = LazyPattern(r"[0-9a-f]*")
@@ -227,11 +225,6 @@ def read(path: str | Path) -> str:
 def load(path: str | Path) -> Baseline:
     """Our own baseline. (``migrate.load_own`` also says how to import another tool's file.)"""
     return parse(read(path), str(path))
-
-
-def find_baseline(scan_paths: list[str]) -> Path | None:
-    """``.leakstop-baseline.json`` in the first scan path's directory or a parent, up to the repository root."""
-    return find_upward(scan_paths, BASELINE_NAME)
 
 
 def repository_root(path: str) -> Path:

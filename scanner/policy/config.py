@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from scanner.policy.pushprotection import PushProtection
 
 CONFIG_NAME = ".leakstop.yaml"
+BASELINE_NAME = ".leakstop-baseline.json"  # found as the config is; read by ``policy.baseline``
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from scanner.location import location_uri
-from scanner.models import Finding
+from scanner.models import LABEL_WORDS, Finding
 
 # The labels a baselined finding can carry (``Finding.audit``), and how reports write them.
-LABEL_WORDS = {"true-positive": "true positive", "false-positive": "false positive"}
 ANSWERS = {"t": "true-positive", "f": "false-positive", "s": "skip", "": "skip", "q": "quit"}
 PROMPT = "true positive, false positive, skip or quit? [t/f/s/q] "
 

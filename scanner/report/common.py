@@ -6,8 +6,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.models import Bypass, Finding, GitOrigin, ImageOrigin, Origin, ScanResult, TfstateOrigin, Validation
-from scanner.policy.labelling import LABEL_WORDS
+from scanner.models import (
+    LABEL_WORDS,
+    Bypass,
+    Finding,
+    GitOrigin,
+    ImageOrigin,
+    Origin,
+    ScanResult,
+    TfstateOrigin,
+    Validation,
+)
 
 TOOL_URL = "https://github.com/leakstop/leakstop"
 

@@ -6,8 +6,7 @@ from typing import TextIO
 
 from scanner import completeness
 from scanner.location import location_uri
-from scanner.models import FileOrigin, Finding, ScanResult
-from scanner.policy.labelling import LABEL_WORDS
+from scanner.models import LABEL_WORDS, FileOrigin, Finding, ScanResult
 from scanner.report.advice import fix_advice, headline
 from scanner.report.common import (
     ReportOptions,

@@ -5,26 +5,15 @@
 A directory scan of a repository honours them as git does: for untracked files only. A file in the index is
 tracked whatever an ignore file says (``tracked_paths``); outside a repository there are none. The default
 ``core.excludesFile`` comes from the environment, so the command line works it out and passes it down
-(``default_excludes_file``); the setting itself is read with ``git config``, which knows includes and ``~``.
+(``gitdir.default_excludes_file``); the setting itself is read with ``git config``, which knows includes and ``~``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.gitdir import RepositoryDirs, find_repository
-
-
-def default_excludes_file(environ: Mapping[str, str]) -> str:
-    """Git's default ``core.excludesFile``: ``$XDG_CONFIG_HOME/git/ignore``, else ``$HOME/.config/git/ignore``."""
-    xdg = environ.get("XDG_CONFIG_HOME")
-    if xdg:
-        return os.path.join(xdg, "git", "ignore")
-    home = environ.get("HOME")
-    return os.path.join(home, ".config", "git", "ignore") if home else ""
 
 
 @dataclass(frozen=True)

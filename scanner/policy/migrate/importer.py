@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.policy import baseline
+from scanner.policy.config import BASELINE_NAME
 from scanner.policy.migrate import READERS
 from scanner.policy.migrate.common import Entry, ForeignBaseline
 
@@ -95,4 +96,4 @@ def import_baseline(source: ImportSource, result: ScanResult, target: str) -> Im
 
 def default_target(source: str) -> str:
     """``.leakstop-baseline.json`` at the root of the repository holding ``source``."""
-    return str(baseline.repository_root(str(Path(source).resolve().parent)) / baseline.BASELINE_NAME)
+    return str(baseline.repository_root(str(Path(source).resolve().parent)) / BASELINE_NAME)
