@@ -12,7 +12,6 @@ or as a library's own serialisation, never as pickle: a planted entry is data to
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -154,6 +153,8 @@ def read_json(name: str) -> Any:
     data = read(name)
     if data is None:
         return None
+    import json  # where it is used, here and elsewhere: the commit hook's run reads no JSON and never imports it
+
     try:
         return json.loads(data)
     except (ValueError, RecursionError):
@@ -162,6 +163,8 @@ def read_json(name: str) -> Any:
 
 def write_json(name: str, value: Any) -> None:
     """Store ``value`` as JSON; a value JSON cannot hold exactly (bytes, sets, non-string keys) is not cached."""
+    import json
+
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):

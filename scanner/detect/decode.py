@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -172,6 +171,8 @@ def _json_escapes(content: bytes) -> Iterator[DecodedSpan]:
         for s in _JSON_STRING.finditer(content, line_start, line_end):
             if not _JSON_ESCAPE.search(s.group()):
                 continue
+            import json  # per escaped string found: a run without one never imports it (``cache.read_json``)
+
             try:
                 text = json.loads(s.group())
             except (ValueError, UnicodeDecodeError):

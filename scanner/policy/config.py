@@ -23,7 +23,6 @@ from scanner.policy.gate import (
     parse_age,
 )
 from scanner.policy.respond import RespondSettings, respond_settings
-from scanner.policy.validate import validated_data, validated_doc
 from scanner.ruleset.model import RuleSpec
 
 if TYPE_CHECKING:
@@ -134,12 +133,16 @@ def find_config(scan_paths: list[str]) -> Path | None:
 
 def load_config(path: Path | None) -> Config:
     if path is None:
-        return Config()
+        return Config()  # most repositories: no schema check (``policy.validate`` and json stay unloaded)
+    from scanner.policy.validate import validated_doc
+
     return _config(validated_doc(path), str(path))
 
 
 def load_config_data(data: bytes, source: str, directory: str) -> Config:
     """A config from its bytes (read from a commit): ``source`` names it in errors, ``directory`` is its root."""
+    from scanner.policy.validate import validated_data
+
     return _config(validated_data(data, source), source, directory)
 
 

@@ -8,7 +8,6 @@ in the package's own table, by their files' stat alone (``builtintable``): a sta
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -81,6 +80,8 @@ def _refuse_expansion(doc: Any, source: str) -> None:
 
 
 def _validate(doc: Any, source: str) -> None:
+    import json
+
     import jsonschema
 
     schema = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -293,4 +292,8 @@ def _validator(value: object, where: str) -> str:
 
 
 def _validator_form(value: str) -> object:
-    return json.loads(value) if value.startswith("{") else value
+    if not value.startswith("{"):
+        return value
+    import json  # where it is used: the commit hook's run never imports it (``cache.read_json``)
+
+    return json.loads(value)
