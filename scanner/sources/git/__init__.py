@@ -10,3 +10,5 @@ staged      the index against HEAD, through the git CLI (the hook's fast path) o
 trailers    the ``Leakstop-Bypass:`` trailer a commit may carry
 source      ``CommitSource``: the ``Source`` of a history, range or push (``StagedSource`` is in staged, off the walk)
 """
+
+SUBMODULE_MODE = 0o160000  # a gitlink (a submodule's commit) in a tree: here, so the hook's staged needs no repo

@@ -15,7 +15,6 @@ from scanner.models import GitOrigin, ScanIssue
 ZERO_OID = "0" * 40
 ZERO_OIDS = frozenset({ZERO_OID, "0" * 64})  # SHA-1 and SHA-256 repositories
 
-SUBMODULE_MODE = 0o160000
 # Seconds a git process we read from may go without an answer before it is killed (the watchdog): a blob of
 # hundreds of megabytes comes well within it.
 GIT_READ_TIMEOUT = 60.0

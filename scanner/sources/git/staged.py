@@ -17,9 +17,8 @@ from typing import Any
 from scanner.errors import InputError
 from scanner.models import Chunk, FileOrigin, Target
 from scanner.sources.base import PlainSource, Skips, printable_path, structure_of
-from scanner.sources.git import pipes
+from scanner.sources.git import SUBMODULE_MODE, pipes
 from scanner.sources.git.ahead import Ahead
-from scanner.sources.git.repo import SUBMODULE_MODE, pygit2_module
 from scanner.sources.textcodec import BINARY_MESSAGE, as_text, readable
 from scanner.textdiff import new_line_numbers
 
@@ -134,6 +133,8 @@ def _staged_diff(repo: Any) -> Any:
     """HEAD against what the next commit would record (new side = staged). Git points hooks at another index
     with GIT_INDEX_FILE during ``git commit -a`` and ``git commit <paths>``; libgit2 does not read that
     variable, so it is honoured here."""
+    from scanner.sources.git.repo import pygit2_module  # (the git CLI path needs neither pygit2 nor repo)
+
     pygit2 = pygit2_module()
     head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
     alternate = os.environ.get("GIT_INDEX_FILE")
@@ -149,6 +150,8 @@ def _staged_diff(repo: Any) -> Any:
 
 def staged_chunks(repo: Any, max_size: int, scan_binary: bool, skips: Skips) -> Iterator[Chunk]:
     """What the index adds against HEAD: each added or modified file, with the line numbers it adds."""
+    from scanner.sources.git.repo import pygit2_module
+
     pygit2 = pygit2_module()
     if repo.is_bare:
         raise InputError(f"{repo.path}: a bare repository has no index to scan (--staged)")

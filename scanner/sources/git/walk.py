@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from scanner.lifeline import guarded
 from scanner.sources.base import BlobRef, CommitMessage, Skips
+from scanner.sources.git import SUBMODULE_MODE
 from scanner.sources.git import repo as git_repo
 from scanner.sources.git.graph import (
     CommitGraph,
@@ -32,7 +33,7 @@ from scanner.sources.git.graph import (
     with_graph,
 )
 from scanner.sources.git.libgit2walk import Change, add_tree_blobs, libgit2_changes
-from scanner.sources.git.repo import SUBMODULE_MODE, git_environment, git_usable
+from scanner.sources.git.repo import git_environment, git_usable
 
 
 @dataclass
