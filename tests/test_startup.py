@@ -61,7 +61,7 @@ _NOT_ON_HOOK_PATH = (
     "lzma",
     "scanner.ruleset.validator",  # a rule's declared check: read where a rule file is parsed
     # read only when there is something to read: JSON, a config file, a baseline file, a policy change, an
-    # ignore file of a directory scan; pygit2's fallback (each a module and its dataclasses)
+    # ignore file of a directory scan; pygit2's fallback (each a module and its dataclasses); findings
     "json",
     "scanner.policy.validate",
     "scanner.policy.baseline",
@@ -69,6 +69,8 @@ _NOT_ON_HOOK_PATH = (
     "scanner.pipeline.policychange",
     "scanner.sources.gitignores",
     "scanner.sources.git.repo",
+    "scanner.report.advice",  # what a blocked run prints, and where a finding is: only with findings
+    "scanner.location",
 )
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from scanner import completeness
-from scanner.location import location_uri
 from scanner.models import LABEL_WORDS, FileOrigin, Finding, ScanResult
-from scanner.report.advice import fix_advice, headline
 from scanner.report.common import (
     ReportOptions,
     allow_reasons,
@@ -33,6 +31,8 @@ def _human_bytes(n: int) -> str:
 
 def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
     """(style, text) pairs, so the same words print with or without colour."""
+    from scanner.location import location_uri  # here and below: a clean run (a commit hook's) loads neither
+
     m = f.match
     head = f"{f.verdict.upper():5}  {f.rule.id}  {f.rule.name}  [{f.rule.severity}]"
     if f.reason:
@@ -69,6 +69,8 @@ def _finding_lines(f: Finding, show_secrets: bool) -> list[tuple[str, str]]:
 def _verdict_lines(result: ScanResult, blocking: int, unread: str) -> list[tuple[str, str]]:
     """The last lines: what blocked and how to fix it, an incomplete scan the policy blocks or warns of, or PASSED."""
     if result.blocked:
+        from scanner.report.advice import fix_advice, headline
+
         return [("bold red", headline(result, blocking)), *(("", line) for line in fix_advice(result))]
     if completeness.fails(result):
         return [("bold red", f"BLOCKED: the scan is {unread} (policy incomplete: block)")]
