@@ -11,9 +11,6 @@
  * hash and usually one probe. In Python the same costs two splits, a set of bytes objects and a join per block.
  */
 #include "_textdiff.h"
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 /* Bytes at the start of a and b that are equal, at most limit: memcmp over blocks, then words, then bytes. */
 static Py_ssize_t
@@ -72,32 +69,6 @@ newline_from(const unsigned char *p, Py_ssize_t len, Py_ssize_t from)
     return nl == NULL ? -1 : (Py_ssize_t)(nl - p);
 }
 
-/* Newlines in p[0, n): the line number of a region's start counts the whole common prefix, most of the file, at
- * every later version of a path (about 1 GB over pytest's history). With SSE2 (every x86-64) 16 bytes a step, their
- * counts summed in bytes for up to 255 steps: about 0.2 instructions a byte, against 1 for the plain loop that the
- * compiler vectorises with 64-bit sums (callgrind); elsewhere the plain loop. */
-static Py_ssize_t
-count_newlines(const unsigned char *p, Py_ssize_t n)
-{
-    Py_ssize_t total = 0, i = 0;
-#if defined(__SSE2__)
-    const __m128i newline = _mm_set1_epi8('\n');
-    while (n - i >= 16) {
-        Py_ssize_t stop = i + (n - i >= 255 * 16 ? 255 * 16 : (n - i) / 16 * 16);
-        __m128i counts = _mm_setzero_si128();
-        for (; i < stop; i += 16) { /* an equal byte is 0xff (-1): subtracting it adds one */
-            counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), newline));
-        }
-        __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128()); /* two 64-bit lanes of at most 8 * 255 */
-        total += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums));
-    }
-#endif
-    for (; i < n; i++) {
-        total += p[i] == '\n';
-    }
-    return total;
-}
-
 static PyObject *
 changed_span(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -131,7 +102,7 @@ changed_span(PyObject *Py_UNUSED(module), PyObject *args)
         found = newline_from(new, len, tail + context_bytes);
         end = found < 0 ? len : found + 1;
     }
-    return Py_BuildValue("(nnn)", start, end, 1 + count_newlines(new, start));
+    return Py_BuildValue("(nnn)", start, end, 1 + td_count_newlines(new, start));
 }
 
 static PyMethodDef methods[] = {
