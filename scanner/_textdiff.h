@@ -20,9 +20,9 @@ load64(const unsigned char *p)
 }
 
 /* Newlines in p[0, n): the line number of a region's start counts the whole common prefix, most of the file, at
- * every later version of a path (about 1 GB over pytest's history), and narrowing counts a region's lines. With SSE2 (every x86-64) 16 bytes a step, their
- * counts summed in bytes for up to 255 steps: about 0.2 instructions a byte, against 1 for the plain loop that the
- * compiler vectorises with 64-bit sums (callgrind); elsewhere the plain loop. */
+ * every later version of a path (about 1 GB over pytest's history), and narrowing counts a region's lines. With
+ * SSE2 (every x86-64) 16 bytes a step, their counts summed in bytes for up to 255 steps: about 0.2 instructions a
+ * byte, against 1 for the plain loop that the compiler vectorises with 64-bit sums (callgrind); elsewhere that loop. */
 static inline Py_ssize_t
 td_count_newlines(const unsigned char *p, Py_ssize_t n)
 {
