@@ -102,11 +102,7 @@ changed_span(PyObject *Py_UNUSED(module), PyObject *args)
         found = newline_from(new, len, tail + context_bytes);
         end = found < 0 ? len : found + 1;
     }
-    Py_ssize_t line = 1;
-    for (Py_ssize_t i = 0; i < start; i++) {
-        line += new[i] == '\n';
-    }
-    return Py_BuildValue("(nnn)", start, end, line);
+    return Py_BuildValue("(nnn)", start, end, 1 + td_count_newlines(new, start));
 }
 
 static PyMethodDef methods[] = {

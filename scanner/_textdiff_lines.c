@@ -54,13 +54,7 @@ td_line_hash(const unsigned char *p, Py_ssize_t n)
 Py_ssize_t
 td_count_lines(const unsigned char *text, Py_ssize_t len)
 {
-    Py_ssize_t count = 1;
-    const unsigned char *p = text, *end = text + len;
-    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        count++;
-        p++;
-    }
-    return count;
+    return 1 + td_count_newlines(text, len);
 }
 
 /* Hashes and offsets of the lines of text[0:len] into the arrays at hash / start (td_count_lines(text, len) of

@@ -78,6 +78,19 @@ def test_c_changed_span_on_arbitrary_bytes(old: bytes, new: bytes, context: int,
     assert _textdiff.changed_span(old, new, context, cb) == textdiff._changed_span_py(old, new, context, cb)
 
 
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=64), st.integers(0, 9000), st.integers(0, 70), st.binary(max_size=3))
+def test_c_changed_span_numbers_lines_after_a_long_prefix(piece: bytes, at: int, newlines: int, insert: bytes) -> None:
+    """A common prefix of up to tens of KB, dense or sparse in newlines (the C count goes 16 bytes a step, its byte
+    sums emptied every 4,080 bytes): the first line number is the specification's."""
+    old = (piece + b"\n" * (newlines % 3)) * (1 + 12_000 // len(piece)) + b"\n" * newlines
+    at %= len(old) + 1
+    new = old[:at] + insert + b"\n" + old[at:]
+    assert _textdiff.changed_span(old, new, 3, 512) == textdiff._changed_span_py(old, new, 3, 512)
+    assert _textdiff.changed_span(old, new, 0, 0) == textdiff._changed_span_py(old, new, 0, 0)
+
+
 def _reference_regions(old: bytes, new: bytes) -> list[tuple[bytes, int]]:
     """``changed_regions`` from the Python specifications alone, at the current ``NARROW_REGION``."""
     start, end, first = textdiff._changed_span_py(old, new, textdiff.CONTEXT_LINES, textdiff.CONTEXT_BYTES)
