@@ -82,6 +82,16 @@ def guarded(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
     return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
 
 
+def program_path(name: str) -> str | None:
+    """The first executable file ``name`` in a ``PATH`` directory, as ``shutil.which`` finds it (not imported for
+    this: ``shutil`` brings ``bz2`` and ``lzma``, and the commit hook asks whether ``git`` is there)."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, name)
+        if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
 @functools.cache
 def setpriv_path() -> str | None:
     """``setpriv``'s path, once it has set a death signal here (util-linux before 2.33 has no ``--pdeathsig``);
@@ -89,11 +99,8 @@ def setpriv_path() -> str | None:
     processes: the probe is 2-4 ms of waiting), before the workers fork, which inherit the answer."""
     if not sys.platform.startswith("linux"):
         return None  # pragma: no cover - Linux CI
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(directory or os.curdir, "setpriv")
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            break
-    else:
+    path = program_path("setpriv")
+    if path is None:
         return None
     quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
     try:

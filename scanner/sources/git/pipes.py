@@ -16,16 +16,14 @@ import os
 import select
 import signal
 
+from scanner.lifeline import program_path
+
 _CHUNK = 65536
 
 
 def on_path(name: str) -> bool:
     """Whether ``name`` is an executable file in a ``PATH`` directory (``shutil.which(name) is not None``)."""
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or os.curdir, name)
-        if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
-            return True
-    return False
+    return program_path(name) is not None
 
 
 def run(argv: list[str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
