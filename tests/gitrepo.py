@@ -45,6 +45,15 @@ def isolate_git(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", AUTHOR[1])
 
 
+def not_a_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A directory git finds no repository in (git isolated, its search stopped at ``tmp_path``)."""
+    isolate_git(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    return plain
+
+
 class Repo:
     """A git repository driven through the ``git`` CLI with a pinned identity and clock."""
 

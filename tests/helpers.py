@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,22 @@ BUILTIN_RULES = ROOT / "rules"
 # Fixture types (see conftest.py).
 RunCli = Callable[..., tuple[int, str, str]]
 MakeConfig = Callable[..., Path]
+
+
+def reads_while_preparing(monkeypatch: pytest.MonkeyPatch, ahead: Any) -> list[list[str]]:
+    """What ``ahead`` (a read-ahead class: ``staged.ReadAhead``, ``planahead.PlanAhead``) has running each time the
+    pipeline's ``prepare`` (the rules' and detector's load) starts: the list fills as scans run."""
+    from scanner.pipeline import runner
+
+    seen: list[list[str]] = []
+    real = runner.prepare
+
+    def watched(*args: Any) -> Any:
+        seen.append(sorted(ahead.running))
+        return real(*args)
+
+    monkeypatch.setattr(runner, "prepare", watched)
+    return seen
 
 
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepo import Repo, isolate_git
-from helpers import RunCli
+from gitrepo import Repo, isolate_git, not_a_repository
+from helpers import RunCli, reads_while_preparing
 from tokens import TokenFactory
 
 from scanner import lifeline
 from scanner.detect.engine import Detector
 from scanner.errors import InputError
-from scanner.pipeline import runner, workers
+from scanner.pipeline import workers
 from scanner.sources.git import gitcli, planahead, walk
 from scanner.sources.git import source as source_module
 from scanner.sources.git.planahead import PlanAhead
@@ -60,10 +60,7 @@ def test_leaving_the_block_forgets_an_unused_read(repo: Repo) -> None:
 
 
 def test_outside_a_repository_the_error_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    plain = tmp_path / "plain"
-    plain.mkdir()
+    plain = not_a_repository(monkeypatch, tmp_path)
     with pytest.raises(InputError) as without:
         CommitSource(str(plain), "history")
     with PlanAhead(str(plain)), pytest.raises(InputError) as within:
@@ -84,14 +81,7 @@ def test_a_history_scan_reads_its_plan_while_the_rules_load(
     repo: Repo, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan is being read while ``prepare`` runs; a scan of files reads none."""
-    reading: list[list[str]] = []
-    real_prepare = runner.prepare
-
-    def watched_prepare(*args: Any) -> Any:
-        reading.append(sorted(planahead.PlanAhead.running))
-        return real_prepare(*args)
-
-    monkeypatch.setattr(runner, "prepare", watched_prepare)
+    reading = reads_while_preparing(monkeypatch, planahead.PlanAhead)
     assert run_cli("scan", "--history", "--no-progress", "--format", "json", repo.path)[0] == 0
     assert run_cli("scan", "--format", "json", repo.path)[0] == 0
     assert reading == [[str(repo.path)], []] and planahead.PlanAhead.running == {}

@@ -7,16 +7,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gitrepo import Repo, isolate_git
-from helpers import RunCli
+from gitrepo import Repo, isolate_git, not_a_repository
+from helpers import RunCli, reads_while_preparing
 from tokens import TokenFactory
 
 from scanner.errors import InputError
 from scanner.models import FileOrigin
-from scanner.pipeline import runner
 from scanner.sources.base import Skips
 from scanner.sources.git import staged
 from scanner.sources.git.staged import ReadAhead, StagedSource
@@ -65,10 +63,7 @@ def test_leaving_the_block_forgets_an_unused_read(repo: Repo) -> None:
 
 
 def test_outside_a_repository_the_error_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    plain = tmp_path / "plain"
-    plain.mkdir()
+    plain = not_a_repository(monkeypatch, tmp_path)
     with pytest.raises(InputError) as without:
         StagedSource(str(plain))
     with ReadAhead(str(plain)), pytest.raises(InputError) as within:
@@ -94,14 +89,7 @@ def test_a_staged_scan_reads_while_its_rules_load(repo: Repo, run_cli: RunCli, m
     takes it; a scan of files reads nothing ahead."""
     repo.write({"a.txt": "first\n"})
     repo.git("add", "a.txt")
-    seen: list[list[str]] = []
-    real = runner.prepare
-
-    def watched(*args: Any) -> Any:
-        seen.append(sorted(staged.ReadAhead.running))
-        return real(*args)
-
-    monkeypatch.setattr(runner, "prepare", watched)
+    seen = reads_while_preparing(monkeypatch, staged.ReadAhead)
     monkeypatch.chdir(repo.path)
     assert run_cli("scan", "--staged", "--format", "json")[0] == 0
     assert run_cli("scan", "a.txt", "--format", "json")[0] == 0
